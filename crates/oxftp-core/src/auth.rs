@@ -1,0 +1,90 @@
+//! The `Authenticator` trait and the identity a successful login produces.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use async_trait::async_trait;
+use oxftp_proto::path::VPath;
+
+/// The three classic FTP access models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessClass {
+    /// `anonymous` / `ftp`, any password: read-only public root, optional
+    /// upload-only incoming directory.
+    Anonymous,
+    /// A full account: rights under its root as its permissions say.
+    User,
+    /// A password account confined to its own home (chroot-like).
+    Guest,
+}
+
+impl fmt::Display for AccessClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccessClass::Anonymous => "anonymous",
+            AccessClass::User => "user",
+            AccessClass::Guest => "guest",
+        })
+    }
+}
+
+/// What a client offered at login.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+    /// The control connection's peer.
+    pub peer: SocketAddr,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password.
+        f.debug_struct("Credentials").field("user", &self.user).field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+/// Who logged in and on what terms.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The account name (for anonymous: "anonymous").
+    pub user: String,
+    pub class: AccessClass,
+    /// The user's root inside the server's storage. Everything the session
+    /// sees is below it; for a local-disk daemon the storage itself is
+    /// usually rooted here.
+    pub home: VPath,
+    /// No writes of any kind.
+    pub read_only: bool,
+    /// For anonymous: the upload-only directory (relative to `home`), if any.
+    pub incoming: Option<VPath>,
+}
+
+impl Identity {
+    pub fn new(user: impl Into<String>, class: AccessClass) -> Self {
+        Identity { user: user.into(), class, home: VPath::root(), read_only: false, incoming: None }
+    }
+}
+
+/// Why a login failed. The engine answers every variant with the same 530 after the
+/// same delay; the variant only goes to the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("wrong password")]
+    BadPassword,
+    #[error("account disabled")]
+    Disabled,
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The authentication backend failed (file unreadable, PAM error...).
+    #[error("authentication backend failed: {0}")]
+    Backend(String),
+}
+
+/// Checks credentials and says who the user is.
+#[async_trait]
+pub trait Authenticator: Send + Sync + fmt::Debug {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError>;
+}

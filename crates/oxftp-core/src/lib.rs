@@ -1,0 +1,4 @@
+//! oxftp's engine.
+
+pub mod auth;
+pub mod storage;

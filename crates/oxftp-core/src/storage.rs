@@ -1,0 +1,252 @@
+//! The `Storage` trait: what the engine needs from a place that holds files.
+//!
+//! Paths are virtual ([`VPath`]): absolute, normalised, never containing `.` or
+//! `..`. A backend maps them under its own root and must make sure nothing
+//! (symlinks, encodings) can leave that root.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use oxftp_proto::listing::FileInfo;
+use oxftp_proto::path::VPath;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// What went wrong in a storage operation, coarse enough to pick an FTP reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No such file or directory (550).
+    NotFound,
+    /// The backend or a policy layer refuses (550).
+    PermissionDenied,
+    /// The target exists and the operation will not replace it (550 / 553).
+    AlreadyExists,
+    /// A path component is not a directory (550).
+    NotADirectory,
+    /// The operation needs a file, the path is a directory (550).
+    IsADirectory,
+    /// RMD of a directory that is not empty (550).
+    DirectoryNotEmpty,
+    /// The name is not allowed by the backend (553).
+    InvalidName,
+    /// Out of space or over quota (552).
+    InsufficientStorage,
+    /// The backend cannot do this at all (502 / 504).
+    Unsupported,
+    /// Try again later: timeouts, throttling, a backend that is down (450 / 451).
+    Transient,
+    /// Anything else (451: local error in processing).
+    Other,
+}
+
+/// A storage error: a kind for the reply code and a message for the reply text and logs.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StorageError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl StorageError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        StorageError { kind, message: message.into() }
+    }
+    pub fn not_found() -> Self {
+        Self::new(ErrorKind::NotFound, "No such file or directory")
+    }
+    pub fn permission_denied() -> Self {
+        Self::new(ErrorKind::PermissionDenied, "Permission denied")
+    }
+    pub fn unsupported(what: &str) -> Self {
+        Self::new(ErrorKind::Unsupported, format!("{what} is not supported by this storage"))
+    }
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            K::NotFound => ErrorKind::NotFound,
+            K::PermissionDenied => ErrorKind::PermissionDenied,
+            K::AlreadyExists => ErrorKind::AlreadyExists,
+            K::NotADirectory => ErrorKind::NotADirectory,
+            K::IsADirectory => ErrorKind::IsADirectory,
+            K::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
+            K::InvalidInput | K::InvalidFilename => ErrorKind::InvalidName,
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::InsufficientStorage,
+            K::Unsupported => ErrorKind::Unsupported,
+            K::TimedOut | K::Interrupted | K::WouldBlock => ErrorKind::Transient,
+            // ELOOP (40 on Linux): a symlink loop, or a link a confined backend refused to follow.
+            _ if e.raw_os_error() == Some(40) => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Other,
+        };
+        let message = match kind {
+            ErrorKind::NotFound => "No such file or directory".to_string(),
+            ErrorKind::PermissionDenied => "Permission denied".to_string(),
+            ErrorKind::AlreadyExists => "File exists".to_string(),
+            ErrorKind::NotADirectory => "Not a directory".to_string(),
+            ErrorKind::IsADirectory => "Is a directory".to_string(),
+            ErrorKind::DirectoryNotEmpty => "Directory not empty".to_string(),
+            _ => e.to_string(),
+        };
+        StorageError { kind, message }
+    }
+}
+
+/// What a backend can do, so the engine answers FEAT and refusals honestly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// REST before RETR (reading from an offset).
+    pub read_at_offset: bool,
+    /// REST before STOR (writing from an offset into an existing file).
+    pub write_at_offset: bool,
+    /// APPE.
+    pub append: bool,
+    /// RNFR/RNTO.
+    pub rename: bool,
+    /// SITE CHMOD.
+    pub set_mode: bool,
+    /// MFMT.
+    pub set_mtime: bool,
+}
+
+impl Capabilities {
+    /// Everything a POSIX filesystem offers.
+    pub const ALL: Capabilities = Capabilities {
+        read_at_offset: true,
+        write_at_offset: true,
+        append: true,
+        rename: true,
+        set_mode: true,
+        set_mtime: true,
+    };
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    /// The name within its directory (raw bytes: names need not be UTF-8).
+    pub name: Vec<u8>,
+    pub info: FileInfo,
+}
+
+/// A directory listing handed out page by page so huge directories never sit
+/// in memory at once.
+#[async_trait]
+pub trait DirLister: Send {
+    /// The next page of entries, or `None` when the listing is complete.
+    async fn next_page(&mut self) -> Result<Option<Vec<DirEntry>>, StorageError>;
+}
+
+/// A lister over entries already in memory (small backends, tests).
+pub struct VecLister(Option<Vec<DirEntry>>);
+
+impl VecLister {
+    pub fn new(entries: Vec<DirEntry>) -> Self {
+        VecLister(Some(entries))
+    }
+}
+
+#[async_trait]
+impl DirLister for VecLister {
+    async fn next_page(&mut self) -> Result<Option<Vec<DirEntry>>, StorageError> {
+        Ok(self.0.take())
+    }
+}
+
+/// A file opened for reading.
+pub enum ReadHandle {
+    /// Any byte stream, already positioned at the requested offset.
+    Stream(Box<dyn AsyncRead + Send + Unpin>),
+    /// A local file, already positioned at the requested offset. The engine
+    /// may send it with `sendfile(2)` when the data channel is plain TCP and
+    /// the type is binary; otherwise it reads it like a stream.
+    LocalFile(std::fs::File),
+}
+
+impl fmt::Debug for ReadHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadHandle::Stream(_) => f.write_str("ReadHandle::Stream"),
+            ReadHandle::LocalFile(file) => write!(f, "ReadHandle::LocalFile({file:?})"),
+        }
+    }
+}
+
+/// Where an upload writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Create the file, or replace it (STOR). With `exclusive`, fail with
+    /// `AlreadyExists` if it exists (STOU, anonymous uploads).
+    Create { exclusive: bool },
+    /// Write into the existing file starting at this offset, truncating what
+    /// follows (REST + STOR). Offset 0 behaves like `Create`.
+    At(u64),
+    /// Add to the end of the file, creating it if missing (APPE).
+    Append,
+}
+
+/// An upload in progress. Bytes go through `AsyncWrite`; nothing is visible
+/// under the final name (for atomic backends) until `commit` succeeds.
+/// Dropping the handle without `commit` aborts the upload.
+#[async_trait]
+pub trait WriteHandle: AsyncWrite + Send + Unpin {
+    /// Flush everything and make the upload visible under its final name.
+    async fn commit(self: Box<Self>) -> Result<(), StorageError>;
+    /// Throw the upload away (an atomic backend removes its temporary file;
+    /// a non-atomic one keeps what was written, as FTP servers traditionally do).
+    async fn abort(self: Box<Self>);
+}
+
+/// A place that holds files: local disk, an object store, a policy wrapping another storage.
+///
+/// Object-safe so a daemon can pick one at run time (`Arc<dyn Storage>`).
+#[async_trait]
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// What this storage can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Facts about one path (follows symlinks that stay inside the root).
+    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError>;
+
+    /// List a directory. Must fail with `NotADirectory`/`NotFound` rather than
+    /// listing something else.
+    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError>;
+
+    /// Open a file for reading, positioned at `offset`.
+    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError>;
+
+    /// Open a file for writing.
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError>;
+
+    /// Remove a file (not a directory).
+    async fn delete(&self, path: &VPath) -> Result<(), StorageError>;
+
+    /// Create one directory (its parent must exist).
+    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError>;
+
+    /// Remove an empty directory.
+    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError>;
+
+    /// Rename a file or directory; replaces an existing file at `to`.
+    async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError>;
+
+    /// Change permission bits (SITE CHMOD).
+    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
+        let _ = (path, mode);
+        Err(StorageError::unsupported("SITE CHMOD"))
+    }
+
+    /// Change the modification time, in seconds since the Unix epoch (MFMT).
+    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
+        let _ = (path, unix_secs);
+        Err(StorageError::unsupported("MFMT"))
+    }
+}
+
+/// Gives each logged-in session its storage, already confined to the
+/// identity's home. A local-disk backend opens a backend rooted at the home
+/// (so symlinks are resolved against it); a shared backend is wrapped in the
+/// `Rooted` policy layer.
+pub trait StorageFactory: Send + Sync + fmt::Debug {
+    fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+}

@@ -1,0 +1,1 @@
+//! oxftp: an embeddable FTP/FTPS server framework.

@@ -11,10 +11,13 @@ use std::fmt;
 /// Why a client path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// A NUL byte: no file system can store it, and C APIs would cut the name there.
     #[error("path contains a NUL byte")]
     Nul,
+    /// Longer than [`MAX_PATH`].
     #[error("path is too long")]
     TooLong,
+    /// Empty, `.`, `..` or containing `/` where one name was expected.
     #[error("not a valid file name")]
     InvalidName,
 }
@@ -44,7 +47,11 @@ impl VPath {
         if arg.contains(&0) {
             return Err(PathError::Nul);
         }
-        let mut parts: Vec<&[u8]> = if arg.first() == Some(&b'/') { Vec::new() } else { self.components().collect() };
+        let mut parts: Vec<&[u8]> = if arg.first() == Some(&b'/') {
+            Vec::new()
+        } else {
+            self.components().collect()
+        };
         for comp in arg.split(|&b| b == b'/') {
             match comp {
                 b"" | b"." => {}
@@ -84,6 +91,7 @@ impl VPath {
         &self.0[1..]
     }
 
+    /// Whether this is `/`.
     pub fn is_root(&self) -> bool {
         self.0.len() == 1
     }
@@ -94,7 +102,11 @@ impl VPath {
             return None;
         }
         let cut = self.0.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        Some(if cut == 0 { VPath::root() } else { VPath(self.0[..cut].to_vec()) })
+        Some(if cut == 0 {
+            VPath::root()
+        } else {
+            VPath(self.0[..cut].to_vec())
+        })
     }
 
     /// The last component; `None` for the root.
@@ -144,7 +156,8 @@ impl VPath {
         if base.is_root() {
             return true;
         }
-        self.0.starts_with(&base.0) && (self.0.len() == base.0.len() || self.0[base.0.len()] == b'/')
+        self.0.starts_with(&base.0)
+            && (self.0.len() == base.0.len() || self.0[base.0.len()] == b'/')
     }
 
     /// `self` seen from inside `base` (`/home/ann/docs` from `/home/ann` is `/docs`).
@@ -156,7 +169,11 @@ impl VPath {
             return Some(self.clone());
         }
         let rest = &self.0[base.0.len()..];
-        Some(if rest.is_empty() { VPath::root() } else { VPath(rest.to_vec()) })
+        Some(if rest.is_empty() {
+            VPath::root()
+        } else {
+            VPath(rest.to_vec())
+        })
     }
 
     /// The path in a 257 reply: wrapped in double quotes, embedded quotes
@@ -200,7 +217,10 @@ mod tests {
         let cwd = p("/a/b");
         assert_eq!(cwd.resolve(b"c").unwrap(), p("/a/b/c"));
         assert_eq!(cwd.resolve(b"/x//y/").unwrap(), p("/x/y"));
-        assert_eq!(cwd.resolve(b"../../../../etc/passwd").unwrap(), p("/etc/passwd"));
+        assert_eq!(
+            cwd.resolve(b"../../../../etc/passwd").unwrap(),
+            p("/etc/passwd")
+        );
         assert_eq!(cwd.resolve(b"./.././c").unwrap(), p("/a/c"));
         assert_eq!(cwd.resolve(b"").unwrap(), cwd);
         assert!(cwd.resolve(b"a\0b").is_err());

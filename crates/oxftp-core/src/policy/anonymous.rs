@@ -1,0 +1,432 @@
+//! `AnonymousPolicy`: what an anonymous login may do, after vsftpd.
+//!
+//! Outside the upload directory the storage is read-only: browse and
+//! download. Inside it (the directory and everything below) the only thing
+//! allowed is uploading a file under a name that does not exist yet: no
+//! overwrite, resume or append, no delete, rename, mkdir, rmdir, chmod or
+//! mtime change, and no looking: no download, no listing, no metadata of what
+//! lies below. A public upload area thus cannot be used to hand files to
+//! third parties ("warez drop") or to replace someone else's upload. The
+//! directory itself still answers metadata, since clients check it on CWD.
+//!
+//! `incoming` is a path in the session's view (e.g. `/incoming`); when it is
+//! `None` the whole storage is read-only.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use oxftp_proto::listing::FileInfo;
+use oxftp_proto::path::VPath;
+use tokio::io::AsyncWrite;
+
+use crate::storage::{
+    Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
+};
+
+/// The refusal of any write outside the upload directory.
+pub const ANONYMOUS_READ_ONLY_MESSAGE: &str = "Permission denied: anonymous access is read-only";
+/// The refusal of anything but a new upload inside the upload directory.
+pub const UPLOAD_ONLY_MESSAGE: &str =
+    "Permission denied: anonymous users may only upload new files here";
+/// The refusal of an upload whose name is taken.
+pub const NO_OVERWRITE_MESSAGE: &str = "Permission denied: cannot overwrite an existing file";
+
+/// Anonymous access rules over another storage.
+#[derive(Debug, Clone)]
+pub struct AnonymousPolicy {
+    inner: Arc<dyn Storage>,
+    incoming: Option<VPath>,
+}
+
+/// Where a path lies relative to the upload directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    /// Outside it: read-only.
+    Public,
+    /// The upload directory itself.
+    Incoming,
+    /// Something below it.
+    BelowIncoming,
+}
+
+impl AnonymousPolicy {
+    /// Wrap `inner` with anonymous rules; `incoming` is the upload-only
+    /// directory as the session sees it, if there is one.
+    pub fn new(inner: Arc<dyn Storage>, incoming: Option<VPath>) -> Self {
+        AnonymousPolicy { inner, incoming }
+    }
+
+    /// The upload directory, if any.
+    pub fn incoming(&self) -> Option<&VPath> {
+        self.incoming.as_ref()
+    }
+
+    fn zone(&self, path: &VPath) -> Zone {
+        match &self.incoming {
+            Some(incoming) if path == incoming => Zone::Incoming,
+            Some(incoming) if path.starts_with(incoming) => Zone::BelowIncoming,
+            _ => Zone::Public,
+        }
+    }
+
+    /// Reading (download, listing) is allowed only outside the upload directory.
+    fn check_read(&self, path: &VPath) -> Result<(), StorageError> {
+        match self.zone(path) {
+            Zone::Public => Ok(()),
+            Zone::Incoming | Zone::BelowIncoming => Err(upload_only()),
+        }
+    }
+
+    /// The refusal for a write other than a new upload.
+    fn refuse_write(&self, path: &VPath) -> StorageError {
+        match self.zone(path) {
+            Zone::Public => denied(ANONYMOUS_READ_ONLY_MESSAGE),
+            Zone::Incoming | Zone::BelowIncoming => upload_only(),
+        }
+    }
+}
+
+fn denied(message: &str) -> StorageError {
+    StorageError::new(ErrorKind::PermissionDenied, message)
+}
+
+fn upload_only() -> StorageError {
+    denied(UPLOAD_ONLY_MESSAGE)
+}
+
+/// An existing target is a refusal here, not a conflict to report as such.
+fn no_overwrite(e: StorageError) -> StorageError {
+    if e.kind == ErrorKind::AlreadyExists {
+        denied(NO_OVERWRITE_MESSAGE)
+    } else {
+        e
+    }
+}
+
+#[async_trait]
+impl Storage for AnonymousPolicy {
+    fn capabilities(&self) -> Capabilities {
+        // The same for every user so FEAT does not depend on who asks; the
+        // rules are permissions.
+        self.inner.capabilities()
+    }
+
+    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        match self.zone(path) {
+            Zone::Public | Zone::Incoming => self.inner.metadata(path).await,
+            Zone::BelowIncoming => Err(upload_only()),
+        }
+    }
+
+    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
+        self.check_read(path)?;
+        self.inner.list(path).await
+    }
+
+    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
+        self.check_read(path)?;
+        self.inner.open_read(path, offset).await
+    }
+
+    async fn open_write(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        if self.zone(path) != Zone::BelowIncoming {
+            return Err(self.refuse_write(path));
+        }
+        match mode {
+            // REST 0 + STOR is a plain upload.
+            WriteMode::Create { .. } | WriteMode::At(0) => {}
+            WriteMode::At(_) | WriteMode::Append => return Err(upload_only()),
+        }
+        let handle = self
+            .inner
+            .open_write(path, WriteMode::Create { exclusive: true })
+            .await
+            .map_err(no_overwrite)?;
+        Ok(Box::new(NewFileUpload { inner: handle }))
+    }
+
+    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
+        Err(self.refuse_write(path))
+    }
+
+    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
+        Err(self.refuse_write(path))
+    }
+
+    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
+        Err(self.refuse_write(path))
+    }
+
+    async fn rename(&self, from: &VPath, _to: &VPath) -> Result<(), StorageError> {
+        Err(self.refuse_write(from))
+    }
+
+    async fn set_mode(&self, path: &VPath, _mode: u32) -> Result<(), StorageError> {
+        Err(self.refuse_write(path))
+    }
+
+    async fn set_mtime(&self, path: &VPath, _unix_secs: i64) -> Result<(), StorageError> {
+        Err(self.refuse_write(path))
+    }
+}
+
+/// An anonymous upload: the inner upload, with a name taken between open and
+/// commit reported as the same refusal as a name taken at open.
+struct NewFileUpload {
+    inner: Box<dyn WriteHandle>,
+}
+
+impl AsyncWrite for NewFileUpload {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl WriteHandle for NewFileUpload {
+    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        self.inner.commit().await.map_err(no_overwrite)
+    }
+
+    async fn abort(self: Box<Self>) {
+        self.inner.abort().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStorage;
+    use crate::policy::test_support::{list_names, p, read_all, upload};
+    use tokio::io::AsyncWriteExt;
+
+    fn setup(incoming: Option<&str>) -> (MemoryStorage, AnonymousPolicy) {
+        let mem = MemoryStorage::new();
+        mem.put_file(&p("/pub/readme"), "hello").unwrap();
+        mem.put_file(&p("/incoming/someone-elses"), "theirs")
+            .unwrap();
+        mem.create_dir_all(&p("/incoming/sub")).unwrap();
+        mem.create_dir_all(&p("/pub/empty")).unwrap();
+        (
+            mem.clone(),
+            AnonymousPolicy::new(Arc::new(mem), incoming.map(p)),
+        )
+    }
+
+    fn assert_denied<T>(r: Result<T, StorageError>, message: &str) {
+        let Err(e) = r else {
+            panic!("expected a refusal: {message}")
+        };
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::PermissionDenied, message)
+        );
+    }
+
+    #[tokio::test]
+    async fn public_area_is_readable() {
+        let (_, anon) = setup(Some("/incoming"));
+        assert_eq!(read_all(&anon, "/pub/readme").await.unwrap(), b"hello");
+        assert_eq!(
+            list_names(&anon, "/").await.unwrap(),
+            vec![b"incoming".to_vec(), b"pub".to_vec()]
+        );
+        assert_eq!(anon.metadata(&p("/pub/readme")).await.unwrap().size, 5);
+        assert_eq!(
+            anon.metadata(&p("/nothing")).await.unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(anon.incoming(), Some(&p("/incoming")));
+    }
+
+    #[tokio::test]
+    async fn public_area_refuses_every_write() {
+        let (mem, anon) = setup(Some("/incoming"));
+        let ro = ANONYMOUS_READ_ONLY_MESSAGE;
+        assert_denied(
+            anon.open_write(&p("/pub/new"), WriteMode::Create { exclusive: true })
+                .await,
+            ro,
+        );
+        assert_denied(
+            anon.open_write(&p("/pub/readme"), WriteMode::Append).await,
+            ro,
+        );
+        assert_denied(anon.delete(&p("/pub/readme")).await, ro);
+        assert_denied(anon.mkdir(&p("/pub/dir")).await, ro);
+        assert_denied(anon.rmdir(&p("/pub/empty")).await, ro);
+        assert_denied(anon.rename(&p("/pub/readme"), &p("/pub/x")).await, ro);
+        assert_denied(anon.set_mode(&p("/pub/readme"), 0o777).await, ro);
+        assert_denied(anon.set_mtime(&p("/pub/readme"), 0).await, ro);
+        // Making or removing the upload directory itself is not an upload.
+        assert_denied(anon.rmdir(&p("/incoming")).await, UPLOAD_ONLY_MESSAGE);
+        assert_denied(
+            anon.open_write(&p("/incoming"), WriteMode::Create { exclusive: false })
+                .await,
+            UPLOAD_ONLY_MESSAGE,
+        );
+        assert_eq!(mem.file_contents(&p("/pub/readme")).unwrap(), b"hello");
+        assert_eq!(mem.entry_count(), 6);
+    }
+
+    #[tokio::test]
+    async fn incoming_takes_new_files_only() {
+        let (mem, anon) = setup(Some("/incoming"));
+        upload(&anon, "/incoming/mine", b"new").await.unwrap();
+        assert_eq!(mem.file_contents(&p("/incoming/mine")).unwrap(), b"new");
+        // A plain STOR asks for replace; the policy makes it exclusive.
+        let replace = anon
+            .open_write(
+                &p("/incoming/someone-elses"),
+                WriteMode::Create { exclusive: false },
+            )
+            .await;
+        assert_denied(replace, NO_OVERWRITE_MESSAGE);
+        assert_denied(
+            anon.open_write(&p("/incoming/mine"), WriteMode::At(0))
+                .await,
+            NO_OVERWRITE_MESSAGE,
+        );
+        assert_denied(
+            anon.open_write(&p("/incoming/mine"), WriteMode::At(2))
+                .await,
+            UPLOAD_ONLY_MESSAGE,
+        );
+        assert_denied(
+            anon.open_write(&p("/incoming/other"), WriteMode::Append)
+                .await,
+            UPLOAD_ONLY_MESSAGE,
+        );
+        // Subdirectories an administrator made take uploads too.
+        upload(&anon, "/incoming/sub/deep", b"d").await.unwrap();
+        assert_eq!(
+            mem.file_contents(&p("/incoming/someone-elses")).unwrap(),
+            b"theirs"
+        );
+    }
+
+    #[tokio::test]
+    async fn name_taken_during_upload_is_refused_at_commit() {
+        let (mem, anon) = setup(Some("/incoming"));
+        let mut w = anon
+            .open_write(&p("/incoming/race"), WriteMode::Create { exclusive: false })
+            .await
+            .unwrap();
+        w.write_all(b"second").await.unwrap();
+        mem.put_file(&p("/incoming/race"), "first").unwrap();
+        assert_denied(w.commit().await, NO_OVERWRITE_MESSAGE);
+        assert_eq!(mem.file_contents(&p("/incoming/race")).unwrap(), b"first");
+        let w = anon
+            .open_write(
+                &p("/incoming/dropped"),
+                WriteMode::Create { exclusive: false },
+            )
+            .await
+            .unwrap();
+        w.abort().await;
+        assert_eq!(
+            mem.metadata(&p("/incoming/dropped"))
+                .await
+                .unwrap_err()
+                .kind,
+            ErrorKind::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn incoming_cannot_be_looked_into_or_changed() {
+        let (mem, anon) = setup(Some("/incoming"));
+        let only = UPLOAD_ONLY_MESSAGE;
+        // The directory itself answers metadata so clients can CWD into it.
+        assert!(anon.metadata(&p("/incoming")).await.unwrap().is_dir());
+        assert_denied(anon.list(&p("/incoming")).await, only);
+        assert_denied(anon.list(&p("/incoming/sub")).await, only);
+        assert_denied(anon.metadata(&p("/incoming/someone-elses")).await, only);
+        assert_denied(anon.metadata(&p("/incoming/missing")).await, only);
+        assert_denied(anon.open_read(&p("/incoming/someone-elses"), 0).await, only);
+        assert_denied(anon.delete(&p("/incoming/someone-elses")).await, only);
+        assert_denied(
+            anon.rename(&p("/incoming/someone-elses"), &p("/incoming/x"))
+                .await,
+            only,
+        );
+        assert_denied(anon.mkdir(&p("/incoming/newdir")).await, only);
+        assert_denied(anon.rmdir(&p("/incoming/sub")).await, only);
+        assert_denied(
+            anon.set_mode(&p("/incoming/someone-elses"), 0o777).await,
+            only,
+        );
+        assert_denied(anon.set_mtime(&p("/incoming/someone-elses"), 0).await, only);
+        // Moving a public file into the upload area is a write outside it.
+        assert_denied(
+            anon.rename(&p("/pub/readme"), &p("/incoming/readme")).await,
+            ANONYMOUS_READ_ONLY_MESSAGE,
+        );
+        assert_eq!(mem.entry_count(), 6);
+    }
+
+    #[tokio::test]
+    async fn names_that_only_share_a_prefix_are_public() {
+        let (mem, anon) = setup(Some("/incoming"));
+        mem.put_file(&p("/incoming-old/file"), "x").unwrap();
+        assert_eq!(read_all(&anon, "/incoming-old/file").await.unwrap(), b"x");
+        assert_denied(
+            anon.open_write(
+                &p("/incoming-old/new"),
+                WriteMode::Create { exclusive: true },
+            )
+            .await,
+            ANONYMOUS_READ_ONLY_MESSAGE,
+        );
+    }
+
+    #[tokio::test]
+    async fn without_incoming_everything_is_read_only() {
+        let (mem, anon) = setup(None);
+        assert_eq!(list_names(&anon, "/incoming").await.unwrap().len(), 2);
+        assert_eq!(
+            read_all(&anon, "/incoming/someone-elses").await.unwrap(),
+            b"theirs"
+        );
+        let w = anon
+            .open_write(&p("/incoming/new"), WriteMode::Create { exclusive: true })
+            .await;
+        assert_denied(w, ANONYMOUS_READ_ONLY_MESSAGE);
+        assert_denied(
+            anon.delete(&p("/incoming/someone-elses")).await,
+            ANONYMOUS_READ_ONLY_MESSAGE,
+        );
+        assert_eq!(anon.capabilities(), mem.capabilities());
+    }
+}

@@ -1,4 +1,18 @@
-//! oxftp's engine.
+//! oxftp's engine: the listener, control sessions, data channels, the
+//! `Storage` and `Authenticator` traits and the policy layers that make the
+//! three FTP access models (anonymous, user, guest).
 
 pub mod auth;
+mod cmd;
+mod data;
+mod listing;
+pub mod memory;
+pub mod policy;
+pub mod server;
+mod session;
 pub mod storage;
+mod transfer;
+
+pub use auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
+pub use server::{Options, Server};
+pub use storage::{Capabilities, Storage, StorageError, StorageFactory};

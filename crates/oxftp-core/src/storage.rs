@@ -248,5 +248,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
 /// (so symlinks are resolved against it); a shared backend is wrapped in the
 /// `Rooted` policy layer.
 pub trait StorageFactory: Send + Sync + fmt::Debug {
+    /// What the storages this factory hands out can do (FEAT is answered before login).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    /// The storage for one logged-in identity.
     fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
 }

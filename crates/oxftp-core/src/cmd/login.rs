@@ -1,0 +1,114 @@
+//! Login: USER, PASS, ACCT, REIN (RFC 959 4.1.1).
+//!
+//! Wire format: `USER <name>` → 331 (password needed) · `PASS <password>` →
+//! 230 (logged in) or 530 (refused, after `failed_login_delay`, whatever the
+//! reason, so a client cannot tell an unknown user from a wrong password) ·
+//! `ACCT <info>` → 202 (not needed) · `REIN` → 220 (back to the greeting state;
+//! a running transfer finishes first).
+
+use oxftp_proto::command::TransferType;
+use oxftp_proto::path::VPath;
+use slog::o;
+
+use crate::auth::{AccessClass, Credentials};
+use crate::policy::session_storage;
+use crate::session::{Flow, Login, Session};
+
+impl Session {
+    pub(crate) async fn cmd_user(&mut self, name: String) -> Flow {
+        if self.logged_in() {
+            // RFC 959 lets USER change users; we require REIN first so a
+            // session's rights never change under a running policy stack.
+            self.reply(530, "Already logged in; send REIN to change users.").await;
+            return Flow::Continue;
+        }
+        if name.is_empty() {
+            self.reply(501, "USER needs a user name.").await;
+            return Flow::Continue;
+        }
+        let anonymous = name.eq_ignore_ascii_case("anonymous") || name.eq_ignore_ascii_case("ftp");
+        let text = if anonymous {
+            "Anonymous login ok, send your e-mail address as password.".to_string()
+        } else {
+            format!("Password required for {name}.")
+        };
+        self.login = Login::AwaitingPass { user: name };
+        self.reply(331, text).await;
+        Flow::Continue
+    }
+
+    pub(crate) async fn cmd_pass(&mut self, password: String) -> Flow {
+        let user = match std::mem::replace(&mut self.login, Login::Fresh) {
+            Login::AwaitingPass { user } => user,
+            Login::Done => {
+                self.login = Login::Done;
+                self.reply(503, "Already logged in.").await;
+                return Flow::Continue;
+            }
+            Login::Fresh => {
+                self.reply(503, "Login with USER first.").await;
+                return Flow::Continue;
+            }
+        };
+        let credentials = Credentials { user: user.clone(), password, peer: self.peer };
+        let outcome = match self.shared.auth.authenticate(&credentials).await {
+            Ok(identity) => match session_storage(self.shared.storage.as_ref(), &identity) {
+                Ok(storage) => Ok((identity, storage)),
+                Err(e) => Err(format!("storage unavailable: {e}")),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok((identity, storage)) => {
+                let class = identity.class;
+                if class == AccessClass::Anonymous {
+                    // By convention the password is an e-mail address; log it.
+                    slog::info!(self.logger, "anonymous login"; "password" => &credentials.password);
+                }
+                self.logger = self.logger.new(o!("user" => identity.user.clone()));
+                slog::info!(self.logger, "login"; "class" => %class);
+                self.identity = Some(identity);
+                self.storage = Some(storage);
+                self.cwd = VPath::root();
+                self.login = Login::Done;
+                self.failed_logins = 0;
+                let text = match class {
+                    AccessClass::Anonymous => "Anonymous access granted, restrictions apply.",
+                    AccessClass::Guest => "Guest login ok, access restrictions apply.",
+                    AccessClass::User => "Login successful.",
+                };
+                self.reply(230, text).await;
+                Flow::Continue
+            }
+            Err(reason) => {
+                self.failed_logins += 1;
+                slog::warn!(self.logger, "login failed"; "user" => &user, "reason" => reason);
+                tokio::time::sleep(self.shared.options.failed_login_delay).await;
+                if self.failed_logins >= self.shared.options.max_login_failures {
+                    self.reply(421, "Too many failed logins; closing connection.").await;
+                    return Flow::Close;
+                }
+                self.reply(530, "Login incorrect.").await;
+                Flow::Continue
+            }
+        }
+    }
+
+    pub(crate) async fn cmd_acct(&mut self) {
+        self.reply(202, "ACCT not needed on this server.").await;
+    }
+
+    pub(crate) async fn cmd_rein(&mut self) {
+        self.login = Login::Fresh;
+        self.identity = None;
+        self.storage = None;
+        self.cwd = VPath::root();
+        self.transfer_type = TransferType::Ascii;
+        self.rest = 0;
+        self.rename_from = None;
+        self.data = None;
+        self.epsv_all = false;
+        self.logger = self.shared.logger.new(o!("peer" => self.peer.to_string()));
+        self.reply(220, "Session reset; send USER.").await;
+    }
+}

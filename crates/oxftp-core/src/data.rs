@@ -1,0 +1,99 @@
+//! Data channels: passive listeners (PASV/EPSV) and active targets (PORT/EPRT).
+//!
+//! Security rules (vsftpd's stance): a passive connection must come from the
+//! control connection's peer IP, or the transfer fails with 425; an active
+//! target must be the control peer's IP on a port >= 1024 (no FTP bounce).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// A data channel the client asked for and the next transfer will use.
+#[derive(Debug)]
+pub(crate) enum DataSetup {
+    /// We listen; the client connects. Dropping the listener frees the port.
+    Passive(TcpListener),
+    /// We connect to the client.
+    Active(SocketAddr),
+}
+
+/// Why a data connection could not be made; every variant is a 425.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DataError {
+    #[error("Data connection timed out")]
+    Timeout,
+    #[error("Refused a data connection from a foreign address")]
+    ForeignPeer,
+    #[error("Cannot open data connection: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Compare IPs as the same host even when one is IPv4-mapped IPv6.
+pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// Listen for a passive data connection on `local_ip`, in `ports` if given.
+pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<TcpListener> {
+    let Some((lo, hi)) = ports else {
+        return listen_on(SocketAddr::new(local_ip, 0));
+    };
+    let span = u32::from(hi - lo) + 1;
+    // Start at a random place so concurrent sessions don't all fight over `lo`.
+    let first = rand::rng().random_range(0..span);
+    for i in 0..span {
+        let port = lo + ((first + i) % span) as u16;
+        match listen_on(SocketAddr::new(local_ip, port)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::AddrInUse, "all passive ports are in use"))
+}
+
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(addr)?;
+    // One data connection per listener; a tiny backlog is enough.
+    socket.listen(4)
+}
+
+/// Open the data connection a transfer needs.
+pub(crate) async fn connect(
+    setup: DataSetup,
+    control_peer: IpAddr,
+    control_local: IpAddr,
+    source_port_20: bool,
+    timeout: Duration,
+) -> Result<TcpStream, DataError> {
+    let stream = match setup {
+        DataSetup::Passive(listener) => {
+            let (stream, from) = tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
+            if !same_host(from.ip(), control_peer) {
+                return Err(DataError::ForeignPeer);
+            }
+            stream
+        }
+        DataSetup::Active(target) => {
+            let attempt = async {
+                let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                if source_port_20 {
+                    socket.set_reuseaddr(true)?;
+                    // Port 20 needs privilege; without it, fall back to any port.
+                    if socket.bind(SocketAddr::new(control_local, 20)).is_err() {
+                        let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                        return socket.connect(target).await;
+                    }
+                }
+                socket.connect(target).await
+            };
+            tokio::time::timeout(timeout, attempt).await.map_err(|_| DataError::Timeout)??
+        }
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}

@@ -1,0 +1,211 @@
+//! The server: options, listeners, the session limit and graceful shutdown.
+//!
+//! Reads top to bottom: `run` accepts on every listener until the shutdown
+//! future resolves, hands each connection to a [`Session`], then waits for the
+//! sessions still running (their transfers may finish) up to
+//! `Options::shutdown_timeout`.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use slog::{Logger, o};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::auth::Authenticator;
+use crate::session::Session;
+use crate::storage::StorageFactory;
+
+/// Everything about the engine's behaviour that a daemon or embedder sets.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Text of the 220 greeting.
+    pub greeting: String,
+    /// Passive data ports (inclusive); `None` lets the OS pick ephemeral ports.
+    pub passive_ports: Option<(u16, u16)>,
+    /// Address advertised in 227 replies (a NAT's public address); default: the
+    /// address the client reached us on.
+    pub passive_address: Option<IpAddr>,
+    /// Allow PORT/EPRT (active mode).
+    pub active_enabled: bool,
+    /// Connect active data channels from port 20 (needs privilege; falls back
+    /// to an ephemeral port when binding fails).
+    pub active_source_port_20: bool,
+    /// A logged-in session with no command for this long gets 421 and is closed.
+    pub idle_timeout: Duration,
+    /// A connection must log in within this time.
+    pub login_timeout: Duration,
+    /// Waiting for a data connection (passive accept, active connect), and for
+    /// any progress on one.
+    pub data_timeout: Duration,
+    /// Concurrent sessions; more get 421 at the greeting. 0 = unlimited.
+    pub max_sessions: usize,
+    /// Longest control line accepted (longer ones get 500).
+    pub max_line: usize,
+    /// Delay before a failed login's 530 (slows password guessing; the same for
+    /// every failure reason).
+    pub failed_login_delay: Duration,
+    /// Failed logins after which the connection is closed.
+    pub max_login_failures: u32,
+    /// On shutdown, how long running sessions may go on before they are dropped.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            greeting: "oxftp ready".to_string(),
+            passive_ports: None,
+            passive_address: None,
+            active_enabled: true,
+            active_source_port_20: false,
+            idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            data_timeout: Duration::from_secs(30),
+            max_sessions: 1000,
+            max_line: oxftp_proto::line::DEFAULT_MAX_LINE,
+            failed_login_delay: Duration::from_secs(1),
+            max_login_failures: 3,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every session of one server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub options: Options,
+    pub storage: Arc<dyn StorageFactory>,
+    pub auth: Arc<dyn Authenticator>,
+    pub logger: Logger,
+    pub sessions: AtomicUsize,
+    /// Flips to true when the server shuts down; sessions close once idle.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// An FTP server: storage and authentication plus options. Cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    storage: Arc<dyn StorageFactory>,
+    auth: Arc<dyn Authenticator>,
+    options: Options,
+    logger: Logger,
+}
+
+impl Server {
+    /// A server over a storage factory and an authenticator, with default options.
+    pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
+        Server { storage, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+    }
+
+    pub fn with_options(mut self, options: Options) -> Server {
+        self.options = options;
+        self
+    }
+
+    pub fn with_logger(mut self, logger: Logger) -> Server {
+        self.logger = logger;
+        self
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Bind `addr` and serve until the process ends.
+    pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.run(vec![listener], std::future::pending()).await
+    }
+
+    /// Serve on all listeners until `shutdown` resolves; then stop accepting,
+    /// let sessions finish their transfers up to `shutdown_timeout`, and return.
+    pub async fn run(&self, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            options: self.options.clone(),
+            storage: self.storage.clone(),
+            auth: self.auth.clone(),
+            logger: self.logger.clone(),
+            sessions: AtomicUsize::new(0),
+            shutdown: stop_rx,
+        });
+        let mut sessions = JoinSet::new();
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<TcpStream>(64);
+        let mut acceptors = JoinSet::new();
+        for listener in listeners {
+            let tx = conn_tx.clone();
+            let logger = self.logger.clone();
+            acceptors.spawn(accept_loop(listener, tx, logger));
+        }
+        drop(conn_tx);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                conn = conn_rx.recv() => match conn {
+                    Some(stream) => { sessions.spawn(start_session(shared.clone(), stream)); }
+                    None => break,
+                },
+                // Reap finished sessions so the set stays small.
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            }
+        }
+        acceptors.abort_all();
+        let _ = stop_tx.send(true);
+        slog::info!(self.logger, "shutting down"; "sessions" => sessions.len());
+        let drain = async { while sessions.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.options.shutdown_timeout, drain).await.is_err() {
+            slog::warn!(self.logger, "shutdown timeout: dropping sessions"; "sessions" => sessions.len());
+            sessions.abort_all();
+        }
+        Ok(())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tx: tokio::sync::mpsc::Sender<TcpStream>, logger: Logger) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                if tx.send(stream).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                slog::warn!(logger, "accept failed"; "error" => %e);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Decrements the live-session count however a session ends.
+struct SessionSlot(Arc<Shared>);
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn start_session(shared: Arc<Shared>, mut stream: TcpStream) {
+    let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
+    let _slot = SessionSlot(shared.clone());
+    let _ = stream.set_nodelay(true);
+    let max = shared.options.max_sessions;
+    if max != 0 && live > max {
+        let _ = stream.write_all(b"421 Too many connections, try again later.\r\n").await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    match Session::new(shared.clone(), stream) {
+        Ok(session) => session.run().await,
+        Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
+    }
+}

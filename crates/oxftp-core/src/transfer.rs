@@ -1,0 +1,225 @@
+//! Moving bytes over a data connection: downloads, uploads and listings.
+//!
+//! A transfer runs as its own task so the control connection stays
+//! responsive (ABOR, STAT, NOOP during a transfer). Aborting the task drops
+//! the data socket and the storage handles: an atomic upload that was not
+//! committed disappears.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use oxftp_proto::ascii::{AsciiDecoder, AsciiEncoder};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::data::{DataError, DataSetup};
+use crate::listing::{ListError, ListSink, ListSpec, produce};
+use crate::storage::{ReadHandle, Storage, StorageError, WriteHandle};
+
+/// Copy buffer size: large buffers keep syscalls per GiB low (see DESIGN.md).
+const BUF_SIZE: usize = 1024 * 1024;
+
+/// What a transfer does.
+pub(crate) enum Job {
+    /// RETR: storage -> client.
+    Send { source: ReadHandle, ascii: bool },
+    /// STOR/APPE/STOU: client -> storage.
+    Receive { sink: Box<dyn WriteHandle>, ascii: bool },
+    /// LIST/NLST/MLSD: a listing -> client.
+    List { storage: Arc<dyn Storage>, spec: Box<ListSpec> },
+}
+
+/// How a transfer ended badly.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    /// The data connection failed or the client went away (426).
+    #[error("Connection closed; transfer aborted: {0}")]
+    Network(std::io::Error),
+    /// No progress for the data timeout (426).
+    #[error("Data connection timed out; transfer aborted")]
+    Stalled,
+    /// The storage failed (451/452/552/550).
+    #[error("{0}")]
+    Storage(StorageError),
+    /// The data connection could not be made (425).
+    #[error("{0}")]
+    NoConnection(#[from] DataError),
+}
+
+/// Bytes moved so far, readable by STAT while the transfer runs.
+pub(crate) type Progress = Arc<AtomicU64>;
+
+/// How to open the data connection for a transfer.
+pub(crate) struct Connect {
+    pub setup: DataSetup,
+    pub control_peer: std::net::IpAddr,
+    pub control_local: std::net::IpAddr,
+    pub source_port_20: bool,
+    pub timeout: Duration,
+}
+
+/// Open the data connection and run a transfer to completion; returns bytes
+/// moved on the data connection. The 150 reply has already gone out.
+pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Result<u64, TransferError> {
+    let stall = connect.timeout;
+    let stream = crate::data::connect(connect.setup, connect.control_peer, connect.control_local, connect.source_port_20, connect.timeout);
+    let stream = match stream.await {
+        Ok(stream) => stream,
+        Err(e) => {
+            if let Job::Receive { sink, .. } = job {
+                sink.abort().await;
+            }
+            return Err(e.into());
+        }
+    };
+    move_bytes(job, stream, progress, stall).await
+}
+
+async fn move_bytes(job: Job, mut stream: TcpStream, progress: Progress, stall: Duration) -> Result<u64, TransferError> {
+    let result = match job {
+        Job::Send { source, ascii } => send(source, ascii, &mut stream, &progress, stall).await,
+        Job::Receive { sink, ascii } => receive(sink, ascii, &mut stream, &progress, stall).await,
+        Job::List { storage, spec } => {
+            let mut sink = DataSink { stream: &mut stream, progress: &progress, stall };
+            match produce(storage.as_ref(), &spec, &mut sink).await {
+                Ok(_) => Ok(progress.load(Ordering::Relaxed)),
+                Err(ListError::Storage(e)) => Err(TransferError::Storage(e)),
+                Err(ListError::Io(e)) => Err(io_error(e)),
+            }
+        }
+    };
+    if result.is_ok() {
+        // Close our side cleanly so the client sees EOF before the 226.
+        stream.shutdown().await.map_err(TransferError::Network)?;
+    }
+    result
+}
+
+fn io_error(e: std::io::Error) -> TransferError {
+    if e.kind() == std::io::ErrorKind::TimedOut { TransferError::Stalled } else { TransferError::Network(e) }
+}
+
+/// Await one I/O step, failing if it makes no progress within `stall`.
+async fn step<T>(stall: Duration, fut: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    match tokio::time::timeout(stall, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stalled")),
+    }
+}
+
+async fn send(source: ReadHandle, ascii: bool, out: &mut TcpStream, progress: &Progress, stall: Duration) -> Result<u64, TransferError> {
+    let mut reader: Box<dyn AsyncRead + Send + Unpin> = match source {
+        ReadHandle::Stream(r) => r,
+        ReadHandle::LocalFile(f) => {
+            let mut file = tokio::fs::File::from_std(f);
+            file.set_max_buf_size(BUF_SIZE);
+            Box::new(file)
+        }
+    };
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut encoded = Vec::new();
+    let mut encoder = AsciiEncoder::new();
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await.map_err(|e| TransferError::Storage(e.into()))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = if ascii {
+            encoded.clear();
+            encoder.encode(&buf[..n], &mut encoded);
+            &encoded[..]
+        } else {
+            &buf[..n]
+        };
+        step(stall, out.write_all(chunk)).await.map_err(io_error)?;
+        total += chunk.len() as u64;
+        progress.store(total, Ordering::Relaxed);
+    }
+    Ok(total)
+}
+
+async fn receive(
+    mut sink: Box<dyn WriteHandle>,
+    ascii: bool,
+    input: &mut TcpStream,
+    progress: &Progress,
+    stall: Duration,
+) -> Result<u64, TransferError> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut decoded = Vec::new();
+    let mut decoder = AsciiDecoder::new();
+    let mut total = 0u64;
+    loop {
+        let n = match step(stall, input.read(&mut buf)).await {
+            Ok(n) => n,
+            Err(e) => {
+                sink.abort().await;
+                return Err(io_error(e));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        progress.store(total, Ordering::Relaxed);
+        let chunk = if ascii {
+            decoded.clear();
+            decoder.decode(&buf[..n], &mut decoded);
+            &decoded[..]
+        } else {
+            &buf[..n]
+        };
+        if let Err(e) = write_all(&mut sink, chunk).await {
+            sink.abort().await;
+            return Err(TransferError::Storage(e));
+        }
+    }
+    if ascii {
+        decoded.clear();
+        decoder.finish(&mut decoded);
+        if let Err(e) = write_all(&mut sink, &decoded).await {
+            sink.abort().await;
+            return Err(TransferError::Storage(e));
+        }
+    }
+    sink.commit().await.map_err(TransferError::Storage)?;
+    Ok(total)
+}
+
+async fn write_all(sink: &mut Box<dyn WriteHandle>, data: &[u8]) -> Result<(), StorageError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    sink.write_all(data).await.map_err(StorageError::from)
+}
+
+struct DataSink<'a> {
+    stream: &'a mut TcpStream,
+    progress: &'a Progress,
+    stall: Duration,
+}
+
+impl ListSink for DataSink<'_> {
+    async fn flush(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        step(self.stall, self.stream.write_all(buf)).await?;
+        self.progress.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        buf.clear();
+        Ok(true)
+    }
+}
+
+/// Collects a listing for a reply on the control connection (STAT path);
+/// bounded by the spec's `max_entries`.
+#[derive(Default)]
+pub(crate) struct ReplySink {
+    pub bytes: Vec<u8>,
+}
+
+impl ListSink for ReplySink {
+    async fn flush(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        self.bytes.append(buf);
+        Ok(true)
+    }
+}

@@ -1,0 +1,341 @@
+//! In-process tests of the engine through a real FTP client (suppaftp) and a
+//! bare control connection, over real loopback sockets and a real temp directory.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Raw, TestServer};
+use suppaftp::Mode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn user_round_trip_of_files_and_directories() {
+    let srv = TestServer::start().await;
+    let mut ftp = srv.login("alice", "secret").await;
+    assert_eq!(ftp.pwd().await.unwrap(), "/");
+    ftp.mkdir("docs").await.unwrap();
+    assert!(srv.path("alice/docs").is_dir());
+    ftp.cwd("docs").await.unwrap();
+    assert_eq!(ftp.pwd().await.unwrap(), "/docs");
+
+    let data = pattern(3 * 1024 * 1024 + 17);
+    ftp.put_file("big.bin", &mut &data[..]).await.unwrap();
+    assert_eq!(std::fs::read(srv.path("alice/docs/big.bin")).unwrap(), data);
+    assert_eq!(ftp.size("big.bin").await.unwrap(), data.len());
+    ftp.mdtm("big.bin").await.unwrap();
+
+    let mut stream = ftp.retr_as_stream("big.bin").await.unwrap();
+    let mut back = Vec::new();
+    stream.read_to_end(&mut back).await.unwrap();
+    stream.finish().await.unwrap();
+    assert_eq!(back, data);
+
+    ftp.rename("big.bin", "moved.bin").await.unwrap();
+    assert!(srv.path("alice/docs/moved.bin").is_file());
+    let names = ftp.nlst(None).await.unwrap();
+    assert_eq!(names, vec!["moved.bin".to_string()]);
+    let lines = ftp.list(None).await.unwrap();
+    assert!(lines[0].starts_with("-rw") && lines[0].ends_with(" moved.bin"), "{lines:?}");
+    let facts = ftp.mlsd(None).await.unwrap();
+    assert!(facts.iter().any(|l| l.contains("type=file;") && l.contains(&format!("size={};", data.len())) && l.ends_with(" moved.bin")), "{facts:?}");
+
+    ftp.rm("moved.bin").await.unwrap();
+    assert!(!srv.path("alice/docs/moved.bin").exists());
+    ftp.cdup().await.unwrap();
+    ftp.rmdir("docs").await.unwrap();
+    assert!(!srv.path("alice/docs").exists());
+    ftp.quit().await.unwrap();
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn resume_download_and_append() {
+    let srv = TestServer::start().await;
+    let data = pattern(100_000);
+    std::fs::write(srv.path("alice/f.bin"), &data).unwrap();
+    let mut ftp = srv.login("alice", "secret").await;
+    ftp.resume_transfer(60_000).await.unwrap();
+    let mut stream = ftp.retr_as_stream("f.bin").await.unwrap();
+    let mut tail = Vec::new();
+    stream.read_to_end(&mut tail).await.unwrap();
+    stream.finish().await.unwrap();
+    assert_eq!(tail, data[60_000..]);
+
+    ftp.append_file("f.bin", &mut &b"more"[..]).await.unwrap();
+    let on_disk = std::fs::read(srv.path("alice/f.bin")).unwrap();
+    assert_eq!(&on_disk[..data.len()], &data[..]);
+    assert_eq!(&on_disk[data.len()..], b"more");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn active_and_extended_passive_modes() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/a.txt"), b"active!").unwrap();
+    for mode in [Mode::ExtendedPassive, Mode::Passive] {
+        let mut ftp = srv.login("alice", "secret").await;
+        ftp.set_mode(mode);
+        let mut s = ftp.retr_as_stream("a.txt").await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        s.finish().await.unwrap();
+        assert_eq!(buf, b"active!");
+    }
+    let mut ftp = srv.login("alice", "secret").await.active_mode(Duration::from_secs(5));
+    let mut s = ftp.retr_as_stream("a.txt").await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(buf, b"active!");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn guest_is_confined_to_its_home() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/secret.txt"), b"alice's").unwrap();
+    std::fs::write(srv.path("guest/mine.txt"), b"gina's").unwrap();
+    std::os::unix::fs::symlink("../alice", srv.path("guest/escape")).unwrap();
+    std::os::unix::fs::symlink("/etc", srv.path("guest/etc")).unwrap();
+    let mut raw = Raw::login(srv.addr, "gina", "guest").await;
+    assert_eq!(raw.cmd("CWD ..").await.0, 250);
+    let (code, text) = raw.cmd("PWD").await;
+    assert_eq!((code, text.trim_end()), (257, "257 \"/\" is the current directory."));
+    for path in ["../alice/secret.txt", "/../alice/secret.txt", "escape/secret.txt", "%2e%2e/alice/secret.txt", "etc/passwd"] {
+        let (code, text) = raw.cmd(&format!("SIZE {path}")).await;
+        assert_eq!(code, 550, "SIZE {path}: {text}");
+    }
+    assert_eq!(raw.cmd("CWD escape").await.0, 550);
+    assert_eq!(raw.cmd("SIZE mine.txt").await.0, 213);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn read_only_user_cannot_write() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/keep.txt"), b"keep").unwrap();
+    let mut raw = Raw::login(srv.addr, "ro", "ro").await;
+    assert_eq!(raw.cmd("DELE keep.txt").await.0, 550);
+    assert_eq!(raw.cmd("MKD new").await.0, 550);
+    assert_eq!(raw.cmd("RNFR keep.txt").await.0, 350);
+    assert_eq!(raw.cmd("RNTO other.txt").await.0, 550);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    let (code, _) = raw.cmd("STOR up.txt").await;
+    assert_eq!(code, 550);
+    let _ = data.shutdown().await;
+    assert!(srv.path("alice/keep.txt").exists());
+    assert!(!srv.path("alice/up.txt").exists());
+    assert!(!srv.path("alice/new").exists());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_reads_pub_and_only_uploads_new_files_to_incoming() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
+    std::fs::write(srv.path("pub/incoming/other.txt"), b"someone else's").unwrap();
+    let mut ftp = srv.login("anonymous", "me@example.com").await;
+    assert!(ftp.nlst(None).await.unwrap().contains(&"readme.txt".to_string()));
+    let mut s = ftp.retr_as_stream("readme.txt").await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(buf, b"public");
+    assert!(ftp.put_file("outside.txt", &mut &b"x"[..]).await.is_err());
+    assert!(!srv.path("pub/outside.txt").exists());
+    ftp.put_file("incoming/new.txt", &mut &b"new"[..]).await.unwrap();
+    assert_eq!(std::fs::read(srv.path("pub/incoming/new.txt")).unwrap(), b"new");
+    assert!(ftp.put_file("incoming/other.txt", &mut &b"overwrite"[..]).await.is_err());
+    assert_eq!(std::fs::read(srv.path("pub/incoming/other.txt")).unwrap(), b"someone else's");
+    assert!(ftp.rm("incoming/other.txt").await.is_err());
+    assert!(ftp.nlst(Some("incoming")).await.is_err());
+    assert!(ftp.retr_as_stream("incoming/other.txt").await.is_err());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn reply_codes_for_bad_input_and_the_session_goes_on() {
+    let srv = TestServer::start().await;
+    let mut raw = Raw::connect(srv.addr).await;
+    assert_eq!(raw.cmd("PASS nobody").await.0, 503);
+    assert_eq!(raw.cmd("RETR x").await.0, 530);
+    assert_eq!(raw.cmd("FROB").await.0, 502);
+    assert_eq!(raw.cmd("NOOP x").await.0, 501);
+    let long = "A".repeat(5000);
+    assert_eq!(raw.cmd(&long).await.0, 500);
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    raw.send_bytes(b"NOOP\0\r\n").await;
+    assert_eq!(raw.reply().await.0, 501);
+    raw.send_bytes(b"NO\rOP\r\n").await;
+    assert_eq!(raw.reply().await.0, 501);
+    assert_eq!(raw.cmd("USER alice").await.0, 331);
+    assert_eq!(raw.cmd("PASS wrong").await.0, 530);
+    assert_eq!(raw.cmd("USER alice").await.0, 331);
+    assert_eq!(raw.cmd("PASS secret").await.0, 230);
+    assert_eq!(raw.cmd("REST abc").await.0, 501);
+    assert_eq!(raw.cmd("TYPE E").await.0, 504);
+    assert_eq!(raw.cmd("TYPE A N").await.0, 200);
+    assert_eq!(raw.cmd("MODE B").await.0, 504);
+    assert_eq!(raw.cmd("STRU R").await.0, 504);
+    assert_eq!(raw.cmd("RNTO x").await.0, 503);
+    assert_eq!(raw.cmd("RETR missing").await.0, 425);
+    raw.send_bytes(b"CWD \xc3\x28\x80\r\n").await;
+    assert_eq!(raw.reply().await.0, 550);
+    assert_eq!(raw.cmd("PORT 127,0,0,2,200,1").await.0, 501);
+    assert_eq!(raw.cmd("PORT 127,0,0,1,0,80").await.0, 501);
+    assert_eq!(raw.cmd("EPRT |1|127.0.0.2|51000|").await.0, 501);
+    assert_eq!(raw.cmd("EPRT |2|::1|51000|").await.0, 522);
+    let (code, text) = raw.cmd("FEAT").await;
+    assert_eq!(code, 211);
+    for feature in ["EPSV", "EPRT", "MDTM", "MLST", "REST STREAM", "SIZE", "UTF8", "MFMT", "TVFS", "HOST"] {
+        assert!(text.contains(&format!("\r\n {feature}")), "FEAT lacks {feature}: {text}");
+    }
+    let (code, text) = raw.cmd("HELP").await;
+    assert_eq!(code, 214);
+    assert!(text.contains("RETR"));
+    assert_eq!(raw.cmd("HELP RETR").await.0, 214);
+    assert_eq!(raw.cmd("STAT").await.0, 211);
+    assert_eq!(raw.cmd("SYST").await.0, 215);
+    assert_eq!(raw.cmd("EPSV ALL").await.0, 200);
+    assert_eq!(raw.cmd("PASV").await.0, 503);
+    assert_eq!(raw.cmd("HOST example.com").await.0, 503);
+    assert_eq!(raw.cmd("REIN").await.0, 220);
+    assert_eq!(raw.cmd("PWD").await.0, 530);
+    assert_eq!(raw.cmd("HOST example.com").await.0, 220);
+    assert_eq!(raw.cmd("QUIT").await.0, 221);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn stat_path_mlst_chmod_mfmt_stou() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/a.txt"), b"hello").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    let (code, text) = raw.cmd("STAT .").await;
+    assert_eq!(code, 213, "{text}");
+    assert!(text.contains(" a.txt\r\n"), "{text}");
+    let (code, text) = raw.cmd("MLST a.txt").await;
+    assert_eq!(code, 250);
+    assert!(text.contains("type=file;size=5;") && text.contains("UNIX.mode=0"), "{text}");
+    assert_eq!(raw.cmd("SITE CHMOD 600 a.txt").await.0, 200);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(srv.path("alice/a.txt")).unwrap().permissions().mode() & 0o777, 0o600);
+    let (code, text) = raw.cmd("MFMT 20200102030405 a.txt").await;
+    assert_eq!(code, 213, "{text}");
+    assert_eq!(raw.cmd("MDTM a.txt").await.1.trim_end(), "213 20200102030405");
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    let (code, text) = raw.cmd("STOU").await;
+    assert_eq!(code, 150, "{text}");
+    let name = text.trim_end().rsplit("FILE: ").next().unwrap().to_string();
+    data.write_all(b"unique").await.unwrap();
+    data.shutdown().await.unwrap();
+    drop(data);
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(std::fs::read(srv.path(&format!("alice/{name}"))).unwrap(), b"unique");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn ascii_mode_translates_line_ends() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/unix.txt"), b"one\ntwo\n").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert_eq!(raw.cmd("TYPE A").await.0, 200);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("RETR unix.txt").await.0, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(got, b"one\r\ntwo\r\n");
+    assert_eq!(raw.cmd("SIZE unix.txt").await.1.trim_end(), "213 10");
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR dos.txt").await.0, 150);
+    data.write_all(b"a\r\nb\r\n").await.unwrap();
+    data.shutdown().await.unwrap();
+    drop(data);
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(std::fs::read(srv.path("alice/dos.txt")).unwrap(), b"a\nb\n");
+    assert_eq!(raw.cmd("REST 5").await.0, 350);
+    raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("RETR unix.txt").await.0, 550);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn abor_interrupts_a_running_download_and_stat_answers_during_it() {
+    let srv = TestServer::start().await;
+    let f = std::fs::File::create(srv.path("alice/huge.bin")).unwrap();
+    f.set_len(4 << 30).unwrap(); // sparse 4 GiB: far longer than the test
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert_eq!(raw.cmd("TYPE I").await.0, 200);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("RETR huge.bin").await.0, 150);
+    let mut buf = vec![0u8; 65536];
+    data.read_exact(&mut buf).await.unwrap();
+    let (code, text) = raw.cmd("STAT").await;
+    assert_eq!(code, 211);
+    assert!(text.contains("RETR in progress"), "{text}");
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    // The Telnet "interrupt process" + "synch" prefix real clients send before ABOR.
+    raw.send_bytes(b"\xff\xf4\xff\xf2ABOR\r\n").await;
+    assert_eq!(raw.reply().await.0, 426);
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn passive_connection_from_a_foreign_address_fails_with_425() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/a.txt"), b"x").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    let data = raw.pasv_connect(Some("127.0.0.2".parse().unwrap())).await.unwrap();
+    assert_eq!(raw.cmd("RETR a.txt").await.0, 150);
+    assert_eq!(raw.reply().await.0, 425);
+    drop(data);
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn limits_idle_timeout_and_max_sessions() {
+    let srv = TestServer::start_with(|o| {
+        o.idle_timeout = Duration::from_millis(300);
+        o.max_sessions = 1;
+    })
+    .await;
+    let mut first = Raw::login(srv.addr, "alice", "secret").await;
+    let mut second = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let mut greeting = String::new();
+    second.read_to_string(&mut greeting).await.unwrap();
+    assert!(greeting.starts_with("421"), "{greeting}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(first.reply().await.0, 421);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn globbing_in_nlst_for_mget_and_mdelete() {
+    let srv = TestServer::start().await;
+    for name in ["a.txt", "b.txt", "c.log", ".hidden.txt"] {
+        std::fs::write(srv.path(&format!("alice/{name}")), name).unwrap();
+    }
+    std::fs::create_dir(srv.path("alice/sub")).unwrap();
+    std::fs::write(srv.path("alice/sub/x.txt"), b"x").unwrap();
+    let mut ftp = srv.login("alice", "secret").await;
+    let mut names = ftp.nlst(Some("*.txt")).await.unwrap();
+    names.sort();
+    assert_eq!(names, vec!["a.txt", "b.txt"]);
+    assert_eq!(ftp.nlst(Some("sub/*.txt")).await.unwrap(), vec!["sub/x.txt"]);
+    assert_eq!(ftp.nlst(Some("[bc].*")).await.unwrap(), vec!["b.txt", "c.log"]);
+    let all = ftp.nlst(Some("-a")).await.unwrap();
+    assert!(all.contains(&".hidden.txt".to_string()), "{all:?}");
+    let long = ftp.list(Some("-la")).await.unwrap();
+    assert!(long.iter().any(|l| l.ends_with(" .hidden.txt")), "{long:?}");
+    srv.stop().await;
+}

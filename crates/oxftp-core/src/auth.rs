@@ -40,7 +40,10 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the password.
-        f.debug_struct("Credentials").field("user", &self.user).field("peer", &self.peer).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,7 +65,13 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(user: impl Into<String>, class: AccessClass) -> Self {
-        Identity { user: user.into(), class, home: VPath::root(), read_only: false, incoming: None }
+        Identity {
+            user: user.into(),
+            class,
+            home: VPath::root(),
+            read_only: false,
+            incoming: None,
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// Listen for a passive data connection on `local_ip`, in `ports` if given.
-pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<TcpListener> {
+pub(crate) async fn bind_passive(
+    local_ip: IpAddr,
+    ports: Option<(u16, u16)>,
+) -> io::Result<TcpListener> {
     let Some((lo, hi)) = ports else {
         return listen_on(SocketAddr::new(local_ip, 0));
     };
@@ -52,11 +55,18 @@ pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) ->
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(io::ErrorKind::AddrInUse, "all passive ports are in use"))
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "all passive ports are in use",
+    ))
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.bind(addr)?;
     // One data connection per listener; a tiny backlog is enough.
     socket.listen(4)
@@ -72,7 +82,9 @@ pub(crate) async fn connect(
 ) -> Result<TcpStream, DataError> {
     let stream = match setup {
         DataSetup::Passive(listener) => {
-            let (stream, from) = tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
+            let (stream, from) = tokio::time::timeout(timeout, listener.accept())
+                .await
+                .map_err(|_| DataError::Timeout)??;
             if !same_host(from.ip(), control_peer) {
                 return Err(DataError::ForeignPeer);
             }
@@ -80,18 +92,28 @@ pub(crate) async fn connect(
         }
         DataSetup::Active(target) => {
             let attempt = async {
-                let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                let socket = if target.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
                 if source_port_20 {
                     socket.set_reuseaddr(true)?;
                     // Port 20 needs privilege; without it, fall back to any port.
                     if socket.bind(SocketAddr::new(control_local, 20)).is_err() {
-                        let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                        let socket = if target.is_ipv4() {
+                            TcpSocket::new_v4()?
+                        } else {
+                            TcpSocket::new_v6()?
+                        };
                         return socket.connect(target).await;
                     }
                 }
                 socket.connect(target).await
             };
-            tokio::time::timeout(timeout, attempt).await.map_err(|_| DataError::Timeout)??
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .map_err(|_| DataError::Timeout)??
         }
     };
     stream.set_nodelay(true)?;

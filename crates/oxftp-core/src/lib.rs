@@ -12,6 +12,7 @@ pub mod server;
 mod session;
 pub mod storage;
 mod transfer;
+mod zero_copy;
 
 pub use auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 pub use server::{Options, Server};

@@ -71,7 +71,11 @@ pub(crate) fn perm_fact(info: &FileInfo, writable: bool) -> &'static str {
 const FLUSH_AT: usize = 64 * 1024;
 
 /// Write the listing described by `spec` into `sink`; returns entries written.
-pub(crate) async fn produce(storage: &dyn Storage, spec: &ListSpec, sink: &mut impl ListSink) -> Result<u64, ListError> {
+pub(crate) async fn produce(
+    storage: &dyn Storage,
+    spec: &ListSpec,
+    sink: &mut impl ListSink,
+) -> Result<u64, ListError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -126,6 +130,12 @@ fn format_entry(spec: &ListSpec, entry: &DirEntry, now: i64, buf: &mut Vec<u8>) 
             }
             buf.extend_from_slice(b"\r\n");
         }
-        Style::Facts => mlsx_line(&entry.name, &entry.info, perm_fact(&entry.info, spec.writable), None, buf),
+        Style::Facts => mlsx_line(
+            &entry.name,
+            &entry.info,
+            perm_fact(&entry.info, spec.writable),
+            None,
+            buf,
+        ),
     }
 }

@@ -100,7 +100,12 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server {
+            storage,
+            auth,
+            options: Options::default(),
+            logger: Logger::root(slog::Discard, o!()),
+        }
     }
 
     pub fn with_options(mut self, options: Options) -> Server {
@@ -125,7 +130,11 @@ impl Server {
 
     /// Serve on all listeners until `shutdown` resolves; then stop accepting,
     /// let sessions finish their transfers up to `shutdown_timeout`, and return.
-    pub async fn run(&self, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+    pub async fn run(
+        &self,
+        listeners: Vec<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             options: self.options.clone(),
@@ -160,7 +169,10 @@ impl Server {
         let _ = stop_tx.send(true);
         slog::info!(self.logger, "shutting down"; "sessions" => sessions.len());
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.options.shutdown_timeout, drain).await.is_err() {
+        if tokio::time::timeout(self.options.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
             slog::warn!(self.logger, "shutdown timeout: dropping sessions"; "sessions" => sessions.len());
             sessions.abort_all();
         }
@@ -168,7 +180,11 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tx: tokio::sync::mpsc::Sender<TcpStream>, logger: Logger) {
+async fn accept_loop(
+    listener: TcpListener,
+    tx: tokio::sync::mpsc::Sender<TcpStream>,
+    logger: Logger,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -200,7 +216,9 @@ async fn start_session(shared: Arc<Shared>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let max = shared.options.max_sessions;
     if max != 0 && live > max {
-        let _ = stream.write_all(b"421 Too many connections, try again later.\r\n").await;
+        let _ = stream
+            .write_all(b"421 Too many connections, try again later.\r\n")
+            .await;
         let _ = stream.shutdown().await;
         return;
     }

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use crate::data::{DataError, DataSetup};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
 use crate::storage::{ReadHandle, Storage, StorageError, WriteHandle};
+use crate::zero_copy::{ZeroCopy, send_file};
 
 /// Copy buffer size: large buffers keep syscalls per GiB low (see DESIGN.md).
 const BUF_SIZE: usize = 1024 * 1024;
@@ -25,9 +26,15 @@ pub(crate) enum Job {
     /// RETR: storage -> client.
     Send { source: ReadHandle, ascii: bool },
     /// STOR/APPE/STOU: client -> storage.
-    Receive { sink: Box<dyn WriteHandle>, ascii: bool },
+    Receive {
+        sink: Box<dyn WriteHandle>,
+        ascii: bool,
+    },
     /// LIST/NLST/MLSD: a listing -> client.
-    List { storage: Arc<dyn Storage>, spec: Box<ListSpec> },
+    List {
+        storage: Arc<dyn Storage>,
+        spec: Box<ListSpec>,
+    },
 }
 
 /// How a transfer ended badly.
@@ -61,9 +68,19 @@ pub(crate) struct Connect {
 
 /// Open the data connection and run a transfer to completion; returns bytes
 /// moved on the data connection. The 150 reply has already gone out.
-pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Result<u64, TransferError> {
+pub(crate) async fn run(
+    job: Job,
+    connect: Connect,
+    progress: Progress,
+) -> Result<u64, TransferError> {
     let stall = connect.timeout;
-    let stream = crate::data::connect(connect.setup, connect.control_peer, connect.control_local, connect.source_port_20, connect.timeout);
+    let stream = crate::data::connect(
+        connect.setup,
+        connect.control_peer,
+        connect.control_local,
+        connect.source_port_20,
+        connect.timeout,
+    );
     let stream = match stream.await {
         Ok(stream) => stream,
         Err(e) => {
@@ -76,12 +93,21 @@ pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Resul
     move_bytes(job, stream, progress, stall).await
 }
 
-async fn move_bytes(job: Job, mut stream: TcpStream, progress: Progress, stall: Duration) -> Result<u64, TransferError> {
+async fn move_bytes(
+    job: Job,
+    mut stream: TcpStream,
+    progress: Progress,
+    stall: Duration,
+) -> Result<u64, TransferError> {
     let result = match job {
         Job::Send { source, ascii } => send(source, ascii, &mut stream, &progress, stall).await,
         Job::Receive { sink, ascii } => receive(sink, ascii, &mut stream, &progress, stall).await,
         Job::List { storage, spec } => {
-            let mut sink = DataSink { stream: &mut stream, progress: &progress, stall };
+            let mut sink = DataSink {
+                stream: &mut stream,
+                progress: &progress,
+                stall,
+            };
             match produce(storage.as_ref(), &spec, &mut sink).await {
                 Ok(_) => Ok(progress.load(Ordering::Relaxed)),
                 Err(ListError::Storage(e)) => Err(TransferError::Storage(e)),
@@ -97,20 +123,40 @@ async fn move_bytes(job: Job, mut stream: TcpStream, progress: Progress, stall: 
 }
 
 fn io_error(e: std::io::Error) -> TransferError {
-    if e.kind() == std::io::ErrorKind::TimedOut { TransferError::Stalled } else { TransferError::Network(e) }
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        TransferError::Stalled
+    } else {
+        TransferError::Network(e)
+    }
 }
 
 /// Await one I/O step, failing if it makes no progress within `stall`.
-async fn step<T>(stall: Duration, fut: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+async fn step<T>(
+    stall: Duration,
+    fut: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
     match tokio::time::timeout(stall, fut).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stalled")),
     }
 }
 
-async fn send(source: ReadHandle, ascii: bool, out: &mut TcpStream, progress: &Progress, stall: Duration) -> Result<u64, TransferError> {
+async fn send(
+    source: ReadHandle,
+    ascii: bool,
+    out: &mut TcpStream,
+    progress: &Progress,
+    stall: Duration,
+) -> Result<u64, TransferError> {
     let mut reader: Box<dyn AsyncRead + Send + Unpin> = match source {
         ReadHandle::Stream(r) => r,
+        ReadHandle::LocalFile(f) if !ascii => {
+            let report = |n: u64| progress.store(n, Ordering::Relaxed);
+            match send_file(&f, out, stall, report).await.map_err(io_error)? {
+                ZeroCopy::Done(total) => return Ok(total),
+                ZeroCopy::Unsupported => Box::new(tokio::fs::File::from_std(f)),
+            }
+        }
         ReadHandle::LocalFile(f) => {
             let mut file = tokio::fs::File::from_std(f);
             file.set_max_buf_size(BUF_SIZE);
@@ -122,7 +168,10 @@ async fn send(source: ReadHandle, ascii: bool, out: &mut TcpStream, progress: &P
     let mut encoder = AsciiEncoder::new();
     let mut total = 0u64;
     loop {
-        let n = reader.read(&mut buf).await.map_err(|e| TransferError::Storage(e.into()))?;
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| TransferError::Storage(e.into()))?;
         if n == 0 {
             break;
         }

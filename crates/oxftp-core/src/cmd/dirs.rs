@@ -8,8 +8,12 @@ use crate::session::Session;
 
 impl Session {
     pub(crate) async fn cmd_cwd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         match storage.metadata(&path).await {
             Ok(info) if info.is_dir() => {
                 self.cwd = path;
@@ -27,8 +31,12 @@ impl Session {
     }
 
     pub(crate) async fn cmd_mkd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if path.is_root() {
             self.reply(550, "File exists.").await;
             return;
@@ -44,10 +52,18 @@ impl Session {
     }
 
     pub(crate) async fn cmd_rmd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if path.is_root() || self.cwd.starts_with(&path) {
-            self.reply(550, "Cannot remove the current directory or one of its parents.").await;
+            self.reply(
+                550,
+                "Cannot remove the current directory or one of its parents.",
+            )
+            .await;
             return;
         }
         match storage.rmdir(&path).await {

@@ -23,8 +23,12 @@ const ASCII_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 
 impl Session {
     pub(crate) async fn cmd_dele(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         match storage.delete(&path).await {
             Ok(()) => self.reply(250, "File deleted.").await,
             Err(e) => self.storage_failed(&e).await,
@@ -32,8 +36,12 @@ impl Session {
     }
 
     pub(crate) async fn cmd_size(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         let info = match storage.metadata(&path).await {
             Ok(info) if info.is_file() => info,
             Ok(_) => return self.reply(550, "Not a regular file.").await,
@@ -43,7 +51,12 @@ impl Session {
             return self.reply(213, info.size.to_string()).await;
         }
         if info.size > ASCII_SIZE_LIMIT {
-            return self.reply(550, "SIZE in ASCII mode is only computed for files up to 16 MiB; use TYPE I.").await;
+            return self
+                .reply(
+                    550,
+                    "SIZE in ASCII mode is only computed for files up to 16 MiB; use TYPE I.",
+                )
+                .await;
         }
         match storage.open_read(&path, 0).await {
             Ok(handle) => match ascii_size_of(handle).await {
@@ -55,8 +68,12 @@ impl Session {
     }
 
     pub(crate) async fn cmd_mdtm(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         match storage.metadata(&path).await {
             Ok(info) => match info.mtime {
                 Some(t) => self.reply(213, format_timestamp(t)).await,
@@ -67,10 +84,16 @@ impl Session {
     }
 
     pub(crate) async fn cmd_mfmt(&mut self, unix_secs: i64, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if !self.shared.storage.capabilities().set_mtime {
-            return self.reply(502, "MFMT is not supported by this storage.").await;
+            return self
+                .reply(502, "MFMT is not supported by this storage.")
+                .await;
         }
         match storage.set_mtime(&path, unix_secs).await {
             Ok(()) => {

@@ -81,7 +81,8 @@ impl Session {
             None => {
                 let mut lines = vec![b"The following commands are recognized:".to_vec()];
                 for chunk in COMMANDS.chunks(8) {
-                    let row: Vec<String> = chunk.iter().map(|(name, _)| format!("{name:<5}")).collect();
+                    let row: Vec<String> =
+                        chunk.iter().map(|(name, _)| format!("{name:<5}")).collect();
                     lines.push(format!(" {}", row.join(" ")).into_bytes());
                 }
                 lines.push(b"Help OK.".to_vec());

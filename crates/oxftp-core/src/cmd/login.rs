@@ -19,7 +19,8 @@ impl Session {
         if self.logged_in() {
             // RFC 959 lets USER change users; we require REIN first so a
             // session's rights never change under a running policy stack.
-            self.reply(530, "Already logged in; send REIN to change users.").await;
+            self.reply(530, "Already logged in; send REIN to change users.")
+                .await;
             return Flow::Continue;
         }
         if name.is_empty() {
@@ -50,7 +51,11 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        let credentials = Credentials { user: user.clone(), password, peer: self.peer };
+        let credentials = Credentials {
+            user: user.clone(),
+            password,
+            peer: self.peer,
+        };
         let outcome = match self.shared.auth.authenticate(&credentials).await {
             Ok(identity) => match session_storage(self.shared.storage.as_ref(), &identity) {
                 Ok(storage) => Ok((identity, storage)),
@@ -85,7 +90,8 @@ impl Session {
                 slog::warn!(self.logger, "login failed"; "user" => &user, "reason" => reason);
                 tokio::time::sleep(self.shared.options.failed_login_delay).await;
                 if self.failed_logins >= self.shared.options.max_login_failures {
-                    self.reply(421, "Too many failed logins; closing connection.").await;
+                    self.reply(421, "Too many failed logins; closing connection.")
+                        .await;
                     return Flow::Close;
                 }
                 self.reply(530, "Login incorrect.").await;

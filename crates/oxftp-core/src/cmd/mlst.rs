@@ -16,11 +16,19 @@ impl Session {
         if self.data.is_none() {
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
         }
-        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         match storage.metadata(&path).await {
             Ok(info) if info.is_dir() => {}
-            Ok(_) => return self.reply(501, "MLSD needs a directory; use MLST for a file.").await,
+            Ok(_) => {
+                return self
+                    .reply(501, "MLSD needs a directory; use MLST for a file.")
+                    .await;
+            }
             Err(e) => return self.storage_failed(&e).await,
         }
         let spec = ListSpec {
@@ -34,16 +42,36 @@ impl Session {
             writable: self.writable(),
             max_entries: usize::MAX,
         };
-        self.start(Job::List { storage, spec: Box::new(spec) }, "MLSD", path, "Here comes the directory listing.", None).await;
+        self.start(
+            Job::List {
+                storage,
+                spec: Box::new(spec),
+            },
+            "MLSD",
+            path,
+            "Here comes the directory listing.",
+            None,
+        )
+        .await;
     }
 
     pub(crate) async fn cmd_mlst(&mut self, arg: Option<&[u8]>) {
-        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         match storage.metadata(&path).await {
             Ok(info) => {
                 let mut line = vec![b' '];
-                mlsx_line(path.as_bytes(), &info, perm_fact(&info, self.writable()), None, &mut line);
+                mlsx_line(
+                    path.as_bytes(),
+                    &info,
+                    perm_fact(&info, self.writable()),
+                    None,
+                    &mut line,
+                );
                 // mlsx_line ends its line with CRLF; the reply adds its own.
                 while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     line.pop();

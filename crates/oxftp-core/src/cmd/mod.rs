@@ -24,7 +24,6 @@ use crate::session::{Flow, Session};
 use crate::storage::{ErrorKind, StorageError};
 use crate::transfer::TransferError;
 
-
 /// The reply for a failed storage operation (550 family; 552 for space; 45x for transient).
 pub(crate) fn storage_error_reply(e: &StorageError) -> Reply {
     let code = match e.kind {
@@ -119,7 +118,10 @@ impl Session {
             C::Appe { path } => self.cmd_stor(&path, transfer::Upload::Append).await,
             C::Stou { path } => self.cmd_stou(path).await,
             C::Rest { offset } => self.cmd_rest(offset).await,
-            C::Allo => self.reply(202, "ALLO not needed: storage grows on demand.").await,
+            C::Allo => {
+                self.reply(202, "ALLO not needed: storage grows on demand.")
+                    .await
+            }
             C::Abor => return self.cmd_abor().await,
             C::Type(t) => self.cmd_type(t).await,
             C::Mode => self.reply(200, "Mode set to S.").await,
@@ -148,7 +150,8 @@ impl Session {
                 self.reply(200, "Noted.").await;
             }
             C::Auth { .. } | C::Pbsz { .. } | C::Prot { .. } | C::Ccc => {
-                self.reply(502, "TLS is not available on this server.").await;
+                self.reply(502, "TLS is not available on this server.")
+                    .await;
             }
         }
         Flow::Continue

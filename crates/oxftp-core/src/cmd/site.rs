@@ -13,20 +13,34 @@ impl Session {
         match site {
             SiteCommand::Chmod { mode, path } => {
                 if !self.shared.storage.capabilities().set_mode {
-                    return self.reply(502, "SITE CHMOD is not supported by this storage.").await;
+                    return self
+                        .reply(502, "SITE CHMOD is not supported by this storage.")
+                        .await;
                 }
-                let Some(path) = self.resolve(&path).await else { return };
-                let Some(storage) = self.storage.clone() else { return };
+                let Some(path) = self.resolve(&path).await else {
+                    return;
+                };
+                let Some(storage) = self.storage.clone() else {
+                    return;
+                };
                 match storage.set_mode(&path, mode).await {
                     Ok(()) => self.reply(200, "SITE CHMOD command successful.").await,
                     Err(e) => self.storage_failed(&e).await,
                 }
             }
             SiteCommand::Help { .. } => {
-                let lines = vec![b"SITE commands:".to_vec(), b" CHMOD <octal mode> <path>".to_vec(), b" HELP".to_vec(), b"End".to_vec()];
+                let lines = vec![
+                    b"SITE commands:".to_vec(),
+                    b" CHMOD <octal mode> <path>".to_vec(),
+                    b" HELP".to_vec(),
+                    b"End".to_vec(),
+                ];
                 self.send(&Reply::multi(214, lines)).await;
             }
-            SiteCommand::Other { name, .. } => self.reply(502, format!("Unknown SITE command {name}.")).await,
+            SiteCommand::Other { name, .. } => {
+                self.reply(502, format!("Unknown SITE command {name}."))
+                    .await
+            }
         }
     }
 }

@@ -35,17 +35,24 @@ pub(crate) enum Upload {
 impl Session {
     pub(crate) async fn cmd_rest(&mut self, offset: u64) {
         if offset > 0 && !self.shared.storage.capabilities().read_at_offset {
-            return self.reply(502, "REST is not supported by this storage.").await;
+            return self
+                .reply(502, "REST is not supported by this storage.")
+                .await;
         }
         self.rest = offset;
-        self.reply(350, format!("Restarting at {offset}. Send STOR or RETR to start the transfer.")).await;
+        self.reply(
+            350,
+            format!("Restarting at {offset}. Send STOR or RETR to start the transfer."),
+        )
+        .await;
     }
 
     /// Take the REST offset for a transfer, refusing it in ASCII mode.
     async fn take_rest(&mut self) -> Option<u64> {
         let rest = std::mem::take(&mut self.rest);
         if rest > 0 && self.transfer_type == TransferType::Ascii {
-            self.reply(550, "REST is not allowed in ASCII mode; use TYPE I.").await;
+            self.reply(550, "REST is not allowed in ASCII mode; use TYPE I.")
+                .await;
             return None;
         }
         Some(rest)
@@ -61,34 +68,59 @@ impl Session {
     }
 
     pub(crate) async fn cmd_retr(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if !self.require_data_setup().await {
             return;
         }
-        let Some(offset) = self.take_rest().await else { return };
+        let Some(offset) = self.take_rest().await else {
+            return;
+        };
         let source = match storage.open_read(&path, offset).await {
             Ok(source) => source,
             Err(e) => return self.storage_failed(&e).await,
         };
         let ascii = self.transfer_type == TransferType::Ascii;
         let mode = if ascii { "ASCII" } else { "BINARY" };
-        self.start(Job::Send { source, ascii }, "RETR", path, format!("Opening {mode} mode data connection."), None).await;
+        self.start(
+            Job::Send { source, ascii },
+            "RETR",
+            path,
+            format!("Opening {mode} mode data connection."),
+            None,
+        )
+        .await;
     }
 
     pub(crate) async fn cmd_stor(&mut self, arg: &[u8], kind: Upload) {
-        let Some(path) = self.resolve(arg).await else { return };
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(path) = self.resolve(arg).await else {
+            return;
+        };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if !self.require_data_setup().await {
             return;
         }
-        let Some(offset) = self.take_rest().await else { return };
+        let Some(offset) = self.take_rest().await else {
+            return;
+        };
         let caps = self.shared.storage.capabilities();
         let mode = match kind {
-            Upload::Append if !caps.append => return self.reply(502, "APPE is not supported by this storage.").await,
+            Upload::Append if !caps.append => {
+                return self
+                    .reply(502, "APPE is not supported by this storage.")
+                    .await;
+            }
             Upload::Append => WriteMode::Append,
             Upload::Store if offset > 0 && !caps.write_at_offset => {
-                return self.reply(502, "Resuming an upload is not supported by this storage.").await;
+                return self
+                    .reply(502, "Resuming an upload is not supported by this storage.")
+                    .await;
             }
             Upload::Store if offset > 0 => WriteMode::At(offset),
             Upload::Store => WriteMode::Create { exclusive: false },
@@ -98,18 +130,33 @@ impl Session {
             Err(e) => return self.storage_failed(&e).await,
         };
         let ascii = self.transfer_type == TransferType::Ascii;
-        let what = if kind == Upload::Append { "APPE" } else { "STOR" };
-        self.start(Job::Receive { sink, ascii }, what, path, "Ok to send data.".to_string(), None).await;
+        let what = if kind == Upload::Append {
+            "APPE"
+        } else {
+            "STOR"
+        };
+        self.start(
+            Job::Receive { sink, ascii },
+            what,
+            path,
+            "Ok to send data.".to_string(),
+            None,
+        )
+        .await;
     }
 
     pub(crate) async fn cmd_stou(&mut self, base: Option<Vec<u8>>) {
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         if !self.require_data_setup().await {
             return;
         }
         self.rest = 0;
         let base = base.unwrap_or_else(|| b"ftp".to_vec());
-        let Some(base_path) = self.resolve(&base).await else { return };
+        let Some(base_path) = self.resolve(&base).await else {
+            return;
+        };
         let Some(dir) = base_path.parent() else {
             return self.reply(553, "STOU needs a file name.").await;
         };
@@ -123,7 +170,10 @@ impl Session {
             let Ok(path) = dir.join(&name) else {
                 return self.reply(553, "File name not allowed.").await;
             };
-            match storage.open_write(&path, WriteMode::Create { exclusive: true }).await {
+            match storage
+                .open_write(&path, WriteMode::Create { exclusive: true })
+                .await
+            {
                 Ok(sink) => break (path, sink),
                 Err(e) if e.kind == ErrorKind::AlreadyExists && attempt < 10 => continue,
                 Err(e) => return self.storage_failed(&e).await,
@@ -136,7 +186,14 @@ impl Session {
         done.extend_from_slice(&name);
         done.extend_from_slice(b").");
         let ascii = self.transfer_type == TransferType::Ascii;
-        self.start(Job::Receive { sink, ascii }, "STOU", path, preliminary, Some(done)).await;
+        self.start(
+            Job::Receive { sink, ascii },
+            "STOU",
+            path,
+            preliminary,
+            Some(done),
+        )
+        .await;
     }
 
     /// Send the 150 and start the transfer task (which opens the data connection).
@@ -148,7 +205,9 @@ impl Session {
         preliminary: impl AsRef<[u8]>,
         success_text: Option<Vec<u8>>,
     ) {
-        let Some(setup) = self.data.take() else { return };
+        let Some(setup) = self.data.take() else {
+            return;
+        };
         let options = &self.shared.options;
         let connect = Connect {
             setup,
@@ -160,11 +219,20 @@ impl Session {
         self.reply(150, preliminary).await;
         let progress = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(run(job, connect, progress.clone()));
-        self.running = Some(Running { task, progress, what, path, started: Instant::now(), success_text });
+        self.running = Some(Running {
+            task,
+            progress,
+            what,
+            path,
+            started: Instant::now(),
+            success_text,
+        });
     }
 }
 
 fn random_suffix() -> String {
     let mut rng = rand::rng();
-    (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
+    (0..8)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
 }

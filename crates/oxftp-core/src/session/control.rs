@@ -26,7 +26,13 @@ pub(crate) enum Incoming {
 
 impl ControlReader {
     pub fn new(half: OwnedReadHalf, max_line: usize) -> Self {
-        ControlReader { half, decoder: LineDecoder::new(max_line), buf: vec![0u8; 2048].into_boxed_slice(), start: 0, end: 0 }
+        ControlReader {
+            half,
+            decoder: LineDecoder::new(max_line),
+            buf: vec![0u8; 2048].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
     }
 
     pub async fn next_event(&mut self) -> Incoming {
@@ -59,7 +65,10 @@ pub(crate) struct ControlWriter {
 
 impl ControlWriter {
     pub fn new(half: OwnedWriteHalf) -> Self {
-        ControlWriter { half, out: Vec::with_capacity(256) }
+        ControlWriter {
+            half,
+            out: Vec::with_capacity(256),
+        }
     }
 
     /// Send one reply. Errors mean the client is gone; the read side notices.

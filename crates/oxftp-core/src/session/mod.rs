@@ -133,7 +133,10 @@ impl Session {
         if self.logged_in() {
             self.shared.options.idle_timeout
         } else {
-            self.shared.options.login_timeout.saturating_sub(self.connected.elapsed())
+            self.shared
+                .options
+                .login_timeout
+                .saturating_sub(self.connected.elapsed())
         }
     }
 
@@ -222,26 +225,50 @@ impl Session {
         &mut self,
         result: Option<Result<Result<u64, TransferError>, tokio::task::JoinError>>,
     ) {
-        let Some(mut running) = self.running.take() else { return };
+        let Some(mut running) = self.running.take() else {
+            return;
+        };
         let result = match result {
             Some(r) => r,
             None => (&mut running.task).await,
         };
         let (reply, status, bytes) = match result {
             Ok(Ok(bytes)) => {
-                let text = running.success_text.take().unwrap_or_else(|| b"Transfer complete.".to_vec());
+                let text = running
+                    .success_text
+                    .take()
+                    .unwrap_or_else(|| b"Transfer complete.".to_vec());
                 (Reply::new(226, text), "complete", bytes)
             }
-            Ok(Err(e)) => (crate::cmd::transfer_error_reply(&e), "failed", running.progress.load(std::sync::atomic::Ordering::Relaxed)),
-            Err(_) => (Reply::new(426, "Transfer aborted."), "aborted", running.progress.load(std::sync::atomic::Ordering::Relaxed)),
+            Ok(Err(e)) => (
+                crate::cmd::transfer_error_reply(&e),
+                "failed",
+                running.progress.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            Err(_) => (
+                Reply::new(426, "Transfer aborted."),
+                "aborted",
+                running.progress.load(std::sync::atomic::Ordering::Relaxed),
+            ),
         };
         self.send(&reply).await;
         self.log_transfer(running.what, &running.path, running.started, status, bytes);
     }
 
     /// One structured line per transfer (the fields of an xferlog entry).
-    pub(crate) fn log_transfer(&self, what: &str, path: &VPath, started: Instant, status: &str, bytes: u64) {
-        let user = self.identity.as_ref().map(|i| i.user.as_str()).unwrap_or("-");
+    pub(crate) fn log_transfer(
+        &self,
+        what: &str,
+        path: &VPath,
+        started: Instant,
+        status: &str,
+        bytes: u64,
+    ) {
+        let user = self
+            .identity
+            .as_ref()
+            .map(|i| i.user.as_str())
+            .unwrap_or("-");
         let elapsed = started.elapsed();
         slog::info!(self.logger, "transfer";
             "user" => user,

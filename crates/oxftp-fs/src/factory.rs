@@ -1,0 +1,66 @@
+//! [`LocalFsFactory`]: one `LocalFs` per session, rooted at the user's home.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use oxftp_core::auth::Identity;
+use oxftp_core::storage::{ErrorKind, Storage, StorageError, StorageFactory};
+
+use crate::local::LocalFs;
+use crate::resolve::rel_path;
+
+/// Makes a [`LocalFs`] rooted at `root + identity.home` for each session.
+///
+/// The home is opened beneath the factory's root handle, so a home reached
+/// through a symlink leaving the root is refused, and each session's storage
+/// is confined to its own home (symlinks in it cannot reach other homes).
+/// Nothing is created: a missing home is a `NotFound` error.
+#[derive(Debug, Clone)]
+pub struct LocalFsFactory {
+    base: LocalFs,
+}
+
+impl LocalFsFactory {
+    /// Open `root` (must exist and be a directory) — the error says why not.
+    pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(LocalFsFactory {
+            base: LocalFs::new(root)?,
+        })
+    }
+
+    /// Atomic uploads for every storage handed out (default true; see
+    /// [`LocalFs::atomic_uploads`]).
+    pub fn atomic_uploads(self, on: bool) -> Self {
+        LocalFsFactory {
+            base: self.base.atomic_uploads(on),
+        }
+    }
+}
+
+impl StorageFactory for LocalFsFactory {
+    /// Opens the home directory: one `openat` beneath the root, run inline
+    /// because the trait is synchronous (it happens once per login).
+    fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
+        if identity.home.is_root() {
+            return Ok(Arc::new(self.base.clone()));
+        }
+        let rel = rel_path(&identity.home);
+        let dir = self
+            .base
+            .root_dir()
+            .open_dir(&rel)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => {
+                    StorageError::new(ErrorKind::NotFound, "home directory does not exist")
+                }
+                io::ErrorKind::NotADirectory => {
+                    StorageError::new(ErrorKind::NotADirectory, "home is not a directory")
+                }
+                _ => StorageError::from(e),
+            })?;
+        let storage = LocalFs::from_dir(dir, self.base.origin().join(rel))
+            .atomic_uploads(self.base.is_atomic());
+        Ok(Arc::new(storage))
+    }
+}

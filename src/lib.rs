@@ -18,10 +18,11 @@
 
 pub use oxftp_core::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 pub use oxftp_core::storage::{
-    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, VecLister, WriteHandle,
-    WriteMode,
+    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError,
+    StorageFactory, VecLister, WriteHandle, WriteMode,
 };
-pub use oxftp_core::{Options, Server};
+pub use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
+pub use oxftp_core::{Listener, Options, Server};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;
 

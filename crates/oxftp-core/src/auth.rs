@@ -40,10 +40,7 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the password.
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("user", &self.user).field("peer", &self.peer).finish_non_exhaustive()
     }
 }
 
@@ -61,17 +58,14 @@ pub struct Identity {
     pub read_only: bool,
     /// For anonymous: the upload-only directory (relative to `home`), if any.
     pub incoming: Option<VPath>,
+    /// This account must use TLS on the control and data connections, whatever the
+    /// server-wide policy says.
+    pub require_tls: bool,
 }
 
 impl Identity {
     pub fn new(user: impl Into<String>, class: AccessClass) -> Self {
-        Identity {
-            user: user.into(),
-            class,
-            home: VPath::root(),
-            read_only: false,
-            incoming: None,
-        }
+        Identity { user: user.into(), class, home: VPath::root(), read_only: false, incoming: None, require_tls: false }
     }
 }
 

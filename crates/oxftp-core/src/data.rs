@@ -29,6 +29,40 @@ pub(crate) enum DataError {
     ForeignPeer,
     #[error("Cannot open data connection: {0}")]
     Io(#[from] io::Error),
+    #[error("TLS handshake on the data connection failed: {0}")]
+    TlsHandshake(String),
+    #[error(
+        "TLS session of the data connection was not resumed from the control connection: session reuse is required"
+    )]
+    TlsNotResumed,
+}
+
+impl DataError {
+    /// The reply code: 522 for a refused TLS data connection (RFC 4217), else 425.
+    pub(crate) fn code(&self) -> u16 {
+        match self {
+            DataError::TlsNotResumed => 522,
+            _ => 425,
+        }
+    }
+}
+
+/// TLS for a data connection (PROT P).
+pub(crate) struct DataTls {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub require_reuse: bool,
+    pub timeout: Duration,
+}
+
+/// Run the TLS handshake on a data connection and enforce session reuse.
+pub(crate) async fn protect(stream: TcpStream, tls: &DataTls) -> Result<crate::stream::DataStream, DataError> {
+    let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream));
+    let tls_stream =
+        handshake.await.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
+    if tls.require_reuse && tls_stream.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
+        return Err(DataError::TlsNotResumed);
+    }
+    Ok(crate::stream::DataStream::Tls(Box::new(tls_stream)))
 }
 
 /// Compare IPs as the same host even when one is IPv4-mapped IPv6.
@@ -37,10 +71,7 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// Listen for a passive data connection on `local_ip`, in `ports` if given.
-pub(crate) async fn bind_passive(
-    local_ip: IpAddr,
-    ports: Option<(u16, u16)>,
-) -> io::Result<TcpListener> {
+pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<TcpListener> {
     let Some((lo, hi)) = ports else {
         return listen_on(SocketAddr::new(local_ip, 0));
     };
@@ -55,18 +86,11 @@ pub(crate) async fn bind_passive(
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "all passive ports are in use",
-    ))
+    Err(io::Error::new(io::ErrorKind::AddrInUse, "all passive ports are in use"))
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.bind(addr)?;
     // One data connection per listener; a tiny backlog is enough.
     socket.listen(4)
@@ -82,9 +106,8 @@ pub(crate) async fn connect(
 ) -> Result<TcpStream, DataError> {
     let stream = match setup {
         DataSetup::Passive(listener) => {
-            let (stream, from) = tokio::time::timeout(timeout, listener.accept())
-                .await
-                .map_err(|_| DataError::Timeout)??;
+            let (stream, from) =
+                tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
             if !same_host(from.ip(), control_peer) {
                 return Err(DataError::ForeignPeer);
             }
@@ -92,28 +115,18 @@ pub(crate) async fn connect(
         }
         DataSetup::Active(target) => {
             let attempt = async {
-                let socket = if target.is_ipv4() {
-                    TcpSocket::new_v4()?
-                } else {
-                    TcpSocket::new_v6()?
-                };
+                let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
                 if source_port_20 {
                     socket.set_reuseaddr(true)?;
                     // Port 20 needs privilege; without it, fall back to any port.
                     if socket.bind(SocketAddr::new(control_local, 20)).is_err() {
-                        let socket = if target.is_ipv4() {
-                            TcpSocket::new_v4()?
-                        } else {
-                            TcpSocket::new_v6()?
-                        };
+                        let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
                         return socket.connect(target).await;
                     }
                 }
                 socket.connect(target).await
             };
-            tokio::time::timeout(timeout, attempt)
-                .await
-                .map_err(|_| DataError::Timeout)??
+            tokio::time::timeout(timeout, attempt).await.map_err(|_| DataError::Timeout)??
         }
     };
     stream.set_nodelay(true)?;

@@ -11,9 +11,11 @@ pub mod policy;
 pub mod server;
 mod session;
 pub mod storage;
+mod stream;
+pub mod tls;
 mod transfer;
 mod zero_copy;
 
 pub use auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
-pub use server::{Options, Server};
+pub use server::{Listener, Options, Server};
 pub use storage::{Capabilities, Storage, StorageError, StorageFactory};

@@ -76,10 +76,8 @@ pub(crate) async fn produce(
     spec: &ListSpec,
     sink: &mut impl ListSink,
 ) -> Result<u64, ListError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
     let mut written: u64 = 0;
     if let Some(entry) = &spec.single {
@@ -130,12 +128,6 @@ fn format_entry(spec: &ListSpec, entry: &DirEntry, now: i64, buf: &mut Vec<u8>) 
             }
             buf.extend_from_slice(b"\r\n");
         }
-        Style::Facts => mlsx_line(
-            &entry.name,
-            &entry.info,
-            perm_fact(&entry.info, spec.writable),
-            None,
-            buf,
-        ),
+        Style::Facts => mlsx_line(&entry.name, &entry.info, perm_fact(&entry.info, spec.writable), None, buf),
     }
 }

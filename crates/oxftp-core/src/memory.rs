@@ -29,8 +29,7 @@ use oxftp_proto::path::VPath;
 use tokio::io::AsyncWrite;
 
 use crate::storage::{
-    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, VecLister,
-    WriteHandle, WriteMode,
+    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, VecLister, WriteHandle, WriteMode,
 };
 
 /// Permission bits a new file gets (what `umask 022` gives on Unix).
@@ -177,9 +176,7 @@ impl Node {
         let mut node = self;
         for name in path.components() {
             node = match &mut node.body {
-                Body::Dir(children) => {
-                    children.get_mut(name).ok_or_else(StorageError::not_found)?
-                }
+                Body::Dir(children) => children.get_mut(name).ok_or_else(StorageError::not_found)?,
                 Body::File(_) => return Err(not_a_directory()),
             };
         }
@@ -189,20 +186,13 @@ impl Node {
     /// The directory that holds `path`'s last component (its mtime and its
     /// children), and that component. `None` for the root, which has no
     /// parent; each caller says what that means for its operation.
-    fn parent_of<'p>(
-        &mut self,
-        path: &'p VPath,
-    ) -> Result<Option<ParentDir<'_, 'p>>, StorageError> {
+    fn parent_of<'p>(&mut self, path: &'p VPath) -> Result<Option<ParentDir<'_, 'p>>, StorageError> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Ok(None);
         };
         let node = self.find_mut(&parent)?;
         match &mut node.body {
-            Body::Dir(children) => Ok(Some(ParentDir {
-                mtime: &mut node.mtime,
-                children,
-                name,
-            })),
+            Body::Dir(children) => Ok(Some(ParentDir { mtime: &mut node.mtime, children, name })),
             Body::File(_) => Err(not_a_directory()),
         }
     }
@@ -234,10 +224,7 @@ impl ParentDir<'_, '_> {
 
 /// Seconds since the Unix epoch, now; a clock set before 1970 reads as 0.
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 fn err(kind: ErrorKind, message: &str) -> StorageError {
@@ -265,10 +252,7 @@ fn no_space() -> StorageError {
 }
 
 fn root_refused(what: &str) -> StorageError {
-    err(
-        ErrorKind::PermissionDenied,
-        &format!("Cannot {what} the root directory"),
-    )
+    err(ErrorKind::PermissionDenied, &format!("Cannot {what} the root directory"))
 }
 
 impl Default for MemoryStorage {
@@ -287,26 +271,11 @@ impl MemoryStorage {
     /// (uploads in progress count) and at most `max_entries` files and
     /// directories. Going over either fails with `InsufficientStorage`.
     pub fn with_limits(max_bytes: Option<u64>, max_entries: Option<u64>) -> Self {
-        let root = Node {
-            id: 1,
-            mtime: now(),
-            mode: DEFAULT_DIR_MODE,
-            body: Body::Dir(BTreeMap::new()),
-        };
+        let root = Node { id: 1, mtime: now(), mode: DEFAULT_DIR_MODE, body: Body::Dir(BTreeMap::new()) };
         MemoryStorage {
             inner: Arc::new(Shared {
-                limits: Limits {
-                    max_bytes,
-                    max_entries,
-                },
-                state: Mutex::new(State {
-                    root,
-                    books: Books {
-                        used_bytes: 0,
-                        entries: 0,
-                        last_id: 1,
-                    },
-                }),
+                limits: Limits { max_bytes, max_entries },
+                state: Mutex::new(State { root, books: Books { used_bytes: 0, entries: 0, last_id: 1 } }),
             }),
         }
     }
@@ -354,9 +323,7 @@ impl MemoryStorage {
         let mut state = self.lock();
         let mut at = VPath::root();
         for name in path.components() {
-            at = at
-                .join(name)
-                .map_err(|e| err(ErrorKind::InvalidName, &e.to_string()))?;
+            at = at.join(name).map_err(|e| err(ErrorKind::InvalidName, &e.to_string()))?;
             match state.root.find(&at) {
                 Ok(node) if node.is_dir() => {}
                 Ok(_) => return Err(already_exists()),
@@ -371,10 +338,7 @@ impl MemoryStorage {
     /// the tree is made in one step after its checks, so the tree is
     /// consistent whenever the lock is free.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -387,12 +351,7 @@ fn make_dir(state: &mut State, limits: Limits, path: &VPath) -> Result<(), Stora
         return Err(already_exists());
     }
     let id = state.books.new_entry(limits)?;
-    parent.insert(Node {
-        id,
-        mtime: now(),
-        mode: DEFAULT_DIR_MODE,
-        body: Body::Dir(BTreeMap::new()),
-    });
+    parent.insert(Node { id, mtime: now(), mode: DEFAULT_DIR_MODE, body: Body::Dir(BTreeMap::new()) });
     Ok(())
 }
 
@@ -416,12 +375,7 @@ fn place_file(
         Some(node) => (node.id, node.mode, node.size()),
         None => (state.books.new_entry(limits)?, DEFAULT_FILE_MODE, 0),
     };
-    parent.insert(Node {
-        id,
-        mtime: now(),
-        mode,
-        body: Body::File(contents),
-    });
+    parent.insert(Node { id, mtime: now(), mode, body: Body::File(contents) });
     state.books.release(old_size);
     Ok(())
 }
@@ -445,10 +399,7 @@ fn check_upload(root: &Node, path: &VPath, mode: WriteMode) -> Result<(), Storag
         (Some(Body::File(data)), WriteMode::At(offset)) if offset > data.len() as u64 => {
             // Refused rather than filled with zeros: a client must not be able
             // to make the server allocate gigabytes with one REST.
-            Err(err(
-                ErrorKind::Other,
-                "Restart offset is past the end of the file",
-            ))
+            Err(err(ErrorKind::Other, "Restart offset is past the end of the file"))
         }
         _ => Ok(()),
     }
@@ -489,13 +440,8 @@ impl Storage for MemoryStorage {
         let state = self.lock();
         match &state.root.find(path)?.body {
             Body::Dir(children) => {
-                let entries = children
-                    .iter()
-                    .map(|(name, node)| DirEntry {
-                        name: name.clone(),
-                        info: node.info(),
-                    })
-                    .collect();
+                let entries =
+                    children.iter().map(|(name, node)| DirEntry { name: name.clone(), info: node.info() }).collect();
                 Ok(Box::new(VecLister::new(entries)))
             }
             Body::File(_) => Err(not_a_directory()),
@@ -513,11 +459,7 @@ impl Storage for MemoryStorage {
         Ok(ReadHandle::Stream(Box::new(cursor)))
     }
 
-    async fn open_write(
-        &self,
-        path: &VPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         let mode = match mode {
             WriteMode::At(0) => WriteMode::Create { exclusive: false },
             other => other,
@@ -586,10 +528,7 @@ impl Storage for MemoryStorage {
             return Ok(());
         }
         if to.starts_with(from) {
-            return Err(err(
-                ErrorKind::InvalidName,
-                "Cannot move a directory into itself",
-            ));
+            return Err(err(ErrorKind::InvalidName, "Cannot move a directory into itself"));
         }
         // What sits at `to` decides whether the rename may replace it
         // (rename(2) rules). `to` above `from` is a non-empty directory here.
@@ -607,11 +546,7 @@ impl Storage for MemoryStorage {
         if state.root.parent_of(to)?.is_none() {
             return Err(is_a_directory());
         }
-        let Some(node) = state
-            .root
-            .parent_of(from)?
-            .and_then(|mut parent| parent.remove())
-        else {
+        let Some(node) = state.root.parent_of(from)?.and_then(|mut parent| parent.remove()) else {
             return Err(StorageError::not_found());
         };
         // Every check passed, and `to` is not below `from`, so its parent is
@@ -686,9 +621,7 @@ impl MemoryUpload {
                     _ => &[],
                 };
                 let keep = match self.mode {
-                    WriteMode::At(offset) => {
-                        usize::try_from(offset).unwrap_or(usize::MAX).min(old.len())
-                    }
+                    WriteMode::At(offset) => usize::try_from(offset).unwrap_or(usize::MAX).min(old.len()),
                     _ => old.len(),
                 };
                 let mut contents = Vec::with_capacity(keep.saturating_add(new.len()));
@@ -717,27 +650,14 @@ impl MemoryUpload {
 }
 
 impl AsyncWrite for MemoryUpload {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.finished {
             return Poll::Ready(Err(io::Error::other("upload already finished")));
         }
         let len = data.len() as u64;
-        if this
-            .storage
-            .lock()
-            .books
-            .reserve(this.storage.inner.limits, len)
-            .is_err()
-        {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "No space left on device",
-            )));
+        if this.storage.lock().books.reserve(this.storage.inner.limits, len).is_err() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device")));
         }
         this.reserved += len;
         this.buf.extend_from_slice(data);
@@ -785,11 +705,7 @@ mod tests {
         VPath::parse(s.as_bytes()).unwrap()
     }
 
-    async fn read_all(
-        storage: &dyn Storage,
-        path: &str,
-        offset: u64,
-    ) -> Result<Vec<u8>, StorageError> {
+    async fn read_all(storage: &dyn Storage, path: &str, offset: u64) -> Result<Vec<u8>, StorageError> {
         let ReadHandle::Stream(mut r) = storage.open_read(&p(path), offset).await? else {
             panic!("memory storage hands out streams");
         };
@@ -798,12 +714,7 @@ mod tests {
         Ok(out)
     }
 
-    async fn upload(
-        storage: &dyn Storage,
-        path: &str,
-        mode: WriteMode,
-        data: &[u8],
-    ) -> Result<(), StorageError> {
+    async fn upload(storage: &dyn Storage, path: &str, mode: WriteMode, data: &[u8]) -> Result<(), StorageError> {
         let mut w = storage.open_write(&p(path), mode).await?;
         w.write_all(data).await?;
         w.commit().await
@@ -838,10 +749,7 @@ mod tests {
         assert_eq!(read_all(&m, "/a.txt", 3).await.unwrap(), b"lo");
         assert_eq!(read_all(&m, "/a.txt", 99).await.unwrap(), b"");
         let info = m.metadata(&p("/a.txt")).await.unwrap();
-        assert_eq!(
-            (info.kind, info.size, info.mode, info.nlink),
-            (FileKind::File, 5, Some(0o644), 1)
-        );
+        assert_eq!((info.kind, info.size, info.mode, info.nlink), (FileKind::File, 5, Some(0o644), 1));
         assert!(info.mtime.unwrap() > 1_600_000_000);
         assert_eq!(m.used_bytes(), 5);
     }
@@ -874,27 +782,13 @@ mod tests {
         assert_eq!(m.metadata(&p("/f")).await.unwrap().mode, Some(0o600));
         upload(&m, "/f", WriteMode::Append, b"Z").await.unwrap();
         assert_eq!(m.file_contents(&p("/f")).unwrap(), b"0123abZ");
-        upload(&m, "/new", WriteMode::Append, b"fresh")
-            .await
-            .unwrap();
+        upload(&m, "/new", WriteMode::Append, b"fresh").await.unwrap();
         assert_eq!(m.file_contents(&p("/new")).unwrap(), b"fresh");
         upload(&m, "/f", WriteMode::At(0), b"zero").await.unwrap();
         assert_eq!(m.file_contents(&p("/f")).unwrap(), b"zero");
-        assert_eq!(
-            kind(m.open_write(&p("/f"), WriteMode::At(5)).await),
-            ErrorKind::Other
-        );
-        assert_eq!(
-            kind(m.open_write(&p("/missing"), WriteMode::At(1)).await),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            kind(
-                m.open_write(&p("/f"), WriteMode::Create { exclusive: true })
-                    .await
-            ),
-            ErrorKind::AlreadyExists
-        );
+        assert_eq!(kind(m.open_write(&p("/f"), WriteMode::At(5)).await), ErrorKind::Other);
+        assert_eq!(kind(m.open_write(&p("/missing"), WriteMode::At(1)).await), ErrorKind::NotFound);
+        assert_eq!(kind(m.open_write(&p("/f"), WriteMode::Create { exclusive: true }).await), ErrorKind::AlreadyExists);
         upload(&m, "/f", CREATE, b"replaced").await.unwrap();
         assert_eq!(m.file_contents(&p("/f")).unwrap(), b"replaced");
         assert_eq!(m.used_bytes(), 8 + 5);
@@ -917,10 +811,7 @@ mod tests {
     #[tokio::test]
     async fn exclusive_create_rechecks_at_commit() {
         let m = MemoryStorage::new();
-        let mut w = m
-            .open_write(&p("/race"), WriteMode::Create { exclusive: true })
-            .await
-            .unwrap();
+        let mut w = m.open_write(&p("/race"), WriteMode::Create { exclusive: true }).await.unwrap();
         w.write_all(b"late").await.unwrap();
         m.put_file(&p("/race"), "first").unwrap();
         assert_eq!(kind(w.commit().await), ErrorKind::AlreadyExists);
@@ -933,22 +824,10 @@ mod tests {
         let m = MemoryStorage::new();
         m.put_file(&p("/file"), "x").unwrap();
         m.create_dir_all(&p("/dir")).unwrap();
-        assert_eq!(
-            kind(m.open_write(&p("/dir"), CREATE).await),
-            ErrorKind::IsADirectory
-        );
-        assert_eq!(
-            kind(m.open_write(&p("/"), CREATE).await),
-            ErrorKind::IsADirectory
-        );
-        assert_eq!(
-            kind(m.open_write(&p("/nodir/f"), CREATE).await),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            kind(m.open_write(&p("/file/f"), CREATE).await),
-            ErrorKind::NotADirectory
-        );
+        assert_eq!(kind(m.open_write(&p("/dir"), CREATE).await), ErrorKind::IsADirectory);
+        assert_eq!(kind(m.open_write(&p("/"), CREATE).await), ErrorKind::IsADirectory);
+        assert_eq!(kind(m.open_write(&p("/nodir/f"), CREATE).await), ErrorKind::NotFound);
+        assert_eq!(kind(m.open_write(&p("/file/f"), CREATE).await), ErrorKind::NotADirectory);
         // The parent vanishing during the upload fails the commit.
         let mut w = m.open_write(&p("/dir/f"), CREATE).await.unwrap();
         w.write_all(b"data").await.unwrap();
@@ -965,10 +844,7 @@ mod tests {
         assert_eq!(kind(read_all(&m, "/nope", 0).await), ErrorKind::NotFound);
         assert_eq!(kind(m.list(&p("/d/f")).await), ErrorKind::NotADirectory);
         assert_eq!(kind(m.list(&p("/nope")).await), ErrorKind::NotFound);
-        assert_eq!(
-            kind(m.metadata(&p("/d/f/g")).await),
-            ErrorKind::NotADirectory
-        );
+        assert_eq!(kind(m.metadata(&p("/d/f/g")).await), ErrorKind::NotADirectory);
     }
 
     #[tokio::test]
@@ -978,10 +854,7 @@ mod tests {
         m.mkdir(&p("/a")).await.unwrap();
         let raw = VPath::root().join(b"\xff\xfename").unwrap();
         m.put_file(&raw, "").unwrap();
-        assert_eq!(
-            names(&m, "/").await,
-            vec![b"a".to_vec(), b"b".to_vec(), b"\xff\xfename".to_vec()]
-        );
+        assert_eq!(names(&m, "/").await, vec![b"a".to_vec(), b"b".to_vec(), b"\xff\xfename".to_vec()]);
         let mut lister = m.list(&VPath::root()).await.unwrap();
         let page = lister.next_page().await.unwrap().unwrap();
         assert!(page[0].info.is_dir());
@@ -1028,38 +901,14 @@ mod tests {
         assert_eq!(m.file_contents(&p("/f")).unwrap(), b"gg");
         assert_eq!(m.used_bytes(), 3);
         assert_eq!(kind(m.metadata(&p("/g")).await), ErrorKind::NotFound);
-        assert_eq!(
-            kind(m.rename(&p("/f"), &p("/d")).await),
-            ErrorKind::IsADirectory
-        );
-        assert_eq!(
-            kind(m.rename(&p("/d"), &p("/f")).await),
-            ErrorKind::NotADirectory
-        );
-        assert_eq!(
-            kind(m.rename(&p("/empty"), &p("/d")).await),
-            ErrorKind::DirectoryNotEmpty
-        );
-        assert_eq!(
-            kind(m.rename(&p("/d"), &p("/d/inner/x")).await),
-            ErrorKind::InvalidName
-        );
-        assert_eq!(
-            kind(m.rename(&p("/d/inner"), &p("/d")).await),
-            ErrorKind::IsADirectory
-        );
-        assert_eq!(
-            kind(m.rename(&p("/nope"), &p("/x")).await),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            kind(m.rename(&p("/f"), &p("/nodir/x")).await),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            kind(m.rename(&p("/"), &p("/x")).await),
-            ErrorKind::PermissionDenied
-        );
+        assert_eq!(kind(m.rename(&p("/f"), &p("/d")).await), ErrorKind::IsADirectory);
+        assert_eq!(kind(m.rename(&p("/d"), &p("/f")).await), ErrorKind::NotADirectory);
+        assert_eq!(kind(m.rename(&p("/empty"), &p("/d")).await), ErrorKind::DirectoryNotEmpty);
+        assert_eq!(kind(m.rename(&p("/d"), &p("/d/inner/x")).await), ErrorKind::InvalidName);
+        assert_eq!(kind(m.rename(&p("/d/inner"), &p("/d")).await), ErrorKind::IsADirectory);
+        assert_eq!(kind(m.rename(&p("/nope"), &p("/x")).await), ErrorKind::NotFound);
+        assert_eq!(kind(m.rename(&p("/f"), &p("/nodir/x")).await), ErrorKind::NotFound);
+        assert_eq!(kind(m.rename(&p("/"), &p("/x")).await), ErrorKind::PermissionDenied);
         m.rename(&p("/f"), &p("/f")).await.unwrap();
         // A directory moves with its contents, onto an empty directory.
         m.rename(&p("/d"), &p("/empty")).await.unwrap();
@@ -1076,10 +925,7 @@ mod tests {
         m.set_mtime(&p("/f"), 86_400).await.unwrap();
         let info = m.metadata(&p("/f")).await.unwrap();
         assert_eq!((info.mode, info.mtime), (Some(0o4751), Some(86_400)));
-        assert_eq!(
-            kind(m.set_mode(&p("/none"), 0o644).await),
-            ErrorKind::NotFound
-        );
+        assert_eq!(kind(m.set_mode(&p("/none"), 0o644).await), ErrorKind::NotFound);
         assert_eq!(kind(m.set_mtime(&p("/none"), 0).await), ErrorKind::NotFound);
         assert_eq!(m.capabilities(), Capabilities::ALL);
     }
@@ -1088,10 +934,7 @@ mod tests {
     async fn byte_limit_covers_uploads_in_progress() {
         let m = MemoryStorage::with_limits(Some(10), None);
         m.put_file(&p("/six"), "123456").unwrap();
-        assert_eq!(
-            kind(m.put_file(&p("/five"), "12345")),
-            ErrorKind::InsufficientStorage
-        );
+        assert_eq!(kind(m.put_file(&p("/five"), "12345")), ErrorKind::InsufficientStorage);
         let mut w1 = m.open_write(&p("/a"), CREATE).await.unwrap();
         let mut w2 = m.open_write(&p("/b"), CREATE).await.unwrap();
         w1.write_all(b"123").await.unwrap();
@@ -1103,9 +946,7 @@ mod tests {
         // Replacing a file frees the old bytes.
         upload(&m, "/six", CREATE, b"1").await.unwrap();
         assert_eq!(m.used_bytes(), 4);
-        upload(&m, "/six", WriteMode::Append, b"234567")
-            .await
-            .unwrap();
+        upload(&m, "/six", WriteMode::Append, b"234567").await.unwrap();
         assert_eq!(m.used_bytes(), 10);
     }
 
@@ -1114,14 +955,8 @@ mod tests {
         let m = MemoryStorage::with_limits(None, Some(2));
         m.mkdir(&p("/d")).await.unwrap();
         upload(&m, "/d/f", CREATE, b"x").await.unwrap();
-        assert_eq!(
-            kind(m.mkdir(&p("/e")).await),
-            ErrorKind::InsufficientStorage
-        );
-        assert_eq!(
-            kind(upload(&m, "/g", CREATE, b"y").await),
-            ErrorKind::InsufficientStorage
-        );
+        assert_eq!(kind(m.mkdir(&p("/e")).await), ErrorKind::InsufficientStorage);
+        assert_eq!(kind(upload(&m, "/g", CREATE, b"y").await), ErrorKind::InsufficientStorage);
         // Replacing an existing file needs no new entry.
         upload(&m, "/d/f", CREATE, b"z").await.unwrap();
         assert_eq!(m.used_bytes(), 1);
@@ -1133,9 +968,7 @@ mod tests {
     async fn clones_share_the_tree() {
         let m = MemoryStorage::new();
         let shared: Arc<dyn Storage> = Arc::new(m.clone());
-        upload(shared.as_ref(), "/x", CREATE, b"seen")
-            .await
-            .unwrap();
+        upload(shared.as_ref(), "/x", CREATE, b"seen").await.unwrap();
         assert_eq!(m.file_contents(&p("/x")).unwrap(), b"seen");
         assert!(format!("{m:?}").contains("used_bytes: 4"));
     }

@@ -54,6 +54,8 @@ pub struct Options {
     pub max_login_failures: u32,
     /// On shutdown, how long running sessions may go on before they are dropped.
     pub shutdown_timeout: Duration,
+    /// FTPS (AUTH TLS, PROT P, implicit listeners); `None` = plain FTP only.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,
             shutdown_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -100,12 +103,7 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server {
-            storage,
-            auth,
-            options: Options::default(),
-            logger: Logger::root(slog::Discard, o!()),
-        }
+        Server { storage, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
     }
 
     pub fn with_options(mut self, options: Options) -> Server {
@@ -135,6 +133,23 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        let listeners = listeners.into_iter().map(|tcp| Listener { tcp, implicit_tls: false }).collect();
+        self.run_listeners(listeners, shutdown).await
+    }
+
+    /// Like `run`, for listeners that may be implicit FTPS (TLS from the first byte,
+    /// conventionally port 990). Implicit listeners need `Options::tls`.
+    pub async fn run_listeners(
+        &self,
+        listeners: Vec<Listener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        if listeners.iter().any(|l| l.implicit_tls) && self.options.tls.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an implicit FTPS listener needs TLS settings",
+            ));
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             options: self.options.clone(),
@@ -145,7 +160,7 @@ impl Server {
             shutdown: stop_rx,
         });
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<TcpStream>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
         let mut acceptors = JoinSet::new();
         for listener in listeners {
             let tx = conn_tx.clone();
@@ -158,7 +173,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some(stream) => { sessions.spawn(start_session(shared.clone(), stream)); }
+                    Some((stream, implicit)) => { sessions.spawn(start_session(shared.clone(), stream, implicit)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -169,10 +184,7 @@ impl Server {
         let _ = stop_tx.send(true);
         slog::info!(self.logger, "shutting down"; "sessions" => sessions.len());
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.options.shutdown_timeout, drain)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.options.shutdown_timeout, drain).await.is_err() {
             slog::warn!(self.logger, "shutdown timeout: dropping sessions"; "sessions" => sessions.len());
             sessions.abort_all();
         }
@@ -180,15 +192,19 @@ impl Server {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    tx: tokio::sync::mpsc::Sender<TcpStream>,
-    logger: Logger,
-) {
+/// A listening socket and how connections on it start.
+#[derive(Debug)]
+pub struct Listener {
+    pub tcp: TcpListener,
+    /// Implicit FTPS: the TLS handshake comes before the greeting.
+    pub implicit_tls: bool,
+}
+
+async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
     loop {
-        match listener.accept().await {
+        match listener.tcp.accept().await {
             Ok((stream, _)) => {
-                if tx.send(stream).await.is_err() {
+                if tx.send((stream, listener.implicit_tls)).await.is_err() {
                     return;
                 }
             }
@@ -210,19 +226,21 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<Shared>, mut stream: TcpStream) {
+async fn start_session(shared: Arc<Shared>, mut stream: TcpStream, implicit_tls: bool) {
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
     let max = shared.options.max_sessions;
     if max != 0 && live > max {
-        let _ = stream
-            .write_all(b"421 Too many connections, try again later.\r\n")
-            .await;
+        if implicit_tls {
+            // Plaintext would only confuse a TLS client: just close.
+            return;
+        }
+        let _ = stream.write_all(b"421 Too many connections, try again later.\r\n").await;
         let _ = stream.shutdown().await;
         return;
     }
-    match Session::new(shared.clone(), stream) {
+    match Session::new(shared.clone(), stream, implicit_tls) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

@@ -48,10 +48,7 @@ pub struct StorageError {
 
 impl StorageError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        StorageError {
-            kind,
-            message: message.into(),
-        }
+        StorageError { kind, message: message.into() }
     }
     pub fn not_found() -> Self {
         Self::new(ErrorKind::NotFound, "No such file or directory")
@@ -60,10 +57,7 @@ impl StorageError {
         Self::new(ErrorKind::PermissionDenied, "Permission denied")
     }
     pub fn unsupported(what: &str) -> Self {
-        Self::new(
-            ErrorKind::Unsupported,
-            format!("{what} is not supported by this storage"),
-        )
+        Self::new(ErrorKind::Unsupported, format!("{what} is not supported by this storage"))
     }
 }
 
@@ -222,11 +216,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError>;
 
     /// Open a file for writing.
-    async fn open_write(
-        &self,
-        path: &VPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError>;
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError>;
 
     /// Remove a file (not a directory).
     async fn delete(&self, path: &VPath) -> Result<(), StorageError>;
@@ -264,8 +254,5 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
     }
 
     /// The storage for one logged-in identity.
-    fn storage_for(
-        &self,
-        identity: &crate::auth::Identity,
-    ) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+    fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use oxftp_proto::ascii::{AsciiDecoder, AsciiEncoder};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::data::{DataError, DataSetup};
+use crate::data::{DataError, DataSetup, DataTls};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
 use crate::storage::{ReadHandle, Storage, StorageError, WriteHandle};
+use crate::stream::DataStream;
 use crate::zero_copy::{ZeroCopy, send_file};
 
 /// Copy buffer size: large buffers keep syscalls per GiB low (see DESIGN.md).
@@ -26,15 +26,9 @@ pub(crate) enum Job {
     /// RETR: storage -> client.
     Send { source: ReadHandle, ascii: bool },
     /// STOR/APPE/STOU: client -> storage.
-    Receive {
-        sink: Box<dyn WriteHandle>,
-        ascii: bool,
-    },
+    Receive { sink: Box<dyn WriteHandle>, ascii: bool },
     /// LIST/NLST/MLSD: a listing -> client.
-    List {
-        storage: Arc<dyn Storage>,
-        spec: Box<ListSpec>,
-    },
+    List { storage: Arc<dyn Storage>, spec: Box<ListSpec> },
 }
 
 /// How a transfer ended badly.
@@ -64,15 +58,13 @@ pub(crate) struct Connect {
     pub control_local: std::net::IpAddr,
     pub source_port_20: bool,
     pub timeout: Duration,
+    /// PROT P: run TLS over the data connection.
+    pub tls: Option<DataTls>,
 }
 
 /// Open the data connection and run a transfer to completion; returns bytes
 /// moved on the data connection. The 150 reply has already gone out.
-pub(crate) async fn run(
-    job: Job,
-    connect: Connect,
-    progress: Progress,
-) -> Result<u64, TransferError> {
+pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Result<u64, TransferError> {
     let stall = connect.timeout;
     let stream = crate::data::connect(
         connect.setup,
@@ -82,6 +74,13 @@ pub(crate) async fn run(
         connect.timeout,
     );
     let stream = match stream.await {
+        Ok(tcp) => match &connect.tls {
+            None => Ok(DataStream::Plain(tcp)),
+            Some(tls) => crate::data::protect(tcp, tls).await,
+        },
+        Err(e) => Err(e),
+    };
+    let stream = match stream {
         Ok(stream) => stream,
         Err(e) => {
             if let Job::Receive { sink, .. } = job {
@@ -95,19 +94,16 @@ pub(crate) async fn run(
 
 async fn move_bytes(
     job: Job,
-    mut stream: TcpStream,
+    mut stream: DataStream,
     progress: Progress,
     stall: Duration,
 ) -> Result<u64, TransferError> {
+    let sending = !matches!(job, Job::Receive { .. });
     let result = match job {
         Job::Send { source, ascii } => send(source, ascii, &mut stream, &progress, stall).await,
         Job::Receive { sink, ascii } => receive(sink, ascii, &mut stream, &progress, stall).await,
         Job::List { storage, spec } => {
-            let mut sink = DataSink {
-                stream: &mut stream,
-                progress: &progress,
-                stall,
-            };
+            let mut sink = DataSink { stream: &mut stream, progress: &progress, stall };
             match produce(storage.as_ref(), &spec, &mut sink).await {
                 Ok(_) => Ok(progress.load(Ordering::Relaxed)),
                 Err(ListError::Storage(e)) => Err(TransferError::Storage(e)),
@@ -116,25 +112,23 @@ async fn move_bytes(
         }
     };
     if result.is_ok() {
-        // Close our side cleanly so the client sees EOF before the 226.
-        stream.shutdown().await.map_err(TransferError::Network)?;
+        // Close our side cleanly so the client sees EOF (and TLS close_notify)
+        // before the 226. After an upload the data is already committed and the
+        // client may have gone: a failed close then changes nothing.
+        let closed = step(stall, stream.shutdown()).await;
+        if sending {
+            closed.map_err(io_error)?;
+        }
     }
     result
 }
 
 fn io_error(e: std::io::Error) -> TransferError {
-    if e.kind() == std::io::ErrorKind::TimedOut {
-        TransferError::Stalled
-    } else {
-        TransferError::Network(e)
-    }
+    if e.kind() == std::io::ErrorKind::TimedOut { TransferError::Stalled } else { TransferError::Network(e) }
 }
 
 /// Await one I/O step, failing if it makes no progress within `stall`.
-async fn step<T>(
-    stall: Duration,
-    fut: impl std::future::Future<Output = std::io::Result<T>>,
-) -> std::io::Result<T> {
+async fn step<T>(stall: Duration, fut: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
     match tokio::time::timeout(stall, fut).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stalled")),
@@ -144,17 +138,27 @@ async fn step<T>(
 async fn send(
     source: ReadHandle,
     ascii: bool,
-    out: &mut TcpStream,
+    out: &mut DataStream,
     progress: &Progress,
     stall: Duration,
 ) -> Result<u64, TransferError> {
     let mut reader: Box<dyn AsyncRead + Send + Unpin> = match source {
         ReadHandle::Stream(r) => r,
         ReadHandle::LocalFile(f) if !ascii => {
-            let report = |n: u64| progress.store(n, Ordering::Relaxed);
-            match send_file(&f, out, stall, report).await.map_err(io_error)? {
+            let zero_copy = match &*out {
+                DataStream::Plain(socket) => {
+                    let report = |n: u64| progress.store(n, Ordering::Relaxed);
+                    send_file(&f, socket, stall, report).await.map_err(io_error)?
+                }
+                DataStream::Tls(_) => ZeroCopy::Unsupported,
+            };
+            match zero_copy {
                 ZeroCopy::Done(total) => return Ok(total),
-                ZeroCopy::Unsupported => Box::new(tokio::fs::File::from_std(f)),
+                ZeroCopy::Unsupported => {
+                    let mut file = tokio::fs::File::from_std(f);
+                    file.set_max_buf_size(BUF_SIZE);
+                    Box::new(file)
+                }
             }
         }
         ReadHandle::LocalFile(f) => {
@@ -168,10 +172,7 @@ async fn send(
     let mut encoder = AsciiEncoder::new();
     let mut total = 0u64;
     loop {
-        let n = reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| TransferError::Storage(e.into()))?;
+        let n = reader.read(&mut buf).await.map_err(|e| TransferError::Storage(e.into()))?;
         if n == 0 {
             break;
         }
@@ -192,7 +193,7 @@ async fn send(
 async fn receive(
     mut sink: Box<dyn WriteHandle>,
     ascii: bool,
-    input: &mut TcpStream,
+    input: &mut DataStream,
     progress: &Progress,
     stall: Duration,
 ) -> Result<u64, TransferError> {
@@ -245,7 +246,7 @@ async fn write_all(sink: &mut Box<dyn WriteHandle>, data: &[u8]) -> Result<(), S
 }
 
 struct DataSink<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut DataStream,
     progress: &'a Progress,
     stall: Duration,
 }

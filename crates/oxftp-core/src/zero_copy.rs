@@ -41,11 +41,7 @@ pub(crate) async fn send_file(
             // SAFETY: both descriptors are open for the whole call (borrowed above);
             // a null offset pointer is allowed and makes the kernel use the file position.
             let n = unsafe { libc::sendfile(sock_fd, file_fd, std::ptr::null_mut(), CHUNK) };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n as u64)
-            }
+            if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as u64) }
         });
         match sent {
             Ok(0) => return Ok(ZeroCopy::Done(total)),
@@ -59,10 +55,7 @@ pub(crate) async fn send_file(
                     Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "stalled")),
                 }
             }
-            Err(e)
-                if total == 0
-                    && matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) =>
-            {
+            Err(e) if total == 0 && matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
                 return Ok(ZeroCopy::Unsupported);
             }
             Err(e) => return Err(e),

@@ -18,19 +18,11 @@ impl Session {
                 self.running = Some(running);
                 self.finish_transfer(None).await;
             } else {
-                let crate::session::Running {
-                    task,
-                    progress,
-                    what,
-                    path,
-                    started,
-                    ..
-                } = running;
+                let crate::session::Running { task, progress, what, path, started, .. } = running;
                 task.abort();
                 // Wait for the task to unwind so its data socket and storage handles are closed.
                 let _ = task.await;
-                self.send(&Reply::new(426, "Connection closed; transfer aborted."))
-                    .await;
+                self.send(&Reply::new(426, "Connection closed; transfer aborted.")).await;
                 let bytes = progress.load(std::sync::atomic::Ordering::Relaxed);
                 self.log_transfer(what, &path, started, "aborted", bytes);
             }

@@ -59,11 +59,7 @@ impl Session {
             return;
         };
         if path.is_root() || self.cwd.starts_with(&path) {
-            self.reply(
-                550,
-                "Cannot remove the current directory or one of its parents.",
-            )
-            .await;
+            self.reply(550, "Cannot remove the current directory or one of its parents.").await;
             return;
         }
         match storage.rmdir(&path).await {

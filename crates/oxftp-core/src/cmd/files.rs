@@ -51,12 +51,7 @@ impl Session {
             return self.reply(213, info.size.to_string()).await;
         }
         if info.size > ASCII_SIZE_LIMIT {
-            return self
-                .reply(
-                    550,
-                    "SIZE in ASCII mode is only computed for files up to 16 MiB; use TYPE I.",
-                )
-                .await;
+            return self.reply(550, "SIZE in ASCII mode is only computed for files up to 16 MiB; use TYPE I.").await;
         }
         match storage.open_read(&path, 0).await {
             Ok(handle) => match ascii_size_of(handle).await {
@@ -91,9 +86,7 @@ impl Session {
             return;
         };
         if !self.shared.storage.capabilities().set_mtime {
-            return self
-                .reply(502, "MFMT is not supported by this storage.")
-                .await;
+            return self.reply(502, "MFMT is not supported by this storage.").await;
         }
         match storage.set_mtime(&path, unix_secs).await {
             Ok(()) => {

@@ -16,6 +16,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("ACCT", "ACCT <account> (not needed)"),
     ("ALLO", "ALLO <bytes> (not needed)"),
     ("APPE", "APPE <path> (append to a file)"),
+    ("AUTH", "AUTH TLS (start TLS on the control connection)"),
+    ("CCC", "CCC (clear the control channel, when allowed)"),
     ("CDUP", "CDUP (go to the parent directory)"),
     ("CLNT", "CLNT <client name>"),
     ("CWD", "CWD <path> (change directory)"),
@@ -37,7 +39,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("OPTS", "OPTS UTF8 ON | OPTS MLST facts"),
     ("PASS", "PASS <password>"),
     ("PASV", "PASV (passive mode)"),
+    ("PBSZ", "PBSZ 0 (protection buffer size, after AUTH)"),
     ("PORT", "PORT h1,h2,h3,h4,p1,p2 (active mode)"),
+    ("PROT", "PROT C|P (data connection protection)"),
     ("PWD", "PWD (print working directory)"),
     ("QUIT", "QUIT"),
     ("REIN", "REIN (reset the session)"),
@@ -81,8 +85,7 @@ impl Session {
             None => {
                 let mut lines = vec![b"The following commands are recognized:".to_vec()];
                 for chunk in COMMANDS.chunks(8) {
-                    let row: Vec<String> =
-                        chunk.iter().map(|(name, _)| format!("{name:<5}")).collect();
+                    let row: Vec<String> = chunk.iter().map(|(name, _)| format!("{name:<5}")).collect();
                     lines.push(format!(" {}", row.join(" ")).into_bytes());
                 }
                 lines.push(b"Help OK.".to_vec());
@@ -106,6 +109,10 @@ impl Session {
         }
         if caps.read_at_offset {
             features.push("REST STREAM");
+        }
+        if self.tls.is_some() {
+            // RFC 4217 §6: AUTH with its mechanisms, PBSZ and PROT.
+            features.extend(["AUTH TLS", "AUTH SSL", "PBSZ", "PROT"]);
         }
         features.sort_unstable();
         let mut lines = vec![b"Features:".to_vec()];

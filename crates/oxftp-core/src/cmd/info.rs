@@ -13,33 +13,19 @@ impl Session {
         match option {
             "UTF8" | "UTF-8" => match value.to_ascii_uppercase().as_str() {
                 "ON" | "" => self.reply(200, "UTF8 mode on.").await,
-                "OFF" => {
-                    self.reply(
-                        200,
-                        "UTF8 mode off; names are still passed through unchanged.",
-                    )
-                    .await
-                }
+                "OFF" => self.reply(200, "UTF8 mode off; names are still passed through unchanged.").await,
                 _ => self.reply(501, "OPTS UTF8 takes ON or OFF.").await,
             },
             "MLST" => {
                 // We always send every fact; echo those the client asked for that we know.
                 let chosen: Vec<&str> = value
                     .split(';')
-                    .filter_map(|f| {
-                        MLST_FACTS
-                            .iter()
-                            .find(|k| k.eq_ignore_ascii_case(f.trim()))
-                            .copied()
-                    })
+                    .filter_map(|f| MLST_FACTS.iter().find(|k| k.eq_ignore_ascii_case(f.trim())).copied())
                     .collect();
                 let list: String = chosen.iter().map(|f| format!("{f};")).collect();
                 self.reply(200, format!("MLST OPTS {list}")).await;
             }
-            _ => {
-                self.reply(501, format!("Option {option} not understood."))
-                    .await
-            }
+            _ => self.reply(501, format!("Option {option} not understood.")).await,
         }
     }
 

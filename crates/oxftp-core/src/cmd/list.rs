@@ -29,20 +29,14 @@ pub(crate) enum Kind {
 impl Session {
     /// Whether this session may write at all (for MLSx `perm`).
     pub(crate) fn writable(&self) -> bool {
-        self.identity
-            .as_ref()
-            .is_some_and(|i| !i.read_only && i.class != AccessClass::Anonymous)
+        self.identity.as_ref().is_some_and(|i| !i.read_only && i.class != AccessClass::Anonymous)
     }
 
     /// Work out what a LIST/NLST/STAT argument names. Replies and returns None on error.
     pub(crate) async fn list_spec(&mut self, args: &[u8], style: Style) -> Option<ListSpec> {
         let storage = self.storage.clone()?;
         let (opts, arg) = parse_list_args(args);
-        let style = if style == Style::Names && opts.long {
-            Style::Long
-        } else {
-            style
-        };
+        let style = if style == Style::Names && opts.long { Style::Long } else { style };
         let mut spec = ListSpec {
             dir: self.cwd.clone(),
             single: None,
@@ -67,9 +61,7 @@ impl Session {
                     return None;
                 }
             };
-            spec.dir = self
-                .resolve(if dir_part.is_empty() { b"." } else { dir_part })
-                .await?;
+            spec.dir = self.resolve(if dir_part.is_empty() { b"." } else { dir_part }).await?;
             spec.filter = Some(glob);
             spec.prefix = dir_part.to_vec();
             spec.max_entries = MAX_GLOB_MATCHES;
@@ -82,11 +74,7 @@ impl Session {
                 Some(spec)
             }
             Ok(info) => {
-                let name = if style == Style::Names {
-                    arg.clone()
-                } else {
-                    display_name(&path)
-                };
+                let name = if style == Style::Names { arg.clone() } else { display_name(&path) };
                 spec.single = Some(DirEntry { name, info });
                 Some(spec)
             }
@@ -101,11 +89,7 @@ impl Session {
         if self.data.is_none() {
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
         }
-        let style = if kind == Kind::List {
-            Style::Long
-        } else {
-            Style::Names
-        };
+        let style = if kind == Kind::List { Style::Long } else { Style::Names };
         let Some(spec) = self.list_spec(args, style).await else {
             return;
         };
@@ -114,23 +98,12 @@ impl Session {
         };
         let path = spec.dir.clone();
         let what = if kind == Kind::List { "LIST" } else { "NLST" };
-        self.start(
-            Job::List {
-                storage,
-                spec: Box::new(spec),
-            },
-            what,
-            path,
-            "Here comes the directory listing.",
-            None,
-        )
-        .await;
+        self.start(Job::List { storage, spec: Box::new(spec) }, what, path, "Here comes the directory listing.", None)
+            .await;
     }
 }
 
 /// The last component of a path, or `/` for the root.
 pub(crate) fn display_name(path: &VPath) -> Vec<u8> {
-    path.file_name()
-        .map(|n| n.to_vec())
-        .unwrap_or_else(|| b"/".to_vec())
+    path.file_name().map(|n| n.to_vec()).unwrap_or_else(|| b"/".to_vec())
 }

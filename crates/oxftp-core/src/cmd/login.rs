@@ -19,8 +19,7 @@ impl Session {
         if self.logged_in() {
             // RFC 959 lets USER change users; we require REIN first so a
             // session's rights never change under a running policy stack.
-            self.reply(530, "Already logged in; send REIN to change users.")
-                .await;
+            self.reply(530, "Already logged in; send REIN to change users.").await;
             return Flow::Continue;
         }
         if name.is_empty() {
@@ -28,6 +27,14 @@ impl Session {
             return Flow::Continue;
         }
         let anonymous = name.eq_ignore_ascii_case("anonymous") || name.eq_ignore_ascii_case("ftp");
+        if let Some(tls) = &self.shared.options.tls
+            && !self.reader.is_tls()
+            && tls.config.control.applies_to(anonymous)
+        {
+            // RFC 4217 §11: refuse for policy reasons before any password crosses in clear.
+            self.reply(534, "Policy requires TLS: send AUTH TLS before USER.").await;
+            return Flow::Continue;
+        }
         let text = if anonymous {
             "Anonymous login ok, send your e-mail address as password.".to_string()
         } else {
@@ -51,12 +58,11 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        let credentials = Credentials {
-            user: user.clone(),
-            password,
-            peer: self.peer,
-        };
+        let credentials = Credentials { user: user.clone(), password, peer: self.peer };
         let outcome = match self.shared.auth.authenticate(&credentials).await {
+            Ok(identity) if identity.require_tls && !self.reader.is_tls() => {
+                Err("account requires TLS but the control connection is plaintext".to_string())
+            }
             Ok(identity) => match session_storage(self.shared.storage.as_ref(), &identity) {
                 Ok(storage) => Ok((identity, storage)),
                 Err(e) => Err(format!("storage unavailable: {e}")),
@@ -90,8 +96,7 @@ impl Session {
                 slog::warn!(self.logger, "login failed"; "user" => &user, "reason" => reason);
                 tokio::time::sleep(self.shared.options.failed_login_delay).await;
                 if self.failed_logins >= self.shared.options.max_login_failures {
-                    self.reply(421, "Too many failed logins; closing connection.")
-                        .await;
+                    self.reply(421, "Too many failed logins; closing connection.").await;
                     return Flow::Close;
                 }
                 self.reply(530, "Login incorrect.").await;

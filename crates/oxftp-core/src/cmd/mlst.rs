@@ -25,9 +25,7 @@ impl Session {
         match storage.metadata(&path).await {
             Ok(info) if info.is_dir() => {}
             Ok(_) => {
-                return self
-                    .reply(501, "MLSD needs a directory; use MLST for a file.")
-                    .await;
+                return self.reply(501, "MLSD needs a directory; use MLST for a file.").await;
             }
             Err(e) => return self.storage_failed(&e).await,
         }
@@ -43,10 +41,7 @@ impl Session {
             max_entries: usize::MAX,
         };
         self.start(
-            Job::List {
-                storage,
-                spec: Box::new(spec),
-            },
+            Job::List { storage, spec: Box::new(spec) },
             "MLSD",
             path,
             "Here comes the directory listing.",
@@ -65,13 +60,7 @@ impl Session {
         match storage.metadata(&path).await {
             Ok(info) => {
                 let mut line = vec![b' '];
-                mlsx_line(
-                    path.as_bytes(),
-                    &info,
-                    perm_fact(&info, self.writable()),
-                    None,
-                    &mut line,
-                );
+                mlsx_line(path.as_bytes(), &info, perm_fact(&info, self.writable()), None, &mut line);
                 // mlsx_line ends its line with CRLF; the reply adds its own.
                 while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     line.pop();

@@ -2,6 +2,7 @@
 //! and wire format. `dispatch` checks login state, then calls the handler.
 
 mod abor;
+mod auth;
 mod dirs;
 mod files;
 mod help;
@@ -41,7 +42,7 @@ pub(crate) fn storage_error_reply(e: &StorageError) -> Reply {
 pub(crate) fn transfer_error_reply(e: &TransferError) -> Reply {
     match e {
         TransferError::Network(_) | TransferError::Stalled => Reply::new(426, e.to_string()),
-        TransferError::NoConnection(d) => Reply::new(425, d.to_string()),
+        TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
         TransferError::Storage(s) => match s.kind {
             ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
             ErrorKind::Transient => Reply::new(451, &s.message),
@@ -118,10 +119,7 @@ impl Session {
             C::Appe { path } => self.cmd_stor(&path, transfer::Upload::Append).await,
             C::Stou { path } => self.cmd_stou(path).await,
             C::Rest { offset } => self.cmd_rest(offset).await,
-            C::Allo => {
-                self.reply(202, "ALLO not needed: storage grows on demand.")
-                    .await
-            }
+            C::Allo => self.reply(202, "ALLO not needed: storage grows on demand.").await,
             C::Abor => return self.cmd_abor().await,
             C::Type(t) => self.cmd_type(t).await,
             C::Mode => self.reply(200, "Mode set to S.").await,
@@ -149,10 +147,10 @@ impl Session {
                 self.client_name = Some(client);
                 self.reply(200, "Noted.").await;
             }
-            C::Auth { .. } | C::Pbsz { .. } | C::Prot { .. } | C::Ccc => {
-                self.reply(502, "TLS is not available on this server.")
-                    .await;
-            }
+            C::Auth { mechanism } => return self.cmd_auth(&mechanism).await,
+            C::Pbsz { size } => self.cmd_pbsz(&size).await,
+            C::Prot { level } => self.cmd_prot(&level).await,
+            C::Ccc => return self.cmd_ccc().await,
         }
         Flow::Continue
     }

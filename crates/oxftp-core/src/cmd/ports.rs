@@ -36,8 +36,7 @@ impl Session {
             }
             Err(e) => {
                 slog::warn!(self.logger, "passive listen failed"; "error" => %e);
-                self.reply(425, format!("Cannot open passive connection: {e}"))
-                    .await;
+                self.reply(425, format!("Cannot open passive connection: {e}")).await;
                 None
             }
         }
@@ -47,17 +46,10 @@ impl Session {
         if self.epsv_all {
             return self.reply(503, "EPSV ALL in effect: use EPSV.").await;
         }
-        let advertised = match self
-            .shared
-            .options
-            .passive_address
-            .unwrap_or(self.passive_bind_ip())
-        {
+        let advertised = match self.shared.options.passive_address.unwrap_or(self.passive_bind_ip()) {
             IpAddr::V4(ip) => ip,
             IpAddr::V6(_) => {
-                return self
-                    .reply(425, "PASV cannot describe an IPv6 address; use EPSV.")
-                    .await;
+                return self.reply(425, "PASV cannot describe an IPv6 address; use EPSV.").await;
             }
         };
         if let Some(port) = self.open_passive().await {
@@ -67,19 +59,14 @@ impl Session {
     }
 
     pub(crate) async fn cmd_epsv(&mut self, arg: EpsvArg) {
-        let ours: u8 = if self.passive_bind_ip().is_ipv4() {
-            1
-        } else {
-            2
-        };
+        let ours: u8 = if self.passive_bind_ip().is_ipv4() { 1 } else { 2 };
         match arg {
             EpsvArg::All => {
                 self.epsv_all = true;
                 self.reply(200, "EPSV ALL ok.").await;
             }
             EpsvArg::Protocol(p) if p != ours => {
-                self.reply(522, format!("Network protocol not supported, use ({ours})"))
-                    .await;
+                self.reply(522, format!("Network protocol not supported, use ({ours})")).await;
             }
             EpsvArg::None | EpsvArg::Protocol(_) => {
                 if let Some(port) = self.open_passive().await {
@@ -95,35 +82,23 @@ impl Session {
             return self.reply(503, "EPSV ALL in effect: use EPSV.").await;
         }
         if !self.shared.options.active_enabled {
-            return self
-                .reply(
-                    502,
-                    "Active mode is disabled on this server; use PASV or EPSV.",
-                )
-                .await;
+            return self.reply(502, "Active mode is disabled on this server; use PASV or EPSV.").await;
         }
         let peer = self.peer.ip().to_canonical();
         let target = SocketAddr::new(target.ip().to_canonical(), target.port());
         if target.is_ipv4() != peer.is_ipv4() {
             let ours = if peer.is_ipv4() { 1 } else { 2 };
-            return self
-                .reply(522, format!("Network protocol not supported, use ({ours})"))
-                .await;
+            return self.reply(522, format!("Network protocol not supported, use ({ours})")).await;
         }
         if !same_host(target.ip(), peer) {
             slog::warn!(self.logger, "refused active data connection to a third host"; "target" => %target);
-            return self
-                .reply(501, "Illegal PORT: the address must be your own.")
-                .await;
+            return self.reply(501, "Illegal PORT: the address must be your own.").await;
         }
         if target.port() < 1024 {
             slog::warn!(self.logger, "refused active data connection to a privileged port"; "target" => %target);
-            return self
-                .reply(501, "Illegal PORT: the port must be 1024 or higher.")
-                .await;
+            return self.reply(501, "Illegal PORT: the port must be 1024 or higher.").await;
         }
         self.data = Some(DataSetup::Active(target));
-        self.reply(200, "PORT command successful. Consider using PASV.")
-            .await;
+        self.reply(200, "PORT command successful. Consider using PASV.").await;
     }
 }

@@ -16,9 +16,7 @@ impl Session {
             return;
         };
         if !self.shared.storage.capabilities().rename {
-            return self
-                .reply(502, "Rename is not supported by this storage.")
-                .await;
+            return self.reply(502, "Rename is not supported by this storage.").await;
         }
         if path.is_root() {
             return self.reply(550, "Cannot rename the root directory.").await;
@@ -26,8 +24,7 @@ impl Session {
         match storage.metadata(&path).await {
             Ok(_) => {
                 self.rename_from = Some(path);
-                self.reply(350, "File exists, ready for destination name.")
-                    .await;
+                self.reply(350, "File exists, ready for destination name.").await;
             }
             Err(e) => self.storage_failed(&e).await,
         }
@@ -44,9 +41,7 @@ impl Session {
             return;
         };
         if to.is_root() || to.starts_with(&from) && to != from {
-            return self
-                .reply(553, "Cannot move a directory into itself.")
-                .await;
+            return self.reply(553, "Cannot move a directory into itself.").await;
         }
         match storage.rename(&from, &to).await {
             Ok(()) => {

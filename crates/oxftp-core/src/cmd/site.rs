@@ -13,9 +13,7 @@ impl Session {
         match site {
             SiteCommand::Chmod { mode, path } => {
                 if !self.shared.storage.capabilities().set_mode {
-                    return self
-                        .reply(502, "SITE CHMOD is not supported by this storage.")
-                        .await;
+                    return self.reply(502, "SITE CHMOD is not supported by this storage.").await;
                 }
                 let Some(path) = self.resolve(&path).await else {
                     return;
@@ -37,10 +35,7 @@ impl Session {
                 ];
                 self.send(&Reply::multi(214, lines)).await;
             }
-            SiteCommand::Other { name, .. } => {
-                self.reply(502, format!("Unknown SITE command {name}."))
-                    .await
-            }
+            SiteCommand::Other { name, .. } => self.reply(502, format!("Unknown SITE command {name}.")).await,
         }
     }
 }

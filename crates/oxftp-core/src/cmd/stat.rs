@@ -34,22 +34,12 @@ impl Session {
             Some(id) => lines.push(format!("Logged in as {} ({})", id.user, id.class).into_bytes()),
             None => lines.push(b"Not logged in".to_vec()),
         }
-        let ty = if self.transfer_type == TransferType::Ascii {
-            "ASCII"
-        } else {
-            "BINARY"
-        };
+        let ty = if self.transfer_type == TransferType::Ascii { "ASCII" } else { "BINARY" };
         lines.push(format!("TYPE: {ty}; STRUcture: File; transfer MODE: Stream").into_bytes());
         if let Some(running) = &self.running {
             let mut line = format!("{} in progress: ", running.what).into_bytes();
             line.extend_from_slice(running.path.as_bytes());
-            line.extend_from_slice(
-                format!(
-                    ", {} bytes so far",
-                    running.progress.load(Ordering::Relaxed)
-                )
-                .as_bytes(),
-            );
+            line.extend_from_slice(format!(", {} bytes so far", running.progress.load(Ordering::Relaxed)).as_bytes());
             lines.push(line);
         } else if self.data.is_some() {
             lines.push(b"Data connection prepared; no transfer running".to_vec());
@@ -69,9 +59,7 @@ impl Session {
         };
         spec.max_entries = spec.max_entries.min(STAT_MAX_ENTRIES);
         let mut sink = ReplySink::default();
-        if let Err(crate::listing::ListError::Storage(e)) =
-            produce(storage.as_ref(), &spec, &mut sink).await
-        {
+        if let Err(crate::listing::ListError::Storage(e)) = produce(storage.as_ref(), &spec, &mut sink).await {
             return self.storage_failed(&e).await;
         }
         let mut lines: Vec<Vec<u8>> = Vec::new();

@@ -21,6 +21,7 @@ use oxftp_proto::command::TransferType;
 use oxftp_proto::path::VPath;
 use rand::Rng;
 
+use crate::data::DataTls;
 use crate::session::{Running, Session};
 use crate::storage::{ErrorKind, WriteMode};
 use crate::transfer::{Connect, Job, run};
@@ -35,24 +36,17 @@ pub(crate) enum Upload {
 impl Session {
     pub(crate) async fn cmd_rest(&mut self, offset: u64) {
         if offset > 0 && !self.shared.storage.capabilities().read_at_offset {
-            return self
-                .reply(502, "REST is not supported by this storage.")
-                .await;
+            return self.reply(502, "REST is not supported by this storage.").await;
         }
         self.rest = offset;
-        self.reply(
-            350,
-            format!("Restarting at {offset}. Send STOR or RETR to start the transfer."),
-        )
-        .await;
+        self.reply(350, format!("Restarting at {offset}. Send STOR or RETR to start the transfer.")).await;
     }
 
     /// Take the REST offset for a transfer, refusing it in ASCII mode.
     async fn take_rest(&mut self) -> Option<u64> {
         let rest = std::mem::take(&mut self.rest);
         if rest > 0 && self.transfer_type == TransferType::Ascii {
-            self.reply(550, "REST is not allowed in ASCII mode; use TYPE I.")
-                .await;
+            self.reply(550, "REST is not allowed in ASCII mode; use TYPE I.").await;
             return None;
         }
         Some(rest)
@@ -86,14 +80,8 @@ impl Session {
         };
         let ascii = self.transfer_type == TransferType::Ascii;
         let mode = if ascii { "ASCII" } else { "BINARY" };
-        self.start(
-            Job::Send { source, ascii },
-            "RETR",
-            path,
-            format!("Opening {mode} mode data connection."),
-            None,
-        )
-        .await;
+        self.start(Job::Send { source, ascii }, "RETR", path, format!("Opening {mode} mode data connection."), None)
+            .await;
     }
 
     pub(crate) async fn cmd_stor(&mut self, arg: &[u8], kind: Upload) {
@@ -112,15 +100,11 @@ impl Session {
         let caps = self.shared.storage.capabilities();
         let mode = match kind {
             Upload::Append if !caps.append => {
-                return self
-                    .reply(502, "APPE is not supported by this storage.")
-                    .await;
+                return self.reply(502, "APPE is not supported by this storage.").await;
             }
             Upload::Append => WriteMode::Append,
             Upload::Store if offset > 0 && !caps.write_at_offset => {
-                return self
-                    .reply(502, "Resuming an upload is not supported by this storage.")
-                    .await;
+                return self.reply(502, "Resuming an upload is not supported by this storage.").await;
             }
             Upload::Store if offset > 0 => WriteMode::At(offset),
             Upload::Store => WriteMode::Create { exclusive: false },
@@ -130,19 +114,8 @@ impl Session {
             Err(e) => return self.storage_failed(&e).await,
         };
         let ascii = self.transfer_type == TransferType::Ascii;
-        let what = if kind == Upload::Append {
-            "APPE"
-        } else {
-            "STOR"
-        };
-        self.start(
-            Job::Receive { sink, ascii },
-            what,
-            path,
-            "Ok to send data.".to_string(),
-            None,
-        )
-        .await;
+        let what = if kind == Upload::Append { "APPE" } else { "STOR" };
+        self.start(Job::Receive { sink, ascii }, what, path, "Ok to send data.".to_string(), None).await;
     }
 
     pub(crate) async fn cmd_stou(&mut self, base: Option<Vec<u8>>) {
@@ -170,10 +143,7 @@ impl Session {
             let Ok(path) = dir.join(&name) else {
                 return self.reply(553, "File name not allowed.").await;
             };
-            match storage
-                .open_write(&path, WriteMode::Create { exclusive: true })
-                .await
-            {
+            match storage.open_write(&path, WriteMode::Create { exclusive: true }).await {
                 Ok(sink) => break (path, sink),
                 Err(e) if e.kind == ErrorKind::AlreadyExists && attempt < 10 => continue,
                 Err(e) => return self.storage_failed(&e).await,
@@ -186,14 +156,7 @@ impl Session {
         done.extend_from_slice(&name);
         done.extend_from_slice(b").");
         let ascii = self.transfer_type == TransferType::Ascii;
-        self.start(
-            Job::Receive { sink, ascii },
-            "STOU",
-            path,
-            preliminary,
-            Some(done),
-        )
-        .await;
+        self.start(Job::Receive { sink, ascii }, "STOU", path, preliminary, Some(done)).await;
     }
 
     /// Send the 150 and start the transfer task (which opens the data connection).
@@ -205,34 +168,38 @@ impl Session {
         preliminary: impl AsRef<[u8]>,
         success_text: Option<Vec<u8>>,
     ) {
+        if self.data_tls_required() && !self.protect_data {
+            self.data = None;
+            return self.reply(521, "Data connections must be protected: send PBSZ 0 and PROT P first.").await;
+        }
         let Some(setup) = self.data.take() else {
             return;
         };
         let options = &self.shared.options;
+        let tls = match (&self.tls, &options.tls) {
+            (Some(acceptor), Some(settings)) if self.protect_data => Some(DataTls {
+                acceptor: acceptor.clone(),
+                require_reuse: settings.config.require_session_reuse,
+                timeout: settings.config.handshake_timeout,
+            }),
+            _ => None,
+        };
         let connect = Connect {
             setup,
             control_peer: self.peer.ip(),
             control_local: self.local.ip(),
             source_port_20: options.active_source_port_20,
             timeout: options.data_timeout,
+            tls,
         };
         self.reply(150, preliminary).await;
         let progress = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(run(job, connect, progress.clone()));
-        self.running = Some(Running {
-            task,
-            progress,
-            what,
-            path,
-            started: Instant::now(),
-            success_text,
-        });
+        self.running = Some(Running { task, progress, what, path, started: Instant::now(), success_text });
     }
 }
 
 fn random_suffix() -> String {
     let mut rng = rand::rng();
-    (0..8)
-        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
-        .collect()
+    (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
 }

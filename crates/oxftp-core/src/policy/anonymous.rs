@@ -22,15 +22,12 @@ use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 use tokio::io::AsyncWrite;
 
-use crate::storage::{
-    Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
-};
+use crate::storage::{Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// The refusal of any write outside the upload directory.
 pub const ANONYMOUS_READ_ONLY_MESSAGE: &str = "Permission denied: anonymous access is read-only";
 /// The refusal of anything but a new upload inside the upload directory.
-pub const UPLOAD_ONLY_MESSAGE: &str =
-    "Permission denied: anonymous users may only upload new files here";
+pub const UPLOAD_ONLY_MESSAGE: &str = "Permission denied: anonymous users may only upload new files here";
 /// The refusal of an upload whose name is taken.
 pub const NO_OVERWRITE_MESSAGE: &str = "Permission denied: cannot overwrite an existing file";
 
@@ -99,11 +96,7 @@ fn upload_only() -> StorageError {
 
 /// An existing target is a refusal here, not a conflict to report as such.
 fn no_overwrite(e: StorageError) -> StorageError {
-    if e.kind == ErrorKind::AlreadyExists {
-        denied(NO_OVERWRITE_MESSAGE)
-    } else {
-        e
-    }
+    if e.kind == ErrorKind::AlreadyExists { denied(NO_OVERWRITE_MESSAGE) } else { e }
 }
 
 #[async_trait]
@@ -131,11 +124,7 @@ impl Storage for AnonymousPolicy {
         self.inner.open_read(path, offset).await
     }
 
-    async fn open_write(
-        &self,
-        path: &VPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         if self.zone(path) != Zone::BelowIncoming {
             return Err(self.refuse_write(path));
         }
@@ -144,11 +133,7 @@ impl Storage for AnonymousPolicy {
             WriteMode::Create { .. } | WriteMode::At(0) => {}
             WriteMode::At(_) | WriteMode::Append => return Err(upload_only()),
         }
-        let handle = self
-            .inner
-            .open_write(path, WriteMode::Create { exclusive: true })
-            .await
-            .map_err(no_overwrite)?;
+        let handle = self.inner.open_write(path, WriteMode::Create { exclusive: true }).await.map_err(no_overwrite)?;
         Ok(Box::new(NewFileUpload { inner: handle }))
     }
 
@@ -184,11 +169,7 @@ struct NewFileUpload {
 }
 
 impl AsyncWrite for NewFileUpload {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut *self.inner).poll_write(cx, buf)
     }
 
@@ -234,39 +215,24 @@ mod tests {
     fn setup(incoming: Option<&str>) -> (MemoryStorage, AnonymousPolicy) {
         let mem = MemoryStorage::new();
         mem.put_file(&p("/pub/readme"), "hello").unwrap();
-        mem.put_file(&p("/incoming/someone-elses"), "theirs")
-            .unwrap();
+        mem.put_file(&p("/incoming/someone-elses"), "theirs").unwrap();
         mem.create_dir_all(&p("/incoming/sub")).unwrap();
         mem.create_dir_all(&p("/pub/empty")).unwrap();
-        (
-            mem.clone(),
-            AnonymousPolicy::new(Arc::new(mem), incoming.map(p)),
-        )
+        (mem.clone(), AnonymousPolicy::new(Arc::new(mem), incoming.map(p)))
     }
 
     fn assert_denied<T>(r: Result<T, StorageError>, message: &str) {
-        let Err(e) = r else {
-            panic!("expected a refusal: {message}")
-        };
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::PermissionDenied, message)
-        );
+        let Err(e) = r else { panic!("expected a refusal: {message}") };
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::PermissionDenied, message));
     }
 
     #[tokio::test]
     async fn public_area_is_readable() {
         let (_, anon) = setup(Some("/incoming"));
         assert_eq!(read_all(&anon, "/pub/readme").await.unwrap(), b"hello");
-        assert_eq!(
-            list_names(&anon, "/").await.unwrap(),
-            vec![b"incoming".to_vec(), b"pub".to_vec()]
-        );
+        assert_eq!(list_names(&anon, "/").await.unwrap(), vec![b"incoming".to_vec(), b"pub".to_vec()]);
         assert_eq!(anon.metadata(&p("/pub/readme")).await.unwrap().size, 5);
-        assert_eq!(
-            anon.metadata(&p("/nothing")).await.unwrap_err().kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(anon.metadata(&p("/nothing")).await.unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(anon.incoming(), Some(&p("/incoming")));
     }
 
@@ -274,15 +240,8 @@ mod tests {
     async fn public_area_refuses_every_write() {
         let (mem, anon) = setup(Some("/incoming"));
         let ro = ANONYMOUS_READ_ONLY_MESSAGE;
-        assert_denied(
-            anon.open_write(&p("/pub/new"), WriteMode::Create { exclusive: true })
-                .await,
-            ro,
-        );
-        assert_denied(
-            anon.open_write(&p("/pub/readme"), WriteMode::Append).await,
-            ro,
-        );
+        assert_denied(anon.open_write(&p("/pub/new"), WriteMode::Create { exclusive: true }).await, ro);
+        assert_denied(anon.open_write(&p("/pub/readme"), WriteMode::Append).await, ro);
         assert_denied(anon.delete(&p("/pub/readme")).await, ro);
         assert_denied(anon.mkdir(&p("/pub/dir")).await, ro);
         assert_denied(anon.rmdir(&p("/pub/empty")).await, ro);
@@ -292,8 +251,7 @@ mod tests {
         // Making or removing the upload directory itself is not an upload.
         assert_denied(anon.rmdir(&p("/incoming")).await, UPLOAD_ONLY_MESSAGE);
         assert_denied(
-            anon.open_write(&p("/incoming"), WriteMode::Create { exclusive: false })
-                .await,
+            anon.open_write(&p("/incoming"), WriteMode::Create { exclusive: false }).await,
             UPLOAD_ONLY_MESSAGE,
         );
         assert_eq!(mem.file_contents(&p("/pub/readme")).unwrap(), b"hello");
@@ -306,62 +264,27 @@ mod tests {
         upload(&anon, "/incoming/mine", b"new").await.unwrap();
         assert_eq!(mem.file_contents(&p("/incoming/mine")).unwrap(), b"new");
         // A plain STOR asks for replace; the policy makes it exclusive.
-        let replace = anon
-            .open_write(
-                &p("/incoming/someone-elses"),
-                WriteMode::Create { exclusive: false },
-            )
-            .await;
+        let replace = anon.open_write(&p("/incoming/someone-elses"), WriteMode::Create { exclusive: false }).await;
         assert_denied(replace, NO_OVERWRITE_MESSAGE);
-        assert_denied(
-            anon.open_write(&p("/incoming/mine"), WriteMode::At(0))
-                .await,
-            NO_OVERWRITE_MESSAGE,
-        );
-        assert_denied(
-            anon.open_write(&p("/incoming/mine"), WriteMode::At(2))
-                .await,
-            UPLOAD_ONLY_MESSAGE,
-        );
-        assert_denied(
-            anon.open_write(&p("/incoming/other"), WriteMode::Append)
-                .await,
-            UPLOAD_ONLY_MESSAGE,
-        );
+        assert_denied(anon.open_write(&p("/incoming/mine"), WriteMode::At(0)).await, NO_OVERWRITE_MESSAGE);
+        assert_denied(anon.open_write(&p("/incoming/mine"), WriteMode::At(2)).await, UPLOAD_ONLY_MESSAGE);
+        assert_denied(anon.open_write(&p("/incoming/other"), WriteMode::Append).await, UPLOAD_ONLY_MESSAGE);
         // Subdirectories an administrator made take uploads too.
         upload(&anon, "/incoming/sub/deep", b"d").await.unwrap();
-        assert_eq!(
-            mem.file_contents(&p("/incoming/someone-elses")).unwrap(),
-            b"theirs"
-        );
+        assert_eq!(mem.file_contents(&p("/incoming/someone-elses")).unwrap(), b"theirs");
     }
 
     #[tokio::test]
     async fn name_taken_during_upload_is_refused_at_commit() {
         let (mem, anon) = setup(Some("/incoming"));
-        let mut w = anon
-            .open_write(&p("/incoming/race"), WriteMode::Create { exclusive: false })
-            .await
-            .unwrap();
+        let mut w = anon.open_write(&p("/incoming/race"), WriteMode::Create { exclusive: false }).await.unwrap();
         w.write_all(b"second").await.unwrap();
         mem.put_file(&p("/incoming/race"), "first").unwrap();
         assert_denied(w.commit().await, NO_OVERWRITE_MESSAGE);
         assert_eq!(mem.file_contents(&p("/incoming/race")).unwrap(), b"first");
-        let w = anon
-            .open_write(
-                &p("/incoming/dropped"),
-                WriteMode::Create { exclusive: false },
-            )
-            .await
-            .unwrap();
+        let w = anon.open_write(&p("/incoming/dropped"), WriteMode::Create { exclusive: false }).await.unwrap();
         w.abort().await;
-        assert_eq!(
-            mem.metadata(&p("/incoming/dropped"))
-                .await
-                .unwrap_err()
-                .kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(mem.metadata(&p("/incoming/dropped")).await.unwrap_err().kind, ErrorKind::NotFound);
     }
 
     #[tokio::test]
@@ -376,23 +299,13 @@ mod tests {
         assert_denied(anon.metadata(&p("/incoming/missing")).await, only);
         assert_denied(anon.open_read(&p("/incoming/someone-elses"), 0).await, only);
         assert_denied(anon.delete(&p("/incoming/someone-elses")).await, only);
-        assert_denied(
-            anon.rename(&p("/incoming/someone-elses"), &p("/incoming/x"))
-                .await,
-            only,
-        );
+        assert_denied(anon.rename(&p("/incoming/someone-elses"), &p("/incoming/x")).await, only);
         assert_denied(anon.mkdir(&p("/incoming/newdir")).await, only);
         assert_denied(anon.rmdir(&p("/incoming/sub")).await, only);
-        assert_denied(
-            anon.set_mode(&p("/incoming/someone-elses"), 0o777).await,
-            only,
-        );
+        assert_denied(anon.set_mode(&p("/incoming/someone-elses"), 0o777).await, only);
         assert_denied(anon.set_mtime(&p("/incoming/someone-elses"), 0).await, only);
         // Moving a public file into the upload area is a write outside it.
-        assert_denied(
-            anon.rename(&p("/pub/readme"), &p("/incoming/readme")).await,
-            ANONYMOUS_READ_ONLY_MESSAGE,
-        );
+        assert_denied(anon.rename(&p("/pub/readme"), &p("/incoming/readme")).await, ANONYMOUS_READ_ONLY_MESSAGE);
         assert_eq!(mem.entry_count(), 6);
     }
 
@@ -402,11 +315,7 @@ mod tests {
         mem.put_file(&p("/incoming-old/file"), "x").unwrap();
         assert_eq!(read_all(&anon, "/incoming-old/file").await.unwrap(), b"x");
         assert_denied(
-            anon.open_write(
-                &p("/incoming-old/new"),
-                WriteMode::Create { exclusive: true },
-            )
-            .await,
+            anon.open_write(&p("/incoming-old/new"), WriteMode::Create { exclusive: true }).await,
             ANONYMOUS_READ_ONLY_MESSAGE,
         );
     }
@@ -415,18 +324,10 @@ mod tests {
     async fn without_incoming_everything_is_read_only() {
         let (mem, anon) = setup(None);
         assert_eq!(list_names(&anon, "/incoming").await.unwrap().len(), 2);
-        assert_eq!(
-            read_all(&anon, "/incoming/someone-elses").await.unwrap(),
-            b"theirs"
-        );
-        let w = anon
-            .open_write(&p("/incoming/new"), WriteMode::Create { exclusive: true })
-            .await;
+        assert_eq!(read_all(&anon, "/incoming/someone-elses").await.unwrap(), b"theirs");
+        let w = anon.open_write(&p("/incoming/new"), WriteMode::Create { exclusive: true }).await;
         assert_denied(w, ANONYMOUS_READ_ONLY_MESSAGE);
-        assert_denied(
-            anon.delete(&p("/incoming/someone-elses")).await,
-            ANONYMOUS_READ_ONLY_MESSAGE,
-        );
+        assert_denied(anon.delete(&p("/incoming/someone-elses")).await, ANONYMOUS_READ_ONLY_MESSAGE);
         assert_eq!(anon.capabilities(), mem.capabilities());
     }
 }

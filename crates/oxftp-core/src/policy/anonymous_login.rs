@@ -29,16 +29,8 @@ impl AnonymousLogin {
     /// Accept `anonymous`/`ftp` with `home` as their root and `incoming`
     /// (a path inside that root, as the session sees it) as the upload-only
     /// directory; other users go to `inner`, or are unknown without one.
-    pub fn new(
-        inner: Option<Arc<dyn Authenticator>>,
-        home: VPath,
-        incoming: Option<VPath>,
-    ) -> Self {
-        AnonymousLogin {
-            inner,
-            home,
-            incoming,
-        }
+    pub fn new(inner: Option<Arc<dyn Authenticator>>, home: VPath, incoming: Option<VPath>) -> Self {
+        AnonymousLogin { inner, home, incoming }
     }
 
     /// Whether `user` names the anonymous account (`anonymous` or `ftp`, any case).
@@ -84,24 +76,15 @@ mod tests {
     }
 
     fn creds(user: &str, password: &str) -> Credentials {
-        Credentials {
-            user: user.into(),
-            password: password.into(),
-            peer: "192.0.2.1:2121".parse().unwrap(),
-        }
+        Credentials { user: user.into(), password: password.into(), peer: "192.0.2.1:2121".parse().unwrap() }
     }
 
     #[tokio::test]
     async fn anonymous_aliases_with_any_password() {
-        let login =
-            AnonymousLogin::new(Some(Arc::new(OneUser)), p("/srv/ftp"), Some(p("/incoming")));
-        for (user, password) in [
-            ("anonymous", "me@example.org"),
-            ("ftp", ""),
-            ("ANONYMOUS", "x"),
-            ("Ftp", "pw"),
-            ("AnOnYmOuS", ""),
-        ] {
+        let login = AnonymousLogin::new(Some(Arc::new(OneUser)), p("/srv/ftp"), Some(p("/incoming")));
+        for (user, password) in
+            [("anonymous", "me@example.org"), ("ftp", ""), ("ANONYMOUS", "x"), ("Ftp", "pw"), ("AnOnYmOuS", "")]
+        {
             let id = login.authenticate(&creds(user, password)).await.unwrap();
             assert_eq!(id.user, "anonymous", "{user}");
             assert_eq!(id.class, AccessClass::Anonymous);
@@ -116,23 +99,11 @@ mod tests {
         let login = AnonymousLogin::new(Some(Arc::new(OneUser)), VPath::root(), None);
         let id = login.authenticate(&creds("ann", "pw")).await.unwrap();
         assert_eq!((id.user.as_str(), id.class), ("ann", AccessClass::User));
-        assert!(matches!(
-            login.authenticate(&creds("ann", "bad")).await,
-            Err(AuthError::BadPassword)
-        ));
-        assert!(matches!(
-            login.authenticate(&creds("bob", "pw")).await,
-            Err(AuthError::UnknownUser)
-        ));
+        assert!(matches!(login.authenticate(&creds("ann", "bad")).await, Err(AuthError::BadPassword)));
+        assert!(matches!(login.authenticate(&creds("bob", "pw")).await, Err(AuthError::UnknownUser)));
         // Near misses are not anonymous.
         for user in ["anonymous ", "ftpuser", "anon", ""] {
-            assert!(
-                matches!(
-                    login.authenticate(&creds(user, "")).await,
-                    Err(AuthError::UnknownUser)
-                ),
-                "{user:?}"
-            );
+            assert!(matches!(login.authenticate(&creds(user, "")).await, Err(AuthError::UnknownUser)), "{user:?}");
         }
     }
 
@@ -140,9 +111,6 @@ mod tests {
     async fn without_inner_only_anonymous_gets_in() {
         let login = AnonymousLogin::new(None, VPath::root(), None);
         assert!(login.authenticate(&creds("ftp", "")).await.is_ok());
-        assert!(matches!(
-            login.authenticate(&creds("ann", "pw")).await,
-            Err(AuthError::UnknownUser)
-        ));
+        assert!(matches!(login.authenticate(&creds("ann", "pw")).await, Err(AuthError::UnknownUser)));
     }
 }

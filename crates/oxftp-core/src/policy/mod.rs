@@ -20,9 +20,7 @@ mod rooted;
 #[cfg(test)]
 mod test_support;
 
-pub use anonymous::{
-    ANONYMOUS_READ_ONLY_MESSAGE, AnonymousPolicy, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE,
-};
+pub use anonymous::{ANONYMOUS_READ_ONLY_MESSAGE, AnonymousPolicy, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE};
 pub use anonymous_login::{ANONYMOUS_USER, AnonymousLogin};
 pub use read_only::{READ_ONLY_MESSAGE, ReadOnly};
 pub use rooted::Rooted;
@@ -33,10 +31,7 @@ pub use rooted::Rooted;
 ///
 /// `ReadOnly` goes outermost, so a read-only anonymous identity cannot upload
 /// even into `incoming`: "no writes of any kind" wins.
-pub fn session_storage(
-    factory: &dyn StorageFactory,
-    identity: &Identity,
-) -> Result<Arc<dyn Storage>, StorageError> {
+pub fn session_storage(factory: &dyn StorageFactory, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
     let mut storage = factory.storage_for(identity)?;
     if identity.class == AccessClass::Anonymous {
         storage = Arc::new(AnonymousPolicy::new(storage, identity.incoming.clone()));
@@ -70,10 +65,7 @@ impl StorageFactory for SharedStorage {
     }
 
     fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-        Ok(Arc::new(Rooted::new(
-            Arc::clone(&self.inner),
-            identity.home.clone(),
-        )))
+        Ok(Arc::new(Rooted::new(Arc::clone(&self.inner), identity.home.clone())))
     }
 }
 
@@ -102,19 +94,12 @@ mod tests {
     async fn user_gets_full_rights_in_home() {
         let (mem, factory) = shared();
         assert_eq!(StorageFactory::capabilities(&factory), Capabilities::ALL);
-        let s =
-            session_storage(&factory, &identity("ann", AccessClass::User, "/home/ann")).unwrap();
-        assert_eq!(
-            list_names(s.as_ref(), "/").await.unwrap(),
-            vec![b"notes".to_vec()]
-        );
+        let s = session_storage(&factory, &identity("ann", AccessClass::User, "/home/ann")).unwrap();
+        assert_eq!(list_names(s.as_ref(), "/").await.unwrap(), vec![b"notes".to_vec()]);
         upload(s.as_ref(), "/new", b"n").await.unwrap();
         s.delete(&p("/notes")).await.unwrap();
         assert_eq!(mem.file_contents(&p("/home/ann/new")).unwrap(), b"n");
-        assert_eq!(
-            mem.metadata(&p("/home/ann/notes")).await.unwrap_err().kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(mem.metadata(&p("/home/ann/notes")).await.unwrap_err().kind, ErrorKind::NotFound);
     }
 
     #[tokio::test]
@@ -125,10 +110,7 @@ mod tests {
         let s = session_storage(&factory, &id).unwrap();
         assert_eq!(read_all(s.as_ref(), "/notes").await.unwrap(), b"ann");
         let e = s.delete(&p("/notes")).await.unwrap_err();
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::PermissionDenied, READ_ONLY_MESSAGE)
-        );
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::PermissionDenied, READ_ONLY_MESSAGE));
         assert_eq!(mem.file_contents(&p("/home/ann/notes")).unwrap(), b"ann");
     }
 
@@ -138,10 +120,7 @@ mod tests {
         let mut id = identity("anonymous", AccessClass::Anonymous, "/srv/ftp");
         id.incoming = Some(p("/incoming"));
         let s = session_storage(&factory, &id).unwrap();
-        assert_eq!(
-            read_all(s.as_ref(), "/pub/readme").await.unwrap(),
-            b"public"
-        );
+        assert_eq!(read_all(s.as_ref(), "/pub/readme").await.unwrap(), b"public");
         upload(s.as_ref(), "/incoming/up", b"u").await.unwrap();
         assert_eq!(mem.file_contents(&p("/srv/ftp/incoming/up")).unwrap(), b"u");
         let e = err_of(s.list(&p("/incoming")).await);
@@ -149,10 +128,7 @@ mod tests {
         let e = s.delete(&p("/pub/readme")).await.unwrap_err();
         assert_eq!(e.message, ANONYMOUS_READ_ONLY_MESSAGE);
         // Nothing outside the anonymous home is reachable.
-        assert_eq!(
-            s.metadata(&p("/home/ann/notes")).await.unwrap_err().kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(s.metadata(&p("/home/ann/notes")).await.unwrap_err().kind, ErrorKind::NotFound);
     }
 
     #[tokio::test]
@@ -162,16 +138,10 @@ mod tests {
         id.incoming = Some(p("/incoming"));
         id.read_only = true;
         let s = session_storage(&factory, &id).unwrap();
-        let e = err_of(
-            s.open_write(&p("/incoming/up"), WriteMode::Create { exclusive: true })
-                .await,
-        );
+        let e = err_of(s.open_write(&p("/incoming/up"), WriteMode::Create { exclusive: true }).await);
         assert_eq!(e.message, READ_ONLY_MESSAGE);
         // Reads still follow the anonymous rules underneath.
-        assert_eq!(
-            err_of(s.list(&p("/incoming")).await).message,
-            UPLOAD_ONLY_MESSAGE
-        );
+        assert_eq!(err_of(s.list(&p("/incoming")).await).message, UPLOAD_ONLY_MESSAGE);
         assert_eq!(mem.entry_count(), 8);
     }
 
@@ -187,9 +157,6 @@ mod tests {
     #[test]
     fn factory_errors_reach_the_caller() {
         let e = session_storage(&Broken, &Identity::new("ann", AccessClass::User)).unwrap_err();
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::Transient, "backend down")
-        );
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Transient, "backend down"));
     }
 }

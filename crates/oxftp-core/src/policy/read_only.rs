@@ -10,9 +10,7 @@ use async_trait::async_trait;
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 
-use crate::storage::{
-    Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
-};
+use crate::storage::{Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// The text every refused write carries.
 pub const READ_ONLY_MESSAGE: &str = "Permission denied: read-only account";
@@ -52,11 +50,7 @@ impl Storage for ReadOnly {
         self.inner.open_read(path, offset).await
     }
 
-    async fn open_write(
-        &self,
-        _path: &VPath,
-        _mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, _path: &VPath, _mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         Err(refused())
     }
 
@@ -99,9 +93,7 @@ mod tests {
     }
 
     fn assert_refused<T>(r: Result<T, StorageError>) {
-        let Err(e) = r else {
-            panic!("expected a refusal")
-        };
+        let Err(e) = r else { panic!("expected a refusal") };
         assert_eq!(e.kind, ErrorKind::PermissionDenied);
         assert_eq!(e.message, READ_ONLY_MESSAGE);
     }
@@ -110,16 +102,10 @@ mod tests {
     async fn reads_pass_through() {
         let (mem, ro) = setup();
         assert_eq!(read_all(&ro, "/pub/file").await.unwrap(), b"data");
-        assert_eq!(
-            list_names(&ro, "/pub").await.unwrap(),
-            vec![b"empty".to_vec(), b"file".to_vec()]
-        );
+        assert_eq!(list_names(&ro, "/pub").await.unwrap(), vec![b"empty".to_vec(), b"file".to_vec()]);
         assert_eq!(ro.metadata(&p("/pub/file")).await.unwrap().size, 4);
         // Errors of the inner storage are not disguised as refusals.
-        assert_eq!(
-            ro.metadata(&p("/none")).await.unwrap_err().kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(ro.metadata(&p("/none")).await.unwrap_err().kind, ErrorKind::NotFound);
         assert_eq!(ro.capabilities(), mem.capabilities());
     }
 

@@ -16,9 +16,7 @@ use async_trait::async_trait;
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 
-use crate::storage::{
-    Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
-};
+use crate::storage::{Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// A storage whose `/` is `home` in the storage it wraps.
 #[derive(Debug, Clone)]
@@ -62,11 +60,7 @@ impl Storage for Rooted {
         self.inner.open_read(&self.map(path), offset).await
     }
 
-    async fn open_write(
-        &self,
-        path: &VPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         self.inner.open_write(&self.map(path), mode).await
     }
 
@@ -129,10 +123,7 @@ mod tests {
         assert_eq!((info.mode, info.mtime), (Some(0o600), Some(1000)));
         r.delete(&p("/sub/moved")).await.unwrap();
         r.rmdir(&p("/sub")).await.unwrap();
-        assert_eq!(
-            kind_of(mem.metadata(&p("/home/ann/sub")).await),
-            ErrorKind::NotFound
-        );
+        assert_eq!(kind_of(mem.metadata(&p("/home/ann/sub")).await), ErrorKind::NotFound);
         assert_eq!(r.capabilities(), mem.capabilities());
     }
 
@@ -147,25 +138,13 @@ mod tests {
     async fn no_path_reaches_outside_the_home() {
         let (mem, r) = setup();
         // Whatever the client sends, the engine resolves it to a VPath first.
-        for attempt in [
-            "../bob/secret",
-            "/../../etc/passwd",
-            "docs/../../../etc/passwd",
-            "/home/bob/secret",
-        ] {
+        for attempt in ["../bob/secret", "/../../etc/passwd", "docs/../../../etc/passwd", "/home/bob/secret"] {
             let path = VPath::root().resolve(attempt.as_bytes()).unwrap();
             assert!(path.under(r.home()).starts_with(r.home()));
-            assert_eq!(
-                kind_of(r.open_read(&path, 0).await),
-                ErrorKind::NotFound,
-                "{attempt}"
-            );
+            assert_eq!(kind_of(r.open_read(&path, 0).await), ErrorKind::NotFound, "{attempt}");
         }
         assert_eq!(kind_of(r.list(&p("/home")).await), ErrorKind::NotFound);
-        assert_eq!(
-            kind_of(r.delete(&p("/../bob/secret")).await),
-            ErrorKind::NotFound
-        );
+        assert_eq!(kind_of(r.delete(&p("/../bob/secret")).await), ErrorKind::NotFound);
         let up = VPath::root().resolve(b"../../etc/passwd").unwrap();
         upload(&r, "/x", b"1").await.unwrap();
         r.rename(&p("/x"), &up).await.unwrap_err();

@@ -21,23 +21,14 @@ pub(crate) async fn read_all(storage: &dyn Storage, path: &str) -> Result<Vec<u8
 }
 
 /// Upload `data` as a new or replaced file and commit it.
-pub(crate) async fn upload(
-    storage: &dyn Storage,
-    path: &str,
-    data: &[u8],
-) -> Result<(), StorageError> {
-    let mut w = storage
-        .open_write(&p(path), WriteMode::Create { exclusive: false })
-        .await?;
+pub(crate) async fn upload(storage: &dyn Storage, path: &str, data: &[u8]) -> Result<(), StorageError> {
+    let mut w = storage.open_write(&p(path), WriteMode::Create { exclusive: false }).await?;
     w.write_all(data).await?;
     w.commit().await
 }
 
 /// The names in a directory, all pages.
-pub(crate) async fn list_names(
-    storage: &dyn Storage,
-    path: &str,
-) -> Result<Vec<Vec<u8>>, StorageError> {
+pub(crate) async fn list_names(storage: &dyn Storage, path: &str) -> Result<Vec<Vec<u8>>, StorageError> {
     let mut lister = storage.list(&p(path)).await?;
     let mut out = Vec::new();
     while let Some(page) = lister.next_page().await? {

@@ -3,14 +3,15 @@
 use oxftp_proto::line::{LineDecoder, LineEvent};
 use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::stream::{ReadSide, Side, WriteSide};
 
 /// Read side of the control connection.
 ///
 /// `next_event` is cancel-safe: all state lives in `self` and the only await
 /// is a socket read, so the session can race it against a running transfer.
 pub(crate) struct ControlReader {
-    half: OwnedReadHalf,
+    side: ReadSide,
     decoder: LineDecoder,
     buf: Box<[u8]>,
     start: usize,
@@ -25,14 +26,33 @@ pub(crate) enum Incoming {
 }
 
 impl ControlReader {
-    pub fn new(half: OwnedReadHalf, max_line: usize) -> Self {
+    pub fn new(side: ReadSide, max_line: usize) -> Self {
         ControlReader {
-            half,
+            side,
             decoder: LineDecoder::new(max_line),
             buf: vec![0u8; 2048].into_boxed_slice(),
             start: 0,
             end: 0,
         }
+    }
+
+    /// Whether the control connection is protected by TLS now.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.side, Side::Tls(_))
+    }
+
+    /// Take the stream out for an upgrade or downgrade. Anything already
+    /// buffered was sent in the old mode after the command that switches
+    /// (pipelined before the handshake): it is dropped, never executed.
+    pub fn take_side(&mut self) -> ReadSide {
+        self.start = 0;
+        self.end = 0;
+        self.decoder = LineDecoder::new(self.decoder.max_len());
+        std::mem::replace(&mut self.side, Side::Detached)
+    }
+
+    pub fn set_side(&mut self, side: ReadSide) {
+        self.side = side;
     }
 
     pub async fn next_event(&mut self) -> Incoming {
@@ -49,7 +69,7 @@ impl ControlReader {
             }
             self.start = 0;
             self.end = 0;
-            match self.half.read(&mut self.buf).await {
+            match self.side.read(&mut self.buf).await {
                 Ok(0) | Err(_) => return Incoming::Closed,
                 Ok(n) => self.end = n,
             }
@@ -59,26 +79,33 @@ impl ControlReader {
 
 /// Write side of the control connection.
 pub(crate) struct ControlWriter {
-    half: OwnedWriteHalf,
+    side: WriteSide,
     out: Vec<u8>,
 }
 
 impl ControlWriter {
-    pub fn new(half: OwnedWriteHalf) -> Self {
-        ControlWriter {
-            half,
-            out: Vec::with_capacity(256),
-        }
+    pub fn new(side: WriteSide) -> Self {
+        ControlWriter { side, out: Vec::with_capacity(256) }
+    }
+
+    pub fn take_side(&mut self) -> WriteSide {
+        std::mem::replace(&mut self.side, Side::Detached)
+    }
+
+    pub fn set_side(&mut self, side: WriteSide) {
+        self.side = side;
     }
 
     /// Send one reply. Errors mean the client is gone; the read side notices.
     pub async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
         self.out.clear();
         reply.encode(&mut self.out);
-        self.half.write_all(&self.out).await
+        self.side.write_all(&self.out).await?;
+        // TLS buffers records until flushed; plain TCP flush is a no-op.
+        self.side.flush().await
     }
 
     pub async fn close(&mut self) {
-        let _ = self.half.shutdown().await;
+        let _ = self.side.shutdown().await;
     }
 }

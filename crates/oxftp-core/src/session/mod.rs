@@ -7,6 +7,7 @@
 //! so pipelining clients see replies in order.
 
 mod control;
+mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::auth::Identity;
 use crate::data::DataSetup;
 use crate::server::Shared;
 use crate::storage::Storage;
+use crate::stream::Side;
 use crate::transfer::{Progress, TransferError};
 
 pub(crate) use control::{ControlReader, ControlWriter, Incoming};
@@ -80,10 +82,20 @@ pub(crate) struct Session {
     /// The client's name from CLNT, for logs.
     pub client_name: Option<String>,
     pub connected: Instant,
+    /// TLS for this control connection and its data connections (its own session cache).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Whether this connection came in on an implicit-TLS listener.
+    pub implicit_tls: bool,
+    /// PBSZ 0 was given (RFC 4217 requires it before PROT).
+    pub pbsz: bool,
+    /// PROT P: data connections use TLS.
+    pub protect_data: bool,
+    /// Subject CN of a verified client certificate.
+    pub client_cert_cn: Option<String>,
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, stream: TcpStream) -> std::io::Result<Session> {
+    pub(crate) fn new(shared: Arc<Shared>, stream: TcpStream, implicit_tls: bool) -> std::io::Result<Session> {
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         // Keep Telnet "Synch" urgent bytes in the stream so IAC IP IAC DM ABOR
@@ -93,12 +105,11 @@ impl Session {
         let (read_half, write_half) = stream.into_split();
         let max_line = shared.options.max_line;
         Ok(Session {
-            shared,
             logger,
             peer,
             local,
-            reader: ControlReader::new(read_half, max_line),
-            writer: ControlWriter::new(write_half),
+            reader: ControlReader::new(Side::Plain(read_half), max_line),
+            writer: ControlWriter::new(Side::Plain(write_half)),
             login: Login::Fresh,
             identity: None,
             storage: None,
@@ -112,6 +123,12 @@ impl Session {
             running: None,
             client_name: None,
             connected: Instant::now(),
+            tls: shared.options.tls.as_ref().map(|t| t.session_acceptor()),
+            implicit_tls,
+            pbsz: false,
+            protect_data: false,
+            client_cert_cn: None,
+            shared,
         })
     }
 
@@ -133,15 +150,19 @@ impl Session {
         if self.logged_in() {
             self.shared.options.idle_timeout
         } else {
-            self.shared
-                .options
-                .login_timeout
-                .saturating_sub(self.connected.elapsed())
+            self.shared.options.login_timeout.saturating_sub(self.connected.elapsed())
         }
     }
 
     pub(crate) async fn run(mut self) {
         slog::debug!(self.logger, "connected");
+        if self.implicit_tls {
+            // Implicit FTPS: the handshake comes before the greeting.
+            if let Err(e) = self.start_tls().await {
+                slog::info!(self.logger, "implicit TLS handshake failed"; "error" => %e);
+                return;
+            }
+        }
         let greeting = self.shared.options.greeting.clone();
         self.reply(220, greeting).await;
         let mut shutdown = self.shared.shutdown.clone();
@@ -234,10 +255,7 @@ impl Session {
         };
         let (reply, status, bytes) = match result {
             Ok(Ok(bytes)) => {
-                let text = running
-                    .success_text
-                    .take()
-                    .unwrap_or_else(|| b"Transfer complete.".to_vec());
+                let text = running.success_text.take().unwrap_or_else(|| b"Transfer complete.".to_vec());
                 (Reply::new(226, text), "complete", bytes)
             }
             Ok(Err(e)) => (
@@ -256,22 +274,9 @@ impl Session {
     }
 
     /// One structured line per transfer (the fields of an xferlog entry).
-    pub(crate) fn log_transfer(
-        &self,
-        what: &str,
-        path: &VPath,
-        started: Instant,
-        status: &str,
-        bytes: u64,
-    ) {
-        let user = self
-            .identity
-            .as_ref()
-            .map(|i| i.user.as_str())
-            .unwrap_or("-");
+    pub(crate) fn log_transfer(&self, what: &str, path: &VPath, started: Instant, status: &str, bytes: u64) {
         let elapsed = started.elapsed();
         slog::info!(self.logger, "transfer";
-            "user" => user,
             "op" => what,
             "path" => %path,
             "bytes" => bytes,

@@ -1,0 +1,200 @@
+//! FTPS: TLS for the control and data connections (RFC 2228, RFC 4217) with rustls.
+//!
+//! Guarantees:
+//! - TLS 1.2 and 1.3 only, ring crypto, certificate chain and key from PEM files;
+//!   a missing, unreadable, mismatched or expired certificate is a start-up error
+//!   that says which.
+//! - Data-connection theft protection (vsftpd's `require_ssl_reuse`): every
+//!   control connection gets its own TLS session cache, so a data connection
+//!   that resumes a session can only be resuming *this* control connection's
+//!   session. With `require_session_reuse` (the default) a data connection
+//!   that does a full handshake instead is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// When TLS is required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRequirement {
+    /// Clients choose.
+    Optional,
+    /// Required for every account except anonymous (which may stay plaintext).
+    Accounts,
+    /// Required for everyone.
+    All,
+}
+
+impl TlsRequirement {
+    /// Whether a login of this kind must be protected.
+    pub fn applies_to(self, anonymous: bool) -> bool {
+        match self {
+            TlsRequirement::Optional => false,
+            TlsRequirement::Accounts => !anonymous,
+            TlsRequirement::All => true,
+        }
+    }
+}
+
+/// Client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCertMode {
+    /// Not asked for.
+    Off,
+    /// Asked for; a client without one may still connect (and log in with a password).
+    Request,
+    /// A certificate signed by the trust store is required for the handshake to succeed.
+    Require,
+}
+
+/// FTPS settings, as a daemon's config file or an embedder gives them.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate, followed by its chain.
+    pub cert_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// TLS on the control connection (AUTH TLS before USER).
+    pub control: TlsRequirement,
+    /// TLS on data connections (PROT P before transfers).
+    pub data: TlsRequirement,
+    /// Refuse a data connection that does not resume the control connection's TLS session.
+    pub require_session_reuse: bool,
+    /// Allow CCC (clear command channel after login: lets NAT helpers read PORT commands,
+    /// but exposes every later command).
+    pub allow_ccc: bool,
+    pub client_certs: ClientCertMode,
+    /// Trust store (PEM CA certificates) for client certificates.
+    pub client_ca_file: Option<PathBuf>,
+    /// A client certificate's subject CN names the user; with a valid certificate the
+    /// user logs in without a password (only when `client_certs` is not Off).
+    pub cert_cn_login: bool,
+    /// A TLS handshake must finish within this time.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsConfig {
+    /// Settings with the defaults: TLS optional, session reuse required, no CCC, no client certs.
+    pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsConfig {
+        TlsConfig {
+            cert_file: cert_file.into(),
+            key_file: key_file.into(),
+            control: TlsRequirement::Optional,
+            data: TlsRequirement::Optional,
+            require_session_reuse: true,
+            allow_ccc: false,
+            client_certs: ClientCertMode::Off,
+            client_ca_file: None,
+            cert_cn_login: false,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Load the certificate material and build the TLS server.
+    pub fn build(&self) -> Result<Tls, TlsError> {
+        let certs = load_certs(&self.cert_file)?;
+        let key = PrivateKeyDer::from_pem_file(&self.key_file)
+            .map_err(|e| TlsError::Key(self.key_file.clone(), e.to_string()))?;
+        check_validity(&self.cert_file, &certs[0])?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| TlsError::Rustls(e.to_string()))?;
+        let builder = match self.client_certs {
+            ClientCertMode::Off => builder.with_no_client_auth(),
+            mode => {
+                let ca_file = self.client_ca_file.as_ref().ok_or(TlsError::NoClientCa)?;
+                let mut roots = RootCertStore::empty();
+                for ca in load_certs(ca_file)? {
+                    roots.add(ca).map_err(|e| TlsError::Cert(ca_file.clone(), e.to_string()))?;
+                }
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier =
+                    if mode == ClientCertMode::Request { verifier.allow_unauthenticated() } else { verifier };
+                builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Rustls(e.to_string()))?)
+            }
+        };
+        let server = builder.with_single_cert(certs, key).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => TlsError::Mismatch(self.cert_file.clone(), self.key_file.clone()),
+            other => TlsError::Rustls(other.to_string()),
+        })?;
+        Ok(Tls { config: self.clone(), server: Arc::new(server) })
+    }
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("certificate file {0}: {1}")]
+    Cert(PathBuf, String),
+    #[error("private key file {0}: {1}")]
+    Key(PathBuf, String),
+    #[error("certificate {0} does not match private key {1}")]
+    Mismatch(PathBuf, PathBuf),
+    #[error("certificate {0} has expired (not valid after {1} UTC)")]
+    Expired(PathBuf, String),
+    #[error("certificate {0} is not valid yet (not before {1} UTC)")]
+    NotYetValid(PathBuf, String),
+    #[error("client certificates are enabled but no client CA file is configured")]
+    NoClientCa,
+    #[error("TLS setup failed: {0}")]
+    Rustls(String),
+}
+
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| TlsError::Cert(path.to_path_buf(), e.to_string()))?;
+    let certs: Vec<_> =
+        iter.collect::<Result<_, _>>().map_err(|e| TlsError::Cert(path.to_path_buf(), e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::Cert(path.to_path_buf(), "no certificate found in the file".into()));
+    }
+    Ok(certs)
+}
+
+fn check_validity(path: &Path, cert: &CertificateDer<'_>) -> Result<(), TlsError> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|e| TlsError::Cert(path.to_path_buf(), e.to_string()))?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let validity = parsed.validity();
+    if validity.not_after.timestamp() < now {
+        return Err(TlsError::Expired(path.to_path_buf(), validity.not_after.to_string()));
+    }
+    if validity.not_before.timestamp() > now {
+        return Err(TlsError::NotYetValid(path.to_path_buf(), validity.not_before.to_string()));
+    }
+    Ok(())
+}
+
+/// The subject common name of a DER certificate, for CN-to-user mapping.
+pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let cn = parsed.subject().iter_common_name().next()?.as_str().ok()?.to_string();
+    Some(cn)
+}
+
+/// A loaded TLS setup, shared by all sessions.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub(crate) config: TlsConfig,
+    server: Arc<ServerConfig>,
+}
+
+impl Tls {
+    pub fn config(&self) -> &TlsConfig {
+        &self.config
+    }
+
+    /// An acceptor for one control connection and its data connections: the
+    /// shared configuration with a session cache of its own (see module docs).
+    pub(crate) fn session_acceptor(&self) -> TlsAcceptor {
+        let mut config = (*self.server).clone();
+        config.session_storage = ServerSessionMemoryCache::new(16);
+        TlsAcceptor::from(Arc::new(config))
+    }
+}

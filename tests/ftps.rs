@@ -1,0 +1,277 @@
+//! FTPS in-process tests: AUTH TLS, PBSZ/PROT, TLS data connections with
+//! session reuse enforced, policies, implicit FTPS and start-up errors — with a
+//! real rustls client over real loopback sockets and certificates made by rcgen.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxftp::fs::LocalFsFactory;
+use oxftp::policy::AnonymousLogin;
+use oxftp::{
+    AccessClass, AuthError, Authenticator, Credentials, Identity, Listener, Options, Server, TlsConfig, TlsError,
+    TlsRequirement, VPath,
+};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// A CA, a server certificate for localhost/127.0.0.1 and the files the server reads.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_der: Vec<u8>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "oxftp test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server_cert.pem() + &ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+        let mut expired = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        expired.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        expired.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let expired = expired.signed_by(&server_key, &issuer).unwrap();
+        std::fs::write(dir.path().join("expired.pem"), expired.pem()).unwrap();
+        let other_key = KeyPair::generate().unwrap();
+        std::fs::write(dir.path().join("other.key"), other_key.serialize_pem()).unwrap();
+        Pki { ca_der: ca_cert.der().to_vec(), dir }
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn tls_config(&self) -> TlsConfig {
+        TlsConfig::new(self.file("server.pem"), self.file("server.key"))
+    }
+
+    /// A client whose session cache lets data connections resume the control connection's session.
+    fn connector(&self) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(rustls_pki_types::CertificateDer::from(self.ca_der.clone())).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
+
+#[derive(Debug)]
+struct Alice;
+
+#[async_trait::async_trait]
+impl Authenticator for Alice {
+    async fn authenticate(&self, c: &Credentials) -> Result<Identity, AuthError> {
+        if c.user == "alice" && c.password == "secret" {
+            let mut id = Identity::new("alice", AccessClass::User);
+            id.home = VPath::parse(b"/alice").unwrap();
+            Ok(id)
+        } else {
+            Err(AuthError::BadPassword)
+        }
+    }
+}
+
+struct Fixture {
+    addr: SocketAddr,
+    root: tempfile::TempDir,
+}
+
+async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    for d in ["alice", "pub"] {
+        std::fs::create_dir_all(root.path().join(d)).unwrap();
+    }
+    std::fs::write(root.path().join("alice/a.txt"), b"over TLS").unwrap();
+    let storage = Arc::new(LocalFsFactory::new(root.path()).unwrap());
+    let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Alice)), VPath::parse(b"/pub").unwrap(), None));
+    let options = Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    let server = Server::new(storage, auth).with_options(options);
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    tokio::spawn(async move { server.run_listeners(vec![Listener { tcp, implicit_tls: implicit }], std::future::pending()).await });
+    Fixture { addr, root }
+}
+
+/// A control connection over any stream.
+struct Ctl<S> {
+    io: BufReader<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Ctl<S> {
+    async fn reply(&mut self) -> (u16, String) {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.io.read_line(&mut line)).await.unwrap().unwrap();
+            assert!(n > 0, "connection closed");
+            text.push_str(&line);
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' && text[..3] == line[..3] {
+                return (text[..3].parse().unwrap(), text);
+            }
+        }
+    }
+
+    async fn cmd(&mut self, line: &str) -> (u16, String) {
+        self.io.get_mut().write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
+        self.io.get_mut().flush().await.unwrap();
+        self.reply().await
+    }
+
+    async fn epsv_port(&mut self) -> u16 {
+        let (code, text) = self.cmd("EPSV").await;
+        assert_eq!(code, 229, "{text}");
+        text.split("|||").nth(1).and_then(|s| s.split('|').next()).and_then(|p| p.parse().ok()).unwrap()
+    }
+}
+
+/// Connect, AUTH TLS, handshake: a TLS control connection after the greeting.
+async fn explicit(fx: &Fixture, connector: &TlsConnector) -> Ctl<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut plain = Ctl { io: BufReader::new(TcpStream::connect(fx.addr).await.unwrap()) };
+    assert_eq!(plain.reply().await.0, 220);
+    assert_eq!(plain.cmd("AUTH TLS").await.0, 234);
+    let tcp = plain.io.into_inner();
+    let tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    Ctl { io: BufReader::new(tls) }
+}
+
+async fn login_private<S: AsyncRead + AsyncWrite + Unpin>(ctl: &mut Ctl<S>) {
+    assert_eq!(ctl.cmd("USER alice").await.0, 331);
+    assert_eq!(ctl.cmd("PASS secret").await.0, 230);
+    assert_eq!(ctl.cmd("PBSZ 0").await.0, 200);
+    assert_eq!(ctl.cmd("PROT P").await.0, 200);
+    assert_eq!(ctl.cmd("TYPE I").await.0, 200);
+}
+
+#[tokio::test]
+async fn explicit_ftps_download_over_a_resumed_tls_data_connection() {
+    let pki = Pki::new();
+    let fx = serve(pki.tls_config(), false).await;
+    let connector = pki.connector();
+    let mut ctl = explicit(&fx, &connector).await;
+    login_private(&mut ctl).await;
+    let port = ctl.epsv_port().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (code, _) = ctl.cmd("RETR a.txt").await;
+    assert_eq!(code, 150);
+    let mut data = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"over TLS");
+    let (code, text) = ctl.reply().await;
+    assert_eq!(code, 226, "{text}");
+
+    // Upload too, then check the bytes on disk.
+    let port = ctl.epsv_port().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(ctl.cmd("STOR up.bin").await.0, 150);
+    let mut data = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    data.write_all(&[7u8; 100_000]).await.unwrap();
+    data.shutdown().await.unwrap();
+    drop(data);
+    let (code, text) = ctl.reply().await;
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(std::fs::read(fx.root.path().join("alice/up.bin")).unwrap(), vec![7u8; 100_000]);
+}
+
+#[tokio::test]
+async fn a_data_connection_that_does_not_resume_the_session_is_refused() {
+    let pki = Pki::new();
+    let fx = serve(pki.tls_config(), false).await;
+    let mut ctl = explicit(&fx, &pki.connector()).await;
+    login_private(&mut ctl).await;
+    let port = ctl.epsv_port().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(ctl.cmd("RETR a.txt").await.0, 150);
+    // A different client (no shared session cache): what a connection thief would be.
+    let _ = pki.connector().connect("localhost".try_into().unwrap(), tcp).await;
+    let (code, text) = ctl.reply().await;
+    assert_eq!(code, 522, "{text}");
+    assert_eq!(ctl.cmd("NOOP").await.0, 200);
+}
+
+#[tokio::test]
+async fn tls_policies_refuse_plaintext_with_rfc4217_codes() {
+    let pki = Pki::new();
+    let mut cfg = pki.tls_config();
+    cfg.control = TlsRequirement::Accounts;
+    cfg.data = TlsRequirement::Accounts;
+    let fx = serve(cfg, false).await;
+    let mut plain = Ctl { io: BufReader::new(TcpStream::connect(fx.addr).await.unwrap()) };
+    assert_eq!(plain.reply().await.0, 220);
+    assert_eq!(plain.cmd("USER alice").await.0, 534);
+    assert_eq!(plain.cmd("PBSZ 0").await.0, 503);
+    // Anonymous may stay in plaintext under "accounts".
+    assert_eq!(plain.cmd("USER anonymous").await.0, 331);
+    assert_eq!(plain.cmd("PASS a@b.c").await.0, 230);
+
+    let mut ctl = explicit(&fx, &pki.connector()).await;
+    assert_eq!(ctl.cmd("USER alice").await.0, 331);
+    assert_eq!(ctl.cmd("PASS secret").await.0, 230);
+    assert_eq!(ctl.cmd("PROT P").await.0, 503);
+    assert_eq!(ctl.cmd("PBSZ 0").await.0, 200);
+    assert_eq!(ctl.cmd("PROT C").await.0, 536);
+    assert_eq!(ctl.cmd("PROT S").await.0, 536);
+    assert_eq!(ctl.cmd("PROT X").await.0, 504);
+    ctl.epsv_port().await;
+    assert_eq!(ctl.cmd("RETR a.txt").await.0, 521);
+    assert_eq!(ctl.cmd("CCC").await.0, 534);
+    assert_eq!(ctl.cmd("AUTH TLS").await.0, 503);
+}
+
+#[tokio::test]
+async fn commands_pipelined_before_the_handshake_are_discarded() {
+    let pki = Pki::new();
+    let fx = serve(pki.tls_config(), false).await;
+    let mut plain = Ctl { io: BufReader::new(TcpStream::connect(fx.addr).await.unwrap()) };
+    assert_eq!(plain.reply().await.0, 220);
+    plain.io.get_mut().write_all(b"AUTH TLS\r\nUSER alice\r\n").await.unwrap();
+    assert_eq!(plain.reply().await.0, 234);
+    let tls = pki.connector().connect("localhost".try_into().unwrap(), plain.io.into_inner()).await.unwrap();
+    let mut ctl = Ctl { io: BufReader::new(tls) };
+    // Had the injected USER run, PASS would log in; it must say "USER first".
+    assert_eq!(ctl.cmd("PASS secret").await.0, 503);
+}
+
+#[tokio::test]
+async fn implicit_ftps_greets_after_the_handshake() {
+    let pki = Pki::new();
+    let fx = serve(pki.tls_config(), true).await;
+    let tcp = TcpStream::connect(fx.addr).await.unwrap();
+    let tls = pki.connector().connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    let mut ctl = Ctl { io: BufReader::new(tls) };
+    assert_eq!(ctl.reply().await.0, 220);
+    login_private(&mut ctl).await;
+    let (code, text) = ctl.cmd("FEAT").await;
+    assert_eq!(code, 211);
+    for f in [" AUTH TLS", " PBSZ", " PROT"] {
+        assert!(text.contains(f), "{text}");
+    }
+}
+
+#[test]
+fn startup_errors_say_what_is_wrong_with_the_certificate() {
+    let pki = Pki::new();
+    let missing = TlsConfig::new(pki.file("nope.pem"), pki.file("server.key")).build();
+    assert!(matches!(missing, Err(TlsError::Cert(..))), "{missing:?}");
+    let mismatch = TlsConfig::new(pki.file("server.pem"), pki.file("other.key")).build();
+    assert!(matches!(mismatch, Err(TlsError::Mismatch(..))), "{mismatch:?}");
+    let expired = TlsConfig::new(pki.file("expired.pem"), pki.file("server.key")).build();
+    let err = expired.unwrap_err();
+    assert!(matches!(err, TlsError::Expired(..)), "{err:?}");
+    assert!(err.to_string().contains("expired"));
+    assert!(Path::new(&pki.file("server.pem")).exists());
+}

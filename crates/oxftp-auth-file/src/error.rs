@@ -1,0 +1,107 @@
+//! Why a users file was refused, with enough position to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A users file could not be read or is invalid.
+///
+/// Displays as `FILE:LINE: KEY: MESSAGE`, leaving out what is unknown (a file
+/// given as text has no name; an unreadable file has no line).
+#[derive(Debug)]
+pub struct UsersFileError {
+    file: Option<PathBuf>,
+    line: Option<usize>,
+    key: Option<String>,
+    message: String,
+    source: Option<std::io::Error>,
+}
+
+impl UsersFileError {
+    /// An error in the contents, at `line` (1-based) and `key` if known.
+    pub(crate) fn invalid(line: Option<usize>, key: Option<String>, message: impl Into<String>) -> Self {
+        UsersFileError { file: None, line, key, message: message.into(), source: None }
+    }
+
+    /// The file could not be read at all.
+    pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
+        UsersFileError {
+            file: Some(file.to_path_buf()),
+            line: None,
+            key: None,
+            message: format!("cannot read users file: {source}"),
+            source: Some(source),
+        }
+    }
+
+    /// Names the file the error is in (`load` knows it, `from_toml` does not).
+    pub(crate) fn in_file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    /// The users file, when it was loaded from disk.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// 1-based line of the offending text, when the error has a position.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// Dotted key the error is about (`user.class`), when known.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// What is wrong and what was expected, without the position.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for UsersFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}", file.display())?,
+            None => f.write_str("users file")?,
+        }
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsersFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_file_line_and_key() {
+        let e = UsersFileError::invalid(Some(7), Some("user.class".into()), "expected \"user\" or \"guest\"")
+            .in_file(Path::new("/etc/oxftpd/users.toml"));
+        assert_eq!(e.to_string(), "/etc/oxftpd/users.toml:7: user.class: expected \"user\" or \"guest\"");
+        assert_eq!(e.line(), Some(7));
+        assert_eq!(e.key(), Some("user.class"));
+    }
+
+    #[test]
+    fn display_leaves_out_what_is_unknown() {
+        let e = UsersFileError::invalid(None, None, "bad");
+        assert_eq!(e.to_string(), "users file: bad");
+        let io = UsersFileError::io(Path::new("u.toml"), std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(io.to_string().starts_with("u.toml: cannot read users file"), "{io}");
+        assert!(std::error::Error::source(&io).is_some());
+    }
+}

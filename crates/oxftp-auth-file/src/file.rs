@@ -1,0 +1,231 @@
+//! The users file format: TOML text in, validated accounts out.
+//!
+//! ```toml
+//! [[user]]
+//! name = "alice"
+//! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! class = "user"        # "user" (default) or "guest"
+//! home = "/alice"       # virtual path under the storage root; default "/"
+//! read_only = false
+//! ```
+//!
+//! Everything an administrator can get wrong is caught here, at load time,
+//! with the line and key: unknown keys, a missing name or hash, an unusable
+//! hash, a bad class or home, a name given twice.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use oxftp_core::auth::AccessClass;
+use oxftp_proto::path::VPath;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diag::{key_at, line_of};
+use crate::error::UsersFileError;
+use crate::hash::check_hash;
+
+/// The whole file: a list of `[[user]]` tables (none is allowed: a daemon may
+/// serve only anonymous users for now and add accounts later).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    user: Vec<RawUser>,
+}
+
+/// One `[[user]]` table as written. Fields checked after parsing keep their
+/// spans so their errors can point at the line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    name: Spanned<String>,
+    password_hash: Spanned<String>,
+    #[serde(default)]
+    class: Option<Spanned<String>>,
+    #[serde(default)]
+    home: Option<Spanned<String>>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+/// One validated account.
+#[derive(Clone)]
+pub(crate) struct UserEntry {
+    pub name: String,
+    /// An argon2id PHC string that [`check_hash`] accepted.
+    pub hash: String,
+    pub class: AccessClass,
+    pub home: VPath,
+    pub read_only: bool,
+}
+
+/// Parses and validates a users file's text.
+pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let span = e.span();
+        let line = span.as_ref().map(|s| line_of(text, s.start));
+        let key = span.and_then(|s| key_at(text, s));
+        UsersFileError::invalid(line, key, e.message().trim_end().to_string())
+    })?;
+
+    let at = |span: Range<usize>, key: &str, message: String| {
+        UsersFileError::invalid(Some(line_of(text, span.start)), Some(key.to_string()), message)
+    };
+
+    let mut first_line: HashMap<String, usize> = HashMap::new();
+    let mut users = Vec::with_capacity(raw.user.len());
+    for user in raw.user {
+        let name_span = user.name.span();
+        let name = user.name.into_inner();
+        if name.is_empty() {
+            return Err(at(name_span, "user.name", "expected a non-empty user name".into()));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(at(name_span, "user.name", format!("user name {name:?} contains a control character")));
+        }
+        let line = line_of(text, name_span.start);
+        if let Some(first) = first_line.get(&name) {
+            return Err(at(name_span, "user.name", format!("duplicate user {name:?} (first defined on line {first})")));
+        }
+        first_line.insert(name.clone(), line);
+
+        let hash_span = user.password_hash.span();
+        let hash = user.password_hash.into_inner();
+        check_hash(&hash).map_err(|message| at(hash_span, "user.password_hash", message))?;
+
+        let class = match user.class {
+            None => AccessClass::User,
+            Some(class) => match class.get_ref().as_str() {
+                "user" => AccessClass::User,
+                "guest" => AccessClass::Guest,
+                other => {
+                    return Err(at(
+                        class.span(),
+                        "user.class",
+                        format!("expected \"user\" or \"guest\", found {other:?}"),
+                    ));
+                }
+            },
+        };
+
+        let home = match user.home {
+            None => VPath::root(),
+            Some(home) => VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+                at(
+                    home.span(),
+                    "user.home",
+                    format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                )
+            })?,
+        };
+
+        users.push(UserEntry { name, hash, class, home, read_only: user.read_only });
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::DUMMY_HASH;
+
+    fn user(extra: &str) -> String {
+        format!("[[user]]\nname = \"alice\"\npassword_hash = \"{DUMMY_HASH}\"\n{extra}")
+    }
+
+    fn error(text: &str) -> UsersFileError {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn defaults_and_explicit_fields() {
+        let text = format!(
+            "{}\n[[user]]\nname = \"gina\"\npassword_hash = \"{DUMMY_HASH}\"\nclass = \"guest\"\nhome = \"/guests/gina/\"\nread_only = true\n",
+            user("")
+        );
+        let users = parse(&text).unwrap();
+        assert_eq!(users.len(), 2);
+        let alice = &users[0];
+        assert_eq!((alice.name.as_str(), alice.class, alice.read_only), ("alice", AccessClass::User, false));
+        assert_eq!(alice.home, VPath::root());
+        assert_eq!(alice.hash, DUMMY_HASH);
+        let gina = &users[1];
+        assert_eq!((gina.name.as_str(), gina.class, gina.read_only), ("gina", AccessClass::Guest, true));
+        assert_eq!(gina.home.as_bytes(), b"/guests/gina");
+    }
+
+    #[test]
+    fn empty_file_has_no_users() {
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("# nobody yet\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = error(&user("homedir = \"/x\"\n"));
+        assert_eq!(e.line(), Some(4));
+        assert!(e.message().contains("homedir"), "{e}");
+        let e = error("[settings]\nx = 1\n");
+        assert_eq!(e.line(), Some(1));
+        assert!(e.message().contains("settings"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = error(&user("read_only = \"yes\"\n"));
+        assert_eq!(e.line(), Some(4));
+        assert_eq!(e.key(), Some("user.read_only"));
+    }
+
+    #[test]
+    fn missing_hash_is_reported() {
+        let e = error("\n[[user]]\nname = \"bob\"\n");
+        assert!(e.message().contains("password_hash"), "{e}");
+        assert_eq!(e.line(), Some(2));
+    }
+
+    #[test]
+    fn bad_class_names_line_key_and_expectation() {
+        let e = error(&user("class = \"admin\"\n"));
+        assert_eq!(e.line(), Some(4));
+        assert_eq!(e.key(), Some("user.class"));
+        assert!(e.message().contains("expected \"user\" or \"guest\", found \"admin\""), "{e}");
+    }
+
+    #[test]
+    fn unparsable_hash_is_a_load_error() {
+        let e = error("[[user]]\nname = \"alice\"\n\npassword_hash = \"hunter2\"\n");
+        assert_eq!(e.line(), Some(4));
+        assert_eq!(e.key(), Some("user.password_hash"));
+        assert!(e.message().contains("argon2id PHC"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_point_at_the_second_and_the_first() {
+        let text = format!("{}\n{}", user(""), user(""));
+        let e = error(&text);
+        assert_eq!(e.line(), Some(6));
+        assert_eq!(e.key(), Some("user.name"));
+        assert!(e.message().contains("first defined on line 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_home_and_bad_names() {
+        let e = error(&user("home = \"/a\\u0000b\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.home")));
+        let e = error(&format!("[[user]]\nname = \"\"\npassword_hash = \"{DUMMY_HASH}\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(2), Some("user.name")));
+        let e = error(&format!("[[user]]\nname = \"a\\nb\"\npassword_hash = \"{DUMMY_HASH}\"\n"));
+        assert!(e.message().contains("control character"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let e = error("[[user]]\nname = \"alice\n");
+        assert_eq!(e.line(), Some(2));
+    }
+}

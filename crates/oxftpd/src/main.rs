@@ -1,1 +1,90 @@
-fn main() {}
+//! `oxftpd`: the oxftp FTP daemon, configured from one TOML file.
+//!
+//! main only dispatches: `cli` says what to do, `config` reads and checks the
+//! file, `logging` builds the logger, `compose` turns the config into a
+//! server, `serve` runs it, `password` serves `hash-password`.
+
+mod cli;
+mod compose;
+mod config;
+mod logging;
+mod password;
+mod serve;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Overrides};
+use crate::serve::Mode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig { file }) => check_config(file),
+        Some(Command::HashPassword { password }) => hash_password(password.clone()),
+        None => serve(&cli),
+    }
+}
+
+/// `oxftpd check-config FILE`: "FILE: OK", or every problem and exit 1.
+fn check_config(file: &Path) -> ExitCode {
+    match Config::load(file, &Overrides::default()) {
+        Ok(_) => {
+            println!("{}: OK", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `oxftpd hash-password`: print the argon2id hash of one password.
+fn hash_password(given: Option<String>) -> ExitCode {
+    let hashed = password::read_password(given)
+        .and_then(|pw| oxftp_auth_file::try_hash_password(&pw).map_err(|e| anyhow::anyhow!("cannot hash: {e}")));
+    match hashed {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxftpd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serve: from `--config`, or the quick anonymous read-only setup.
+fn serve(cli: &Cli) -> ExitCode {
+    let overrides = cli.overrides();
+    let (loaded, mode) = match &cli.config {
+        Some(file) => (Config::load(file, &overrides), Mode::Configured),
+        None => (Config::quick(&overrides), Mode::Quick),
+    };
+    let config = match loaded {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logging = logging::logger(&config.log);
+    let result = serve::run(&config, mode, logging.logger.clone());
+    if let Err(e) = &result {
+        slog::crit!(logging.logger, "oxftpd failed"; "error" => format!("{e:#}"));
+    }
+    // Flush queued log records before the error line and the exit.
+    drop(logging);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oxftpd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

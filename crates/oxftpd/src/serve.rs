@@ -1,0 +1,130 @@
+//! Running the daemon: bind every listener, announce them, serve until
+//! SIGINT/SIGTERM, then shut down gracefully.
+//!
+//! The announcement (`oxftpd listening on ADDR`, one line per listener, with
+//! the port actually bound) goes to stdout and is flushed at once: scripts and
+//! tests start the daemon on port 0 and read the port from there.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use anyhow::Context as _;
+use slog::{Logger, info, warn};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
+
+use crate::compose;
+use crate::config::Config;
+
+/// How the daemon was started, for what it prints on startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `oxftpd` without a config: print how to connect.
+    Quick,
+    /// `oxftpd --config FILE`.
+    Configured,
+}
+
+/// Serves `config` until a shutdown signal; returns when the server has stopped.
+pub fn run(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("oxftpd")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, mode, logger))
+}
+
+async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
+    let server = compose::server(config, logger.clone())?;
+    let mut listeners = Vec::with_capacity(config.server.listen.len());
+    for addr in &config.server.listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        listeners.push(listener);
+    }
+    let bound: Vec<SocketAddr> = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<_>>()
+        .context("cannot read a listener's address")?;
+    // Signal handlers go in before the announcement: a script that reads
+    // "listening" and then sends SIGTERM must get a graceful shutdown.
+    let shutdown = shutdown_signal(logger.clone())?;
+    announce(&bound, mode, config)?;
+    for addr in &bound {
+        info!(logger, "listening"; "address" => %addr);
+    }
+    server.run(listeners, shutdown).await.context("server failed")?;
+    info!(logger, "stopped");
+    Ok(())
+}
+
+/// Prints one `oxftpd listening on ADDR` line per listener, then (in quick
+/// mode) how to connect, and flushes.
+fn announce(bound: &[SocketAddr], mode: Mode, config: &Config) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for addr in bound {
+        writeln!(out, "oxftpd listening on {addr}").context("cannot write to stdout")?;
+    }
+    if let (Mode::Quick, Some(first)) = (mode, bound.first()) {
+        let url = url_for(*first);
+        writeln!(out, "Serving {} read-only to anonymous on {url}  — try: curl {url}", config.storage.root.display())
+            .context("cannot write to stdout")?;
+    }
+    out.flush().context("cannot write to stdout")
+}
+
+/// An `ftp://` URL a local client can use to reach `addr` (a wildcard
+/// address is reached through loopback).
+pub fn url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("ftp://{}/", SocketAddr::new(ip, addr.port()))
+}
+
+/// A future that resolves on the first SIGINT or SIGTERM. A second signal
+/// while transfers are draining ends the process at once, for an operator
+/// who cannot wait for `shutdown_timeout`.
+fn shutdown_signal(logger: Logger) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        info!(logger, "shutting down: no new connections, running transfers may finish"; "signal" => name);
+        let _ = tx.send(());
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        warn!(logger, "second signal: exiting without waiting for transfers"; "signal" => name);
+        // Logs are asynchronous; give the writer a moment before leaving.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        std::process::exit(130);
+    });
+    Ok(async move {
+        // An error means the signal task is gone, which only happens when
+        // the runtime shuts down: stop either way.
+        let _ = rx.await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_reach_wildcard_listeners_through_loopback() {
+        assert_eq!(url_for("127.0.0.1:2121".parse().unwrap()), "ftp://127.0.0.1:2121/");
+        assert_eq!(url_for("0.0.0.0:21".parse().unwrap()), "ftp://127.0.0.1:21/");
+        assert_eq!(url_for("[::]:2121".parse().unwrap()), "ftp://[::1]:2121/");
+        assert_eq!(url_for("[2001:db8::1]:21".parse().unwrap()), "ftp://[2001:db8::1]:21/");
+    }
+}

@@ -1,0 +1,283 @@
+//! A real `oxftpd` child process serving a fresh temporary storage tree.
+//!
+//! The tests talk to the daemon only over the network and look at the tree on
+//! disk, so they exercise exactly what an administrator would run.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The password of every account in the test users file. One password for
+/// all accounts keeps it to a single argon2 hash per test process (hashing is
+/// slow in debug builds); which account logged in is told apart by the home
+/// directories on disk instead.
+pub const PASSWORD: &str = "Corr3ct-horse";
+
+/// How long the daemon may take to print its listening line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The daemon binary: the one cargo built for this package, unless
+/// `OXFTPD_BIN` names another build to test (a release build, say).
+pub fn oxftpd_bin() -> String {
+    std::env::var("OXFTPD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_oxftpd").to_string())
+}
+
+/// The argon2id hash of [`PASSWORD`], made once per test process with the
+/// daemon's own `hash-password` command (so the test also proves the command
+/// produces hashes the daemon accepts).
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let out = super::client::run(
+            Command::new(oxftpd_bin()).args(["hash-password", "--password", PASSWORD]),
+            Duration::from_secs(120),
+        );
+        out.assert_success("oxftpd hash-password");
+        let hash = out.stdout_str().trim().to_string();
+        assert!(hash.starts_with("$argon2id$"), "hash-password printed {hash:?}, expected an argon2id PHC string");
+        hash
+    })
+}
+
+/// What to put in the daemon's config file. `Default` is the configuration
+/// the brief describes: active mode on, anonymous with `/pub` and
+/// `/pub/incoming`, atomic uploads, OS-chosen passive ports.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// `[anonymous] enabled`.
+    pub anonymous: bool,
+    /// `[active] enabled`.
+    pub active: bool,
+    /// `[storage] atomic_uploads`.
+    pub atomic_uploads: bool,
+    /// `[passive] port_range`; `None` leaves passive ports to the OS so tests
+    /// can run in parallel without colliding.
+    pub passive_range: Option<(u16, u16)>,
+    /// `key = value` lines for the `[server]` table; a key given here
+    /// replaces the test default for it (e.g. `"idle_timeout = 2"`).
+    pub server_extra: Vec<String>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            anonymous: true,
+            active: true,
+            atomic_uploads: true,
+            passive_range: None,
+            server_extra: Vec::new(),
+        }
+    }
+}
+
+/// A running daemon. Killed (and its log shown if the test is failing) on drop.
+pub struct Daemon {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+    scratch_counter: std::sync::atomic::AtomicU32,
+}
+
+impl Daemon {
+    /// Starts a daemon with the default configuration.
+    pub fn start() -> Daemon {
+        Daemon::start_with(DaemonConfig::default())
+    }
+
+    /// Creates the storage tree and config files, spawns `oxftpd --config`,
+    /// and waits (bounded) for its `oxftpd listening on` line.
+    pub fn start_with(config: DaemonConfig) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("oxftp-e2e-").tempdir().expect("create temp dir");
+        let root = dir.path().join("root");
+        for sub in ["pub/incoming", "alice", "guest"] {
+            std::fs::create_dir_all(root.join(sub)).expect("create storage tree");
+        }
+        let users_path = dir.path().join("users.toml");
+        std::fs::write(&users_path, users_file()).expect("write users file");
+        let config_path = dir.path().join("oxftpd.toml");
+        std::fs::write(&config_path, config_file(&config, &root, &users_path)).expect("write config");
+        let log_path = dir.path().join("oxftpd.log");
+        let log = std::fs::File::create(&log_path).expect("create daemon log");
+
+        let mut child = Command::new(oxftpd_bin())
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn oxftpd");
+        let stdout = child.stdout.take().expect("piped stdout");
+
+        // The reader thread keeps draining stdout after the listening line so
+        // the daemon can never block on a full pipe.
+        let (tx, rx) = mpsc::channel::<String>();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep draining.
+                    continue;
+                }
+            }
+        });
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut seen = String::new();
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(port) = parse_listening(&line) {
+                        break port;
+                    }
+                    let _ = writeln!(seen, "{line}");
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    panic!(
+                        "oxftpd did not print 'oxftpd listening on 127.0.0.1:PORT' within {STARTUP_TIMEOUT:?} \
+                         (exit status {status:?})\n--- stdout ---\n{seen}--- stderr ---\n{log}"
+                    );
+                }
+            }
+        };
+        Daemon { child, port, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+    }
+
+    /// The control port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The storage root on disk (`storage.root`).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Path on disk of a path under the storage root (`rel` without leading `/`).
+    pub fn disk(&self, rel: &str) -> PathBuf {
+        self.root().join(rel.trim_start_matches('/'))
+    }
+
+    /// A fresh, empty directory outside the storage tree for the client side
+    /// (downloads, files to upload, a private `$HOME`).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let n = self.scratch_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let path = self.dir.path().join(format!("local-{n}-{name}"));
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        path
+    }
+
+    /// `ftp://127.0.0.1:PORT` followed by `path` (which should start with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("ftp://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Everything the daemon wrote to stderr so far (its log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("oxftpd.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM (graceful shutdown). Uses kill(1) to stay free of
+    /// unsafe code; the child is not reaped yet, so its pid is still ours.
+    pub fn send_sigterm(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits up to `timeout` for the daemon to exit; `None` if it did not.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() >= deadline => return None,
+                Ok(None) => thread::sleep(Duration::from_millis(20)),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The daemon's temp directory (config, users file, log, scratch dirs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(150)..];
+            eprintln!("--- oxftpd log (last {} lines) ---\n{}\n--- end of oxftpd log ---", tail.len(), tail.join("\n"));
+        }
+    }
+}
+
+/// Parses `oxftpd listening on 127.0.0.1:PORT`.
+fn parse_listening(line: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd listening on ")?;
+    let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
+    Some(addr.port())
+}
+
+/// alice: a normal user; gina: a guest confined to /guest; ro: a read-only
+/// user sharing alice's home.
+fn users_file() -> String {
+    let hash = password_hash();
+    format!(
+        "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = false\n\n\
+         [[user]]\nname = \"gina\"\npassword_hash = \"{hash}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = false\n\n\
+         [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = true\n"
+    )
+}
+
+/// The `[server]` table for tests: loopback on a free port, no delay after
+/// a failed login (tests try wrong passwords on purpose), and a short data
+/// timeout so a data connection that never comes fails fast.
+const SERVER_DEFAULTS: &[&str] =
+    &["listen = [\"127.0.0.1:0\"]", "failed_login_delay_ms = 0", "idle_timeout = 300", "data_timeout = 10"];
+
+fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
+    let mut text = String::new();
+    let key_of = |line: &str| line.split('=').next().unwrap_or("").trim().to_string();
+    let overridden: Vec<String> = config.server_extra.iter().map(|l| key_of(l)).collect();
+    text.push_str("[server]\n");
+    for line in SERVER_DEFAULTS.iter().filter(|l| !overridden.contains(&key_of(l))) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    for line in &config.server_extra {
+        text.push_str(line);
+        text.push('\n');
+    }
+    if let Some((lo, hi)) = config.passive_range {
+        let _ = writeln!(text, "\n[passive]\nport_range = [{lo}, {hi}]");
+    }
+    let _ = writeln!(text, "\n[active]\nenabled = {}", config.active);
+    let _ = writeln!(text, "\n[storage]\nroot = {}\natomic_uploads = {}", toml_str(root), config.atomic_uploads);
+    let _ = writeln!(text, "\n[anonymous]\nenabled = {}\nroot = \"/pub\"\nincoming = \"/incoming\"", config.anonymous);
+    let _ = writeln!(text, "\n[users]\nfile = {}", toml_str(users));
+    text.push_str("\n[log]\nformat = \"terminal\"\nlevel = \"debug\"\n");
+    text
+}
+
+/// A TOML basic string for a path (temp paths are plain ASCII, but escape anyway).
+fn toml_str(path: &Path) -> String {
+    let s = path.to_str().expect("temp paths are UTF-8");
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}

@@ -28,6 +28,27 @@ fn detached() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "control connection is being switched")
 }
 
+impl ReadSide {
+    /// Read what is available (0 = end of stream).
+    ///
+    /// Plain TCP uses `try_read` + `readable` instead of `AsyncRead`: with
+    /// SO_OOBINLINE, the kernel ends a read early at the urgent mark (Telnet
+    /// Synch before ABOR), and tokio's `poll_read` takes any short read to mean
+    /// "drained" and waits for a new edge that never comes. `try_read` only
+    /// clears readiness on WouldBlock, so the rest of the ABOR line is read.
+    pub(crate) async fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Side::Plain(s) => loop {
+                match s.try_read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => s.readable().await?,
+                    other => return other,
+                }
+            },
+            other => tokio::io::AsyncReadExt::read(other, buf).await,
+        }
+    }
+}
+
 impl AsyncRead for ReadSide {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {

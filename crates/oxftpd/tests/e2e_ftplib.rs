@@ -41,7 +41,6 @@ fn abort_interrupts_transfers() {
 }
 
 #[test]
-#[ignore = "server bug: ABOR sent with TCP urgent data (tnftp/inetutils Ctrl-C, ftplib abort()) gets no reply until the client sends more"]
 fn abort_with_urgent_data() {
     let d = Daemon::start();
     run_unittest(&d, "test_abort.UrgentAbortTest", &[]);

@@ -2,7 +2,7 @@
 
 use oxftp_proto::line::{LineDecoder, LineEvent};
 use oxftp_proto::reply::Reply;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::stream::{ReadSide, Side, WriteSide};
 
@@ -69,7 +69,7 @@ impl ControlReader {
             }
             self.start = 0;
             self.end = 0;
-            match self.side.read(&mut self.buf).await {
+            match self.side.read_some(&mut self.buf).await {
                 Ok(0) | Err(_) => return Incoming::Closed,
                 Ok(n) => self.end = n,
             }

@@ -40,10 +40,7 @@ async fn user_round_trip_of_files_and_directories() {
     let names = ftp.nlst(None).await.unwrap();
     assert_eq!(names, vec!["moved.bin".to_string()]);
     let lines = ftp.list(None).await.unwrap();
-    assert!(
-        lines[0].starts_with("-rw") && lines[0].ends_with(" moved.bin"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("-rw") && lines[0].ends_with(" moved.bin"), "{lines:?}");
     let facts = ftp.mlsd(None).await.unwrap();
     assert!(
         facts.iter().any(|l| l.contains("type=file;")
@@ -94,10 +91,7 @@ async fn active_and_extended_passive_modes() {
         s.finish().await.unwrap();
         assert_eq!(buf, b"active!");
     }
-    let mut ftp = srv
-        .login("alice", "secret")
-        .await
-        .active_mode(Duration::from_secs(5));
+    let mut ftp = srv.login("alice", "secret").await.active_mode(Duration::from_secs(5));
     let mut s = ftp.retr_as_stream("a.txt").await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
@@ -116,17 +110,10 @@ async fn guest_is_confined_to_its_home() {
     let mut raw = Raw::login(srv.addr, "gina", "guest").await;
     assert_eq!(raw.cmd("CWD ..").await.0, 250);
     let (code, text) = raw.cmd("PWD").await;
-    assert_eq!(
-        (code, text.trim_end()),
-        (257, "257 \"/\" is the current directory.")
-    );
-    for path in [
-        "../alice/secret.txt",
-        "/../alice/secret.txt",
-        "escape/secret.txt",
-        "%2e%2e/alice/secret.txt",
-        "etc/passwd",
-    ] {
+    assert_eq!((code, text.trim_end()), (257, "257 \"/\" is the current directory."));
+    for path in
+        ["../alice/secret.txt", "/../alice/secret.txt", "escape/secret.txt", "%2e%2e/alice/secret.txt", "etc/passwd"]
+    {
         let (code, text) = raw.cmd(&format!("SIZE {path}")).await;
         assert_eq!(code, 550, "SIZE {path}: {text}");
     }
@@ -160,12 +147,7 @@ async fn anonymous_reads_pub_and_only_uploads_new_files_to_incoming() {
     std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
     std::fs::write(srv.path("pub/incoming/other.txt"), b"someone else's").unwrap();
     let mut ftp = srv.login("anonymous", "me@example.com").await;
-    assert!(
-        ftp.nlst(None)
-            .await
-            .unwrap()
-            .contains(&"readme.txt".to_string())
-    );
+    assert!(ftp.nlst(None).await.unwrap().contains(&"readme.txt".to_string()));
     let mut s = ftp.retr_as_stream("readme.txt").await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
@@ -173,22 +155,10 @@ async fn anonymous_reads_pub_and_only_uploads_new_files_to_incoming() {
     assert_eq!(buf, b"public");
     assert!(ftp.put_file("outside.txt", &mut &b"x"[..]).await.is_err());
     assert!(!srv.path("pub/outside.txt").exists());
-    ftp.put_file("incoming/new.txt", &mut &b"new"[..])
-        .await
-        .unwrap();
-    assert_eq!(
-        std::fs::read(srv.path("pub/incoming/new.txt")).unwrap(),
-        b"new"
-    );
-    assert!(
-        ftp.put_file("incoming/other.txt", &mut &b"overwrite"[..])
-            .await
-            .is_err()
-    );
-    assert_eq!(
-        std::fs::read(srv.path("pub/incoming/other.txt")).unwrap(),
-        b"someone else's"
-    );
+    ftp.put_file("incoming/new.txt", &mut &b"new"[..]).await.unwrap();
+    assert_eq!(std::fs::read(srv.path("pub/incoming/new.txt")).unwrap(), b"new");
+    assert!(ftp.put_file("incoming/other.txt", &mut &b"overwrite"[..]).await.is_err());
+    assert_eq!(std::fs::read(srv.path("pub/incoming/other.txt")).unwrap(), b"someone else's");
     assert!(ftp.rm("incoming/other.txt").await.is_err());
     assert!(ftp.nlst(Some("incoming")).await.is_err());
     assert!(ftp.retr_as_stream("incoming/other.txt").await.is_err());
@@ -229,22 +199,8 @@ async fn reply_codes_for_bad_input_and_the_session_goes_on() {
     assert_eq!(raw.cmd("EPRT |2|::1|51000|").await.0, 522);
     let (code, text) = raw.cmd("FEAT").await;
     assert_eq!(code, 211);
-    for feature in [
-        "EPSV",
-        "EPRT",
-        "MDTM",
-        "MLST",
-        "REST STREAM",
-        "SIZE",
-        "UTF8",
-        "MFMT",
-        "TVFS",
-        "HOST",
-    ] {
-        assert!(
-            text.contains(&format!("\r\n {feature}")),
-            "FEAT lacks {feature}: {text}"
-        );
+    for feature in ["EPSV", "EPRT", "MDTM", "MLST", "REST STREAM", "SIZE", "UTF8", "MFMT", "TVFS", "HOST"] {
+        assert!(text.contains(&format!("\r\n {feature}")), "FEAT lacks {feature}: {text}");
     }
     let (code, text) = raw.cmd("HELP").await;
     assert_eq!(code, 214);
@@ -272,26 +228,13 @@ async fn stat_path_mlst_chmod_mfmt_stou() {
     assert!(text.contains(" a.txt\r\n"), "{text}");
     let (code, text) = raw.cmd("MLST a.txt").await;
     assert_eq!(code, 250);
-    assert!(
-        text.contains("type=file;size=5;") && text.contains("UNIX.mode=0"),
-        "{text}"
-    );
+    assert!(text.contains("type=file;size=5;") && text.contains("UNIX.mode=0"), "{text}");
     assert_eq!(raw.cmd("SITE CHMOD 600 a.txt").await.0, 200);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(srv.path("alice/a.txt"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(srv.path("alice/a.txt")).unwrap().permissions().mode() & 0o777, 0o600);
     let (code, text) = raw.cmd("MFMT 20200102030405 a.txt").await;
     assert_eq!(code, 213, "{text}");
-    assert_eq!(
-        raw.cmd("MDTM a.txt").await.1.trim_end(),
-        "213 20200102030405"
-    );
+    assert_eq!(raw.cmd("MDTM a.txt").await.1.trim_end(), "213 20200102030405");
     let mut data = raw.pasv_connect(None).await.unwrap();
     let (code, text) = raw.cmd("STOU").await;
     assert_eq!(code, 150, "{text}");
@@ -300,10 +243,7 @@ async fn stat_path_mlst_chmod_mfmt_stou() {
     data.shutdown().await.unwrap();
     drop(data);
     assert_eq!(raw.reply().await.0, 226);
-    assert_eq!(
-        std::fs::read(srv.path(&format!("alice/{name}"))).unwrap(),
-        b"unique"
-    );
+    assert_eq!(std::fs::read(srv.path(&format!("alice/{name}"))).unwrap(), b"unique");
     srv.stop().await;
 }
 
@@ -361,10 +301,7 @@ async fn passive_connection_from_a_foreign_address_fails_with_425() {
     let srv = TestServer::start().await;
     std::fs::write(srv.path("alice/a.txt"), b"x").unwrap();
     let mut raw = Raw::login(srv.addr, "alice", "secret").await;
-    let data = raw
-        .pasv_connect(Some("127.0.0.2".parse().unwrap()))
-        .await
-        .unwrap();
+    let data = raw.pasv_connect(Some("127.0.0.2".parse().unwrap())).await.unwrap();
     assert_eq!(raw.cmd("RETR a.txt").await.0, 150);
     assert_eq!(raw.reply().await.0, 425);
     drop(data);
@@ -401,17 +338,57 @@ async fn globbing_in_nlst_for_mget_and_mdelete() {
     let mut names = ftp.nlst(Some("*.txt")).await.unwrap();
     names.sort();
     assert_eq!(names, vec!["a.txt", "b.txt"]);
-    assert_eq!(
-        ftp.nlst(Some("sub/*.txt")).await.unwrap(),
-        vec!["sub/x.txt"]
-    );
-    assert_eq!(
-        ftp.nlst(Some("[bc].*")).await.unwrap(),
-        vec!["b.txt", "c.log"]
-    );
+    assert_eq!(ftp.nlst(Some("sub/*.txt")).await.unwrap(), vec!["sub/x.txt"]);
+    assert_eq!(ftp.nlst(Some("[bc].*")).await.unwrap(), vec!["b.txt", "c.log"]);
     let all = ftp.nlst(Some("-a")).await.unwrap();
     assert!(all.contains(&".hidden.txt".to_string()), "{all:?}");
     let long = ftp.list(Some("-la")).await.unwrap();
     assert!(long.iter().any(|l| l.ends_with(" .hidden.txt")), "{long:?}");
     srv.stop().await;
+}
+
+#[tokio::test]
+async fn ipv6_listener_uses_epsv_and_eprt_and_refuses_pasv_and_port() {
+    use oxftp::fs::LocalFsFactory;
+    use oxftp::policy::AnonymousLogin;
+    use oxftp::{Server, VPath};
+    use std::sync::Arc;
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("no IPv6 loopback on this machine; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("alice")).unwrap();
+    std::fs::write(dir.path().join("alice/six.txt"), b"over IPv6").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let storage = Arc::new(LocalFsFactory::new(dir.path()).unwrap());
+    let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(common::TestAccounts)), VPath::root(), None));
+    let server = Server::new(storage, auth);
+    tokio::spawn(async move { server.run(vec![listener], std::future::pending()).await });
+
+    let mut raw = Raw::login(addr, "alice", "secret").await;
+    assert_eq!(raw.cmd("PASV").await.0, 425);
+    assert_eq!(raw.cmd("PORT 127,0,0,1,200,1").await.0, 522);
+    assert_eq!(raw.cmd("EPSV 1").await.0, 522);
+    assert_eq!(raw.cmd("EPRT |1|127.0.0.1|51000|").await.0, 522);
+    let (code, text) = raw.cmd("EPSV 2").await;
+    assert_eq!(code, 229, "{text}");
+    let port: u16 = text.split("|||").nth(1).and_then(|s| s.split('|').next()).and_then(|p| p.parse().ok()).unwrap();
+    let mut data = tokio::net::TcpStream::connect(("::1", port)).await.unwrap();
+    assert_eq!(raw.cmd("RETR six.txt").await.0, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(got, b"over IPv6");
+
+    // Active mode over IPv6: EPRT |2|::1|port|.
+    let client_listener = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+    let port = client_listener.local_addr().unwrap().port();
+    assert_eq!(raw.cmd(&format!("EPRT |2|::1|{port}|")).await.0, 200);
+    assert_eq!(raw.cmd("RETR six.txt").await.0, 150);
+    let (mut data, _) = client_listener.accept().await.unwrap();
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(got, b"over IPv6");
 }

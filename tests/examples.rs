@@ -26,10 +26,7 @@ fn example_binary(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// Start an example on a free port (in `cwd`) and wait for its "serving on" line.
@@ -82,16 +79,11 @@ async fn custom_storage_serves_generated_files() {
     let (_ex, addr) = start("custom_storage", dir.path());
     let mut ftp = AsyncFtpStream::connect(&addr).await.unwrap();
     ftp.login("anonymous", "test@example.com").await.unwrap();
-    ftp.transfer_type(suppaftp::types::FileType::Binary)
-        .await
-        .unwrap();
+    ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
     let mut names = ftp.nlst(None).await.unwrap();
     names.sort();
     assert_eq!(names, vec!["hello.txt", "time.txt"]);
-    assert_eq!(
-        fetch(&mut ftp, "hello.txt").await,
-        b"Hello from a custom storage backend!\n"
-    );
+    assert_eq!(fetch(&mut ftp, "hello.txt").await, b"Hello from a custom storage backend!\n");
     let time = String::from_utf8(fetch(&mut ftp, "time.txt").await).unwrap();
     assert!(time.trim().parse::<i64>().unwrap() > 1_700_000_000);
 }
@@ -104,12 +96,8 @@ async fn custom_auth_confines_each_account() {
     assert!(ftp.login("alice", "wrong").await.is_err());
     let mut ftp = AsyncFtpStream::connect(&addr).await.unwrap();
     ftp.login("alice", "wonderland").await.unwrap();
-    ftp.transfer_type(suppaftp::types::FileType::Binary)
-        .await
-        .unwrap();
-    ftp.put_file("note.txt", &mut &b"alice was here"[..])
-        .await
-        .unwrap();
+    ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
+    ftp.put_file("note.txt", &mut &b"alice was here"[..]).await.unwrap();
     assert_eq!(fetch(&mut ftp, "note.txt").await, b"alice was here");
     ftp.cwd("..").await.unwrap();
     assert_eq!(ftp.pwd().await.unwrap(), "/");

@@ -102,7 +102,9 @@ async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
     let server = Server::new(storage, auth).with_options(options);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    tokio::spawn(async move { server.run_listeners(vec![Listener { tcp, implicit_tls: implicit }], std::future::pending()).await });
+    tokio::spawn(async move {
+        server.run_listeners(vec![Listener { tcp, implicit_tls: implicit }], std::future::pending()).await
+    });
     Fixture { addr, root }
 }
 

@@ -59,15 +59,10 @@ impl TestServer {
             VPath::parse(b"/pub").expect("vpath"),
             Some(VPath::parse(b"/incoming").expect("vpath")),
         ));
-        let mut options = Options {
-            failed_login_delay: Duration::from_millis(10),
-            ..Options::default()
-        };
+        let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
         tweak(&mut options);
         let server = Server::new(storage, auth).with_options(options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -77,12 +72,7 @@ impl TestServer {
                 })
                 .await
         });
-        TestServer {
-            addr,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        TestServer { addr, dir, stop: Some(stop), task: Some(task) }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -92,9 +82,7 @@ impl TestServer {
     pub async fn login(&self, user: &str, pass: &str) -> AsyncFtpStream {
         let mut ftp = AsyncFtpStream::connect(self.addr).await.expect("connect");
         ftp.login(user, pass).await.expect("login");
-        ftp.transfer_type(suppaftp::types::FileType::Binary)
-            .await
-            .expect("TYPE I");
+        ftp.transfer_type(suppaftp::types::FileType::Binary).await.expect("TYPE I");
         ftp
     }
 
@@ -117,12 +105,10 @@ pub struct Raw {
 impl Raw {
     /// Connect and consume the greeting.
     pub async fn connect(addr: SocketAddr) -> Raw {
+        // (works for IPv4 and IPv6 listeners alike)
         let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (r, w) = stream.into_split();
-        let mut raw = Raw {
-            reader: tokio::io::BufReader::new(r),
-            writer: w,
-        };
+        let mut raw = Raw { reader: tokio::io::BufReader::new(r), writer: w };
         let (code, _) = raw.reply().await;
         assert_eq!(code, 220, "greeting");
         raw
@@ -148,19 +134,14 @@ impl Raw {
 
     /// Read one (possibly multi-line) reply: code and full text. Panics after 10 s.
     pub async fn reply(&mut self) -> (u16, String) {
-        tokio::time::timeout(Duration::from_secs(10), self.read_reply())
-            .await
-            .expect("reply timed out")
+        tokio::time::timeout(Duration::from_secs(10), self.read_reply()).await.expect("reply timed out")
     }
 
     async fn read_reply(&mut self) -> (u16, String) {
         use tokio::io::AsyncBufReadExt;
         let mut text = String::new();
         let mut first = Vec::new();
-        self.reader
-            .read_until(b'\n', &mut first)
-            .await
-            .expect("read");
+        self.reader.read_until(b'\n', &mut first).await.expect("read");
         let first = String::from_utf8_lossy(&first).to_string();
         assert!(first.len() >= 4, "short reply line {first:?}");
         let code: u16 = first[..3].parse().expect("reply code");
@@ -168,11 +149,7 @@ impl Raw {
         if first.as_bytes()[3] == b'-' {
             loop {
                 let mut line = Vec::new();
-                let n = self
-                    .reader
-                    .read_until(b'\n', &mut line)
-                    .await
-                    .expect("read");
+                let n = self.reader.read_until(b'\n', &mut line).await.expect("read");
                 assert!(n > 0, "connection closed inside a multi-line reply");
                 let line = String::from_utf8_lossy(&line).to_string();
                 text.push_str(&line);
@@ -185,24 +162,15 @@ impl Raw {
     }
 
     /// Enter passive mode and connect the data socket (from `from`, if given).
-    pub async fn pasv_connect(
-        &mut self,
-        from: Option<std::net::IpAddr>,
-    ) -> std::io::Result<tokio::net::TcpStream> {
+    pub async fn pasv_connect(&mut self, from: Option<std::net::IpAddr>) -> std::io::Result<tokio::net::TcpStream> {
         let (code, text) = self.cmd("EPSV").await;
         assert_eq!(code, 229, "{text}");
-        let port: u16 = text
-            .split("|||")
-            .nth(1)
-            .and_then(|s| s.split('|').next())
-            .and_then(|p| p.parse().ok())
-            .expect("EPSV port");
+        let port: u16 =
+            text.split("|||").nth(1).and_then(|s| s.split('|').next()).and_then(|p| p.parse().ok()).expect("EPSV port");
         let socket = tokio::net::TcpSocket::new_v4()?;
         if let Some(ip) = from {
             socket.bind(SocketAddr::new(ip, 0))?;
         }
-        socket
-            .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-            .await
+        socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
     }
 }

@@ -8,7 +8,7 @@ use oxftp_proto::glob::Glob;
 use oxftp_proto::listing::{FileInfo, FileKind, list_line, mlsx_line};
 use oxftp_proto::path::VPath;
 
-use crate::storage::{DirEntry, Storage, StorageError};
+use crate::storage::{DirEntry, DirLister, Storage, StorageError};
 
 /// Most names a glob may expand to; the listing stops there.
 pub(crate) const MAX_GLOB_MATCHES: usize = 10_000;
@@ -25,8 +25,10 @@ pub(crate) enum Style {
 }
 
 /// What to list and how.
-#[derive(Debug)]
 pub(crate) struct ListSpec {
+    /// The directory listing, opened before the 150 reply so a refusal
+    /// (permissions, missing directory) is a plain 550 with no data connection.
+    pub lister: Option<Box<dyn DirLister>>,
     pub dir: VPath,
     /// Listing one file, not a directory: this entry alone.
     pub single: Option<DirEntry>,
@@ -73,7 +75,7 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Write the listing described by `spec` into `sink`; returns entries written.
 pub(crate) async fn produce(
     storage: &dyn Storage,
-    spec: &ListSpec,
+    spec: &mut ListSpec,
     sink: &mut impl ListSink,
 ) -> Result<u64, ListError> {
     let now =
@@ -85,7 +87,10 @@ pub(crate) async fn produce(
         sink.flush(&mut buf).await.map_err(ListError::Io)?;
         return Ok(1);
     }
-    let mut lister = storage.list(&spec.dir).await.map_err(ListError::Storage)?;
+    let mut lister = match spec.lister.take() {
+        Some(lister) => lister,
+        None => storage.list(&spec.dir).await.map_err(ListError::Storage)?,
+    };
     while let Some(mut page) = lister.next_page().await.map_err(ListError::Storage)? {
         page.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for entry in &page {
@@ -129,5 +134,15 @@ fn format_entry(spec: &ListSpec, entry: &DirEntry, now: i64, buf: &mut Vec<u8>) 
             buf.extend_from_slice(b"\r\n");
         }
         Style::Facts => mlsx_line(&entry.name, &entry.info, perm_fact(&entry.info, spec.writable), None, buf),
+    }
+}
+
+impl ListSpec {
+    /// Open the listing now (unless it lists a single entry); errors go to the client before any 150.
+    pub(crate) async fn open(&mut self, storage: &dyn Storage) -> Result<(), StorageError> {
+        if self.single.is_none() && self.lister.is_none() {
+            self.lister = Some(storage.list(&self.dir).await?);
+        }
+        Ok(())
     }
 }

@@ -102,9 +102,9 @@ async fn move_bytes(
     let result = match job {
         Job::Send { source, ascii } => send(source, ascii, &mut stream, &progress, stall).await,
         Job::Receive { sink, ascii } => receive(sink, ascii, &mut stream, &progress, stall).await,
-        Job::List { storage, spec } => {
+        Job::List { storage, mut spec } => {
             let mut sink = DataSink { stream: &mut stream, progress: &progress, stall };
-            match produce(storage.as_ref(), &spec, &mut sink).await {
+            match produce(storage.as_ref(), &mut spec, &mut sink).await {
                 Ok(_) => Ok(progress.load(Ordering::Relaxed)),
                 Err(ListError::Storage(e)) => Err(TransferError::Storage(e)),
                 Err(ListError::Io(e)) => Err(io_error(e)),

@@ -38,6 +38,7 @@ impl Session {
         let (opts, arg) = parse_list_args(args);
         let style = if style == Style::Names && opts.long { Style::Long } else { style };
         let mut spec = ListSpec {
+            lister: None,
             dir: self.cwd.clone(),
             single: None,
             filter: None,
@@ -90,12 +91,15 @@ impl Session {
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
         }
         let style = if kind == Kind::List { Style::Long } else { Style::Names };
-        let Some(spec) = self.list_spec(args, style).await else {
+        let Some(mut spec) = self.list_spec(args, style).await else {
             return;
         };
         let Some(storage) = self.storage.clone() else {
             return;
         };
+        if let Err(e) = spec.open(storage.as_ref()).await {
+            return self.storage_failed(&e).await;
+        }
         let path = spec.dir.clone();
         let what = if kind == Kind::List { "LIST" } else { "NLST" };
         self.start(Job::List { storage, spec: Box::new(spec) }, what, path, "Here comes the directory listing.", None)

@@ -29,7 +29,8 @@ impl Session {
             }
             Err(e) => return self.storage_failed(&e).await,
         }
-        let spec = ListSpec {
+        let mut spec = ListSpec {
+            lister: None,
             dir: path.clone(),
             single: None,
             filter: None,
@@ -40,6 +41,9 @@ impl Session {
             writable: self.writable(),
             max_entries: usize::MAX,
         };
+        if let Err(e) = spec.open(storage.as_ref()).await {
+            return self.storage_failed(&e).await;
+        }
         self.start(
             Job::List { storage, spec: Box::new(spec) },
             "MLSD",

@@ -59,7 +59,7 @@ impl Session {
         };
         spec.max_entries = spec.max_entries.min(STAT_MAX_ENTRIES);
         let mut sink = ReplySink::default();
-        if let Err(crate::listing::ListError::Storage(e)) = produce(storage.as_ref(), &spec, &mut sink).await {
+        if let Err(crate::listing::ListError::Storage(e)) = produce(storage.as_ref(), &mut spec, &mut sink).await {
             return self.storage_failed(&e).await;
         }
         let mut lines: Vec<Vec<u8>> = Vec::new();

@@ -43,6 +43,14 @@ impl Pki {
         expired.not_after = rcgen::date_time_ymd(2001, 1, 1);
         let expired = expired.signed_by(&server_key, &issuer).unwrap();
         std::fs::write(dir.path().join("expired.pem"), expired.pem()).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.distinguished_name.push(DnType::CommonName, "alice");
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+        std::fs::write(dir.path().join("client.pem"), client_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("client.key"), client_key.serialize_pem()).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
         let other_key = KeyPair::generate().unwrap();
         std::fs::write(dir.path().join("other.key"), other_key.serialize_pem()).unwrap();
         Pki { ca_der: ca_cert.der().to_vec(), dir }
@@ -58,14 +66,24 @@ impl Pki {
 
     /// A client whose session cache lets data connections resume the control connection's session.
     fn connector(&self) -> TlsConnector {
+        TlsConnector::from(Arc::new(self.client_builder().with_no_client_auth()))
+    }
+
+    /// A client presenting the `alice` certificate.
+    fn connector_with_cert(&self) -> TlsConnector {
+        use rustls_pki_types::pem::PemObject;
+        let chain = vec![rustls_pki_types::CertificateDer::from_pem_file(self.file("client.pem")).unwrap()];
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(self.file("client.key")).unwrap();
+        TlsConnector::from(Arc::new(self.client_builder().with_client_auth_cert(chain, key).unwrap()))
+    }
+
+    fn client_builder(&self) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(rustls_pki_types::CertificateDer::from(self.ca_der.clone())).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
-            .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
     }
 }
 
@@ -82,6 +100,15 @@ impl Authenticator for Alice {
         } else {
             Err(AuthError::BadPassword)
         }
+    }
+
+    async fn certificate_login(&self, user: &str, _peer: SocketAddr) -> Result<Identity, AuthError> {
+        if user != "alice" {
+            return Err(AuthError::UnknownUser);
+        }
+        let mut id = Identity::new("alice", AccessClass::User);
+        id.home = VPath::parse(b"/alice").unwrap();
+        Ok(id)
     }
 }
 
@@ -276,4 +303,30 @@ fn startup_errors_say_what_is_wrong_with_the_certificate() {
     assert!(matches!(err, TlsError::Expired(..)), "{err:?}");
     assert!(err.to_string().contains("expired"));
     assert!(Path::new(&pki.file("server.pem")).exists());
+}
+
+#[tokio::test]
+async fn a_client_certificate_alone_logs_its_user_in() {
+    let pki = Pki::new();
+    let mut cfg = pki.tls_config();
+    cfg.client_certs = oxftp::ClientCertMode::Require;
+    cfg.client_ca_file = Some(pki.file("ca.pem"));
+    cfg.cert_cn_login = true;
+    let fx = serve(cfg, false).await;
+    let mut ctl = explicit(&fx, &pki.connector_with_cert()).await;
+    assert_eq!(ctl.cmd("USER alice").await.0, 232);
+    assert_eq!(ctl.cmd("PWD").await.0, 257);
+
+    // Without a certificate the handshake itself fails under "require".
+    let mut plain = Ctl { io: BufReader::new(TcpStream::connect(fx.addr).await.unwrap()) };
+    assert_eq!(plain.reply().await.0, 220);
+    assert_eq!(plain.cmd("AUTH TLS").await.0, 234);
+    let tls = pki.connector().connect("localhost".try_into().unwrap(), plain.io.into_inner()).await;
+    if let Ok(stream) = tls {
+        // TLS 1.3 reports the refusal only on the first read.
+        let mut ctl = Ctl { io: BufReader::new(stream) };
+        ctl.io.get_mut().write_all(b"NOOP\r\n").await.unwrap();
+        let mut line = String::new();
+        assert!(ctl.io.read_line(&mut line).await.is_err() || line.is_empty(), "served without a certificate: {line}");
+    }
 }

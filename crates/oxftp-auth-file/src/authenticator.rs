@@ -129,6 +129,10 @@ impl Authenticator for FileAuthenticator {
             Verdict::Broken(why) => Err(AuthError::Backend(format!("stored hash unusable: {why}"))),
         }
     }
+
+    async fn certificate_login(&self, user: &str, _peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
+        self.accounts.get(user).map(|a| a.identity.clone()).ok_or(AuthError::UnknownUser)
+    }
 }
 
 #[cfg(test)]

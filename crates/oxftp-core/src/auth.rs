@@ -90,4 +90,13 @@ pub enum AuthError {
 #[async_trait]
 pub trait Authenticator: Send + Sync + fmt::Debug {
     async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError>;
+
+    /// The identity of `user` without a password check, for a user whose TLS
+    /// client certificate (verified against the server's trust store, subject
+    /// CN equal to the user name) already proves who they are (RFC 2228 232).
+    /// Backends that cannot or will not do this keep the default refusal.
+    async fn certificate_login(&self, user: &str, peer: SocketAddr) -> Result<Identity, AuthError> {
+        let _ = (user, peer);
+        Err(AuthError::NotAllowed("certificate logins are not supported by this authenticator".into()))
+    }
 }

@@ -3,6 +3,8 @@
 //! Wire format: `USER <name>` → 331 (password needed) · `PASS <password>` →
 //! 230 (logged in) or 530 (refused, after `failed_login_delay`, whatever the
 //! reason, so a client cannot tell an unknown user from a wrong password) ·
+//! With a verified TLS client certificate whose subject CN is the user name
+//! (and `cert_cn_login` on), `USER <name>` alone logs in: 232 (RFC 2228) ·
 //! `ACCT <info>` → 202 (not needed) · `REIN` → 220 (back to the greeting state;
 //! a running transfer finishes first).
 
@@ -10,7 +12,7 @@ use oxftp_proto::command::TransferType;
 use oxftp_proto::path::VPath;
 use slog::o;
 
-use crate::auth::{AccessClass, Credentials};
+use crate::auth::{AccessClass, AuthError, Credentials, Identity};
 use crate::policy::session_storage;
 use crate::session::{Flow, Login, Session};
 
@@ -34,6 +36,10 @@ impl Session {
             // RFC 4217 §11: refuse for policy reasons before any password crosses in clear.
             self.reply(534, "Policy requires TLS: send AUTH TLS before USER.").await;
             return Flow::Continue;
+        }
+        if self.certificate_names(&name) {
+            let authenticated = self.shared.auth.certificate_login(&name, self.peer).await;
+            return self.finish_login(&name, authenticated, 232).await;
         }
         let text = if anonymous {
             "Anonymous login ok, send your e-mail address as password.".to_string()
@@ -59,7 +65,19 @@ impl Session {
             }
         };
         let credentials = Credentials { user: user.clone(), password, peer: self.peer };
-        let outcome = match self.shared.auth.authenticate(&credentials).await {
+        let authenticated = self.shared.auth.authenticate(&credentials).await;
+        if matches!(&authenticated, Ok(id) if id.class == AccessClass::Anonymous) {
+            // By convention the password is an e-mail address; log it.
+            slog::info!(self.logger, "anonymous login"; "password" => &credentials.password);
+        }
+        self.finish_login(&user, authenticated, 230).await
+    }
+
+    /// Install a successful login (storage, policies, state) and reply `code`
+    /// (230, or 232 for a certificate login); or count a failure and reply 530
+    /// after the failed-login delay, closing after too many.
+    async fn finish_login(&mut self, user: &str, authenticated: Result<Identity, AuthError>, code: u16) -> Flow {
+        let outcome = match authenticated {
             Ok(identity) if identity.require_tls && !self.reader.is_tls() => {
                 Err("account requires TLS but the control connection is plaintext".to_string())
             }
@@ -72,28 +90,25 @@ impl Session {
         match outcome {
             Ok((identity, storage)) => {
                 let class = identity.class;
-                if class == AccessClass::Anonymous {
-                    // By convention the password is an e-mail address; log it.
-                    slog::info!(self.logger, "anonymous login"; "password" => &credentials.password);
-                }
                 self.logger = self.logger.new(o!("user" => identity.user.clone()));
-                slog::info!(self.logger, "login"; "class" => %class);
+                slog::info!(self.logger, "login"; "class" => %class, "certificate" => code == 232);
                 self.identity = Some(identity);
                 self.storage = Some(storage);
                 self.cwd = VPath::root();
                 self.login = Login::Done;
                 self.failed_logins = 0;
-                let text = match class {
-                    AccessClass::Anonymous => "Anonymous access granted, restrictions apply.",
-                    AccessClass::Guest => "Guest login ok, access restrictions apply.",
-                    AccessClass::User => "Login successful.",
+                let text = match (class, code) {
+                    (_, 232) => "Logged in, authorized by the client certificate.",
+                    (AccessClass::Anonymous, _) => "Anonymous access granted, restrictions apply.",
+                    (AccessClass::Guest, _) => "Guest login ok, access restrictions apply.",
+                    (AccessClass::User, _) => "Login successful.",
                 };
-                self.reply(230, text).await;
+                self.reply(code, text).await;
                 Flow::Continue
             }
             Err(reason) => {
                 self.failed_logins += 1;
-                slog::warn!(self.logger, "login failed"; "user" => &user, "reason" => reason);
+                slog::warn!(self.logger, "login failed"; "user" => user, "reason" => reason);
                 tokio::time::sleep(self.shared.options.failed_login_delay).await;
                 if self.failed_logins >= self.shared.options.max_login_failures {
                     self.reply(421, "Too many failed logins; closing connection.").await;
@@ -103,6 +118,12 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// Whether a verified client certificate names `user` and the policy lets that log them in.
+    fn certificate_names(&self, user: &str) -> bool {
+        let enabled = self.shared.options.tls.as_ref().is_some_and(|t| t.config.cert_cn_login);
+        enabled && self.reader.is_tls() && self.client_cert_cn.as_deref() == Some(user)
     }
 
     pub(crate) async fn cmd_acct(&mut self) {

@@ -53,6 +53,13 @@ impl Authenticator for AnonymousLogin {
             None => Err(AuthError::UnknownUser),
         }
     }
+
+    async fn certificate_login(&self, user: &str, peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
+        match &self.inner {
+            Some(inner) if !Self::is_anonymous(user) => inner.certificate_login(user, peer).await,
+            _ => Err(AuthError::NotAllowed("no certificate login for this user".into())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,11 +61,27 @@ pub struct Identity {
     /// This account must use TLS on the control and data connections, whatever the
     /// server-wide policy says.
     pub require_tls: bool,
+    /// What the account may do, per directory (default: everything; `read_only` still applies).
+    pub permissions: crate::account::Permissions,
+    /// Quotas, bandwidth and session limits.
+    pub limits: crate::account::Limits,
+    /// Where the account may log in from (empty: anywhere).
+    pub allowed_ips: crate::account::IpRules,
 }
 
 impl Identity {
     pub fn new(user: impl Into<String>, class: AccessClass) -> Self {
-        Identity { user: user.into(), class, home: VPath::root(), read_only: false, incoming: None, require_tls: false }
+        Identity {
+            user: user.into(),
+            class,
+            home: VPath::root(),
+            read_only: false,
+            incoming: None,
+            require_tls: false,
+            permissions: Default::default(),
+            limits: Default::default(),
+            allowed_ips: Default::default(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `Storage` and `Authenticator` traits and the policy layers that make the
 //! three FTP access models (anonymous, user, guest).
 
+pub mod account;
 pub mod auth;
 mod cmd;
 mod data;

@@ -18,13 +18,23 @@
 
 pub use oxftp_core::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 pub use oxftp_core::storage::{
-    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError,
-    StorageFactory, VecLister, WriteHandle, WriteMode,
+    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, VecLister,
+    WriteHandle, WriteMode,
 };
 pub use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
 pub use oxftp_core::{Listener, Options, Server};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;
+
+/// Admission control: sessions per address and account, failed-login bans.
+pub mod limits {
+    pub use oxftp_core::limits::BanPolicy;
+}
+
+/// Account permissions, limits and IP rules (fields of [`Identity`]).
+pub mod account {
+    pub use oxftp_core::account::*;
+}
 
 /// Policy layers: the access models as wrappers of `Storage` and `Authenticator`.
 pub mod policy {

@@ -392,3 +392,79 @@ async fn ipv6_listener_uses_epsv_and_eprt_and_refuses_pasv_and_port() {
     assert_eq!(raw.reply().await.0, 226);
     assert_eq!(got, b"over IPv6");
 }
+
+async fn greeting_code(addr: std::net::SocketAddr) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 3];
+    s.read_exact(&mut buf).await.unwrap();
+    std::str::from_utf8(&buf).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn per_ip_limit_and_ip_rules_answer_421_at_the_greeting() {
+    let srv = TestServer::start_with(|o| {
+        o.max_sessions_per_ip = 2;
+        o.ip_rules.deny.push("127.0.0.3".parse().unwrap());
+    })
+    .await;
+    let _a = Raw::connect(srv.addr).await;
+    let _b = Raw::connect(srv.addr).await;
+    assert_eq!(greeting_code(srv.addr).await, 421);
+    drop(_a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _c = Raw::connect(srv.addr).await;
+    // A denied source address.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.3:0".parse().unwrap()).unwrap();
+    let mut s = socket.connect(srv.addr).await.unwrap();
+    let mut greeting = String::new();
+    s.read_to_string(&mut greeting).await.unwrap();
+    assert!(greeting.starts_with("421 Connections from your address are not allowed"), "{greeting}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_ban_the_address_until_the_ban_expires() {
+    let srv = TestServer::start_with(|o| {
+        o.max_login_failures = 10;
+        o.ban = Some(oxftp::limits::BanPolicy {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+            ban_time: Duration::from_millis(700),
+            per_user: false,
+        });
+    })
+    .await;
+    let mut raw = Raw::connect(srv.addr).await;
+    for _ in 0..2 {
+        assert_eq!(raw.cmd("USER alice").await.0, 331);
+        assert_eq!(raw.cmd("PASS wrong").await.0, 530);
+    }
+    assert_eq!(raw.cmd("USER alice").await.0, 331);
+    assert_eq!(raw.cmd("PASS wrong").await.0, 421);
+    assert_eq!(greeting_code(srv.addr).await, 421);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let _ok = Raw::login(srv.addr, "alice", "secret").await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn per_user_session_limit_and_allowed_ips_refuse_at_login() {
+    let srv = TestServer::start().await;
+    // `limited` may hold one session and only from 127.0.0.1 (see TestAccounts).
+    let _first = Raw::login(srv.addr, "limited", "limited").await;
+    let mut second = Raw::connect(srv.addr).await;
+    assert_eq!(second.cmd("USER limited").await.0, 331);
+    let (code, text) = second.cmd("PASS limited").await;
+    assert_eq!(code, 530, "{text}");
+    assert!(text.contains("Too many sessions"), "{text}");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    drop(_first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stream = socket.connect(srv.addr).await.unwrap();
+    let mut elsewhere = Raw::from_stream(stream).await;
+    assert_eq!(elsewhere.cmd("USER limited").await.0, 331);
+    assert_eq!(elsewhere.cmd("PASS limited").await.0, 530);
+    srv.stop().await;
+}

@@ -24,6 +24,7 @@ impl Authenticator for TestAccounts {
             "alice" => (AccessClass::User, "/alice", false, "secret"),
             "gina" => (AccessClass::Guest, "/guest", false, "guest"),
             "ro" => (AccessClass::User, "/alice", true, "ro"),
+            "limited" => (AccessClass::User, "/alice", false, "limited"),
             _ => return Err(AuthError::UnknownUser),
         };
         if c.password != password {
@@ -32,6 +33,10 @@ impl Authenticator for TestAccounts {
         let mut id = Identity::new(c.user.clone(), class);
         id.home = VPath::parse(home.as_bytes()).map_err(|e| AuthError::Backend(e.to_string()))?;
         id.read_only = read_only;
+        if c.user == "limited" {
+            id.limits.max_sessions = Some(1);
+            id.allowed_ips.allow.push("127.0.0.1".parse().map_err(AuthError::Backend)?);
+        }
         Ok(id)
     }
 }
@@ -106,7 +111,11 @@ impl Raw {
     /// Connect and consume the greeting.
     pub async fn connect(addr: SocketAddr) -> Raw {
         // (works for IPv4 and IPv6 listeners alike)
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        Raw::from_stream(tokio::net::TcpStream::connect(addr).await.expect("connect")).await
+    }
+
+    /// Wrap an already connected stream and consume the greeting.
+    pub async fn from_stream(stream: tokio::net::TcpStream) -> Raw {
         let (r, w) = stream.into_split();
         let mut raw = Raw { reader: tokio::io::BufReader::new(r), writer: w };
         let (code, _) = raw.reply().await;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
+use crate::limits::{Bans, Counter};
 use crate::session::Session;
 use crate::storage::StorageFactory;
 
@@ -56,6 +57,12 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     /// FTPS (AUTH TLS, PROT P, implicit listeners); `None` = plain FTP only.
     pub tls: Option<crate::tls::Tls>,
+    /// Concurrent sessions from one client address (421 at the greeting). 0 = unlimited.
+    pub max_sessions_per_ip: usize,
+    /// Which client addresses may connect at all (421 at the greeting otherwise).
+    pub ip_rules: crate::account::IpRules,
+    /// Ban addresses (and optionally accounts) after repeated failed logins; `None` = off.
+    pub ban: Option<crate::limits::BanPolicy>,
 }
 
 impl Default for Options {
@@ -75,6 +82,9 @@ impl Default for Options {
             max_login_failures: 3,
             shutdown_timeout: Duration::from_secs(30),
             tls: None,
+            max_sessions_per_ip: 0,
+            ip_rules: crate::account::IpRules::default(),
+            ban: None,
         }
     }
 }
@@ -87,6 +97,11 @@ pub(crate) struct Shared {
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
     pub sessions: AtomicUsize,
+    /// Live sessions per client address.
+    pub per_ip: Counter<IpAddr>,
+    /// Live logged-in sessions per account.
+    pub per_user: Counter<String>,
+    pub bans: Bans,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -157,6 +172,9 @@ impl Server {
             auth: self.auth.clone(),
             logger: self.logger.clone(),
             sessions: AtomicUsize::new(0),
+            per_ip: Counter::default(),
+            per_user: Counter::default(),
+            bans: Bans::new(self.options.ban.clone()),
             shutdown: stop_rx,
         });
         let mut sessions = JoinSet::new();
@@ -230,18 +248,40 @@ async fn start_session(shared: Arc<Shared>, mut stream: TcpStream, implicit_tls:
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
-    let max = shared.options.max_sessions;
-    if max != 0 && live > max {
-        if implicit_tls {
-            // Plaintext would only confuse a TLS client: just close.
-            return;
+    let options = &shared.options;
+    let ip = match stream.peer_addr() {
+        Ok(addr) => addr.ip().to_canonical(),
+        Err(_) => return,
+    };
+    let refusal = if options.max_sessions != 0 && live > options.max_sessions {
+        Some("421 Too many connections, try again later.\r\n")
+    } else if !options.ip_rules.permits(ip) {
+        slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+        Some("421 Connections from your address are not allowed.\r\n")
+    } else if shared.bans.ip_banned(ip) {
+        slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+        Some("421 Too many failed logins from your address; try again later.\r\n")
+    } else {
+        None
+    };
+    let ip_slot = match refusal {
+        Some(_) => None,
+        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip),
+    };
+    let Some(ip_slot) = ip_slot else {
+        if !implicit_tls {
+            // (plaintext would only confuse an implicit-TLS client: it just sees the close)
+            let text = refusal.unwrap_or("421 Too many connections from your address.\r\n");
+            let _ = stream.write_all(text.as_bytes()).await;
+            let _ = stream.shutdown().await;
         }
-        let _ = stream.write_all(b"421 Too many connections, try again later.\r\n").await;
-        let _ = stream.shutdown().await;
         return;
-    }
+    };
     match Session::new(shared.clone(), stream, implicit_tls) {
-        Ok(session) => session.run().await,
+        Ok(mut session) => {
+            session.ip_slot = Some(ip_slot);
+            session.run().await
+        }
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }
 }

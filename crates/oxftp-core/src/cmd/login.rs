@@ -77,10 +77,13 @@ impl Session {
     /// (230, or 232 for a certificate login); or count a failure and reply 530
     /// after the failed-login delay, closing after too many.
     async fn finish_login(&mut self, user: &str, authenticated: Result<Identity, AuthError>, code: u16) -> Flow {
+        let ip = self.peer.ip().to_canonical();
         let outcome = match authenticated {
+            _ if self.shared.bans.user_banned(user) => Err("account is banned after failed logins".to_string()),
             Ok(identity) if identity.require_tls && !self.reader.is_tls() => {
                 Err("account requires TLS but the control connection is plaintext".to_string())
             }
+            Ok(identity) if !identity.allowed_ips.permits(ip) => Err(format!("account may not log in from {ip}")),
             Ok(identity) => match session_storage(self.shared.storage.as_ref(), &identity) {
                 Ok(storage) => Ok((identity, storage)),
                 Err(e) => Err(format!("storage unavailable: {e}")),
@@ -89,6 +92,14 @@ impl Session {
         };
         match outcome {
             Ok((identity, storage)) => {
+                let max = identity.limits.max_sessions.unwrap_or(0);
+                let Some(slot) = self.shared.per_user.acquire(&identity.user, max) else {
+                    slog::info!(self.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
+                    self.reply(530, format!("Too many sessions for {} (at most {max}).", identity.user)).await;
+                    return Flow::Continue;
+                };
+                self.user_slot = Some(slot);
+                self.shared.bans.succeeded(ip, user);
                 let class = identity.class;
                 self.logger = self.logger.new(o!("user" => identity.user.clone()));
                 slog::info!(self.logger, "login"; "class" => %class, "certificate" => code == 232);
@@ -109,7 +120,13 @@ impl Session {
             Err(reason) => {
                 self.failed_logins += 1;
                 slog::warn!(self.logger, "login failed"; "user" => user, "reason" => reason);
+                let banned = self.shared.bans.failed(ip, user);
                 tokio::time::sleep(self.shared.options.failed_login_delay).await;
+                if banned {
+                    slog::warn!(self.logger, "banned after failed logins"; "user" => user, "ip" => %ip);
+                    self.reply(421, "Too many failed logins; you are banned for a while.").await;
+                    return Flow::Close;
+                }
                 if self.failed_logins >= self.shared.options.max_login_failures {
                     self.reply(421, "Too many failed logins; closing connection.").await;
                     return Flow::Close;
@@ -132,6 +149,7 @@ impl Session {
 
     pub(crate) async fn cmd_rein(&mut self) {
         self.login = Login::Fresh;
+        self.user_slot = None;
         self.identity = None;
         self.storage = None;
         self.cwd = VPath::root();

@@ -92,6 +92,10 @@ pub(crate) struct Session {
     pub protect_data: bool,
     /// Subject CN of a verified client certificate.
     pub client_cert_cn: Option<String>,
+    /// This session's place in the per-address count.
+    pub ip_slot: Option<crate::limits::Slot<std::net::IpAddr>>,
+    /// This session's place in its account's session count (after login).
+    pub user_slot: Option<crate::limits::Slot<String>>,
 }
 
 impl Session {
@@ -128,6 +132,8 @@ impl Session {
             pbsz: false,
             protect_data: false,
             client_cert_cn: None,
+            ip_slot: None,
+            user_slot: None,
             shared,
         })
     }

@@ -1,0 +1,193 @@
+//! `PamAuthenticator`: logins checked by a PAM service, off the async runtime.
+
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
+use oxftp_proto::path::VPath;
+use tokio::sync::Semaphore;
+
+use crate::config::PamConfig;
+use crate::pam;
+use crate::service::{PamSetupError, check_service};
+
+/// Most PAM transactions at once. Each holds a blocking thread for as long as
+/// its modules take (pam_unix sleeps about two seconds after a failure unless
+/// `nodelay`), so a burst of logins must queue rather than fill the blocking
+/// pool.
+const MAX_CONCURRENT_LOGINS: usize = 8;
+
+/// Where a successful login's home comes from.
+#[derive(Debug, Clone)]
+enum Home {
+    /// The account's passwd entry (getpwnam).
+    Passwd,
+    /// A fixed virtual path.
+    Fixed(VPath),
+    /// A virtual path with `%u` for the user name (the text around it).
+    PerUser(String),
+}
+
+/// Logins checked by a PAM service (`pam_authenticate` + `pam_acct_mgmt`).
+///
+/// Construction refuses a service without `/etc/pam.d/<service>`: Linux-PAM
+/// would silently use `/etc/pam.d/other` instead, which on Debian lets every
+/// system account in.
+#[derive(Debug)]
+pub struct PamAuthenticator {
+    config: PamConfig,
+    home: Home,
+    logins: Arc<Semaphore>,
+}
+
+impl PamAuthenticator {
+    /// Validates the settings: the service name (no `/`, no `..`), the
+    /// existence of `/etc/pam.d/<service>`, and the fixed home.
+    pub fn new(config: PamConfig) -> Result<PamAuthenticator, PamSetupError> {
+        check_service(&config.service)?;
+        let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
+        Ok(PamAuthenticator { config, home, logins: Arc::new(Semaphore::new(MAX_CONCURRENT_LOGINS)) })
+    }
+
+    /// Checks again that the service file exists (for a daemon's reload or
+    /// health check: someone may have removed it since start-up).
+    pub fn check(&self) -> Result<(), PamSetupError> {
+        check_service(&self.config.service).map(drop)
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &PamConfig {
+        &self.config
+    }
+}
+
+/// Validates a fixed home; `%u` is checked with a stand-in name.
+fn parse_home(home: &str) -> Result<Home, PamSetupError> {
+    let invalid = |reason: String| PamSetupError::InvalidHome { home: home.to_string(), reason };
+    if home.contains("%u") {
+        VPath::parse(home.replace("%u", "user").as_bytes()).map_err(|e| invalid(e.to_string()))?;
+        Ok(Home::PerUser(home.to_string()))
+    } else {
+        Ok(Home::Fixed(VPath::parse(home.as_bytes()).map_err(|e| invalid(e.to_string()))?))
+    }
+}
+
+/// The home of `user` from the settings; runs on the blocking thread, since
+/// getpwnam may ask NSS (LDAP, sssd...).
+fn home_of(home: &Home, user: &str) -> Result<VPath, AuthError> {
+    match home {
+        Home::Fixed(path) => Ok(path.clone()),
+        Home::PerUser(template) => {
+            // The name becomes one path component: "..", "." or a "/" would
+            // move the home elsewhere (".." to the storage root).
+            if user.contains('/') || user == "." || user == ".." {
+                return Err(AuthError::NotAllowed(format!("user name {user:?} cannot be used in a %u home")));
+            }
+            VPath::parse(template.replace("%u", user).as_bytes())
+                .map_err(|e| AuthError::NotAllowed(format!("home for {user:?}: {e}")))
+        }
+        Home::Passwd => match nix::unistd::User::from_name(user) {
+            Ok(Some(entry)) => VPath::parse(entry.dir.as_os_str().as_bytes())
+                .map_err(|e| AuthError::Backend(format!("passwd home of {user:?} is unusable: {e}"))),
+            Ok(None) => Err(AuthError::NotAllowed(format!(
+                "PAM accepted {user:?} but the system user database has no entry to take a home from"
+            ))),
+            Err(e) => Err(AuthError::Backend(format!("getpwnam({user:?}) failed: {e}"))),
+        },
+    }
+}
+
+#[async_trait]
+impl Authenticator for PamAuthenticator {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        // C strings end at NUL: such a name or password could only be
+        // truncated into something else, so it never reaches PAM.
+        if credentials.user.is_empty() || credentials.user.contains('\0') {
+            return Err(AuthError::UnknownUser);
+        }
+        if credentials.password.contains('\0') {
+            return Err(AuthError::BadPassword);
+        }
+        let permit = self
+            .logins
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::Backend("PAM logins are shut down".into()))?;
+        let service = self.config.service.clone();
+        let user = credentials.user.clone();
+        let password = credentials.password.clone();
+        let peer = credentials.peer.ip().to_canonical().to_string();
+        let home = self.home.clone();
+        let home = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            pam::login(&service, &user, &password, &peer)?;
+            home_of(&home, &user)
+        })
+        .await
+        .map_err(|e| AuthError::Backend(format!("PAM login did not finish: {e}")))??;
+
+        let mut identity = Identity::new(credentials.user.clone(), self.config.class.into());
+        identity.home = home;
+        identity.read_only = self.config.read_only;
+        Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_and_per_user_homes() {
+        let Home::Fixed(p) = parse_home("/srv/ftp").unwrap() else { panic!() };
+        assert_eq!(p, VPath::parse(b"/srv/ftp").unwrap());
+        let per_user = parse_home("/srv/%u/files").unwrap();
+        assert_eq!(home_of(&per_user, "alice").unwrap(), VPath::parse(b"/srv/alice/files").unwrap());
+        for bad in ["..", ".", "a/b", "../../etc"] {
+            assert!(matches!(home_of(&per_user, bad), Err(AuthError::NotAllowed(_))), "{bad}");
+        }
+        assert!(matches!(parse_home("/a\0b"), Err(PamSetupError::InvalidHome { .. })));
+    }
+
+    #[test]
+    fn passwd_home_comes_from_getpwnam() {
+        // root exists everywhere; its home is /root on Linux.
+        let home = home_of(&Home::Passwd, "root").unwrap();
+        let expected = nix::unistd::User::from_name("root").unwrap().unwrap().dir;
+        assert_eq!(home.as_bytes(), expected.as_os_str().as_bytes());
+        assert!(matches!(home_of(&Home::Passwd, "oxftp-no-such-user-9f2"), Err(AuthError::NotAllowed(_))));
+    }
+
+    #[test]
+    fn construction_refuses_bad_services_and_homes() {
+        let e = PamAuthenticator::new(PamConfig::new("oxftp-no-such-service-3c1f")).unwrap_err();
+        assert!(matches!(e, PamSetupError::ServiceMissing { .. }), "{e}");
+        let e = PamAuthenticator::new(PamConfig::new("../pam.d/login")).unwrap_err();
+        assert!(matches!(e, PamSetupError::InvalidService { .. }), "{e}");
+        // "other" exists on every Linux-PAM system; a bad home is still refused.
+        if std::path::Path::new("/etc/pam.d/other").is_file() {
+            let mut config = PamConfig::new("other");
+            config.home = "/x\0".into();
+            assert!(matches!(PamAuthenticator::new(config), Err(PamSetupError::InvalidHome { .. })));
+            let ok = PamAuthenticator::new(PamConfig::new("other")).unwrap();
+            ok.check().unwrap();
+            assert_eq!(ok.config().service, "other");
+        }
+    }
+
+    #[tokio::test]
+    async fn nul_bytes_never_reach_pam() {
+        if !std::path::Path::new("/etc/pam.d/other").is_file() {
+            eprintln!("skipped: no /etc/pam.d/other");
+            return;
+        }
+        let auth = PamAuthenticator::new(PamConfig::new("other")).unwrap();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let creds = |user: &str, password: &str| Credentials { user: user.into(), password: password.into(), peer };
+        assert!(matches!(auth.authenticate(&creds("ro\0ot", "x")).await, Err(AuthError::UnknownUser)));
+        assert!(matches!(auth.authenticate(&creds("", "x")).await, Err(AuthError::UnknownUser)));
+        assert!(matches!(auth.authenticate(&creds("root", "x\0y")).await, Err(AuthError::BadPassword)));
+    }
+}

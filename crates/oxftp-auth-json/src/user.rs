@@ -6,7 +6,7 @@ use oxftp_core::auth::{AccessClass, Identity};
 use oxftp_proto::path::VPath;
 
 use crate::ip::IpRanges;
-use crate::perms::VfsPerms;
+use crate::perms::{VfsOp, VfsPerms};
 use crate::secret::Secret;
 
 /// unFTP's `client_cert` object: the account must present a TLS client
@@ -86,7 +86,35 @@ impl JsonUser {
         identity.home = self.home.clone();
         identity.read_only = self.read_only || !self.perms.can_write();
         identity.require_tls = self.client_cert.is_some();
+        identity.permissions.default = self.permission_set();
+        identity.limits = oxftp_core::account::Limits {
+            quota_bytes: self.limits.quota_bytes,
+            quota_files: self.limits.quota_files,
+            upload_rate: self.limits.bandwidth_up,
+            download_rate: self.limits.bandwidth_down,
+            max_sessions: self.limits.max_sessions.map(|n| n as usize),
+        };
         identity
+    }
+
+    /// unFTP's `vfs_perms` as the engine's permission set (`put` covers new files,
+    /// overwrites and appends, as in unFTP).
+    fn permission_set(&self) -> oxftp_core::account::PermissionSet {
+        use oxftp_core::account::Permission as P;
+        let mapping: [(VfsOp, &[P]); 7] = [
+            (VfsOp::List, &[P::List]),
+            (VfsOp::Get, &[P::Read]),
+            (VfsOp::Put, &[P::Upload, P::Overwrite, P::Append, P::Chmod, P::SetMtime]),
+            (VfsOp::Del, &[P::Delete]),
+            (VfsOp::Rename, &[P::Rename]),
+            (VfsOp::Mkdir, &[P::Mkdir]),
+            (VfsOp::Rmdir, &[P::Rmdir]),
+        ];
+        mapping
+            .iter()
+            .filter(|(op, _)| self.perms.allows(*op))
+            .flat_map(|(_, granted)| granted.iter().copied())
+            .collect()
     }
 }
 
@@ -107,6 +135,21 @@ mod tests {
             limits: Limits::default(),
             secret: Secret::plain("pw"),
         }
+    }
+
+    #[test]
+    fn identity_carries_permissions_and_limits() {
+        use oxftp_core::account::Permission;
+        let mut u = user();
+        u.perms.remove(VfsOp::Del);
+        u.limits.quota_bytes = Some(1000);
+        u.limits.max_sessions = Some(2);
+        let id = u.identity();
+        let root = VPath::root();
+        assert!(!id.permissions.at(&root).contains(Permission::Delete));
+        assert!(id.permissions.at(&root).contains(Permission::Upload));
+        assert_eq!(id.limits.quota_bytes, Some(1000));
+        assert_eq!(id.limits.max_sessions, Some(2));
     }
 
     #[test]

@@ -61,17 +61,20 @@ impl Session {
         true
     }
 
-    pub(crate) async fn cmd_retr(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
+    /// What RETR, STOR and APPE check first, in RFC order: the path, a data
+    /// channel (425), the REST offset (550 in ASCII mode). Replies on failure.
+    async fn transfer_prelude(&mut self, arg: &[u8]) -> Option<(VPath, Arc<dyn crate::storage::Storage>, u64)> {
+        let path = self.resolve(arg).await?;
+        let storage = self.storage.clone()?;
         if !self.require_data_setup().await {
-            return;
+            return None;
         }
-        let Some(offset) = self.take_rest().await else {
+        let offset = self.take_rest().await?;
+        Some((path, storage, offset))
+    }
+
+    pub(crate) async fn cmd_retr(&mut self, arg: &[u8]) {
+        let Some((path, storage, offset)) = self.transfer_prelude(arg).await else {
             return;
         };
         let source = match storage.open_read(&path, offset).await {
@@ -85,16 +88,7 @@ impl Session {
     }
 
     pub(crate) async fn cmd_stor(&mut self, arg: &[u8], kind: Upload) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if !self.require_data_setup().await {
-            return;
-        }
-        let Some(offset) = self.take_rest().await else {
+        let Some((path, storage, offset)) = self.transfer_prelude(arg).await else {
             return;
         };
         let caps = self.shared.storage.capabilities();

@@ -468,3 +468,68 @@ async fn per_user_session_limit_and_allowed_ips_refuse_at_login() {
     assert_eq!(elsewhere.cmd("PASS limited").await.0, 530);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn quota_stops_an_upload_with_552_and_leaves_nothing() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("quota/existing.bin"), vec![1u8; 60_000]).unwrap();
+    let mut raw = Raw::login(srv.addr, "quota", "quota").await;
+    assert_eq!(raw.cmd("TYPE I").await.0, 200);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR big.bin").await.0, 150);
+    // 60 000 used + 50 000 > 100 000 allowed. The server may close early: ignore write errors.
+    let _ = data.write_all(&[2u8; 50_000]).await;
+    let _ = data.shutdown().await;
+    drop(data);
+    let (code, text) = raw.reply().await;
+    assert_eq!(code, 552, "{text}");
+    assert!(!srv.path("quota/big.bin").exists());
+    // A small one still fits.
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR small.bin").await.0, 150);
+    data.write_all(&[3u8; 10_000]).await.unwrap();
+    data.shutdown().await.unwrap();
+    drop(data);
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(std::fs::metadata(srv.path("quota/small.bin")).unwrap().len(), 10_000);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn per_directory_permissions_most_specific_wins() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/top.txt"), b"t").unwrap();
+    std::fs::write(srv.path("alice/upload/archive/old.txt"), b"o").unwrap();
+    std::fs::write(srv.path("alice/upload/tmp.txt"), b"x").unwrap();
+    let mut raw = Raw::login(srv.addr, "perm", "perm").await;
+    let (code, text) = raw.cmd("DELE top.txt").await;
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("no 'delete' permission"), "{text}");
+    assert_eq!(raw.cmd("MKD newdir").await.0, 550);
+    assert_eq!(raw.cmd("DELE upload/tmp.txt").await.0, 250);
+    assert_eq!(raw.cmd("DELE upload/archive/old.txt").await.0, 550);
+    assert_eq!(raw.cmd("MKD upload/archive/sub").await.0, 257);
+    assert!(srv.path("alice/top.txt").exists());
+    assert!(!srv.path("alice/upload/tmp.txt").exists());
+    assert!(srv.path("alice/upload/archive/old.txt").exists());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn bandwidth_limit_paces_a_download() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/four.bin"), vec![9u8; 4 * 1024 * 1024]).unwrap();
+    let mut raw = Raw::login(srv.addr, "slow", "slow").await;
+    assert_eq!(raw.cmd("TYPE I").await.0, 200);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(raw.cmd("RETR four.bin").await.0, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(raw.reply().await.0, 226);
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(got.len(), 4 * 1024 * 1024);
+    // 4 MiB at 1 MiB/s with a 0.1 s burst: about 3.9 s; generous bounds for a busy machine.
+    assert!((3.0..8.0).contains(&secs), "took {secs:.2} s");
+    srv.stop().await;
+}

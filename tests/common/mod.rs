@@ -25,6 +25,9 @@ impl Authenticator for TestAccounts {
             "gina" => (AccessClass::Guest, "/guest", false, "guest"),
             "ro" => (AccessClass::User, "/alice", true, "ro"),
             "limited" => (AccessClass::User, "/alice", false, "limited"),
+            "quota" => (AccessClass::User, "/quota", false, "quota"),
+            "slow" => (AccessClass::User, "/alice", false, "slow"),
+            "perm" => (AccessClass::User, "/alice", false, "perm"),
             _ => return Err(AuthError::UnknownUser),
         };
         if c.password != password {
@@ -33,6 +36,21 @@ impl Authenticator for TestAccounts {
         let mut id = Identity::new(c.user.clone(), class);
         id.home = VPath::parse(home.as_bytes()).map_err(|e| AuthError::Backend(e.to_string()))?;
         id.read_only = read_only;
+        match c.user.as_str() {
+            "quota" => id.limits.quota_bytes = Some(100_000),
+            "slow" => id.limits.download_rate = Some(1024 * 1024),
+            "perm" => {
+                use oxftp::account::{DirRule, Permission, PermissionSet};
+                let vp = |s: &str| VPath::parse(s.as_bytes()).map_err(|e| AuthError::Backend(e.to_string()));
+                id.permissions.default = PermissionSet::read_only();
+                id.permissions.rules.push(DirRule { dir: vp("/upload")?, allow: PermissionSet::all() });
+                id.permissions.rules.push(DirRule {
+                    dir: vp("/upload/archive")?,
+                    allow: PermissionSet::all().without(Permission::Delete),
+                });
+            }
+            _ => {}
+        }
         if c.user == "limited" {
             id.limits.max_sessions = Some(1);
             id.allowed_ips.allow.push("127.0.0.1".parse().map_err(AuthError::Backend)?);
@@ -55,7 +73,7 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Options)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["alice", "guest", "pub/incoming"] {
+        for d in ["alice", "guest", "pub/incoming", "quota", "alice/upload/archive"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
         let storage = Arc::new(LocalFsFactory::new(dir.path()).expect("storage"));

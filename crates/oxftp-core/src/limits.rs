@@ -10,7 +10,10 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::account::Limits;
+use crate::policy::RateLimiter;
 use std::time::{Duration, Instant};
 
 /// Addresses or accounts the ban table remembers at most.
@@ -183,6 +186,47 @@ impl Bans {
             self.ips.succeed(&ip.to_canonical());
             self.users.succeed(&user.to_string());
         }
+    }
+}
+
+/// Bandwidth limiters: one per direction for the whole server and one per
+/// direction per account, shared by all of that account's sessions.
+#[derive(Debug)]
+pub(crate) struct Rates {
+    global_down: Option<Arc<RateLimiter>>,
+    global_up: Option<Arc<RateLimiter>>,
+    /// Per account and direction; entries live while any session holds them.
+    accounts: Mutex<HashMap<String, (Weak<RateLimiter>, Weak<RateLimiter>)>>,
+}
+
+impl Rates {
+    pub fn new(download: Option<u64>, upload: Option<u64>) -> Rates {
+        Rates {
+            global_down: RateLimiter::from_limit(download),
+            global_up: RateLimiter::from_limit(upload),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limiters a session of `user` with `limits` goes through: (download, upload).
+    pub fn for_account(&self, user: &str, limits: &Limits) -> (Vec<Arc<RateLimiter>>, Vec<Arc<RateLimiter>>) {
+        let mut down: Vec<_> = self.global_down.iter().cloned().collect();
+        let mut up: Vec<_> = self.global_up.iter().cloned().collect();
+        if limits.download_rate.is_some() || limits.upload_rate.is_some() {
+            let mut accounts = lock(&self.accounts);
+            accounts.retain(|_, (d, u)| d.strong_count() > 0 || u.strong_count() > 0);
+            let entry = accounts.entry(user.to_string()).or_default();
+            let shared = |slot: &mut Weak<RateLimiter>, rate: Option<u64>| -> Option<Arc<RateLimiter>> {
+                // Reuse the account's limiter while a session holds it, so sessions share the rate.
+                let limiter =
+                    slot.upgrade().filter(|l| Some(l.rate()) == rate).or_else(|| RateLimiter::from_limit(rate))?;
+                *slot = Arc::downgrade(&limiter);
+                Some(limiter)
+            };
+            down.extend(shared(&mut entry.0, limits.download_rate));
+            up.extend(shared(&mut entry.1, limits.upload_rate));
+        }
+        (down, up)
     }
 }
 

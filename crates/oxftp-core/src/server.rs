@@ -63,6 +63,10 @@ pub struct Options {
     pub ip_rules: crate::account::IpRules,
     /// Ban addresses (and optionally accounts) after repeated failed logins; `None` = off.
     pub ban: Option<crate::limits::BanPolicy>,
+    /// Server-wide download rate, bytes per second, shared by every session.
+    pub download_rate: Option<u64>,
+    /// Server-wide upload rate, bytes per second, shared by every session.
+    pub upload_rate: Option<u64>,
 }
 
 impl Default for Options {
@@ -85,6 +89,8 @@ impl Default for Options {
             max_sessions_per_ip: 0,
             ip_rules: crate::account::IpRules::default(),
             ban: None,
+            download_rate: None,
+            upload_rate: None,
         }
     }
 }
@@ -102,6 +108,10 @@ pub(crate) struct Shared {
     /// Live logged-in sessions per account.
     pub per_user: Counter<String>,
     pub bans: Bans,
+    /// Quota usage per account, measured at an account's first login.
+    pub quotas: crate::policy::QuotaRegistry,
+    /// Bandwidth limiters: server-wide and per account.
+    pub rates: crate::limits::Rates,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -175,6 +185,8 @@ impl Server {
             per_ip: Counter::default(),
             per_user: Counter::default(),
             bans: Bans::new(self.options.ban.clone()),
+            quotas: crate::policy::QuotaRegistry::new(),
+            rates: crate::limits::Rates::new(self.options.download_rate, self.options.upload_rate),
             shutdown: stop_rx,
         });
         let mut sessions = JoinSet::new();

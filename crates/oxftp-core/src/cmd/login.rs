@@ -13,8 +13,11 @@ use oxftp_proto::path::VPath;
 use slog::o;
 
 use crate::auth::{AccessClass, AuthError, Credentials, Identity};
-use crate::policy::session_storage;
+use std::sync::Arc;
+
+use crate::policy;
 use crate::session::{Flow, Login, Session};
+use crate::storage::{Storage, StorageError};
 
 impl Session {
     pub(crate) async fn cmd_user(&mut self, name: String) -> Flow {
@@ -84,7 +87,7 @@ impl Session {
                 Err("account requires TLS but the control connection is plaintext".to_string())
             }
             Ok(identity) if !identity.allowed_ips.permits(ip) => Err(format!("account may not log in from {ip}")),
-            Ok(identity) => match session_storage(self.shared.storage.as_ref(), &identity) {
+            Ok(identity) => match self.storage_for(&identity).await {
                 Ok(storage) => Ok((identity, storage)),
                 Err(e) => Err(format!("storage unavailable: {e}")),
             },
@@ -135,6 +138,25 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// The storage a logged-in session works on, inside out: the factory's
+    /// storage for the home, the quota (counted on the raw storage, under the
+    /// access policies that may hide sizes), the access policies, and
+    /// bandwidth limits outermost so refused calls never wait.
+    async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
+        let shared = &self.shared;
+        let base = shared.storage.storage_for(identity)?;
+        let limits = &identity.limits;
+        let storage = if limits.quota_bytes.is_some() || limits.quota_files.is_some() {
+            let usage = shared.quotas.usage_for(&identity.user, base.as_ref()).await?;
+            policy::with_quota(base, usage, limits)
+        } else {
+            base
+        };
+        let storage = policy::apply_policies(storage, identity);
+        let (down, up) = shared.rates.for_account(&identity.user, limits);
+        Ok(policy::with_throttle(storage, down, up))
     }
 
     /// Whether a verified client certificate names `user` and the policy lets that log them in.

@@ -189,6 +189,9 @@ impl Bans {
     }
 }
 
+/// An account's (download, upload) limiters, alive while a session holds them.
+type AccountLimiters = (Weak<RateLimiter>, Weak<RateLimiter>);
+
 /// Bandwidth limiters: one per direction for the whole server and one per
 /// direction per account, shared by all of that account's sessions.
 #[derive(Debug)]
@@ -196,7 +199,7 @@ pub(crate) struct Rates {
     global_down: Option<Arc<RateLimiter>>,
     global_up: Option<Arc<RateLimiter>>,
     /// Per account and direction; entries live while any session holds them.
-    accounts: Mutex<HashMap<String, (Weak<RateLimiter>, Weak<RateLimiter>)>>,
+    accounts: Mutex<HashMap<String, AccountLimiters>>,
 }
 
 impl Rates {

@@ -98,6 +98,7 @@ fn account(entry: UserEntry) -> Account {
     let mut identity = Identity::new(entry.name, entry.class);
     identity.home = entry.home;
     identity.read_only = entry.read_only;
+    identity.require_tls = entry.require_tls;
     Account { hash: Arc::from(entry.hash), identity }
 }
 
@@ -154,7 +155,7 @@ mod tests {
         let gina = hash_password("gina-pw");
         FileAuthenticator::from_toml(&format!(
             "[[user]]\nname = \"alice\"\npassword_hash = \"{alice}\"\nhome = \"/alice\"\n\n\
-             [[user]]\nname = \"gina\"\npassword_hash = \"{gina}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = true\n"
+             [[user]]\nname = \"gina\"\npassword_hash = \"{gina}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = true\nrequire_tls = true\n"
         ))
         .unwrap()
     }
@@ -168,7 +169,8 @@ mod tests {
         assert_eq!(alice.home, VPath::parse(b"/alice").unwrap());
         assert_eq!(alice.incoming, None);
         let gina = auth.authenticate(&creds("gina", "gina-pw")).await.unwrap();
-        assert_eq!((gina.class, gina.read_only), (AccessClass::Guest, true));
+        assert_eq!((gina.class, gina.read_only, gina.require_tls), (AccessClass::Guest, true, true));
+        assert!(!alice.require_tls, "require_tls defaults to false");
         assert_eq!(gina.home, VPath::parse(b"/guest").unwrap());
     }
 

@@ -7,6 +7,8 @@
 //! class = "user"        # "user" (default) or "guest"
 //! home = "/alice"       # virtual path under the storage root; default "/"
 //! read_only = false
+//! require_tls = false   # true: the account logs in only over TLS, and
+//!                       # its data connections must be protected too
 //! ```
 //!
 //! Everything an administrator can get wrong is caught here, at load time,
@@ -47,6 +49,8 @@ struct RawUser {
     home: Option<Spanned<String>>,
     #[serde(default)]
     read_only: bool,
+    #[serde(default)]
+    require_tls: bool,
 }
 
 /// One validated account.
@@ -58,6 +62,9 @@ pub(crate) struct UserEntry {
     pub class: AccessClass,
     pub home: VPath,
     pub read_only: bool,
+    /// The account's password must never cross in clear: login only over a
+    /// TLS control connection, transfers only with PROT P.
+    pub require_tls: bool,
 }
 
 /// Parses and validates a users file's text.
@@ -120,7 +127,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             })?,
         };
 
-        users.push(UserEntry { name, hash, class, home, read_only: user.read_only });
+        users.push(UserEntry { name, hash, class, home, read_only: user.read_only, require_tls: user.require_tls });
     }
     Ok(users)
 }
@@ -156,6 +163,17 @@ mod tests {
         let gina = &users[1];
         assert_eq!((gina.name.as_str(), gina.class, gina.read_only), ("gina", AccessClass::Guest, true));
         assert_eq!(gina.home.as_bytes(), b"/guests/gina");
+    }
+
+    #[test]
+    fn require_tls_defaults_to_false_and_is_read() {
+        let text =
+            format!("{}\n[[user]]\nname = \"tina\"\npassword_hash = \"{DUMMY_HASH}\"\nrequire_tls = true\n", user(""));
+        let users = parse(&text).unwrap();
+        assert!(!users[0].require_tls);
+        assert!(users[1].require_tls);
+        let e = error(&user("require_tls = 1\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.require_tls")));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! class = "user"        # "user" (default) or "guest" (confined to its home)
 //! home = "/alice"       # virtual path under the storage root; default "/"
 //! read_only = false
+//! require_tls = false   # true: this account must use FTPS (control and data)
 //! ```
 //!
 //! Hashes are argon2id PHC strings; plaintext passwords are never accepted.

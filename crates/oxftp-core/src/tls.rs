@@ -190,11 +190,51 @@ impl Tls {
         &self.config
     }
 
-    /// An acceptor for one control connection and its data connections: the
-    /// shared configuration with a session cache of its own (see module docs).
-    pub(crate) fn session_acceptor(&self) -> TlsAcceptor {
-        let mut config = (*self.server).clone();
-        config.session_storage = ServerSessionMemoryCache::new(16);
-        TlsAcceptor::from(Arc::new(config))
+    /// Acceptors for one control connection and its data connections: the
+    /// shared configuration with a session cache of their own (see module docs).
+    ///
+    /// The data acceptor issues no TLS 1.3 tickets: each data connection must
+    /// resume the control connection's session, not start a new one, and
+    /// tickets nobody reads would sit in the socket on upload connections
+    /// (a close with unread data makes the kernel send RST, cutting the upload).
+    pub(crate) fn session_acceptors(&self) -> SessionAcceptors {
+        let store = Arc::new(ReusableSessions(ServerSessionMemoryCache::new(32)));
+        let mut control = (*self.server).clone();
+        control.session_storage = store.clone();
+        let mut data = (*self.server).clone();
+        data.session_storage = store;
+        data.send_tls13_tickets = 0;
+        SessionAcceptors { control: TlsAcceptor::from(Arc::new(control)), data: TlsAcceptor::from(Arc::new(data)) }
+    }
+}
+
+/// The TLS acceptors of one control connection.
+#[derive(Clone)]
+pub(crate) struct SessionAcceptors {
+    pub control: TlsAcceptor,
+    pub data: TlsAcceptor,
+}
+
+/// A session cache whose tickets can be resumed more than once.
+///
+/// rustls takes a TLS 1.3 ticket out of the cache when it is used (a defence
+/// against replay across clients). Here the cache belongs to one control
+/// connection and 0-RTT is off, so every data connection of that control
+/// connection may resume the same session — which FTPS clients do.
+#[derive(Debug)]
+struct ReusableSessions(Arc<ServerSessionMemoryCache>);
+
+impl rustls::server::StoresServerSessions for ReusableSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.get(key)
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.get(key)
+    }
+    fn can_cache(&self) -> bool {
+        true
     }
 }

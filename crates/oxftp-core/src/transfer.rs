@@ -204,6 +204,10 @@ async fn receive(
     loop {
         let n = match step(stall, input.read(&mut buf)).await {
             Ok(n) => n,
+            // Many FTPS clients (OpenSSL-based ftp-ssl among them) end an upload by
+            // closing the socket without a TLS close_notify. Like vsftpd's default
+            // (strict_ssl_read_eof=NO) we take the TCP close as the end of the file.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && matches!(input, DataStream::Tls(_)) => 0,
             Err(e) => {
                 sink.abort().await;
                 return Err(io_error(e));

@@ -37,6 +37,7 @@ pub fn options(config: &Config) -> Options {
         failed_login_delay: server.failed_login_delay,
         max_login_failures: server.max_login_failures,
         shutdown_timeout: server.shutdown_timeout,
+        tls: config.tls.as_ref().map(|settings| settings.tls.clone()),
         ..Options::default()
     }
 }
@@ -76,6 +77,21 @@ fn describe(config: &Config, logger: &Logger) {
         "passive_ports" => ?config.passive.port_range,
         "max_sessions" => config.server.max_sessions,
     );
+    if let Some(settings) = &config.tls {
+        let tls = settings.tls.config();
+        info!(logger, "FTPS";
+            "cert_file" => %tls.cert_file.display(),
+            "control" => ?tls.control,
+            "data" => ?tls.data,
+            "require_session_reuse" => tls.require_session_reuse,
+            "allow_ccc" => tls.allow_ccc,
+            "client_certs" => ?tls.client_certs,
+            "implicit_listeners" => settings.implicit_listen.len(),
+        );
+        if tls.cert_cn_login && tls.client_certs == oxftp_core::tls::ClientCertMode::Off {
+            warn!(logger, "tls.cert_cn_login has no effect while tls.client_certs = \"off\"");
+        }
+    }
     if !config.anonymous.enabled && accounts == 0 {
         warn!(logger, "nobody can log in: anonymous is disabled and no users file (or an empty one) is configured");
     }
@@ -165,6 +181,22 @@ mod tests {
         let auth = authenticator(&config("", &dir));
         assert!(matches!(auth.authenticate(&creds("anonymous", "x")).await, Err(AuthError::UnknownUser)));
         assert!(matches!(auth.authenticate(&creds("root", "x")).await, Err(AuthError::UnknownUser)));
+    }
+
+    #[test]
+    fn tls_reaches_the_engine_only_when_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(options(&config("", &dir)).tls.is_none());
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("s.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("s.key"), key.serialize_pem()).unwrap();
+        let config =
+            config("[tls]\ncert_file = \"s.pem\"\nkey_file = \"s.key\"\ndata = \"all\"\nallow_ccc = true\n", &dir);
+        let tls = options(&config).tls.expect("TLS options");
+        assert_eq!(tls.config().data, oxftp_core::tls::TlsRequirement::All);
+        assert!(tls.config().allow_ccc);
+        assert_eq!(tls.config().cert_file, dir.path().join("s.pem"));
     }
 
     #[test]

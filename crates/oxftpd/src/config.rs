@@ -20,6 +20,10 @@ use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod tls;
+
+pub use tls::TlsSettings;
+
 /// Where the daemon listens when neither the config nor `--listen` says.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2121);
 
@@ -56,6 +60,8 @@ pub struct Config {
     pub users: Option<UsersConfig>,
     /// `[log]`
     pub log: LogConfig,
+    /// `[tls]`: FTPS, when the table is present.
+    pub tls: Option<TlsSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -218,6 +224,7 @@ impl Config {
             anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
             users: None,
             log: LogConfig::default(),
+            tls: None,
         })
     }
 
@@ -359,6 +366,7 @@ struct RawConfig {
     anonymous: RawAnonymous,
     users: RawUsers,
     log: RawLog,
+    tls: Option<Spanned<tls::RawTls>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -439,6 +447,7 @@ impl Validator<'_> {
     /// could not be resolved. Other problems leave a default in place and are
     /// only recorded, so validation goes on and reports them all.
     fn config(&mut self, raw: RawConfig, base: &Path, overrides: &Overrides) -> Option<Config> {
+        let listen_span = raw.server.listen.as_ref().map(Spanned::span);
         let server = self.server(raw.server, overrides);
         let passive = self.passive(raw.passive);
         let active = ActiveConfig {
@@ -449,7 +458,64 @@ impl Validator<'_> {
         let anonymous = self.anonymous(raw.anonymous, storage.as_ref());
         let users = self.users(raw.users, base);
         let log = self.log(raw.log);
-        Some(Config { server, passive, active, storage: storage?, anonymous, users, log })
+        let tls_present = raw.tls.is_some();
+        let tls = raw.tls.and_then(|table| {
+            let span = table.span();
+            self.tls(table.into_inner(), span, base)
+        });
+        // A broken [tls] table may hold the only listeners: its errors say enough.
+        if !(tls_present && tls.is_none()) {
+            self.listeners(&server, tls.as_ref(), listen_span);
+        }
+        Some(Config { server, passive, active, storage: storage?, anonymous, users, log, tls })
+    }
+
+    /// Cross-checks the two listener lists: at least one listener in all,
+    /// and no address in both (the second bind would fail at start-up).
+    fn listeners(&mut self, server: &ServerConfig, tls: Option<&TlsSettings>, listen_span: Option<Range<usize>>) {
+        let implicit = tls.map_or(&[][..], |t| t.implicit_listen.as_slice());
+        let listen_errors = self.errors.iter().any(|e| e.key.as_deref() == Some("server.listen"));
+        if server.listen.is_empty() && implicit.is_empty() && !listen_errors {
+            let message =
+                "expected at least one \"IP:PORT\" address (or an implicit FTPS listener in tls.implicit_listen)";
+            match listen_span.clone() {
+                Some(span) => self.error(span, "server.listen", message),
+                None => self.errors.push(ConfigError {
+                    file: None,
+                    line: None,
+                    key: Some("server.listen".into()),
+                    message: message.into(),
+                }),
+            }
+        }
+        for addr in implicit {
+            if addr.port() != 0 && server.listen.contains(addr) {
+                self.errors.push(ConfigError {
+                    file: None,
+                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
+                    key: Some("tls.implicit_listen".into()),
+                    message: format!(
+                        "{addr} is also in server.listen; one port cannot serve both plain and implicit FTPS"
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Parses a list of `"IP:PORT"` strings, recording each bad one.
+    fn addresses(&mut self, items: Vec<Spanned<String>>, key: &str) -> Vec<SocketAddr> {
+        let mut addrs = Vec::with_capacity(items.len());
+        for item in items {
+            match item.get_ref().parse::<SocketAddr>() {
+                Ok(addr) => addrs.push(addr),
+                Err(_) => self.error(
+                    item.span(),
+                    key,
+                    format!("expected \"IP:PORT\" such as \"0.0.0.0:21\" or \"[::]:21\", found {:?}", item.get_ref()),
+                ),
+            }
+        }
+        addrs
     }
 
     fn server(&mut self, raw: RawServer, overrides: &Overrides) -> ServerConfig {
@@ -457,25 +523,8 @@ impl Validator<'_> {
         if !overrides.listen.is_empty() {
             server.listen = overrides.listen.clone();
         } else if let Some(listen) = raw.listen {
-            let span = listen.span();
-            let mut addrs = Vec::new();
-            for item in listen.into_inner() {
-                match item.get_ref().parse::<SocketAddr>() {
-                    Ok(addr) => addrs.push(addr),
-                    Err(_) => self.error(
-                        item.span(),
-                        "server.listen",
-                        format!(
-                            "expected \"IP:PORT\" such as \"0.0.0.0:21\" or \"[::]:21\", found {:?}",
-                            item.get_ref()
-                        ),
-                    ),
-                }
-            }
-            if addrs.is_empty() && self.errors.iter().all(|e| e.key.as_deref() != Some("server.listen")) {
-                self.error(span, "server.listen", "expected at least one \"IP:PORT\" address");
-            }
-            server.listen = addrs;
+            // An empty list is checked later, against tls.implicit_listen.
+            server.listen = self.addresses(listen.into_inner(), "server.listen");
         }
         if let Some(greeting) = raw.greeting {
             if greeting.get_ref().chars().any(char::is_control) {
@@ -1044,6 +1093,18 @@ level = "debug"
             "file",
             "format",
             "level",
+            "require_tls",
+            "cert_file",
+            "key_file",
+            "control",
+            "data",
+            "require_session_reuse",
+            "allow_ccc",
+            "client_certs",
+            "client_ca_file",
+            "cert_cn_login",
+            "handshake_timeout",
+            "implicit_listen",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -3,12 +3,17 @@
 //!
 //! The announcement (`oxftpd listening on ADDR`, one line per listener, with
 //! the port actually bound) goes to stdout and is flushed at once: scripts and
-//! tests start the daemon on port 0 and read the port from there.
+//! tests start the daemon on port 0 and read the port from there. Implicit
+//! FTPS listeners come after the plain ones, as `oxftpd listening on ADDR
+//! implicit-ftps`: the suffix keeps a reader that only wants plain FTP (and
+//! parses the rest of the line as an address) from mistaking one for a plain
+//! listener.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::Context as _;
+use oxftp_core::server::Listener;
 use slog::{Logger, info, warn};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -38,41 +43,55 @@ pub fn run(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
 
 async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
     let server = compose::server(config, logger.clone())?;
-    let mut listeners = Vec::with_capacity(config.server.listen.len());
-    for addr in &config.server.listen {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        listeners.push(listener);
+    let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
+    let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
+    for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
+        for addr in addrs {
+            let what = if implicit_tls { " (implicit FTPS)" } else { "" };
+            let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}{what}"))?;
+            listeners.push(Listener { tcp, implicit_tls });
+        }
     }
-    let bound: Vec<SocketAddr> = listeners
+    let bound: Vec<(SocketAddr, bool)> = listeners
         .iter()
-        .map(TcpListener::local_addr)
+        .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))
         .collect::<std::io::Result<_>>()
         .context("cannot read a listener's address")?;
     // Signal handlers go in before the announcement: a script that reads
     // "listening" and then sends SIGTERM must get a graceful shutdown.
     let shutdown = shutdown_signal(logger.clone())?;
     announce(&bound, mode, config)?;
-    for addr in &bound {
-        info!(logger, "listening"; "address" => %addr);
+    for (addr, implicit_tls) in &bound {
+        info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
-    server.run(listeners, shutdown).await.context("server failed")?;
+    server.run_listeners(listeners, shutdown).await.context("server failed")?;
     info!(logger, "stopped");
     Ok(())
 }
 
-/// Prints one `oxftpd listening on ADDR` line per listener, then (in quick
-/// mode) how to connect, and flushes.
-fn announce(bound: &[SocketAddr], mode: Mode, config: &Config) -> anyhow::Result<()> {
+/// Prints one `oxftpd listening on ADDR` line per listener (with an
+/// ` implicit-ftps` suffix for implicit FTPS ones), then (in quick mode) how
+/// to connect, and flushes.
+fn announce(bound: &[(SocketAddr, bool)], mode: Mode, config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    for addr in bound {
-        writeln!(out, "oxftpd listening on {addr}").context("cannot write to stdout")?;
+    for (addr, implicit_tls) in bound {
+        writeln!(out, "{}", listening_line(*addr, *implicit_tls)).context("cannot write to stdout")?;
     }
-    if let (Mode::Quick, Some(first)) = (mode, bound.first()) {
+    if let (Mode::Quick, Some((first, _))) = (mode, bound.first()) {
         let url = url_for(*first);
         writeln!(out, "Serving {} read-only to anonymous on {url}  — try: curl {url}", config.storage.root.display())
             .context("cannot write to stdout")?;
     }
     out.flush().context("cannot write to stdout")
+}
+
+/// The announcement for one listener.
+fn listening_line(addr: SocketAddr, implicit_tls: bool) -> String {
+    if implicit_tls {
+        format!("oxftpd listening on {addr} implicit-ftps")
+    } else {
+        format!("oxftpd listening on {addr}")
+    }
 }
 
 /// An `ftp://` URL a local client can use to reach `addr` (a wildcard
@@ -126,5 +145,16 @@ mod tests {
         assert_eq!(url_for("0.0.0.0:21".parse().unwrap()), "ftp://127.0.0.1:21/");
         assert_eq!(url_for("[::]:2121".parse().unwrap()), "ftp://[::1]:2121/");
         assert_eq!(url_for("[2001:db8::1]:21".parse().unwrap()), "ftp://[2001:db8::1]:21/");
+    }
+
+    #[test]
+    fn implicit_listeners_are_announced_distinguishably() {
+        let addr: SocketAddr = "127.0.0.1:990".parse().unwrap();
+        assert_eq!(listening_line(addr, false), "oxftpd listening on 127.0.0.1:990");
+        let implicit = listening_line(addr, true);
+        assert_eq!(implicit, "oxftpd listening on 127.0.0.1:990 implicit-ftps");
+        // A reader that parses the rest of a plain line as an address skips it.
+        let rest = implicit.strip_prefix("oxftpd listening on ").unwrap();
+        assert!(rest.parse::<SocketAddr>().is_err());
     }
 }

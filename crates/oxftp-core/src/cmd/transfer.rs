@@ -171,8 +171,8 @@ impl Session {
         };
         let options = &self.shared.options;
         let tls = match (&self.tls, &options.tls) {
-            (Some(acceptor), Some(settings)) if self.protect_data => Some(DataTls {
-                acceptor: acceptor.clone(),
+            (Some(acceptors), Some(settings)) if self.protect_data => Some(DataTls {
+                acceptor: acceptors.data.clone(),
                 require_reuse: settings.config.require_session_reuse,
                 timeout: settings.config.handshake_timeout,
             }),

@@ -83,7 +83,7 @@ pub(crate) struct Session {
     pub client_name: Option<String>,
     pub connected: Instant,
     /// TLS for this control connection and its data connections (its own session cache).
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls: Option<crate::tls::SessionAcceptors>,
     /// Whether this connection came in on an implicit-TLS listener.
     pub implicit_tls: bool,
     /// PBSZ 0 was given (RFC 4217 requires it before PROT).
@@ -127,7 +127,7 @@ impl Session {
             running: None,
             client_name: None,
             connected: Instant::now(),
-            tls: shared.options.tls.as_ref().map(|t| t.session_acceptor()),
+            tls: shared.options.tls.as_ref().map(|t| t.session_acceptors()),
             implicit_tls,
             pbsz: false,
             protect_data: false,

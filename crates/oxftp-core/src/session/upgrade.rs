@@ -12,7 +12,8 @@ use crate::tls::common_name;
 impl Session {
     /// Run the TLS handshake on the control connection. On error the session is unusable.
     pub(crate) async fn start_tls(&mut self) -> io::Result<()> {
-        let acceptor = self.tls.clone().ok_or_else(|| io::Error::other("TLS is not configured"))?;
+        let acceptor =
+            self.tls.as_ref().map(|a| a.control.clone()).ok_or_else(|| io::Error::other("TLS is not configured"))?;
         let (Side::Plain(read), Side::Plain(write)) = (self.reader.take_side(), self.writer.take_side()) else {
             return Err(io::Error::other("control connection is not plaintext"));
         };

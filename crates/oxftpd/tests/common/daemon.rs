@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::certs::{self, Pki};
+
 /// The password of every account in the test users file. One password for
 /// all accounts keeps it to a single argon2 hash per test process (hashing is
 /// slow in debug builds); which account logged in is told apart by the home
@@ -63,6 +65,22 @@ pub struct DaemonConfig {
     /// `key = value` lines for the `[server]` table; a key given here
     /// replaces the test default for it (e.g. `"idle_timeout = 2"`).
     pub server_extra: Vec<String>,
+    /// FTPS: `Some` generates a PKI in the daemon's directory and writes a
+    /// `[tls]` table for it.
+    pub tls: Option<TlsOptions>,
+}
+
+/// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
+/// `client_ca_file` point at the generated PKI (see [`Daemon::pki`]); with
+/// TLS on, the users file also has `tina`, an account with
+/// `require_tls = true` sharing alice's home.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// More `key = value` lines for `[tls]` (e.g. `"control = \"all\""`).
+    pub extra: Vec<String>,
+    /// Also listen for implicit FTPS on a free loopback port
+    /// ([`Daemon::implicit_port`]).
+    pub implicit: bool,
 }
 
 impl Default for DaemonConfig {
@@ -73,6 +91,7 @@ impl Default for DaemonConfig {
             atomic_uploads: true,
             passive_range: None,
             server_extra: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -81,6 +100,8 @@ impl Default for DaemonConfig {
 pub struct Daemon {
     child: Child,
     port: u16,
+    implicit_port: Option<u16>,
+    pki: Option<Pki>,
     dir: TempDir,
     scratch_counter: std::sync::atomic::AtomicU32,
 }
@@ -99,10 +120,15 @@ impl Daemon {
         for sub in ["pub/incoming", "alice", "guest"] {
             std::fs::create_dir_all(root.join(sub)).expect("create storage tree");
         }
+        let pki = config.tls.as_ref().map(|_| certs::generate(&dir.path().join("pki")));
         let users_path = dir.path().join("users.toml");
-        std::fs::write(&users_path, users_file()).expect("write users file");
+        std::fs::write(&users_path, users_file(config.tls.is_some())).expect("write users file");
         let config_path = dir.path().join("oxftpd.toml");
-        std::fs::write(&config_path, config_file(&config, &root, &users_path)).expect("write config");
+        let mut text = config_file(&config, &root, &users_path);
+        if let (Some(tls), Some(pki)) = (&config.tls, &pki) {
+            text.push_str(&tls_table(tls, pki));
+        }
+        std::fs::write(&config_path, text).expect("write config");
         let log_path = dir.path().join("oxftpd.log");
         let log = std::fs::File::create(&log_path).expect("create daemon log");
 
@@ -131,14 +157,22 @@ impl Daemon {
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut seen = String::new();
-        let port = loop {
+        let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
+        let (mut port, mut implicit_port) = (None, None);
+        let (port, implicit_port) = loop {
+            if let (Some(port), true) = (port, implicit_port.is_some() || !want_implicit) {
+                break (port, implicit_port);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(port) = parse_listening(&line) {
-                        break port;
+                    if let Some(p) = parse_listening(&line) {
+                        port = port.or(Some(p));
+                    } else if let Some(p) = parse_implicit(&line) {
+                        implicit_port = implicit_port.or(Some(p));
+                    } else {
+                        let _ = writeln!(seen, "{line}");
                     }
-                    let _ = writeln!(seen, "{line}");
                 }
                 Err(_) => {
                     let _ = child.kill();
@@ -151,7 +185,18 @@ impl Daemon {
                 }
             }
         };
-        Daemon { child, port, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+        Daemon { child, port, implicit_port, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+    }
+
+    /// The implicit FTPS port on 127.0.0.1 (panics unless the daemon was
+    /// started with `TlsOptions { implicit: true, .. }`).
+    pub fn implicit_port(&self) -> u16 {
+        self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// The generated certificates (panics unless the daemon has TLS on).
+    pub fn pki(&self) -> &Pki {
+        self.pki.as_ref().expect("the daemon was started without TLS")
     }
 
     /// The control port on 127.0.0.1.
@@ -235,15 +280,29 @@ fn parse_listening(line: &str) -> Option<u16> {
     Some(addr.port())
 }
 
+/// Parses `oxftpd listening on 127.0.0.1:PORT implicit-ftps`.
+fn parse_implicit(line: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(" implicit-ftps")?;
+    let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
+    Some(addr.port())
+}
+
 /// alice: a normal user; gina: a guest confined to /guest; ro: a read-only
-/// user sharing alice's home.
-fn users_file() -> String {
+/// user sharing alice's home; with `tls`, tina: an account that must use
+/// TLS, sharing alice's home.
+fn users_file(tls: bool) -> String {
     let hash = password_hash();
-    format!(
+    let tina = if tls {
+        format!("\n[[user]]\nname = \"tina\"\npassword_hash = \"{hash}\"\nhome = \"/alice\"\nrequire_tls = true\n")
+    } else {
+        String::new()
+    };
+    let accounts = format!(
         "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = false\n\n\
          [[user]]\nname = \"gina\"\npassword_hash = \"{hash}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = false\n\n\
          [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = true\n"
-    )
+    );
+    accounts + &tina
 }
 
 /// The `[server]` table for tests: loopback on a free port, no delay after
@@ -274,6 +333,25 @@ fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
     let _ = writeln!(text, "\n[users]\nfile = {}", toml_str(users));
     text.push_str("\n[log]\nformat = \"terminal\"\nlevel = \"debug\"\n");
     text
+}
+
+/// The `[tls]` table: the generated PKI, then the test's own lines (a key
+/// given there replaces the default for it).
+fn tls_table(tls: &TlsOptions, pki: &Pki) -> String {
+    let key_of = |line: &str| line.split('=').next().unwrap_or("").trim().to_string();
+    let overridden: Vec<String> = tls.extra.iter().map(|l| key_of(l)).collect();
+    let mut lines = vec![
+        format!("cert_file = {}", toml_str(&pki.server_cert)),
+        format!("key_file = {}", toml_str(&pki.server_key)),
+        format!("client_ca_file = {}", toml_str(&pki.ca)),
+        "handshake_timeout = 10".to_string(),
+    ];
+    if tls.implicit {
+        lines.push("implicit_listen = [\"127.0.0.1:0\"]".to_string());
+    }
+    lines.retain(|l| !overridden.contains(&key_of(l)));
+    lines.extend(tls.extra.iter().cloned());
+    format!("\n[tls]\n{}\n", lines.join("\n"))
 }
 
 /// A TOML basic string for a path (temp paths are plain ASCII, but escape anyway).

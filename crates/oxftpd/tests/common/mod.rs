@@ -7,6 +7,7 @@
 //! `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod client;
 pub mod control;
 pub mod daemon;
@@ -15,6 +16,6 @@ pub mod tree;
 
 pub use client::{Outcome, require_tool, run, run_with_stdin};
 pub use control::{Control, Reply};
-pub use daemon::{Daemon, DaemonConfig, PASSWORD};
+pub use daemon::{Daemon, DaemonConfig, PASSWORD, TlsOptions};
 pub use python::run_unittest;
 pub use tree::{assert_same_tree, pattern_bytes, read, write};

@@ -1,0 +1,374 @@
+//! `oxftp-bench`: a load-generating FTP client for comparing FTP servers.
+//!
+//! Each workload subcommand talks FTP over real sockets to whatever server it
+//! is pointed at and prints one JSON line (see [`record::Record`]); `report`
+//! turns a file of such lines into the comparison table. `bench/run` drives
+//! it against oxftpd, vsftpd and proftpd in turn.
+
+mod ftp;
+mod procfs;
+mod record;
+mod reply;
+mod report;
+mod stats;
+mod workload;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::record::Record;
+use crate::workload::{Conn, burst, idle, logins, small, transfer};
+
+/// Benchmark an FTP server over the wire; prints one JSON result per run.
+#[derive(Debug, Parser)]
+#[command(name = "oxftp-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The workloads and the helpers around them.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Download one file per run (MB/s, server CPU s/GiB).
+    Retr {
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "retr")]
+        workload: String,
+        /// File to download.
+        #[arg(long)]
+        path: String,
+        /// Number of runs (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Upload one generated file per run (MB/s, server CPU s/GiB).
+    Stor {
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "stor")]
+        workload: String,
+        /// Where to upload (overwritten each run).
+        #[arg(long)]
+        path: String,
+        /// Bytes to upload.
+        #[arg(long)]
+        size: u64,
+        /// Number of runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// RETR COUNT small files DIR/f0000.. in one session per run (files/s).
+    SmallRetr {
+        /// Files per session.
+        count: usize,
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "small-retr")]
+        workload: String,
+        /// Directory holding f0000, f0001, ...
+        #[arg(long)]
+        dir: String,
+        /// Number of runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// STOR COUNT small files DIR/s0000.. in one session per run (files/s).
+    SmallStor {
+        /// Files per session.
+        count: usize,
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "small-stor")]
+        workload: String,
+        /// Directory to upload into (must exist).
+        #[arg(long)]
+        dir: String,
+        /// Bytes per file.
+        #[arg(long, default_value_t = 4096)]
+        size: u64,
+        /// Number of runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// CLIENTS at once, each: connect, login, LIST, RETR, QUIT (burst wall ms).
+    Burst {
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "burst")]
+        workload: String,
+        /// Simultaneous clients.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Directory each client lists.
+        #[arg(long, default_value = "/")]
+        list_dir: String,
+        /// File each client downloads.
+        #[arg(long)]
+        path: String,
+        /// Number of bursts.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Connect + login + QUIT in a loop from CONCURRENCY clients (logins/s).
+    Logins {
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "logins")]
+        workload: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        /// Length of each run in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Number of runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Hold SESSIONS logged-in idle sessions; report server RSS (needs --pid).
+    Idle {
+        #[command(flatten)]
+        conn: Conn,
+        /// Row name in the results.
+        #[arg(long, default_value = "idle")]
+        workload: String,
+        /// Sessions to open.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        /// Sessions logging in at once while opening.
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        /// Milliseconds to wait after opening before measuring memory.
+        #[arg(long, default_value_t = 1000)]
+        settle_ms: u64,
+    },
+    /// Print a result line for numbers measured by another tool (curl, iperf3).
+    Record {
+        /// Row name.
+        #[arg(long)]
+        workload: String,
+        /// Column name.
+        #[arg(long)]
+        label: String,
+        /// Unit of the values.
+        #[arg(long)]
+        unit: String,
+        /// Smaller values are better (times, memory).
+        #[arg(long)]
+        lower_is_better: bool,
+        /// Failures to count alongside the values.
+        #[arg(long, default_value_t = 0)]
+        errors: u64,
+        /// What went wrong (shown under the table), e.g. why a workload was skipped.
+        #[arg(long)]
+        error: Option<String>,
+        /// The measured values, one per run.
+        values: Vec<f64>,
+    },
+    /// Print the Markdown comparison table from a file of result lines.
+    Report {
+        /// File of JSON result lines.
+        file: PathBuf,
+        /// Label whose ratio to every other label is shown.
+        #[arg(long, default_value = "oxftpd")]
+        ours: String,
+    },
+    /// Wait until an FTP server answers with its 220 greeting.
+    Wait {
+        /// Server host.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Server control port.
+        #[arg(long)]
+        port: u16,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
+}
+
+/// Raises the open-file soft limit to the hard limit: 10,000 sessions need
+/// 10,000 sockets here too. Failure is not fatal; the workload will report
+/// the sessions it could not open.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            eprintln!("oxftp-bench: cannot raise the open-file limit: {e}");
+        }
+    }
+}
+
+/// Polls until the server greets, or fails after `seconds`.
+async fn wait_for(host: &str, port: u16, seconds: u64) -> anyhow::Result<()> {
+    let conn = Conn {
+        host: host.to_owned(),
+        port,
+        user: String::new(),
+        pass: String::new(),
+        passive: ftp::Passive::Epsv,
+        timeout: 2,
+        label: String::new(),
+        pid: None,
+    };
+    let ep = conn.endpoint()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        match ftp::Control::connect(&ep).await {
+            Ok(control) => {
+                // Best effort: the point was the greeting.
+                let _ = control.quit().await;
+                return Ok(());
+            }
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(e).with_context(|| format!("no FTP server on {host}:{port} after {seconds} s"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let record = match command {
+        Command::Retr { conn, workload, path, runs } => {
+            transfer::run(&conn, &workload, &path, transfer::Direction::Retr, runs).await
+        }
+        Command::Stor { conn, workload, path, size, runs } => {
+            transfer::run(&conn, &workload, &path, transfer::Direction::Stor(size), runs).await
+        }
+        Command::SmallRetr { count, conn, workload, dir, runs } => {
+            small::run(&conn, &workload, &dir, small::Direction::Retr, count, runs).await
+        }
+        Command::SmallStor { count, conn, workload, dir, size, runs } => {
+            small::run(&conn, &workload, &dir, small::Direction::Stor(size), count, runs).await
+        }
+        Command::Burst { conn, workload, clients, list_dir, path, runs } => {
+            burst::run(&conn, &workload, clients, &list_dir, &path, runs).await
+        }
+        Command::Logins { conn, workload, concurrency, seconds, runs } => {
+            return print(logins::run(&conn, &workload, concurrency, seconds, runs).await);
+        }
+        Command::Idle { conn, workload, sessions, concurrency, settle_ms } => {
+            return print(idle::run(&conn, &workload, sessions, concurrency, Duration::from_millis(settle_ms)).await);
+        }
+        Command::Record { workload, label, unit, lower_is_better, errors, error, values } => {
+            let mut record = Record::new(workload, label, &unit, !lower_is_better, values);
+            record.errors = errors;
+            record.first_error = error;
+            record
+        }
+        Command::Report { file, ours } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (records, bad) = report::parse_lines(&text);
+            let mut text = report::table(&records, &ours);
+            let failures = report::failures(&records);
+            if !failures.is_empty() {
+                text.push_str("\nErrors:\n");
+                text.push_str(&failures);
+            }
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+                .context("cannot write the table")?;
+            if bad > 0 {
+                eprintln!("oxftp-bench: skipped {bad} lines of {} that are not results", file.display());
+            }
+            return Ok(());
+        }
+        Command::Wait { host, port, seconds } => return wait_for(&host, port, seconds).await,
+    };
+    print(vec![record])
+}
+
+/// Prints each record as one JSON line. A closed stdout (`| head`) is an
+/// error to report, not a panic.
+fn print(records: Vec<Record>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for record in records {
+        writeln!(out, "{}", record.to_line()).context("cannot write the result")?;
+    }
+    out.flush().context("cannot write the result")
+}
+
+/// Whether `command` drives many sessions at once and so needs worker threads.
+///
+/// One-session workloads run on a single thread: the client then costs the
+/// least CPU on a machine it shares with the server, and no cross-thread
+/// wake-ups sit between a reply and the next command.
+fn is_concurrent(command: &Command) -> bool {
+    matches!(command, Command::Burst { .. } | Command::Logins { .. } | Command::Idle { .. })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    raise_fd_limit();
+    let mut builder = if is_concurrent(&cli.command) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder.enable_all().build().context("cannot start tokio")?;
+    runtime.block_on(run(cli.command))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_brief_style_invocations() {
+        let cli = Cli::try_parse_from([
+            "oxftp-bench",
+            "small-retr",
+            "1000",
+            "--port",
+            "2121",
+            "--user",
+            "u",
+            "--pass",
+            "p",
+            "--dir",
+            "/small",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::SmallRetr { count: 1000, runs: 3, .. }));
+        let cli = Cli::try_parse_from([
+            "oxftp-bench",
+            "idle",
+            "--sessions",
+            "10",
+            "--port",
+            "1",
+            "--user",
+            "u",
+            "--pass",
+            "p",
+            "--pid",
+            "42",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Idle { conn, sessions: 10, .. } => assert_eq!(conn.pid, Some(42)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

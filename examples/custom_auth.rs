@@ -20,16 +20,13 @@ struct InCodeAccounts {
 #[async_trait]
 impl Authenticator for InCodeAccounts {
     async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        let expected = self
-            .passwords
-            .get(credentials.user.as_str())
-            .ok_or(AuthError::UnknownUser)?;
+        let expected = self.passwords.get(credentials.user.as_str()).ok_or(AuthError::UnknownUser)?;
         if *expected != credentials.password {
             return Err(AuthError::BadPassword);
         }
         let mut identity = Identity::new(credentials.user.clone(), AccessClass::Guest);
-        identity.home = VPath::parse(format!("/{}", credentials.user).as_bytes())
-            .map_err(|e| AuthError::Backend(e.to_string()))?;
+        identity.home =
+            VPath::parse(format!("/{}", credentials.user).as_bytes()).map_err(|e| AuthError::Backend(e.to_string()))?;
         Ok(identity)
     }
 }
@@ -42,14 +39,7 @@ async fn main() -> std::io::Result<()> {
         let home = VPath::parse(format!("/{user}").as_bytes()).map_err(std::io::Error::other)?;
         memory.mkdir(&home).await.map_err(std::io::Error::other)?;
     }
-    let auth = InCodeAccounts {
-        passwords: HashMap::from([("alice", "wonderland"), ("bob", "builder")]),
-    };
+    let auth = InCodeAccounts { passwords: HashMap::from([("alice", "wonderland"), ("bob", "builder")]) };
     println!("serving on ftp://{addr}/");
-    Server::new(
-        Arc::new(SharedStorage::new(Arc::new(memory))),
-        Arc::new(auth),
-    )
-    .listen(addr)
-    .await
+    Server::new(Arc::new(SharedStorage::new(Arc::new(memory))), Arc::new(auth)).listen(addr).await
 }

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use oxftp::policy::{AnonymousLogin, SharedStorage};
 use oxftp::{
-    Capabilities, DirEntry, DirLister, FileInfo, FileKind, ReadHandle, Server, Storage,
-    StorageError, VPath, VecLister, WriteHandle, WriteMode,
+    Capabilities, DirEntry, DirLister, FileInfo, FileKind, ReadHandle, Server, Storage, StorageError, VPath, VecLister,
+    WriteHandle, WriteMode,
 };
 
 #[derive(Debug)]
@@ -39,10 +39,7 @@ impl StatusBoard {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[async_trait]
@@ -60,15 +57,9 @@ impl Storage for StatusBoard {
 
     async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
         if path.is_root() {
-            return Ok(FileInfo {
-                kind: FileKind::Dir,
-                mode: Some(0o555),
-                ..Self::file(0)
-            });
+            return Ok(FileInfo { kind: FileKind::Dir, mode: Some(0o555), ..Self::file(0) });
         }
-        Self::content(path)
-            .map(|c| Self::file(c.len()))
-            .ok_or_else(StorageError::not_found)
+        Self::content(path).map(|c| Self::file(c.len())).ok_or_else(StorageError::not_found)
     }
 
     async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
@@ -77,14 +68,9 @@ impl Storage for StatusBoard {
         }
         let mut entries = Vec::new();
         for name in ["hello.txt", "time.txt"] {
-            let p = VPath::root()
-                .join(name.as_bytes())
-                .map_err(|_| StorageError::not_found())?;
+            let p = VPath::root().join(name.as_bytes()).map_err(|_| StorageError::not_found())?;
             let size = Self::content(&p).map(|c| c.len()).unwrap_or(0);
-            entries.push(DirEntry {
-                name: name.as_bytes().to_vec(),
-                info: Self::file(size),
-            });
+            entries.push(DirEntry { name: name.as_bytes().to_vec(), info: Self::file(size) });
         }
         Ok(Box::new(VecLister::new(entries)))
     }
@@ -92,16 +78,10 @@ impl Storage for StatusBoard {
     async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
         let content = Self::content(path).ok_or_else(StorageError::not_found)?;
         let start = (offset as usize).min(content.len());
-        Ok(ReadHandle::Stream(Box::new(std::io::Cursor::new(
-            content[start..].to_vec(),
-        ))))
+        Ok(ReadHandle::Stream(Box::new(std::io::Cursor::new(content[start..].to_vec()))))
     }
 
-    async fn open_write(
-        &self,
-        _: &VPath,
-        _: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, _: &VPath, _: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         Err(StorageError::permission_denied())
     }
     async fn delete(&self, _: &VPath) -> Result<(), StorageError> {

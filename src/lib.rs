@@ -26,6 +26,11 @@ pub use oxftp_core::{Listener, Options, Server};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;
 
+/// Transfer events (e.g. announce completed uploads).
+pub mod events {
+    pub use oxftp_core::events::*;
+}
+
 /// Admission control: sessions per address and account, failed-login bans.
 pub mod limits {
     pub use oxftp_core::limits::BanPolicy;

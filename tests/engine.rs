@@ -533,3 +533,30 @@ async fn bandwidth_limit_paces_a_download() {
     assert!((3.0..8.0).contains(&secs), "took {secs:.2} s");
     srv.stop().await;
 }
+
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<oxftp::events::TransferEvent>>);
+
+impl oxftp::events::TransferListener for Recorder {
+    fn transfer_finished(&self, event: &oxftp::events::TransferEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+#[tokio::test]
+async fn transfer_listeners_hear_completed_uploads() {
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let hook = recorder.clone();
+    let srv = TestServer::start_with(move |o| o.transfer_listeners.push(hook)).await;
+    let mut ftp = srv.login("alice", "secret").await;
+    ftp.put_file("landed.csv", &mut &b"a,b\n"[..]).await.unwrap();
+    ftp.quit().await.unwrap();
+    let events = recorder.0.lock().unwrap().clone();
+    let upload = events.iter().find(|e| e.command == "STOR").expect("STOR event");
+    assert!(upload.completed);
+    assert_eq!(upload.kind, oxftp::events::TransferKind::Upload);
+    assert_eq!(upload.path.as_bytes(), b"/landed.csv");
+    assert_eq!(upload.bytes, 4);
+    assert_eq!(upload.user, "alice");
+    srv.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod account;
 pub mod auth;
 mod cmd;
 mod data;
+pub mod events;
 pub mod limits;
 mod listing;
 pub mod memory;

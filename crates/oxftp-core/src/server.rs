@@ -67,6 +67,8 @@ pub struct Options {
     pub download_rate: Option<u64>,
     /// Server-wide upload rate, bytes per second, shared by every session.
     pub upload_rate: Option<u64>,
+    /// Told about every finished transfer (e.g. to announce completed uploads).
+    pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             ban: None,
             download_rate: None,
             upload_rate: None,
+            transfer_listeners: Vec::new(),
         }
     }
 }

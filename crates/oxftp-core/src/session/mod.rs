@@ -280,7 +280,7 @@ impl Session {
     }
 
     /// One structured line per transfer (the fields of an xferlog entry).
-    pub(crate) fn log_transfer(&self, what: &str, path: &VPath, started: Instant, status: &str, bytes: u64) {
+    pub(crate) fn log_transfer(&self, what: &'static str, path: &VPath, started: Instant, status: &str, bytes: u64) {
         let elapsed = started.elapsed();
         slog::info!(self.logger, "transfer";
             "op" => what,
@@ -290,6 +290,28 @@ impl Session {
             "type" => if self.transfer_type == TransferType::Ascii { "a" } else { "b" },
             "status" => status,
         );
+        let listeners = &self.shared.options.transfer_listeners;
+        if listeners.is_empty() {
+            return;
+        }
+        let kind = match what {
+            "RETR" => crate::events::TransferKind::Download,
+            "STOR" | "STOU" | "APPE" => crate::events::TransferKind::Upload,
+            _ => crate::events::TransferKind::Listing,
+        };
+        let event = crate::events::TransferEvent {
+            user: self.identity.as_ref().map(|i| i.user.clone()).unwrap_or_default(),
+            peer: self.peer,
+            kind,
+            command: what,
+            path: path.clone(),
+            bytes,
+            elapsed,
+            completed: status == "complete",
+        };
+        for listener in listeners {
+            listener.transfer_finished(&event);
+        }
     }
 }
 

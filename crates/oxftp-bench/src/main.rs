@@ -5,6 +5,7 @@
 //! turns a file of such lines into the comparison table. `bench/run` drives
 //! it against oxftpd, vsftpd and proftpd in turn.
 
+mod cpuwatch;
 mod ftp;
 mod procfs;
 mod record;
@@ -173,8 +174,33 @@ enum Command {
         /// What went wrong (shown under the table), e.g. why a workload was skipped.
         #[arg(long)]
         error: Option<String>,
+        /// Server CPU seconds per GiB of one run (repeat per run; the median is kept).
+        #[arg(long = "cpu-s-per-gib")]
+        cpu_s_per_gib: Vec<f64>,
         /// The measured values, one per run.
         values: Vec<f64>,
+    },
+    /// Run a command (curl) and write the CPU seconds the server's process
+    /// tree used meanwhile to FILE; exits with the command's status.
+    ///
+    /// Polls the tree, so session processes that exit unreaped (vsftpd's)
+    /// still count, which a before/after `cpu` reading would miss.
+    CpuDuring {
+        /// Root of the server's process tree.
+        #[arg(long)]
+        pid: u32,
+        /// Where to write the CPU seconds.
+        #[arg(long)]
+        out: PathBuf,
+        /// Milliseconds between polls.
+        #[arg(long, default_value_t = 20)]
+        interval_ms: u64,
+        /// Milliseconds to keep polling after the command exits.
+        #[arg(long, default_value_t = 200)]
+        settle_ms: u64,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Print the Markdown comparison table from a file of result lines.
     Report {
@@ -264,10 +290,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Idle { conn, workload, sessions, concurrency, settle_ms } => {
             return print(idle::run(&conn, &workload, sessions, concurrency, Duration::from_millis(settle_ms)).await);
         }
-        Command::Record { workload, label, unit, lower_is_better, errors, error, values } => {
+        Command::Record { workload, label, unit, lower_is_better, errors, error, cpu_s_per_gib, values } => {
             let mut record = Record::new(workload, label, &unit, !lower_is_better, values);
             record.errors = errors;
             record.first_error = error;
+            record.cpu_s_per_gib = stats::median(&cpu_s_per_gib);
             record
         }
         Command::Report { file, ours } => {
@@ -287,6 +314,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Wait { host, port, seconds } => return wait_for(&host, port, seconds).await,
+        Command::CpuDuring { .. } => anyhow::bail!("cpu-during runs outside the async runtime"),
     };
     print(vec![record])
 }
@@ -311,8 +339,29 @@ fn is_concurrent(command: &Command) -> bool {
     matches!(command, Command::Burst { .. } | Command::Logins { .. } | Command::Idle { .. })
 }
 
+/// Runs `cpu-during`: no async here, the command runs in the foreground.
+fn cpu_during(
+    pid: u32,
+    out: &std::path::Path,
+    interval_ms: u64,
+    settle_ms: u64,
+    command: &[String],
+) -> anyhow::Result<()> {
+    let (status, cpu) =
+        cpuwatch::run(pid, command, Duration::from_millis(interval_ms.max(1)), Duration::from_millis(settle_ms))?;
+    std::fs::write(out, format!("{cpu:.3}\n")).with_context(|| format!("cannot write {}", out.display()))?;
+    if !status.success() {
+        // Pass the command's failure on, as the shell would see it.
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::CpuDuring { pid, out, interval_ms, settle_ms, command } = &cli.command {
+        return cpu_during(*pid, out, *interval_ms, *settle_ms, command);
+    }
     raise_fd_limit();
     let mut builder = if is_concurrent(&cli.command) {
         tokio::runtime::Builder::new_multi_thread()
@@ -370,5 +419,58 @@ mod tests {
             Command::Idle { conn, sessions: 10, .. } => assert_eq!(conn.pid, Some(42)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn record_takes_cpu_per_run_and_cpu_during_a_command() {
+        let cli = Cli::try_parse_from([
+            "oxftp-bench",
+            "record",
+            "--workload",
+            "ftps retr",
+            "--label",
+            "vsftpd",
+            "--unit",
+            "MB/s",
+            "--cpu-s-per-gib",
+            "2.5",
+            "--cpu-s-per-gib",
+            "1.5",
+            "--cpu-s-per-gib",
+            "9",
+            "100",
+            "200",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Record { cpu_s_per_gib, values, .. } => {
+                assert_eq!(cpu_s_per_gib, vec![2.5, 1.5, 9.0]);
+                assert_eq!(values, vec![100.0, 200.0]);
+                assert_eq!(stats::median(&cpu_s_per_gib), Some(2.5));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "oxftp-bench",
+            "cpu-during",
+            "--pid",
+            "7",
+            "--out",
+            "/tmp/x",
+            "--",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::CpuDuring { pid: 7, command, interval_ms: 20, .. } => {
+                assert_eq!(command, ["curl", "-sS", "-o", "/dev/null"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The command is required.
+        assert!(Cli::try_parse_from(["oxftp-bench", "cpu-during", "--pid", "7", "--out", "/tmp/x"]).is_err());
     }
 }

@@ -31,6 +31,11 @@ pub struct Stat {
     pub ppid: u32,
     /// utime + stime + cutime + cstime, in clock ticks.
     pub ticks: u64,
+    /// utime + stime: this process's own CPU, in clock ticks.
+    pub own_ticks: u64,
+    /// Start time after boot, in clock ticks: with the pid, it names one
+    /// process even when pids are reused.
+    pub start: u64,
 }
 
 /// Parses `/proc/PID/stat`. The command name is in parentheses and may hold
@@ -42,11 +47,17 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<i64>().ok());
     let ppid = u32::try_from(field(4)?).ok()?;
     let mut ticks = 0u64;
+    let mut own_ticks = 0u64;
     for n in 14..=17 {
         // cutime/cstime are signed in the kernel's format; never negative in practice.
-        ticks += u64::try_from(field(n)?).unwrap_or(0);
+        let t = u64::try_from(field(n)?).unwrap_or(0);
+        ticks += t;
+        if n <= 15 {
+            own_ticks += t;
+        }
     }
-    Some(Stat { ppid, ticks })
+    let start = u64::try_from(field(22)?).unwrap_or(0);
+    Some(Stat { ppid, ticks, own_ticks, start })
 }
 
 /// The value of a `Key:   123 kB` line in `/proc/PID/status` or
@@ -78,7 +89,7 @@ pub fn descendants(root: u32, parents: &HashMap<u32, u32>) -> Vec<u32> {
 }
 
 /// Every process's stat, keyed by pid (processes that vanish mid-scan are skipped).
-fn all_stats() -> HashMap<u32, Stat> {
+pub fn all_stats() -> HashMap<u32, Stat> {
     let mut stats = HashMap::new();
     let Ok(dir) = fs::read_dir("/proc") else { return stats };
     for entry in dir.flatten() {
@@ -127,10 +138,12 @@ mod tests {
     #[test]
     fn parses_stat_with_awkward_names() {
         let line = "1234 (my (odd) name) S 77 1234 1234 0 -1 4194560 100 0 0 0 11 22 33 44 20 0 1 0 5 6 7";
-        assert_eq!(parse_stat(line), Some(Stat { ppid: 77, ticks: 11 + 22 + 33 + 44 }));
+        assert_eq!(parse_stat(line), Some(Stat { ppid: 77, ticks: 11 + 22 + 33 + 44, own_ticks: 11 + 22, start: 5 }));
         assert_eq!(parse_stat("1 (x) S"), None);
         assert_eq!(parse_stat("no parens"), None);
         assert_eq!(parse_stat("1 (x) S notanumber 0 0 0 0 0 0 0 0 0 0 1 2 3 4"), None);
+        // Too short to hold the start time.
+        assert_eq!(parse_stat("1 (x) S 1 0 0 0 0 0 0 0 0 0 1 2 3 4"), None);
     }
 
     #[test]

@@ -99,6 +99,9 @@ fn account(entry: UserEntry) -> Account {
     identity.home = entry.home;
     identity.read_only = entry.read_only;
     identity.require_tls = entry.require_tls;
+    identity.permissions = entry.permissions;
+    identity.limits = entry.limits;
+    identity.allowed_ips = entry.allowed_ips;
     Account { hash: Arc::from(entry.hash), identity }
 }
 

@@ -9,6 +9,17 @@
 //! read_only = false
 //! require_tls = false   # true: the account logs in only over TLS, and
 //!                       # its data connections must be protected too
+//! permissions = ["list", "read"]   # default: all of them
+//! quota_bytes = 1073741824         # limits, all optional
+//! quota_files = 10000
+//! upload_rate = 1048576            # bytes per second
+//! download_rate = 1048576
+//! max_sessions = 4
+//! allowed_ips = ["192.0.2.0/24"]   # default: anywhere
+//!
+//! [[user.dir]]                     # per-directory permissions (most specific wins)
+//! path = "/upload"                 # in the user's view
+//! permissions = ["list", "read", "upload"]
 //! ```
 //!
 //! Everything an administrator can get wrong is caught here, at load time,
@@ -18,6 +29,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
 use oxftp_core::auth::AccessClass;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
@@ -51,6 +63,30 @@ struct RawUser {
     read_only: bool,
     #[serde(default)]
     require_tls: bool,
+    #[serde(default)]
+    permissions: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    dir: Vec<RawDir>,
+    #[serde(default)]
+    quota_bytes: Option<u64>,
+    #[serde(default)]
+    quota_files: Option<u64>,
+    #[serde(default)]
+    upload_rate: Option<Spanned<u64>>,
+    #[serde(default)]
+    download_rate: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_sessions: Option<Spanned<u64>>,
+    #[serde(default)]
+    allowed_ips: Vec<Spanned<String>>,
+}
+
+/// One `[[user.dir]]` table: permissions for a directory and what is below it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDir {
+    path: Spanned<String>,
+    permissions: Spanned<Vec<Spanned<String>>>,
 }
 
 /// One validated account.
@@ -65,6 +101,41 @@ pub(crate) struct UserEntry {
     /// The account's password must never cross in clear: login only over a
     /// TLS control connection, transfers only with PROT P.
     pub require_tls: bool,
+    /// What the account may do, per directory.
+    pub permissions: Permissions,
+    /// Quotas, rates and the session limit.
+    pub limits: Limits,
+    /// Where the account may log in from.
+    pub allowed_ips: IpRules,
+}
+
+/// Parses a permission list: every name must be known (a typo would
+/// otherwise silently take a right away, or worse, leave one).
+fn permission_set(
+    list: &[Spanned<String>],
+    key: &str,
+    at: &impl Fn(Range<usize>, &str, String) -> UsersFileError,
+) -> Result<PermissionSet, UsersFileError> {
+    let mut set = PermissionSet::none();
+    for item in list {
+        match Permission::from_name(item.get_ref()) {
+            Some(p) => set = set.with(p),
+            None => {
+                let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+                return Err(at(
+                    item.span(),
+                    key,
+                    format!("unknown permission {:?}; expected some of {}", item.get_ref(), known.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// A rate in bytes per second: 0 means unlimited, as for the server-wide rates.
+fn rate(value: Option<Spanned<u64>>) -> Option<u64> {
+    value.map(Spanned::into_inner).filter(|r| *r > 0)
 }
 
 /// Parses and validates a users file's text.
@@ -127,7 +198,65 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             })?,
         };
 
-        users.push(UserEntry { name, hash, class, home, read_only: user.read_only, require_tls: user.require_tls });
+        let default = match &user.permissions {
+            Some(list) => permission_set(list.get_ref(), "user.permissions", &at)?,
+            None => PermissionSet::all(),
+        };
+        let mut rules: Vec<DirRule> = Vec::with_capacity(user.dir.len());
+        for dir in user.dir {
+            let path = VPath::parse(dir.path.get_ref().as_bytes()).map_err(|e| {
+                at(
+                    dir.path.span(),
+                    "user.dir.path",
+                    format!("expected a virtual path like \"/upload\" ({e}), found {:?}", dir.path.get_ref()),
+                )
+            })?;
+            if rules.iter().any(|r| r.dir == path) {
+                return Err(at(dir.path.span(), "user.dir.path", format!("directory {path} has two rules")));
+            }
+            let allow = permission_set(dir.permissions.get_ref(), "user.dir.permissions", &at)?;
+            rules.push(DirRule { dir: path, allow });
+        }
+
+        let max_sessions = match user.max_sessions {
+            None => None,
+            Some(max) => match usize::try_from(*max.get_ref()) {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => return Err(at(max.span(), "user.max_sessions", "value is too large".into())),
+            },
+        };
+        let limits = Limits {
+            quota_bytes: user.quota_bytes,
+            quota_files: user.quota_files,
+            upload_rate: rate(user.upload_rate),
+            download_rate: rate(user.download_rate),
+            max_sessions,
+        };
+
+        let mut allow = Vec::with_capacity(user.allowed_ips.len());
+        for ip in &user.allowed_ips {
+            let net: IpNet = ip.get_ref().parse().map_err(|e: String| {
+                at(
+                    ip.span(),
+                    "user.allowed_ips",
+                    format!("{e}; expected \"192.0.2.0/24\", \"2001:db8::/32\" or one address"),
+                )
+            })?;
+            allow.push(net);
+        }
+
+        users.push(UserEntry {
+            name,
+            hash,
+            class,
+            home,
+            read_only: user.read_only,
+            require_tls: user.require_tls,
+            permissions: Permissions { default, rules },
+            limits,
+            allowed_ips: IpRules { allow, deny: Vec::new() },
+        });
     }
     Ok(users)
 }
@@ -174,6 +303,64 @@ mod tests {
         assert!(users[1].require_tls);
         let e = error(&user("require_tls = 1\n"));
         assert_eq!((e.line(), e.key()), (Some(4), Some("user.require_tls")));
+    }
+
+    #[test]
+    fn permissions_limits_and_addresses_are_read() {
+        let text = user(
+            "permissions = [\"list\", \"read\"]\nquota_bytes = 1000\nquota_files = 3\nupload_rate = 0\n\
+             download_rate = 2048\nmax_sessions = 2\nallowed_ips = [\"192.0.2.0/24\", \"::1\"]\n\
+             [[user.dir]]\npath = \"/upload/\"\npermissions = [\"list\", \"read\", \"upload\"]\n\
+             [[user.dir]]\npath = \"/archive\"\npermissions = []\n",
+        );
+        let users = parse(&text).unwrap();
+        let alice = &users[0];
+        assert_eq!(alice.permissions.default, PermissionSet::read_only());
+        assert_eq!(alice.permissions.rules.len(), 2);
+        let upload = VPath::parse(b"/upload/x").unwrap();
+        assert!(alice.permissions.at(&upload).contains(Permission::Upload));
+        assert!(!alice.permissions.at(&upload).contains(Permission::Delete));
+        assert_eq!(alice.permissions.at(&VPath::parse(b"/archive/a").unwrap()), PermissionSet::none());
+        assert_eq!(
+            alice.limits,
+            Limits {
+                quota_bytes: Some(1000),
+                quota_files: Some(3),
+                upload_rate: None,
+                download_rate: Some(2048),
+                max_sessions: Some(2)
+            }
+        );
+        assert!(alice.allowed_ips.permits("192.0.2.77".parse().unwrap()));
+        assert!(alice.allowed_ips.permits("::1".parse().unwrap()));
+        assert!(!alice.allowed_ips.permits("198.51.100.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn new_keys_default_to_no_restriction() {
+        let alice = &parse(&user("")).unwrap()[0];
+        assert!(alice.permissions.is_unrestricted());
+        assert_eq!(alice.limits, Limits::default());
+        assert_eq!(alice.allowed_ips, IpRules::default());
+    }
+
+    #[test]
+    fn bad_new_keys_name_line_and_key() {
+        let e = error(&user("permissions = [\"list\", \"write\"]\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.permissions")));
+        assert!(e.message().contains("\"write\"") && e.message().contains("set_mtime"), "{e}");
+        let e = error(&user("\n[[user.dir]]\npath = \"/up\"\npermissions = [\"upload\", \"nope\"]\n"));
+        assert_eq!((e.line(), e.key()), (Some(7), Some("user.dir.permissions")));
+        let e = error(&user("[[user.dir]]\npath = \"/up\"\n"));
+        assert!(e.message().contains("permissions"), "{e}");
+        let e = error(&user("allowed_ips = [\"10.0.0.0/33\"]\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.allowed_ips")));
+        let e = error(&user("quota_bytes = -1\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.quota_bytes")));
+        let e = error(&user(
+            "[[user.dir]]\npath = \"/a\"\npermissions = []\n[[user.dir]]\npath = \"/a/\"\npermissions = []\n",
+        ));
+        assert_eq!((e.line(), e.key()), (Some(8), Some("user.dir.path")));
     }
 
     #[test]

@@ -8,6 +8,14 @@
 //! home = "/alice"       # virtual path under the storage root; default "/"
 //! read_only = false
 //! require_tls = false   # true: this account must use FTPS (control and data)
+//! permissions = ["list", "read", "upload"]   # default: every permission
+//! quota_bytes = 1073741824                   # optional limits
+//! download_rate = 1048576                    # bytes per second, 0 = unlimited
+//! allowed_ips = ["192.0.2.0/24"]
+//!
+//! [[user.dir]]                               # per-directory permissions
+//! path = "/archive"
+//! permissions = ["list", "read"]
 //! ```
 //!
 //! Hashes are argon2id PHC strings; plaintext passwords are never accepted.

@@ -5,22 +5,24 @@
 //! the engine's, so adding a config key means touching `config` (parse and
 //! check it) and this file (hand it to the engine) and nothing else.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use oxftp_auth_file::FileAuthenticator;
+use oxftp_auth_json::JsonAuthenticator;
 use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
-use oxftp_core::policy::AnonymousLogin;
+use oxftp_core::policy::{AnonymousLogin, SharedStorage};
 use oxftp_core::server::{Options, Server};
+use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
+use oxftp_opendal::OpendalStorage;
 use slog::{Logger, info, warn};
 
-use crate::config::Config;
+use crate::config::{AuthBackend, Config, StorageConfig};
 
 /// The engine options for `config`.
-// Options the engine adds later keep their defaults until the config file
-// exposes them; today the update is redundant.
-#[allow(clippy::needless_update)]
 pub fn options(config: &Config) -> Options {
     let server = &config.server;
     Options {
@@ -38,44 +40,254 @@ pub fn options(config: &Config) -> Options {
         max_login_failures: server.max_login_failures,
         shutdown_timeout: server.shutdown_timeout,
         tls: config.tls.as_ref().map(|settings| settings.tls.clone()),
+        max_sessions_per_ip: config.load.max_sessions_per_ip,
+        ip_rules: config.access.clone(),
+        ban: config.ban.clone(),
+        download_rate: config.load.download_rate,
+        upload_rate: config.load.upload_rate,
         ..Options::default()
     }
 }
 
-/// Who may log in: the users file's accounts, with anonymous logins in front
-/// of them when enabled; nobody when neither is configured.
-pub fn authenticator(config: &Config) -> Arc<dyn Authenticator> {
-    let users: Option<Arc<dyn Authenticator>> =
-        config.users.as_ref().map(|users| Arc::clone(&users.authenticator) as Arc<dyn Authenticator>);
-    if config.anonymous.enabled {
-        Arc::new(AnonymousLogin::new(users, config.anonymous.root.clone(), config.anonymous.incoming.clone()))
-    } else {
-        users.unwrap_or_else(|| Arc::new(NoAccounts))
+/// What SIGHUP re-reads.
+#[derive(Debug, Clone)]
+pub enum Reload {
+    /// Nothing to re-read (no users file, or PAM, which reads the system's
+    /// files on every login anyway).
+    Nothing,
+    /// The TOML users file, swapped into `holder` when the new one is valid.
+    TomlUsers {
+        /// The file.
+        path: PathBuf,
+        /// What sessions log in through.
+        holder: Arc<Swappable>,
+    },
+    /// The JSON users file (the authenticator swaps its own accounts).
+    Json(Arc<JsonAuthenticator>),
+}
+
+impl Reload {
+    /// Re-reads the accounts file, off the async threads; a broken file
+    /// leaves the accounts in force and is logged. Sessions are not touched.
+    pub async fn run(&self, logger: &Logger) {
+        match self {
+            Reload::Nothing => info!(logger, "SIGHUP: nothing to reload"),
+            Reload::TomlUsers { path, holder } => {
+                let file = path.clone();
+                match tokio::task::spawn_blocking(move || FileAuthenticator::load(&file)).await {
+                    Ok(Ok(auth)) => {
+                        let accounts = auth.len();
+                        holder.replace(Arc::new(auth));
+                        info!(logger, "users file reloaded"; "file" => %path.display(), "accounts" => accounts);
+                    }
+                    Ok(Err(e)) => {
+                        warn!(logger, "users file not reloaded; the old accounts stay in force"; "error" => %e)
+                    }
+                    Err(e) => warn!(logger, "users file reload did not finish"; "error" => %e),
+                }
+            }
+            Reload::Json(auth) => {
+                let json = Arc::clone(auth);
+                match tokio::task::spawn_blocking(move || json.reload().map(|()| json.len())).await {
+                    Ok(Ok(accounts)) => info!(logger, "JSON users file reloaded";
+                        "file" => auth.path().map(|p| p.display().to_string()), "accounts" => accounts),
+                    Ok(Err(e)) => {
+                        warn!(logger, "JSON users file not reloaded; the old accounts stay in force"; "error" => %e)
+                    }
+                    Err(e) => warn!(logger, "JSON users file reload did not finish"; "error" => %e),
+                }
+            }
+        }
     }
 }
 
-/// The server for `config`, logging to `logger`.
-pub fn server(config: &Config, logger: Logger) -> anyhow::Result<Server> {
-    let storage = LocalFsFactory::new(&config.storage.root)
-        .with_context(|| format!("cannot serve {}", config.storage.root.display()))?
-        .atomic_uploads(config.storage.atomic_uploads);
+/// An authenticator that can be replaced while sessions run: each login
+/// uses whichever one is current when it starts, and sessions already
+/// logged in keep their identity (so a reload drops nobody).
+#[derive(Debug)]
+pub struct Swappable {
+    current: RwLock<Arc<dyn Authenticator>>,
+}
+
+impl Swappable {
+    /// Starts with `auth`.
+    pub fn new(auth: Arc<dyn Authenticator>) -> Swappable {
+        Swappable { current: RwLock::new(auth) }
+    }
+
+    /// Makes `auth` the one future logins use.
+    pub fn replace(&self, auth: Arc<dyn Authenticator>) {
+        // A poisoned lock only means a panic elsewhere between two Arc
+        // moves; the value is whole, so carry on with it.
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = auth;
+    }
+
+    fn current(&self) -> Arc<dyn Authenticator> {
+        Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+#[async_trait]
+impl Authenticator for Swappable {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        self.current().authenticate(credentials).await
+    }
+
+    async fn certificate_login(&self, user: &str, peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
+        self.current().certificate_login(user, peer).await
+    }
+}
+
+/// Who may log in (anonymous in front of the accounts backend when enabled;
+/// nobody when neither is configured), and what SIGHUP reloads.
+pub fn authenticator(config: &Config) -> (Arc<dyn Authenticator>, Reload) {
+    let (accounts, reload): (Option<Arc<dyn Authenticator>>, Reload) = match &config.auth {
+        AuthBackend::File => match &config.users {
+            Some(users) => {
+                let holder = Arc::new(Swappable::new(Arc::clone(&users.authenticator) as Arc<dyn Authenticator>));
+                let reload = Reload::TomlUsers { path: users.file.clone(), holder: Arc::clone(&holder) };
+                (Some(holder as Arc<dyn Authenticator>), reload)
+            }
+            None => (None, Reload::Nothing),
+        },
+        AuthBackend::Json(json) => (
+            Some(Arc::clone(&json.authenticator) as Arc<dyn Authenticator>),
+            Reload::Json(Arc::clone(&json.authenticator)),
+        ),
+        AuthBackend::Pam(pam) => (Some(Arc::clone(pam) as Arc<dyn Authenticator>), Reload::Nothing),
+    };
+    let auth: Arc<dyn Authenticator> = if config.anonymous.enabled {
+        Arc::new(AnonymousLogin::new(accounts, config.anonymous.root.clone(), config.anonymous.incoming.clone()))
+    } else {
+        accounts.unwrap_or_else(|| Arc::new(NoAccounts))
+    };
+    (auth, reload)
+}
+
+/// The object store for `config`, when it uses one.
+fn object_store(config: &Config, logger: &Logger) -> anyhow::Result<Option<Arc<OpendalStorage>>> {
+    match &config.storage {
+        StorageConfig::Fs(_) => Ok(None),
+        StorageConfig::Opendal(settings) => {
+            let storage = OpendalStorage::from_config(settings).context("cannot set up the object store")?;
+            Ok(Some(Arc::new(storage.with_logger(logger.clone()))))
+        }
+    }
+}
+
+/// `check-config`'s second half: can the configured storage be reached? (A
+/// local root was already checked while loading.)
+pub async fn check_storage(config: &Config) -> anyhow::Result<()> {
+    let discard = Logger::root(slog::Discard, slog::o!());
+    if let Some(store) = object_store(config, &discard)? {
+        store.check().await.map_err(|e| anyhow::anyhow!("storage: {}", e.message))?;
+    }
+    Ok(())
+}
+
+/// A server ready to run, and what SIGHUP reloads for it.
+pub struct Composed {
+    /// The engine server.
+    pub server: Server,
+    /// Run on SIGHUP.
+    pub reload: Reload,
+}
+
+/// The server for `config`, logging to `logger`. With an object store, checks
+/// that it answers and creates the anonymous directories first.
+pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed> {
+    let (auth, reload) = authenticator(config);
+    let (storage, auth): (Arc<dyn StorageFactory>, Arc<dyn Authenticator>) = match &config.storage {
+        StorageConfig::Fs(fs) => {
+            let storage = LocalFsFactory::new(&fs.root)
+                .with_context(|| format!("cannot serve {}", fs.root.display()))?
+                .atomic_uploads(fs.atomic_uploads);
+            (Arc::new(storage), auth)
+        }
+        StorageConfig::Opendal(_) => {
+            let store = object_store(config, &logger)?.context("object store missing")?;
+            store.check().await.map_err(|e| anyhow::anyhow!("storage: {}", e.message))?;
+            if config.anonymous.enabled {
+                let root = &config.anonymous.root;
+                let mut dirs = vec![root.clone()];
+                dirs.extend(config.anonymous.incoming.as_ref().map(|incoming| incoming.under(root)));
+                for dir in dirs {
+                    store.ensure_dir(&dir).await.map_err(|e| anyhow::anyhow!("cannot create {dir}: {}", e.message))?;
+                }
+            }
+            let shared = SharedStorage::new(Arc::clone(&store) as Arc<dyn oxftp_core::storage::Storage>);
+            let auth = Arc::new(EnsureHome { inner: auth, store, logger: logger.clone() });
+            (Arc::new(shared), auth)
+        }
+    };
     describe(config, &logger);
-    Ok(Server::new(Arc::new(storage), authenticator(config)).with_options(options(config)).with_logger(logger))
+    let server = Server::new(storage, auth).with_options(options(config)).with_logger(logger);
+    Ok(Composed { server, reload })
+}
+
+/// Creates an account's home in the object store at login: a prefix that
+/// does not exist cannot even be listed, and accounts come and go with the
+/// users file, so start-up cannot create them all.
+#[derive(Debug)]
+struct EnsureHome {
+    inner: Arc<dyn Authenticator>,
+    store: Arc<OpendalStorage>,
+    logger: Logger,
+}
+
+impl EnsureHome {
+    async fn ensure(&self, identity: &Identity) {
+        if identity.home.is_root() {
+            return;
+        }
+        if let Err(e) = self.store.ensure_dir(&identity.home).await {
+            // The session still starts; its commands will report the store's trouble.
+            warn!(self.logger, "cannot create home"; "user" => &identity.user, "home" => %identity.home, "error" => %e.message);
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for EnsureHome {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        let identity = self.inner.authenticate(credentials).await?;
+        self.ensure(&identity).await;
+        Ok(identity)
+    }
+
+    async fn certificate_login(&self, user: &str, peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
+        let identity = self.inner.certificate_login(user, peer).await?;
+        self.ensure(&identity).await;
+        Ok(identity)
+    }
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.
 fn describe(config: &Config, logger: &Logger) {
-    let accounts = config.users.as_ref().map_or(0, |users| users.authenticator.len());
+    let (backend, accounts) = match &config.auth {
+        AuthBackend::File => ("file", config.users.as_ref().map_or(0, |users| users.authenticator.len())),
+        AuthBackend::Json(json) => ("json", json.authenticator.len()),
+        // PAM accounts are the system's: unknown here, but possibly many.
+        AuthBackend::Pam(_) => ("pam", 1),
+    };
     info!(logger, "configuration";
-        "root" => %config.storage.root.display(),
+        "storage" => config.storage.describe(),
         "anonymous" => config.anonymous.enabled,
         "anonymous_root" => %config.anonymous.root,
         "incoming" => config.anonymous.incoming.as_ref().map(ToString::to_string),
-        "users_file" => config.users.as_ref().map(|u| u.file.display().to_string()),
+        "auth" => backend,
+        "users_file" => match &config.auth {
+            AuthBackend::Json(json) => Some(json.file.display().to_string()),
+            _ => config.users.as_ref().map(|u| u.file.display().to_string()),
+        },
         "accounts" => accounts,
         "active" => config.active.enabled,
         "passive_ports" => ?config.passive.port_range,
         "max_sessions" => config.server.max_sessions,
+        "max_sessions_per_ip" => config.load.max_sessions_per_ip,
+        "download_rate" => config.load.download_rate,
+        "upload_rate" => config.load.upload_rate,
+        "ban" => config.ban.is_some(),
     );
     if let Some(settings) = &config.tls {
         let tls = settings.tls.config();
@@ -165,7 +377,7 @@ mod tests {
             "[storage]\nroot = \".\"\n[anonymous]\nenabled = true\nroot = \"/pub\"\nincoming = \"/in\"\n[users]\nfile = \"users.toml\"\n",
             &dir,
         );
-        let auth = authenticator(&config);
+        let (auth, _) = authenticator(&config);
         let anon = auth.authenticate(&creds("ftp", "me@example.org")).await.unwrap();
         assert_eq!(anon.class, AccessClass::Anonymous);
         assert_eq!(anon.home.as_bytes(), b"/pub");
@@ -178,9 +390,98 @@ mod tests {
     #[tokio::test]
     async fn anonymous_is_off_by_default_and_nobody_gets_in_without_accounts() {
         let dir = tempfile::tempdir().unwrap();
-        let auth = authenticator(&config("", &dir));
+        let (auth, _) = authenticator(&config("", &dir));
         assert!(matches!(auth.authenticate(&creds("anonymous", "x")).await, Err(AuthError::UnknownUser)));
         assert!(matches!(auth.authenticate(&creds("root", "x")).await, Err(AuthError::UnknownUser)));
+    }
+
+    #[test]
+    fn limits_rules_and_ban_reach_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            "[server]\nmax_sessions_per_ip = 10\ndownload_rate = 4096\nupload_rate = 0\n\
+             [access]\ndeny = [\"127.0.0.2\"]\n[ban]\nmax_failures = 2\nban_time = 1\n",
+            &dir,
+        );
+        let o = options(&config);
+        assert_eq!((o.max_sessions_per_ip, o.download_rate, o.upload_rate), (10, Some(4096), None));
+        assert!(!o.ip_rules.permits("127.0.0.2".parse().unwrap()));
+        assert!(o.ip_rules.permits("127.0.0.1".parse().unwrap()));
+        let ban = o.ban.expect("ban on");
+        assert_eq!((ban.max_failures, ban.ban_time), (2, Duration::from_secs(1)));
+        assert!(options(&config_default(&dir)).ban.is_none());
+    }
+
+    fn config_default(dir: &tempfile::TempDir) -> Config {
+        config("", dir)
+    }
+
+    #[tokio::test]
+    async fn toml_users_reload_without_replacing_the_authenticator() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = oxftp_auth_file::hash_password("pw");
+        let users = dir.path().join("users.toml");
+        std::fs::write(&users, format!("[[user]]\nname = \"al\"\npassword_hash = \"{hash}\"\n")).unwrap();
+        let config = config("[storage]\nroot = \".\"\n[users]\nfile = \"users.toml\"\n", &dir);
+        let (auth, reload) = authenticator(&config);
+        assert!(matches!(auth.authenticate(&creds("bo", "pw")).await, Err(AuthError::UnknownUser)));
+        std::fs::write(
+            &users,
+            format!("[[user]]\nname = \"al\"\npassword_hash = \"{hash}\"\n[[user]]\nname = \"bo\"\npassword_hash = \"{hash}\"\n"),
+        )
+        .unwrap();
+        let logger = Logger::root(slog::Discard, slog::o!());
+        reload.run(&logger).await;
+        assert_eq!(auth.authenticate(&creds("bo", "pw")).await.unwrap().user, "bo");
+        // A broken file leaves the accounts in force.
+        std::fs::write(&users, "[[user]]\nname = 1\n").unwrap();
+        reload.run(&logger).await;
+        assert_eq!(auth.authenticate(&creds("al", "pw")).await.unwrap().user, "al");
+    }
+
+    #[tokio::test]
+    async fn json_users_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users.json");
+        std::fs::write(&users, r#"[{"username": "al", "password": "pw"}]"#).unwrap();
+        let config = config("[storage]\nroot = \".\"\n[auth]\nbackend = \"json\"\njson_file = \"users.json\"\n", &dir);
+        let (auth, reload) = authenticator(&config);
+        assert_eq!(auth.authenticate(&creds("al", "pw")).await.unwrap().user, "al");
+        std::fs::write(&users, r#"[{"username": "bo", "password": "pw2"}]"#).unwrap();
+        reload.run(&Logger::root(slog::Discard, slog::o!())).await;
+        assert_eq!(auth.authenticate(&creds("bo", "pw2")).await.unwrap().user, "bo");
+        assert!(auth.authenticate(&creds("al", "pw")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn object_store_homes_are_created_at_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = oxftp_auth_file::hash_password("pw");
+        std::fs::write(
+            dir.path().join("users.toml"),
+            format!("[[user]]\nname = \"al\"\npassword_hash = \"{hash}\"\nhome = \"/homes/al\"\nclass = \"guest\"\n"),
+        )
+        .unwrap();
+        let config = config(
+            "[storage]\nbackend = \"opendal\"\nscheme = \"memory\"\n[users]\nfile = \"users.toml\"\n\
+             [anonymous]\nenabled = true\nroot = \"/pub\"\nincoming = \"/in\"\n",
+            &dir,
+        );
+        let composed = server(&config, Logger::root(slog::Discard, slog::o!())).await.unwrap();
+        assert!(matches!(composed.reload, Reload::TomlUsers { .. }));
+
+        // The wrapper the server uses for object stores, over its own store.
+        use oxftp_core::storage::Storage as _;
+        let logger = Logger::root(slog::Discard, slog::o!());
+        let store = object_store(&config, &logger).unwrap().expect("an object store");
+        let (inner, _) = authenticator(&config);
+        let auth = EnsureHome { inner, store: Arc::clone(&store), logger };
+        let home = oxftp_proto::path::VPath::parse(b"/homes/al").unwrap();
+        assert!(store.metadata(&home).await.is_err(), "no home before the first login");
+        assert!(auth.authenticate(&creds("al", "nope")).await.is_err());
+        assert!(store.metadata(&home).await.is_err(), "a failed login creates nothing");
+        auth.authenticate(&creds("al", "pw")).await.unwrap();
+        assert!(store.metadata(&home).await.unwrap().is_dir());
     }
 
     #[test]
@@ -199,11 +500,11 @@ mod tests {
         assert_eq!(tls.config().cert_file, dir.path().join("s.pem"));
     }
 
-    #[test]
-    fn server_is_built_over_the_storage_root() {
+    #[tokio::test]
+    async fn server_is_built_over_the_storage_root() {
         let dir = tempfile::tempdir().unwrap();
         let config = config("[server]\ngreeting = \"composed\"\n[storage]\nroot = \".\"\n", &dir);
-        let server = server(&config, Logger::root(slog::Discard, slog::o!())).unwrap();
-        assert_eq!(server.options().greeting, "composed");
+        let composed = server(&config, Logger::root(slog::Discard, slog::o!())).await.unwrap();
+        assert_eq!(composed.server.options().greeting, "composed");
     }
 }

@@ -20,8 +20,12 @@ use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod access;
+mod backends;
 mod tls;
 
+pub use access::LoadLimits;
+pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use tls::TlsSettings;
 
 /// Where the daemon listens when neither the config nor `--listen` says.
@@ -56,8 +60,16 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[anonymous]`
     pub anonymous: AnonymousConfig,
-    /// `[users]`: the loaded users file, if one is configured.
+    /// `[users]`: the loaded users file, if one is configured (`auth.backend = "file"`).
     pub users: Option<UsersConfig>,
+    /// `[auth]`: which backend checks passwords.
+    pub auth: AuthBackend,
+    /// `[server]` session-per-address and bandwidth limits.
+    pub load: LoadLimits,
+    /// `[access]`: which client addresses may connect at all.
+    pub access: oxftp_core::account::IpRules,
+    /// `[ban]`: banning after failed logins; `None` = off.
+    pub ban: Option<oxftp_core::limits::BanPolicy>,
     /// `[log]`
     pub log: LogConfig,
     /// `[tls]`: FTPS, when the table is present.
@@ -105,15 +117,6 @@ pub struct ActiveConfig {
     pub enabled: bool,
     /// Connect from port 20 (needs privilege).
     pub source_port_20: bool,
-}
-
-/// `[storage]`: the local directory served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageConfig {
-    /// Absolute, canonical path of an existing directory.
-    pub root: PathBuf,
-    /// Write uploads to a temporary file and rename on success.
-    pub atomic_uploads: bool,
 }
 
 /// `[anonymous]`: the anonymous access model.
@@ -220,9 +223,13 @@ impl Config {
             server: ServerConfig { listen, ..ServerConfig::default() },
             passive: PassiveConfig::default(),
             active: ActiveConfig::default(),
-            storage: StorageConfig { root, atomic_uploads: true },
+            storage: StorageConfig::Fs(FsStorage { root, atomic_uploads: true }),
             anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
             users: None,
+            auth: AuthBackend::File,
+            load: LoadLimits::default(),
+            access: oxftp_core::account::IpRules::default(),
+            ban: None,
             log: LogConfig::default(),
             tls: None,
         })
@@ -362,9 +369,12 @@ struct RawConfig {
     server: RawServer,
     passive: RawPassive,
     active: RawActive,
-    storage: RawStorage,
+    storage: Option<Spanned<backends::RawStorage>>,
     anonymous: RawAnonymous,
     users: RawUsers,
+    auth: backends::RawAuth,
+    access: access::RawAccess,
+    ban: Option<access::RawBan>,
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
 }
@@ -382,6 +392,9 @@ struct RawServer {
     failed_login_delay_ms: Option<Spanned<u64>>,
     max_login_failures: Option<Spanned<u32>>,
     max_line: Option<Spanned<usize>>,
+    max_sessions_per_ip: Option<usize>,
+    download_rate: Option<u64>,
+    upload_rate: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -396,13 +409,6 @@ struct RawPassive {
 struct RawActive {
     enabled: Option<bool>,
     source_port_20: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawStorage {
-    root: Option<Spanned<String>>,
-    atomic_uploads: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -448,15 +454,34 @@ impl Validator<'_> {
     /// only recorded, so validation goes on and reports them all.
     fn config(&mut self, raw: RawConfig, base: &Path, overrides: &Overrides) -> Option<Config> {
         let listen_span = raw.server.listen.as_ref().map(Spanned::span);
+        let load = LoadLimits {
+            max_sessions_per_ip: raw.server.max_sessions_per_ip.unwrap_or(0),
+            download_rate: access::rate(raw.server.download_rate),
+            upload_rate: access::rate(raw.server.upload_rate),
+        };
         let server = self.server(raw.server, overrides);
         let passive = self.passive(raw.passive);
         let active = ActiveConfig {
             enabled: raw.active.enabled.unwrap_or(true),
             source_port_20: raw.active.source_port_20.unwrap_or(false),
         };
-        let storage = self.storage(raw.storage, base, overrides);
-        let anonymous = self.anonymous(raw.anonymous, storage.as_ref());
-        let users = self.users(raw.users, base);
+        let (raw_storage, storage_span) = match raw.storage {
+            Some(table) => {
+                let span = table.span();
+                (table.into_inner(), Some(span))
+            }
+            None => (backends::RawStorage::default(), None),
+        };
+        let storage = self.storage(raw_storage, storage_span, base, overrides);
+        let anonymous = self.anonymous(raw.anonymous, storage.as_ref().and_then(StorageConfig::fs));
+        let users_span = raw.users.file.as_ref().map(Spanned::span);
+        let auth = self.auth(raw.auth, users_span, base);
+        let users = match auth {
+            Some(AuthBackend::File) => self.users(raw.users, base),
+            _ => None,
+        };
+        let access = self.access(raw.access);
+        let ban = self.ban(raw.ban);
         let log = self.log(raw.log);
         let tls_present = raw.tls.is_some();
         let tls = raw.tls.and_then(|table| {
@@ -467,7 +492,20 @@ impl Validator<'_> {
         if !(tls_present && tls.is_none()) {
             self.listeners(&server, tls.as_ref(), listen_span);
         }
-        Some(Config { server, passive, active, storage: storage?, anonymous, users, log, tls })
+        Some(Config {
+            server,
+            passive,
+            active,
+            storage: storage?,
+            anonymous,
+            users,
+            auth: auth?,
+            load,
+            access,
+            ban,
+            log,
+            tls,
+        })
     }
 
     /// Cross-checks the two listener lists: at least one listener in all,
@@ -616,38 +654,7 @@ impl Validator<'_> {
         passive
     }
 
-    fn storage(&mut self, raw: RawStorage, base: &Path, overrides: &Overrides) -> Option<StorageConfig> {
-        let atomic_uploads = raw.atomic_uploads.unwrap_or(true);
-        let root = if let Some(root) = &overrides.root {
-            match canonical_dir(root) {
-                Ok(path) => path,
-                Err(message) => {
-                    self.errors.push(ConfigError { file: None, line: None, key: Some("--root".into()), message });
-                    return None;
-                }
-            }
-        } else if let Some(root) = raw.root {
-            match canonical_dir(&base.join(root.get_ref())) {
-                Ok(path) => path,
-                Err(message) => {
-                    self.error(root.span(), "storage.root", message);
-                    return None;
-                }
-            }
-        } else {
-            // No root anywhere: the current directory, as for a bare `oxftpd`.
-            match canonical_dir(Path::new(".")) {
-                Ok(path) => path,
-                Err(message) => {
-                    self.errors.push(ConfigError { file: None, line: None, key: Some("storage.root".into()), message });
-                    return None;
-                }
-            }
-        };
-        Some(StorageConfig { root, atomic_uploads })
-    }
-
-    fn anonymous(&mut self, raw: RawAnonymous, storage: Option<&StorageConfig>) -> AnonymousConfig {
+    fn anonymous(&mut self, raw: RawAnonymous, storage: Option<&FsStorage>) -> AnonymousConfig {
         let enabled = raw.enabled.unwrap_or(false);
         let root_span = raw.root.as_ref().map(Spanned::span);
         let root = raw.root.and_then(|root| self.vpath(root, "anonymous.root")).unwrap_or_else(VPath::root);
@@ -847,8 +854,8 @@ level = "debug"
         assert_eq!(config.passive.port_range, Some((50000, 50100)));
         assert_eq!(config.passive.address, Some("203.0.113.5".parse().unwrap()));
         assert_eq!(config.active, ActiveConfig { enabled: false, source_port_20: true });
-        assert_eq!(config.storage.root, dir.path().join("srv").canonicalize().unwrap());
-        assert!(!config.storage.atomic_uploads);
+        assert_eq!(config.storage.fs().unwrap().root, dir.path().join("srv").canonicalize().unwrap());
+        assert!(!config.storage.fs().unwrap().atomic_uploads);
         assert!(config.anonymous.enabled);
         assert_eq!(config.anonymous.root.as_bytes(), b"/pub");
         assert_eq!(config.anonymous.incoming.as_ref().map(VPath::as_bytes), Some(&b"/incoming"[..]));
@@ -864,8 +871,8 @@ level = "debug"
         assert_eq!(config.server.listen, vec![DEFAULT_LISTEN]);
         assert_eq!(config.passive, PassiveConfig::default());
         assert_eq!(config.active, ActiveConfig { enabled: true, source_port_20: false });
-        assert!(config.storage.atomic_uploads);
-        assert_eq!(config.storage.root, std::env::current_dir().unwrap().canonicalize().unwrap());
+        assert!(config.storage.fs().unwrap().atomic_uploads);
+        assert_eq!(config.storage.fs().unwrap().root, std::env::current_dir().unwrap().canonicalize().unwrap());
         assert_eq!(config.anonymous, AnonymousConfig { enabled: false, root: VPath::root(), incoming: None });
         assert_eq!(config.log, LogConfig { format: LogFormat::Terminal, level: LogLevel::Info });
     }
@@ -878,7 +885,7 @@ level = "debug"
         let text = "[server]\nlisten = [\"0.0.0.0:21\"]\n[storage]\nroot = \"nowhere\"\n";
         let config = Config::from_toml(text, dir.path(), &overrides).unwrap();
         assert_eq!(config.server.listen, overrides.listen);
-        assert_eq!(config.storage.root, dir.path().join("srv/pub").canonicalize().unwrap());
+        assert_eq!(config.storage.fs().unwrap().root, dir.path().join("srv/pub").canonicalize().unwrap());
     }
 
     #[test]
@@ -1105,6 +1112,27 @@ level = "debug"
             "cert_cn_login",
             "handshake_timeout",
             "implicit_listen",
+            "max_sessions_per_ip",
+            "download_rate",
+            "upload_rate",
+            "allow",
+            "deny",
+            "max_failures",
+            "window",
+            "ban_time",
+            "per_user",
+            "backend",
+            "scheme",
+            "chunk_size",
+            "rename_dir_limit",
+            "bucket",
+            "json_file",
+            "service",
+            "permissions",
+            "quota_bytes",
+            "quota_files",
+            "max_sessions",
+            "allowed_ips",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),
@@ -1132,6 +1160,6 @@ level = "debug"
         let quick = Config::quick(&Overrides { root: Some(dir.path().join("srv")), listen: vec![] }).unwrap();
         assert!(quick.anonymous.enabled && quick.anonymous.incoming.is_none() && quick.users.is_none());
         assert_eq!(quick.server.listen, vec![DEFAULT_LISTEN]);
-        assert_eq!(quick.storage.root, dir.path().join("srv").canonicalize().unwrap());
+        assert_eq!(quick.storage.fs().unwrap().root, dir.path().join("srv").canonicalize().unwrap());
     }
 }

@@ -32,15 +32,28 @@ fn main() -> ExitCode {
 /// `oxftpd check-config FILE`: "FILE: OK", or every problem and exit 1.
 fn check_config(file: &Path) -> ExitCode {
     match Config::load(file, &Overrides::default()) {
-        Ok(_) => {
-            println!("{}: OK", file.display());
-            ExitCode::SUCCESS
-        }
+        Ok(config) => match reach_storage(&config) {
+            Ok(()) => {
+                println!("{}: OK", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e:#}", file.display());
+                ExitCode::FAILURE
+            }
+        },
         Err(errors) => {
             eprintln!("{errors}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the configured storage answers (an object store is only
+/// contacted here, not while loading the file).
+fn reach_storage(config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(compose::check_storage(config))
 }
 
 /// `oxftpd hash-password`: print the argon2id hash of one password.

@@ -42,7 +42,8 @@ pub fn run(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
-    let server = compose::server(config, logger.clone())?;
+    let composed = compose::server(config, logger.clone()).await?;
+    let server = composed.server;
     let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
     let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
     for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
@@ -60,6 +61,7 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
     // Signal handlers go in before the announcement: a script that reads
     // "listening" and then sends SIGTERM must get a graceful shutdown.
     let shutdown = shutdown_signal(logger.clone())?;
+    reload_on_hangup(composed.reload, logger.clone())?;
     announce(&bound, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
@@ -79,7 +81,7 @@ fn announce(bound: &[(SocketAddr, bool)], mode: Mode, config: &Config) -> anyhow
     }
     if let (Mode::Quick, Some((first, _))) = (mode, bound.first()) {
         let url = url_for(*first);
-        writeln!(out, "Serving {} read-only to anonymous on {url}  — try: curl {url}", config.storage.root.display())
+        writeln!(out, "Serving {} read-only to anonymous on {url}  — try: curl {url}", config.storage.describe())
             .context("cannot write to stdout")?;
     }
     out.flush().context("cannot write to stdout")
@@ -103,6 +105,18 @@ pub fn url_for(addr: SocketAddr) -> String {
         ip => ip,
     };
     format!("ftp://{}/", SocketAddr::new(ip, addr.port()))
+}
+
+/// Re-reads the accounts file on every SIGHUP (see [`compose::Reload`]);
+/// sessions are never dropped by a reload.
+fn reload_on_hangup(reload: compose::Reload, logger: Logger) -> anyhow::Result<()> {
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload.run(&logger).await;
+        }
+    });
+    Ok(())
 }
 
 /// A future that resolves on the first SIGINT or SIGTERM. A second signal

@@ -68,6 +68,15 @@ pub struct DaemonConfig {
     /// FTPS: `Some` generates a PKI in the daemon's directory and writes a
     /// `[tls]` table for it.
     pub tls: Option<TlsOptions>,
+    /// Replaces the body of the `[storage]` table (e.g. an object store);
+    /// `None`: the local tree with `atomic_uploads`.
+    pub storage: Option<String>,
+    /// More tables, appended to the config as written (`[access]`, `[ban]`, `[auth]`...).
+    pub extra_tables: String,
+    /// More `[[user]]` tables, appended to the users file.
+    pub users_extra: String,
+    /// Leave the `[users]` table out (for other auth backends).
+    pub no_users_file: bool,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -92,6 +101,10 @@ impl Default for DaemonConfig {
             passive_range: None,
             server_extra: Vec::new(),
             tls: None,
+            storage: None,
+            extra_tables: String::new(),
+            users_extra: String::new(),
+            no_users_file: false,
         }
     }
 }
@@ -122,7 +135,7 @@ impl Daemon {
         }
         let pki = config.tls.as_ref().map(|_| certs::generate(&dir.path().join("pki")));
         let users_path = dir.path().join("users.toml");
-        std::fs::write(&users_path, users_file(config.tls.is_some())).expect("write users file");
+        std::fs::write(&users_path, users_file(config.tls.is_some()) + &config.users_extra).expect("write users file");
         let config_path = dir.path().join("oxftpd.toml");
         let mut text = config_file(&config, &root, &users_path);
         if let (Some(tls), Some(pki)) = (&config.tls, &pki) {
@@ -241,6 +254,13 @@ impl Daemon {
         assert!(status.success(), "kill -TERM {pid} failed");
     }
 
+    /// Sends SIGHUP (reload the users file).
+    pub fn send_sighup(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-HUP", &pid]).status().expect("run kill");
+        assert!(status.success(), "kill -HUP {pid} failed");
+    }
+
     /// Waits up to `timeout` for the daemon to exit; `None` if it did not.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
@@ -328,10 +348,21 @@ fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
         let _ = writeln!(text, "\n[passive]\nport_range = [{lo}, {hi}]");
     }
     let _ = writeln!(text, "\n[active]\nenabled = {}", config.active);
-    let _ = writeln!(text, "\n[storage]\nroot = {}\natomic_uploads = {}", toml_str(root), config.atomic_uploads);
+    match &config.storage {
+        Some(body) => {
+            let _ = writeln!(text, "\n[storage]\n{body}");
+        }
+        None => {
+            let _ =
+                writeln!(text, "\n[storage]\nroot = {}\natomic_uploads = {}", toml_str(root), config.atomic_uploads);
+        }
+    }
     let _ = writeln!(text, "\n[anonymous]\nenabled = {}\nroot = \"/pub\"\nincoming = \"/incoming\"", config.anonymous);
-    let _ = writeln!(text, "\n[users]\nfile = {}", toml_str(users));
+    if !config.no_users_file {
+        let _ = writeln!(text, "\n[users]\nfile = {}", toml_str(users));
+    }
     text.push_str("\n[log]\nformat = \"terminal\"\nlevel = \"debug\"\n");
+    text.push_str(&config.extra_tables);
     text
 }
 

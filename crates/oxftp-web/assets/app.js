@@ -97,13 +97,42 @@
   toolbar.append(upBtn, mkBtn, picker);
   picker.hidden = true;
 
+  // One request per file, so each file gets its own progress bar (fetch cannot report upload progress).
+  const uploads = el('div', { id: 'uploads' });
+  toolbar.after(uploads);
+  function sendOne(file) {
+    return new Promise(function (resolve, reject) {
+      const bar = el('progress', { max: String(file.size || 1), value: '0', 'aria-label': 'Uploading ' + file.name });
+      const line = el('div', { class: 'upload' });
+      line.append(el('span', {}, file.name + ' '), bar);
+      uploads.appendChild(line);
+      const form = new FormData();
+      form.append('file', file, file.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', '/api/upload?dir=' + encodeURIComponent(dir));
+      xhr.setRequestHeader('X-CSRF-Token', csrf);
+      xhr.upload.addEventListener('progress', function (e) {
+        if (e.lengthComputable) { bar.max = e.total; bar.value = e.loaded; }
+      });
+      xhr.addEventListener('load', function () {
+        let data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        if (xhr.status === 401) { location.href = '/login?dir=' + encodeURIComponent(dir); reject(new Error('logged out')); return; }
+        if (xhr.status < 200 || xhr.status >= 300) {
+          reject(new Error(file.name + ': ' + (data.error || xhr.statusText) + (data.ftp_code ? ' (FTP ' + data.ftp_code + ')' : '')));
+          return;
+        }
+        bar.value = bar.max;
+        resolve(data);
+      });
+      xhr.addEventListener('error', function () { reject(new Error(file.name + ': network error')); });
+      xhr.send(form);
+    });
+  }
   function upload(files) {
     if (!files || !files.length) return;
-    const form = new FormData();
-    for (const f of files) form.append('file', f, f.name);
-    act('Upload of ' + files.length + ' file(s)', function () {
-      return call('POST', '/api/upload?dir=' + encodeURIComponent(dir), form, true);
-    });
+    const list = Array.from(files);
+    act('Upload of ' + list.length + ' file(s)', function () { return Promise.all(list.map(sendOne)); });
   }
   upBtn.addEventListener('click', function () { picker.click(); });
   picker.addEventListener('change', function () { upload(picker.files); });

@@ -24,17 +24,13 @@ pub struct LocalFsFactory {
 impl LocalFsFactory {
     /// Open `root` (must exist and be a directory) — the error says why not.
     pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
-        Ok(LocalFsFactory {
-            base: LocalFs::new(root)?,
-        })
+        Ok(LocalFsFactory { base: LocalFs::new(root)? })
     }
 
     /// Atomic uploads for every storage handed out (default true; see
     /// [`LocalFs::atomic_uploads`]).
     pub fn atomic_uploads(self, on: bool) -> Self {
-        LocalFsFactory {
-            base: self.base.atomic_uploads(on),
-        }
+        LocalFsFactory { base: self.base.atomic_uploads(on) }
     }
 }
 
@@ -46,21 +42,12 @@ impl StorageFactory for LocalFsFactory {
             return Ok(Arc::new(self.base.clone()));
         }
         let rel = rel_path(&identity.home);
-        let dir = self
-            .base
-            .root_dir()
-            .open_dir(&rel)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => {
-                    StorageError::new(ErrorKind::NotFound, "home directory does not exist")
-                }
-                io::ErrorKind::NotADirectory => {
-                    StorageError::new(ErrorKind::NotADirectory, "home is not a directory")
-                }
-                _ => StorageError::from(e),
-            })?;
-        let storage = LocalFs::from_dir(dir, self.base.origin().join(rel))
-            .atomic_uploads(self.base.is_atomic());
+        let dir = self.base.root_dir().open_dir(&rel).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StorageError::new(ErrorKind::NotFound, "home directory does not exist"),
+            io::ErrorKind::NotADirectory => StorageError::new(ErrorKind::NotADirectory, "home is not a directory"),
+            _ => StorageError::from(e),
+        })?;
+        let storage = LocalFs::from_dir(dir, self.base.origin().join(rel)).atomic_uploads(self.base.is_atomic());
         Ok(Arc::new(storage))
     }
 }

@@ -37,9 +37,7 @@ struct ListState {
 impl LocalLister {
     /// A lister over `entries`, the stream of `dir` (relative to `root`).
     pub(crate) fn new(root: Arc<Dir>, dir: PathBuf, entries: ReadDir) -> Self {
-        LocalLister {
-            state: Some(ListState { root, dir, entries }),
-        }
+        LocalLister { state: Some(ListState { root, dir, entries }) }
     }
 }
 
@@ -53,11 +51,7 @@ impl DirLister for LocalLister {
         self.state = state;
         // A directory whose size is a multiple of the page size ends with an
         // empty read: that is the end, not an empty page.
-        if page.is_empty() && self.state.is_none() {
-            Ok(None)
-        } else {
-            Ok(Some(page))
-        }
+        if page.is_empty() && self.state.is_none() { Ok(None) } else { Ok(Some(page)) }
     }
 }
 
@@ -99,8 +93,5 @@ fn describe(state: &ListState, entry: &cap_std::fs::DirEntry) -> Option<DirEntry
     } else {
         file_info(&own)
     };
-    Some(DirEntry {
-        name: bytes.to_vec(),
-        info,
-    })
+    Some(DirEntry { name: bytes.to_vec(), info })
 }

@@ -40,18 +40,13 @@ impl LocalFs {
     /// Open `root` (must exist and be a directory) — the error says why not.
     pub fn new(root: impl AsRef<Path>) -> io::Result<LocalFs> {
         let origin = root.as_ref();
-        let dir = Dir::open_ambient_dir(origin, ambient_authority())
-            .map_err(|e| root_error(origin, e))?;
+        let dir = Dir::open_ambient_dir(origin, ambient_authority()).map_err(|e| root_error(origin, e))?;
         Ok(LocalFs::from_dir(dir, origin.to_path_buf()))
     }
 
     /// A storage over an already opened directory (the factory's homes).
     pub(crate) fn from_dir(dir: Dir, origin: PathBuf) -> LocalFs {
-        LocalFs {
-            root: Arc::new(dir),
-            origin: Arc::from(origin),
-            atomic: true,
-        }
+        LocalFs { root: Arc::new(dir), origin: Arc::from(origin), atomic: true }
     }
 
     /// Atomic uploads (default true): `Create` uploads write to a hidden
@@ -94,29 +89,22 @@ fn root_error(root: &Path, e: io::Error) -> io::Error {
 
 impl fmt::Debug for LocalFs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalFs")
-            .field("root", &self.origin)
-            .field("atomic_uploads", &self.atomic)
-            .finish()
+        f.debug_struct("LocalFs").field("root", &self.origin).field("atomic_uploads", &self.atomic).finish()
     }
 }
 
 /// The error for operations that would remove or move the root itself.
 fn root_refused(what: &str) -> StorageError {
-    StorageError::new(
-        ErrorKind::PermissionDenied,
-        format!("Cannot {what} the root directory"),
-    )
+    StorageError::new(ErrorKind::PermissionDenied, format!("Cannot {what} the root directory"))
 }
 
 /// Refuse to create anything under a name of the temporary-upload pattern:
 /// listings hide such names, so it would vanish from the client's view.
 fn check_not_reserved(path: &VPath) -> Result<(), StorageError> {
     match path.file_name() {
-        Some(name) if is_temp_upload_name(name) => Err(StorageError::new(
-            ErrorKind::InvalidName,
-            "Name reserved for uploads in progress",
-        )),
+        Some(name) if is_temp_upload_name(name) => {
+            Err(StorageError::new(ErrorKind::InvalidName, "Name reserved for uploads in progress"))
+        }
         _ => Ok(()),
     }
 }
@@ -124,11 +112,7 @@ fn check_not_reserved(path: &VPath) -> Result<(), StorageError> {
 /// `unix_secs` as a `SystemTime`, for times before the epoch too.
 fn system_time(unix_secs: i64) -> Option<SystemTime> {
     let magnitude = Duration::from_secs(unix_secs.unsigned_abs());
-    if unix_secs >= 0 {
-        UNIX_EPOCH.checked_add(magnitude)
-    } else {
-        UNIX_EPOCH.checked_sub(magnitude)
-    }
+    if unix_secs >= 0 { UNIX_EPOCH.checked_add(magnitude) } else { UNIX_EPOCH.checked_sub(magnitude) }
 }
 
 #[async_trait]
@@ -168,11 +152,7 @@ impl Storage for LocalFs {
         .await
     }
 
-    async fn open_write(
-        &self,
-        path: &VPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
         check_not_reserved(path)?;
         let root = self.root.clone();
         let path = path.clone();
@@ -222,10 +202,7 @@ impl Storage for LocalFs {
             root.rename(&from, &root, &to).map_err(|e| {
                 if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) {
                     // rename(2) says EINVAL when a directory would move into itself.
-                    StorageError::new(
-                        ErrorKind::InvalidName,
-                        "Cannot move a directory into itself",
-                    )
+                    StorageError::new(ErrorKind::InvalidName, "Cannot move a directory into itself")
                 } else {
                     StorageError::from(e)
                 }
@@ -238,8 +215,7 @@ impl Storage for LocalFs {
         let root = self.root.clone();
         let rel = rel_path(path);
         // cap-std follows an in-root symlink and refuses one that leaves.
-        blocking(move || Ok(root.set_permissions(rel, Permissions::from_mode(mode & MODE_MASK))?))
-            .await
+        blocking(move || Ok(root.set_permissions(rel, Permissions::from_mode(mode & MODE_MASK))?)).await
     }
 
     async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
@@ -247,16 +223,10 @@ impl Storage for LocalFs {
         // epoch and would panic on them; refuse them as a parameter this
         // storage does not implement.
         if unix_secs < 0 {
-            return Err(StorageError::new(
-                ErrorKind::Unsupported,
-                "Times before 1970 are not supported",
-            ));
+            return Err(StorageError::new(ErrorKind::Unsupported, "Times before 1970 are not supported"));
         }
         let Some(time) = system_time(unix_secs) else {
-            return Err(StorageError::new(
-                ErrorKind::Unsupported,
-                "Time out of range",
-            ));
+            return Err(StorageError::new(ErrorKind::Unsupported, "Time out of range"));
         };
         let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time));
         let root = self.root.clone();
@@ -273,28 +243,14 @@ mod tests {
     #[test]
     fn times_on_both_sides_of_the_epoch() {
         assert_eq!(system_time(0), Some(UNIX_EPOCH));
-        assert_eq!(
-            system_time(86_400),
-            Some(UNIX_EPOCH + Duration::from_secs(86_400))
-        );
-        assert_eq!(
-            system_time(-86_400),
-            Some(UNIX_EPOCH - Duration::from_secs(86_400))
-        );
-        assert_eq!(
-            system_time(i64::MIN).is_some(),
-            UNIX_EPOCH
-                .checked_sub(Duration::from_secs(1 << 63))
-                .is_some()
-        );
+        assert_eq!(system_time(86_400), Some(UNIX_EPOCH + Duration::from_secs(86_400)));
+        assert_eq!(system_time(-86_400), Some(UNIX_EPOCH - Duration::from_secs(86_400)));
+        assert_eq!(system_time(i64::MIN).is_some(), UNIX_EPOCH.checked_sub(Duration::from_secs(1 << 63)).is_some());
     }
 
     #[test]
     fn root_errors_name_the_root_and_keep_the_kind() {
-        let e = root_error(
-            Path::new("/srv/ftp"),
-            io::Error::from(io::ErrorKind::NotFound),
-        );
+        let e = root_error(Path::new("/srv/ftp"), io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         assert_eq!(e.to_string(), "storage root /srv/ftp does not exist");
     }

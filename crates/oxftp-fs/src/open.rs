@@ -16,11 +16,7 @@ use rustix::fs::OFlags;
 /// Open `path` (relative to `root`, in-root symlinks followed) with `options`
 /// and make sure it is a regular file: a directory gives `IsADirectory`,
 /// anything else that is not a regular file `PermissionDenied`.
-pub(crate) fn open_regular(
-    root: &Dir,
-    path: &Path,
-    options: &mut OpenOptions,
-) -> Result<std::fs::File, StorageError> {
+pub(crate) fn open_regular(root: &Dir, path: &Path, options: &mut OpenOptions) -> Result<std::fs::File, StorageError> {
     options.custom_flags(OFlags::NONBLOCK.bits() as i32);
     let file = root.open_with(path, options)?.into_std();
     let meta = file.metadata()?;
@@ -28,10 +24,7 @@ pub(crate) fn open_regular(
         return Err(StorageError::new(ErrorKind::IsADirectory, "Is a directory"));
     }
     if !meta.is_file() {
-        return Err(StorageError::new(
-            ErrorKind::PermissionDenied,
-            "Not a regular file",
-        ));
+        return Err(StorageError::new(ErrorKind::PermissionDenied, "Not a regular file"));
     }
     let flags = rustix::fs::fcntl_getfl(&file).map_err(std::io::Error::from)?;
     rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK).map_err(std::io::Error::from)?;

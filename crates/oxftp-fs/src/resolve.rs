@@ -14,11 +14,7 @@ use oxftp_proto::path::VPath;
 /// root lexically; symlinks are `cap-std`'s to refuse.
 pub(crate) fn rel_path(vpath: &VPath) -> PathBuf {
     let rel = vpath.relative();
-    if rel.is_empty() {
-        PathBuf::from(".")
-    } else {
-        PathBuf::from(OsStr::from_bytes(rel))
-    }
+    if rel.is_empty() { PathBuf::from(".") } else { PathBuf::from(OsStr::from_bytes(rel)) }
 }
 
 /// `name` (one component, raw bytes) as a path.
@@ -35,10 +31,7 @@ where
 {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
-        Err(e) => Err(StorageError::new(
-            ErrorKind::Other,
-            format!("storage task failed: {e}"),
-        )),
+        Err(e) => Err(StorageError::new(ErrorKind::Other, format!("storage task failed: {e}"))),
     }
 }
 
@@ -58,9 +51,7 @@ mod tests {
     #[tokio::test]
     async fn blocking_returns_the_work_result() {
         assert_eq!(blocking(|| Ok(7)).await.unwrap(), 7);
-        let err = blocking::<(), _>(|| Err(StorageError::not_found()))
-            .await
-            .unwrap_err();
+        let err = blocking::<(), _>(|| Err(StorageError::not_found())).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::NotFound);
     }
 }

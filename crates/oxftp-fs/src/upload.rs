@@ -40,9 +40,7 @@ const KEPT_MODE_BITS: u32 = 0o777;
 
 /// Whether `name` is one of our in-progress upload files (listings hide them).
 pub(crate) fn is_temp_upload_name(name: &[u8]) -> bool {
-    name.len() > TEMP_PREFIX.len() + TEMP_SUFFIX.len()
-        && name.starts_with(TEMP_PREFIX)
-        && name.ends_with(TEMP_SUFFIX)
+    name.len() > TEMP_PREFIX.len() + TEMP_SUFFIX.len() && name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
 /// A fresh temporary upload name.
@@ -60,12 +58,7 @@ pub(crate) struct Opened {
 }
 
 /// Open the file an upload to `path` writes, as `mode` says. Blocking.
-pub(crate) fn open_upload(
-    root: &Dir,
-    path: &VPath,
-    mode: WriteMode,
-    atomic: bool,
-) -> Result<Opened, StorageError> {
+pub(crate) fn open_upload(root: &Dir, path: &VPath, mode: WriteMode, atomic: bool) -> Result<Opened, StorageError> {
     let Some(name) = path.file_name() else {
         return Err(StorageError::new(ErrorKind::IsADirectory, "Is a directory"));
     };
@@ -77,43 +70,25 @@ pub(crate) fn open_upload(
             let mut file = open_regular(root, &full, OpenOptions::new().write(true))?;
             let len = file.metadata()?.len();
             if offset > len {
-                return Err(StorageError::new(
-                    ErrorKind::Other,
-                    "REST offset beyond end of file",
-                ));
+                return Err(StorageError::new(ErrorKind::Other, "REST offset beyond end of file"));
             }
             file.set_len(offset)?;
             file.seek(SeekFrom::Start(offset))?;
-            Ok(Opened {
-                file,
-                pending: None,
-            })
+            Ok(Opened { file, pending: None })
         }
         WriteMode::Append => {
             let file = open_regular(root, &full, OpenOptions::new().append(true).create(true))?;
-            Ok(Opened {
-                file,
-                pending: None,
-            })
+            Ok(Opened { file, pending: None })
         }
     }
 }
 
 /// `Create` (and `At(0)`): a new file, or a replacement.
-fn create(
-    root: &Dir,
-    path: &VPath,
-    name: &[u8],
-    exclusive: bool,
-    atomic: bool,
-) -> Result<Opened, StorageError> {
+fn create(root: &Dir, path: &VPath, name: &[u8], exclusive: bool, atomic: bool) -> Result<Opened, StorageError> {
     // The parent is opened once and everything below goes through this
     // handle: the temp file, the existence checks and the final rename all
     // happen in the same directory even if it is renamed meanwhile.
-    let parent_path = path
-        .parent()
-        .map(|p| rel_path(&p))
-        .unwrap_or_else(|| rel_path(&VPath::root()));
+    let parent_path = path.parent().map(|p| rel_path(&p)).unwrap_or_else(|| rel_path(&VPath::root()));
     let parent = root.open_dir(&parent_path)?;
     let name_p = name_path(name);
     let mut keep_mode = None;
@@ -124,11 +99,8 @@ fn create(
         Ok(existing) => {
             // What the name stands for, following an in-root symlink; like a
             // plain open(2) would, refuse to "replace" a directory.
-            let target = if existing.file_type().is_symlink() {
-                root.metadata(rel_path(path)).ok()
-            } else {
-                Some(existing)
-            };
+            let target =
+                if existing.file_type().is_symlink() { root.metadata(rel_path(path)).ok() } else { Some(existing) };
             if let Some(target) = target {
                 if target.is_dir() {
                     return Err(StorageError::new(ErrorKind::IsADirectory, "Is a directory"));
@@ -146,53 +118,30 @@ fn create(
         let file = if exclusive {
             // O_CREAT|O_EXCL in the parent: never follows a symlink, and
             // refuses a name that appeared since the check above.
-            parent
-                .open_with(name_p, OpenOptions::new().write(true).create_new(true))?
-                .into_std()
+            parent.open_with(name_p, OpenOptions::new().write(true).create_new(true))?.into_std()
         } else {
-            open_regular(
-                root,
-                &rel_path(path),
-                OpenOptions::new().write(true).create(true).truncate(true),
-            )?
+            open_regular(root, &rel_path(path), OpenOptions::new().write(true).create(true).truncate(true))?
         };
-        return Ok(Opened {
-            file,
-            pending: None,
-        });
+        return Ok(Opened { file, pending: None });
     }
 
     let parent = Arc::new(parent);
     let mut attempt = 0;
     let (file, tmp) = loop {
         let tmp = temp_name();
-        match parent.open_with(
-            name_path(&tmp),
-            OpenOptions::new().write(true).create_new(true),
-        ) {
+        match parent.open_with(name_path(&tmp), OpenOptions::new().write(true).create_new(true)) {
             Ok(file) => break (file.into_std(), tmp),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt + 1 < TEMP_ATTEMPTS => {
-                attempt += 1
-            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt + 1 < TEMP_ATTEMPTS => attempt += 1,
             Err(e) => return Err(e.into()),
         }
     };
     // From here on the pending rename owns the temp file and removes it on
     // any failure.
-    let pending = PendingRename {
-        dir: parent,
-        tmp,
-        name: name.to_vec(),
-        exclusive,
-        done: false,
-    };
+    let pending = PendingRename { dir: parent, tmp, name: name.to_vec(), exclusive, done: false };
     if let Some(mode) = keep_mode {
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    Ok(Opened {
-        file,
-        pending: Some(pending),
-    })
+    Ok(Opened { file, pending: Some(pending) })
 }
 
 /// The rename that will publish an atomic upload, and the duty to remove the
@@ -287,19 +236,12 @@ pub(crate) struct LocalUpload {
 impl LocalUpload {
     /// Wrap an opened upload for async writing.
     pub(crate) fn new(opened: Opened) -> Self {
-        LocalUpload {
-            file: BlockWriter::new(opened.file),
-            pending: opened.pending,
-        }
+        LocalUpload { file: BlockWriter::new(opened.file), pending: opened.pending }
     }
 }
 
 impl AsyncWrite for LocalUpload {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.file).poll_write(cx, buf)
     }
 

@@ -43,10 +43,7 @@ pub(crate) struct BlockWriter {
 impl BlockWriter {
     /// Write to `file` in blocks of [`BLOCK`] bytes.
     pub(crate) fn new(file: std::fs::File) -> Self {
-        BlockWriter {
-            state: State::Idle(Some((file, Vec::new()))),
-            filling: Vec::new(),
-        }
+        BlockWriter { state: State::Idle(Some((file, Vec::new()))), filling: Vec::new() }
     }
 
     /// Wait until no block is being written, reporting that write's error.
@@ -59,9 +56,7 @@ impl BlockWriter {
                     // The task died and took the file with it: nothing more
                     // can be written.
                     self.state = State::Idle(None);
-                    return Poll::Ready(Err(io::Error::other(format!(
-                        "file write task failed: {e}"
-                    ))));
+                    return Poll::Ready(Err(io::Error::other(format!("file write task failed: {e}"))));
                 }
             };
             self.state = State::Idle(Some((file, spare)));
@@ -81,9 +76,7 @@ impl BlockWriter {
             return Poll::Ready(Ok(()));
         };
         let Some((mut file, mut spare)) = slot.take() else {
-            return Poll::Ready(Err(io::Error::other(
-                "file is gone after an earlier failure",
-            )));
+            return Poll::Ready(Err(io::Error::other("file is gone after an earlier failure")));
         };
         spare.clear();
         let block = std::mem::replace(&mut self.filling, spare);
@@ -98,11 +91,7 @@ impl BlockWriter {
 }
 
 impl AsyncWrite for BlockWriter {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -110,9 +99,7 @@ impl AsyncWrite for BlockWriter {
         if this.filling.len() >= BLOCK {
             ready!(this.poll_hand_off(cx))?;
         } else if matches!(this.state, State::Idle(None)) {
-            return Poll::Ready(Err(io::Error::other(
-                "file is gone after an earlier failure",
-            )));
+            return Poll::Ready(Err(io::Error::other("file is gone after an earlier failure")));
         }
         let len = this.filling.len();
         let n = buf.len().min(BLOCK - len);

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxftp_core::auth::{AccessClass, Identity};
-use oxftp_core::storage::{
-    DirEntry, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, WriteMode,
-};
+use oxftp_core::storage::{DirEntry, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, WriteMode};
 use oxftp_fs::{LocalFs, LocalFsFactory};
 use oxftp_proto::listing::FileKind;
 use oxftp_proto::path::VPath;
@@ -36,12 +34,7 @@ fn fixture() -> Fixture {
     fs::create_dir(&outside).unwrap();
     fs::write(outside.join("secret"), b"top secret").unwrap();
     let fs = LocalFs::new(&root).unwrap();
-    Fixture {
-        _tmp: tmp,
-        root,
-        outside,
-        fs,
-    }
+    Fixture { _tmp: tmp, root, outside, fs }
 }
 
 fn vp(path: &[u8]) -> VPath {
@@ -87,12 +80,7 @@ async fn read_all(fs: &LocalFs, path: &[u8], offset: u64) -> Result<Vec<u8>, Sto
     }
 }
 
-async fn upload(
-    fs: &LocalFs,
-    path: &[u8],
-    mode: WriteMode,
-    data: &[u8],
-) -> Result<(), StorageError> {
+async fn upload(fs: &LocalFs, path: &[u8], mode: WriteMode, data: &[u8]) -> Result<(), StorageError> {
     let mut handle = fs.open_write(&vp(path), mode).await?;
     handle.write_all(data).await.unwrap();
     handle.commit().await
@@ -103,10 +91,8 @@ const EXCLUSIVE: WriteMode = WriteMode::Create { exclusive: true };
 
 /// Names in a real directory, temp files included (what the disk holds).
 fn disk_names(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<Vec<u8>> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
-        .collect();
+    let mut names: Vec<Vec<u8>> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().as_bytes().to_vec()).collect();
     names.sort();
     names
 }
@@ -142,27 +128,12 @@ async fn metadata_reports_real_facts() {
     assert_eq!(info.mtime, Some(disk.mtime()));
     assert_eq!(info.owner, Some(disk.uid().to_string()));
     assert_eq!(info.group, Some(disk.gid().to_string()));
-    assert_eq!(
-        info.unique,
-        Some(format!("{:x}g{:x}", disk.dev(), disk.ino()))
-    );
+    assert_eq!(info.unique, Some(format!("{:x}g{:x}", disk.dev(), disk.ino())));
 
-    assert_eq!(
-        f.fs.metadata(&vp(b"/dir")).await.unwrap().kind,
-        FileKind::Dir
-    );
-    assert_eq!(
-        f.fs.metadata(&VPath::root()).await.unwrap().kind,
-        FileKind::Dir
-    );
-    assert_eq!(
-        kind(f.fs.metadata(&vp(b"/missing")).await),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(f.fs.metadata(&vp(b"/a.txt/x")).await),
-        ErrorKind::NotADirectory
-    );
+    assert_eq!(f.fs.metadata(&vp(b"/dir")).await.unwrap().kind, FileKind::Dir);
+    assert_eq!(f.fs.metadata(&VPath::root()).await.unwrap().kind, FileKind::Dir);
+    assert_eq!(kind(f.fs.metadata(&vp(b"/missing")).await), ErrorKind::NotFound);
+    assert_eq!(kind(f.fs.metadata(&vp(b"/a.txt/x")).await), ErrorKind::NotADirectory);
 }
 
 #[tokio::test]
@@ -174,11 +145,7 @@ async fn list_shows_entries_and_follows_inside_links_only() {
     symlink("sub", f.root.join("dir-link")).unwrap();
     symlink("nothing-here", f.root.join("dangling")).unwrap();
     symlink(&f.outside, f.root.join("escape")).unwrap();
-    fs::write(
-        f.root.join(".oxftp-upload.0123456789abcdef.tmp"),
-        b"partial",
-    )
-    .unwrap();
+    fs::write(f.root.join(".oxftp-upload.0123456789abcdef.tmp"), b"partial").unwrap();
     fs::write(f.root.join(".hidden"), b"").unwrap();
 
     let entries = list_all(&f.fs, b"/").await;
@@ -209,10 +176,7 @@ async fn list_shows_entries_and_follows_inside_links_only() {
     assert_eq!(sub[0].info.kind, FileKind::File);
     assert_eq!(list_all(&f.fs, b"/dir-link").await.len(), 1);
 
-    assert_eq!(
-        kind(f.fs.list(&vp(b"/file")).await),
-        ErrorKind::NotADirectory
-    );
+    assert_eq!(kind(f.fs.list(&vp(b"/file")).await), ErrorKind::NotADirectory);
     assert_eq!(kind(f.fs.list(&vp(b"/missing")).await), ErrorKind::NotFound);
 }
 
@@ -251,35 +215,16 @@ async fn open_read_positions_and_refuses_non_files() {
     assert_eq!(read_all(&f.fs, b"/data", 0).await.unwrap(), b"0123456789");
     assert_eq!(read_all(&f.fs, b"/data", 7).await.unwrap(), b"789");
     assert_eq!(read_all(&f.fs, b"/data", 1000).await.unwrap(), b"");
-    assert_eq!(
-        kind(read_all(&f.fs, b"/dir", 0).await),
-        ErrorKind::IsADirectory
-    );
-    assert_eq!(
-        kind(read_all(&f.fs, b"/", 0).await),
-        ErrorKind::IsADirectory
-    );
-    assert_eq!(
-        kind(read_all(&f.fs, b"/missing", 0).await),
-        ErrorKind::NotFound
-    );
+    assert_eq!(kind(read_all(&f.fs, b"/dir", 0).await), ErrorKind::IsADirectory);
+    assert_eq!(kind(read_all(&f.fs, b"/", 0).await), ErrorKind::IsADirectory);
+    assert_eq!(kind(read_all(&f.fs, b"/missing", 0).await), ErrorKind::NotFound);
 
     // A named pipe must be refused at once, not block a thread waiting for a writer.
-    let status = std::process::Command::new("mkfifo")
-        .arg(f.root.join("pipe"))
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("mkfifo").arg(f.root.join("pipe")).status().unwrap();
     assert!(status.success());
     let result = tokio::time::timeout(Duration::from_secs(10), read_all(&f.fs, b"/pipe", 0)).await;
-    assert_eq!(
-        kind(result.expect("open of a FIFO blocked")),
-        ErrorKind::PermissionDenied
-    );
-    let write = tokio::time::timeout(
-        Duration::from_secs(10),
-        f.fs.open_write(&vp(b"/pipe"), WriteMode::Append),
-    )
-    .await;
+    assert_eq!(kind(result.expect("open of a FIFO blocked")), ErrorKind::PermissionDenied);
+    let write = tokio::time::timeout(Duration::from_secs(10), f.fs.open_write(&vp(b"/pipe"), WriteMode::Append)).await;
     assert!(write.expect("open of a FIFO blocked").is_err());
 }
 
@@ -290,14 +235,8 @@ async fn atomic_upload_is_invisible_until_commit() {
     handle.write_all(b"first part ").await.unwrap();
     handle.write_all(&vec![7u8; 3 << 20]).await.unwrap();
     handle.flush().await.unwrap();
-    assert_eq!(
-        kind(f.fs.metadata(&vp(b"/new.bin")).await),
-        ErrorKind::NotFound
-    );
-    assert!(
-        list_all(&f.fs, b"/").await.is_empty(),
-        "temp upload must not be listed"
-    );
+    assert_eq!(kind(f.fs.metadata(&vp(b"/new.bin")).await), ErrorKind::NotFound);
+    assert!(list_all(&f.fs, b"/").await.is_empty(), "temp upload must not be listed");
     assert_eq!(disk_names(&f.root).len(), 1, "one temp file on disk");
     handle.commit().await.unwrap();
 
@@ -336,20 +275,14 @@ async fn atomic_replace_keeps_the_old_mode() {
     fs::set_permissions(f.root.join("script"), fs::Permissions::from_mode(0o750)).unwrap();
     upload(&f.fs, b"/script", CREATE, b"new").await.unwrap();
     assert_eq!(fs::read(f.root.join("script")).unwrap(), b"new");
-    assert_eq!(
-        fs::metadata(f.root.join("script")).unwrap().mode() & 0o7777,
-        0o750
-    );
+    assert_eq!(fs::metadata(f.root.join("script")).unwrap().mode() & 0o7777, 0o750);
 }
 
 #[tokio::test]
 async fn exclusive_create_never_overwrites() {
     let f = fixture();
     fs::write(f.root.join("taken"), b"mine").unwrap();
-    assert_eq!(
-        kind(f.fs.open_write(&vp(b"/taken"), EXCLUSIVE).await),
-        ErrorKind::AlreadyExists
-    );
+    assert_eq!(kind(f.fs.open_write(&vp(b"/taken"), EXCLUSIVE).await), ErrorKind::AlreadyExists);
 
     // Two uploads race for one name: the first commit wins, the second is refused.
     let mut one = f.fs.open_write(&vp(b"/race"), EXCLUSIVE).await.unwrap();
@@ -366,10 +299,7 @@ async fn exclusive_create_never_overwrites() {
     fs::write(f.root.join("late"), b"someone else").unwrap();
     assert_eq!(kind(late.commit().await), ErrorKind::AlreadyExists);
     assert_eq!(fs::read(f.root.join("late")).unwrap(), b"someone else");
-    assert_eq!(
-        disk_names(&f.root),
-        vec![b"late".to_vec(), b"race".to_vec(), b"taken".to_vec()]
-    );
+    assert_eq!(disk_names(&f.root), vec![b"late".to_vec(), b"race".to_vec(), b"taken".to_vec()]);
 
     upload(&f.fs, b"/fresh", EXCLUSIVE, b"ok").await.unwrap();
     assert_eq!(fs::read(f.root.join("fresh")).unwrap(), b"ok");
@@ -382,33 +312,17 @@ async fn non_atomic_uploads_write_in_place() {
     fs::write(f.root.join("old"), b"a long old content").unwrap();
 
     let mut handle = fs_plain.open_write(&vp(b"/old"), CREATE).await.unwrap();
-    assert_eq!(
-        fs::read(f.root.join("old")).unwrap(),
-        b"",
-        "STOR truncates at open"
-    );
+    assert_eq!(fs::read(f.root.join("old")).unwrap(), b"", "STOR truncates at open");
     handle.write_all(b"visible").await.unwrap();
     handle.flush().await.unwrap();
     assert_eq!(fs::read(f.root.join("old")).unwrap(), b"visible");
     handle.abort().await;
-    assert_eq!(
-        fs::read(f.root.join("old")).unwrap(),
-        b"visible",
-        "abort keeps what was written"
-    );
+    assert_eq!(fs::read(f.root.join("old")).unwrap(), b"visible", "abort keeps what was written");
 
-    assert_eq!(
-        kind(fs_plain.open_write(&vp(b"/old"), EXCLUSIVE).await),
-        ErrorKind::AlreadyExists
-    );
-    upload(&fs_plain, b"/brand-new", EXCLUSIVE, b"x")
-        .await
-        .unwrap();
+    assert_eq!(kind(fs_plain.open_write(&vp(b"/old"), EXCLUSIVE).await), ErrorKind::AlreadyExists);
+    upload(&fs_plain, b"/brand-new", EXCLUSIVE, b"x").await.unwrap();
     assert_eq!(fs::read(f.root.join("brand-new")).unwrap(), b"x");
-    assert_eq!(
-        disk_names(&f.root),
-        vec![b"brand-new".to_vec(), b"old".to_vec()]
-    );
+    assert_eq!(disk_names(&f.root), vec![b"brand-new".to_vec(), b"old".to_vec()]);
 }
 
 #[tokio::test]
@@ -416,30 +330,19 @@ async fn write_at_offset_resumes_and_truncates() {
     let f = fixture();
     for storage in [f.fs.clone(), f.fs.clone().atomic_uploads(false)] {
         fs::write(f.root.join("partial"), b"hello world").unwrap();
-        upload(&storage, b"/partial", WriteMode::At(5), b"XY")
-            .await
-            .unwrap();
+        upload(&storage, b"/partial", WriteMode::At(5), b"XY").await.unwrap();
         assert_eq!(fs::read(f.root.join("partial")).unwrap(), b"helloXY");
-        upload(&storage, b"/partial", WriteMode::At(7), b"!")
-            .await
-            .unwrap();
+        upload(&storage, b"/partial", WriteMode::At(7), b"!").await.unwrap();
         assert_eq!(fs::read(f.root.join("partial")).unwrap(), b"helloXY!");
 
-        let beyond = storage
-            .open_write(&vp(b"/partial"), WriteMode::At(100))
-            .await;
+        let beyond = storage.open_write(&vp(b"/partial"), WriteMode::At(100)).await;
         let err = beyond.err().unwrap();
         assert_eq!(err.kind, ErrorKind::Other);
         assert_eq!(err.message, "REST offset beyond end of file");
         assert_eq!(fs::read(f.root.join("partial")).unwrap(), b"helloXY!");
 
-        assert_eq!(
-            kind(storage.open_write(&vp(b"/absent"), WriteMode::At(3)).await),
-            ErrorKind::NotFound
-        );
-        upload(&storage, b"/partial", WriteMode::At(0), b"zero")
-            .await
-            .unwrap();
+        assert_eq!(kind(storage.open_write(&vp(b"/absent"), WriteMode::At(3)).await), ErrorKind::NotFound);
+        upload(&storage, b"/partial", WriteMode::At(0), b"zero").await.unwrap();
         assert_eq!(fs::read(f.root.join("partial")).unwrap(), b"zero");
     }
 }
@@ -448,13 +351,9 @@ async fn write_at_offset_resumes_and_truncates() {
 async fn append_adds_and_creates() {
     let f = fixture();
     fs::write(f.root.join("log"), b"line1\n").unwrap();
-    upload(&f.fs, b"/log", WriteMode::Append, b"line2\n")
-        .await
-        .unwrap();
+    upload(&f.fs, b"/log", WriteMode::Append, b"line2\n").await.unwrap();
     assert_eq!(fs::read(f.root.join("log")).unwrap(), b"line1\nline2\n");
-    upload(&f.fs, b"/new-log", WriteMode::Append, b"first\n")
-        .await
-        .unwrap();
+    upload(&f.fs, b"/new-log", WriteMode::Append, b"first\n").await.unwrap();
     assert_eq!(fs::read(f.root.join("new-log")).unwrap(), b"first\n");
 }
 
@@ -465,13 +364,7 @@ async fn open_write_errors() {
     fs::write(f.root.join("file"), b"").unwrap();
     symlink("dir", f.root.join("dir-link")).unwrap();
     for storage in [f.fs.clone(), f.fs.clone().atomic_uploads(false)] {
-        for mode in [
-            CREATE,
-            EXCLUSIVE,
-            WriteMode::At(0),
-            WriteMode::At(1),
-            WriteMode::Append,
-        ] {
+        for mode in [CREATE, EXCLUSIVE, WriteMode::At(0), WriteMode::At(1), WriteMode::Append] {
             let k = kind(storage.open_write(&vp(b"/no/such/file"), mode).await);
             assert_eq!(k, ErrorKind::NotFound, "{mode:?}");
             let k = kind(storage.open_write(&vp(b"/file/below"), mode).await);
@@ -479,21 +372,13 @@ async fn open_write_errors() {
             let k = kind(storage.open_write(&VPath::root(), mode).await);
             assert_eq!(k, ErrorKind::IsADirectory, "{mode:?}");
         }
-        for mode in [
-            CREATE,
-            WriteMode::At(0),
-            WriteMode::At(1),
-            WriteMode::Append,
-        ] {
+        for mode in [CREATE, WriteMode::At(0), WriteMode::At(1), WriteMode::Append] {
             let k = kind(storage.open_write(&vp(b"/dir"), mode).await);
             assert_eq!(k, ErrorKind::IsADirectory, "{mode:?}");
             let k = kind(storage.open_write(&vp(b"/dir-link"), mode).await);
             assert_eq!(k, ErrorKind::IsADirectory, "{mode:?}");
         }
-        assert_eq!(
-            kind(storage.open_write(&vp(b"/dir"), EXCLUSIVE).await),
-            ErrorKind::AlreadyExists
-        );
+        assert_eq!(kind(storage.open_write(&vp(b"/dir"), EXCLUSIVE).await), ErrorKind::AlreadyExists);
     }
     assert!(fs::metadata(f.root.join("dir-link")).unwrap().is_dir());
 }
@@ -509,19 +394,10 @@ async fn delete_removes_files_and_links_only() {
     f.fs.delete(&vp(b"/file")).await.unwrap();
     assert!(!f.root.join("file").exists());
     f.fs.delete(&vp(b"/link")).await.unwrap();
-    assert!(
-        f.root.join("target").exists(),
-        "the link goes, not its target"
-    );
+    assert!(f.root.join("target").exists(), "the link goes, not its target");
     assert!(fs::symlink_metadata(f.root.join("link")).is_err());
-    assert_eq!(
-        kind(f.fs.delete(&vp(b"/dir")).await),
-        ErrorKind::IsADirectory
-    );
-    assert_eq!(
-        kind(f.fs.delete(&VPath::root()).await),
-        ErrorKind::IsADirectory
-    );
+    assert_eq!(kind(f.fs.delete(&vp(b"/dir")).await), ErrorKind::IsADirectory);
+    assert_eq!(kind(f.fs.delete(&VPath::root()).await), ErrorKind::IsADirectory);
     assert_eq!(kind(f.fs.delete(&vp(b"/file")).await), ErrorKind::NotFound);
     assert!(f.root.join("dir").is_dir());
 }
@@ -532,26 +408,14 @@ async fn mkdir_and_rmdir() {
     f.fs.mkdir(&vp(b"/a")).await.unwrap();
     assert!(f.root.join("a").is_dir());
     assert_eq!(kind(f.fs.mkdir(&vp(b"/a")).await), ErrorKind::AlreadyExists);
-    assert_eq!(
-        kind(f.fs.mkdir(&VPath::root()).await),
-        ErrorKind::AlreadyExists
-    );
+    assert_eq!(kind(f.fs.mkdir(&VPath::root()).await), ErrorKind::AlreadyExists);
     assert_eq!(kind(f.fs.mkdir(&vp(b"/x/y")).await), ErrorKind::NotFound);
     f.fs.mkdir(&vp(b"/a/b")).await.unwrap();
 
-    assert_eq!(
-        kind(f.fs.rmdir(&vp(b"/a")).await),
-        ErrorKind::DirectoryNotEmpty
-    );
-    assert_eq!(
-        kind(f.fs.rmdir(&VPath::root()).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(f.fs.rmdir(&vp(b"/a")).await), ErrorKind::DirectoryNotEmpty);
+    assert_eq!(kind(f.fs.rmdir(&VPath::root()).await), ErrorKind::PermissionDenied);
     fs::write(f.root.join("file"), b"").unwrap();
-    assert_eq!(
-        kind(f.fs.rmdir(&vp(b"/file")).await),
-        ErrorKind::NotADirectory
-    );
+    assert_eq!(kind(f.fs.rmdir(&vp(b"/file")).await), ErrorKind::NotADirectory);
     assert_eq!(kind(f.fs.rmdir(&vp(b"/gone")).await), ErrorKind::NotFound);
     f.fs.rmdir(&vp(b"/a/b")).await.unwrap();
     f.fs.rmdir(&vp(b"/a")).await.unwrap();
@@ -574,26 +438,11 @@ async fn rename_moves_and_replaces_files() {
     f.fs.rename(&vp(b"/dir"), &vp(b"/dir2")).await.unwrap();
     assert!(f.root.join("dir2/moved").is_file());
 
-    assert_eq!(
-        kind(f.fs.rename(&vp(b"/missing"), &vp(b"/x")).await),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(f.fs.rename(&vp(b"/dir2/moved"), &vp(b"/no/x")).await),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(f.fs.rename(&VPath::root(), &vp(b"/x")).await),
-        ErrorKind::PermissionDenied
-    );
-    assert_eq!(
-        kind(f.fs.rename(&vp(b"/dir2"), &VPath::root()).await),
-        ErrorKind::PermissionDenied
-    );
-    assert_eq!(
-        kind(f.fs.rename(&vp(b"/dir2"), &vp(b"/dir2/inside")).await),
-        ErrorKind::InvalidName
-    );
+    assert_eq!(kind(f.fs.rename(&vp(b"/missing"), &vp(b"/x")).await), ErrorKind::NotFound);
+    assert_eq!(kind(f.fs.rename(&vp(b"/dir2/moved"), &vp(b"/no/x")).await), ErrorKind::NotFound);
+    assert_eq!(kind(f.fs.rename(&VPath::root(), &vp(b"/x")).await), ErrorKind::PermissionDenied);
+    assert_eq!(kind(f.fs.rename(&vp(b"/dir2"), &VPath::root()).await), ErrorKind::PermissionDenied);
+    assert_eq!(kind(f.fs.rename(&vp(b"/dir2"), &vp(b"/dir2/inside")).await), ErrorKind::InvalidName);
 }
 
 #[tokio::test]
@@ -604,69 +453,36 @@ async fn set_mode_and_mtime() {
     symlink("file", f.root.join("link")).unwrap();
 
     f.fs.set_mode(&vp(b"/file"), 0o600).await.unwrap();
-    assert_eq!(
-        fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777,
-        0o600
-    );
+    assert_eq!(fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777, 0o600);
     f.fs.set_mode(&vp(b"/file"), 0o170_751).await.unwrap();
-    assert_eq!(
-        fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777,
-        0o751,
-        "only permission bits"
-    );
+    assert_eq!(fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777, 0o751, "only permission bits");
     f.fs.set_mode(&vp(b"/link"), 0o640).await.unwrap();
-    assert_eq!(
-        fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777,
-        0o640,
-        "in-root link followed"
-    );
+    assert_eq!(fs::metadata(f.root.join("file")).unwrap().mode() & 0o7777, 0o640, "in-root link followed");
     f.fs.set_mode(&vp(b"/dir"), 0o700).await.unwrap();
     assert_eq!(f.fs.metadata(&vp(b"/dir")).await.unwrap().mode, Some(0o700));
-    assert_eq!(
-        kind(f.fs.set_mode(&vp(b"/missing"), 0o600).await),
-        ErrorKind::NotFound
-    );
+    assert_eq!(kind(f.fs.set_mode(&vp(b"/missing"), 0o600).await), ErrorKind::NotFound);
 
     // Pin the access time so we can see it is kept.
     let atime = UNIX_EPOCH + Duration::from_secs(1_500_000_000);
-    let file = fs::File::options()
-        .write(true)
-        .open(f.root.join("file"))
-        .unwrap();
-    file.set_times(fs::FileTimes::new().set_accessed(atime))
-        .unwrap();
+    let file = fs::File::options().write(true).open(f.root.join("file")).unwrap();
+    file.set_times(fs::FileTimes::new().set_accessed(atime)).unwrap();
     drop(file);
     f.fs.set_mtime(&vp(b"/file"), 1_000_000_000).await.unwrap();
     let meta = fs::metadata(f.root.join("file")).unwrap();
     assert_eq!(meta.mtime(), 1_000_000_000);
     assert_eq!(meta.accessed().unwrap(), atime);
-    assert_eq!(
-        f.fs.metadata(&vp(b"/file")).await.unwrap().mtime,
-        Some(1_000_000_000)
-    );
+    assert_eq!(f.fs.metadata(&vp(b"/file")).await.unwrap().mtime, Some(1_000_000_000));
     f.fs.set_mtime(&vp(b"/dir"), 86_400).await.unwrap();
     assert_eq!(fs::metadata(f.root.join("dir")).unwrap().mtime(), 86_400);
     // Before the epoch: refused cleanly (the underlying crates cannot express it).
-    assert_eq!(
-        kind(f.fs.set_mtime(&vp(b"/dir"), -86_400).await),
-        ErrorKind::Unsupported
-    );
-    assert_eq!(
-        kind(f.fs.set_mtime(&vp(b"/dir"), i64::MIN).await),
-        ErrorKind::Unsupported
-    );
+    assert_eq!(kind(f.fs.set_mtime(&vp(b"/dir"), -86_400).await), ErrorKind::Unsupported);
+    assert_eq!(kind(f.fs.set_mtime(&vp(b"/dir"), i64::MIN).await), ErrorKind::Unsupported);
     assert_eq!(fs::metadata(f.root.join("dir")).unwrap().mtime(), 86_400);
     // Far future: no panic, whatever the filesystem makes of it.
     let _ = f.fs.set_mtime(&vp(b"/dir"), i64::MAX).await;
     f.fs.set_mtime(&vp(b"/link"), 1_234_567_890).await.unwrap();
-    assert_eq!(
-        fs::metadata(f.root.join("file")).unwrap().mtime(),
-        1_234_567_890
-    );
-    assert_eq!(
-        kind(f.fs.set_mtime(&vp(b"/missing"), 0).await),
-        ErrorKind::NotFound
-    );
+    assert_eq!(fs::metadata(f.root.join("file")).unwrap().mtime(), 1_234_567_890);
+    assert_eq!(kind(f.fs.set_mtime(&vp(b"/missing"), 0).await), ErrorKind::NotFound);
     assert!(SystemTime::now() > atime);
 }
 
@@ -682,54 +498,20 @@ async fn assert_no_escape_through(f: &Fixture, link: &[u8]) {
     };
     let denied = ErrorKind::PermissionDenied;
     let show = String::from_utf8_lossy(link).into_owned();
-    assert_eq!(
-        kind(f.fs.metadata(&path(b"/secret")).await),
-        denied,
-        "{show}"
-    );
+    assert_eq!(kind(f.fs.metadata(&path(b"/secret")).await), denied, "{show}");
     assert_eq!(kind(f.fs.metadata(&path(b"")).await), denied, "{show}");
     assert_eq!(kind(f.fs.list(&path(b"")).await), denied, "{show}");
-    assert_eq!(
-        kind(f.fs.open_read(&path(b"/secret"), 0).await),
-        denied,
-        "{show}"
-    );
-    for mode in [
-        CREATE,
-        EXCLUSIVE,
-        WriteMode::At(0),
-        WriteMode::At(3),
-        WriteMode::Append,
-    ] {
-        assert_eq!(
-            kind(f.fs.open_write(&path(b"/secret"), mode).await),
-            denied,
-            "{show} {mode:?}"
-        );
-        assert_eq!(
-            kind(f.fs.open_write(&path(b"/planted"), mode).await),
-            denied,
-            "{show} {mode:?}"
-        );
+    assert_eq!(kind(f.fs.open_read(&path(b"/secret"), 0).await), denied, "{show}");
+    for mode in [CREATE, EXCLUSIVE, WriteMode::At(0), WriteMode::At(3), WriteMode::Append] {
+        assert_eq!(kind(f.fs.open_write(&path(b"/secret"), mode).await), denied, "{show} {mode:?}");
+        assert_eq!(kind(f.fs.open_write(&path(b"/planted"), mode).await), denied, "{show} {mode:?}");
     }
     assert_eq!(kind(f.fs.delete(&path(b"/secret")).await), denied, "{show}");
     assert_eq!(kind(f.fs.mkdir(&path(b"/newdir")).await), denied, "{show}");
     assert_eq!(kind(f.fs.rmdir(&path(b"/newdir")).await), denied, "{show}");
-    assert_eq!(
-        kind(f.fs.rename(&path(b"/secret"), &vp(b"/stolen")).await),
-        denied,
-        "{show}"
-    );
-    assert_eq!(
-        kind(f.fs.set_mode(&path(b"/secret"), 0o777).await),
-        denied,
-        "{show}"
-    );
-    assert_eq!(
-        kind(f.fs.set_mtime(&path(b"/secret"), 0).await),
-        denied,
-        "{show}"
-    );
+    assert_eq!(kind(f.fs.rename(&path(b"/secret"), &vp(b"/stolen")).await), denied, "{show}");
+    assert_eq!(kind(f.fs.set_mode(&path(b"/secret"), 0o777).await), denied, "{show}");
+    assert_eq!(kind(f.fs.set_mtime(&path(b"/secret"), 0).await), denied, "{show}");
 
     let after = fs::metadata(&secret).unwrap();
     assert_eq!(fs::read(&secret).unwrap(), b"top secret");
@@ -761,42 +543,19 @@ async fn symlinks_cannot_escape_the_root() {
     for link in [&b"/climb"[..], b"/slash"] {
         let mut etc = link.to_vec();
         etc.extend_from_slice(b"/etc/passwd");
-        assert_eq!(
-            kind(f.fs.metadata(&vp(&etc)).await),
-            ErrorKind::PermissionDenied
-        );
-        assert_eq!(
-            kind(read_all(&f.fs, &etc, 0).await),
-            ErrorKind::PermissionDenied
-        );
-        assert_eq!(
-            kind(f.fs.list(&vp(link)).await),
-            ErrorKind::PermissionDenied
-        );
+        assert_eq!(kind(f.fs.metadata(&vp(&etc)).await), ErrorKind::PermissionDenied);
+        assert_eq!(kind(read_all(&f.fs, &etc, 0).await), ErrorKind::PermissionDenied);
+        assert_eq!(kind(f.fs.list(&vp(link)).await), ErrorKind::PermissionDenied);
     }
     symlink("/etc", f.root.join("etc")).unwrap();
-    assert_eq!(
-        kind(read_all(&f.fs, b"/etc/passwd", 0).await),
-        ErrorKind::PermissionDenied
-    );
-    assert_eq!(
-        kind(f.fs.list(&vp(b"/etc")).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(read_all(&f.fs, b"/etc/passwd", 0).await), ErrorKind::PermissionDenied);
+    assert_eq!(kind(f.fs.list(&vp(b"/etc")).await), ErrorKind::PermissionDenied);
     symlink("/etc/passwd", f.root.join("passwd")).unwrap();
-    assert_eq!(
-        kind(read_all(&f.fs, b"/passwd", 0).await),
-        ErrorKind::PermissionDenied
-    );
-    assert_eq!(
-        kind(f.fs.metadata(&vp(b"/passwd")).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(read_all(&f.fs, b"/passwd", 0).await), ErrorKind::PermissionDenied);
+    assert_eq!(kind(f.fs.metadata(&vp(b"/passwd")).await), ErrorKind::PermissionDenied);
 
     // The links themselves can still be removed and renamed (they are inside).
-    f.fs.rename(&vp(b"/absolute"), &vp(b"/renamed-link"))
-        .await
-        .unwrap();
+    f.fs.rename(&vp(b"/absolute"), &vp(b"/renamed-link")).await.unwrap();
     f.fs.delete(&vp(b"/renamed-link")).await.unwrap();
     assert!(f.outside.join("secret").exists());
 }
@@ -807,20 +566,12 @@ async fn atomic_upload_over_an_escaping_link_replaces_the_link() {
     symlink(f.outside.join("secret"), f.root.join("link")).unwrap();
     upload(&f.fs, b"/link", CREATE, b"mine").await.unwrap();
     assert_eq!(fs::read(f.root.join("link")).unwrap(), b"mine");
-    assert!(
-        !fs::symlink_metadata(f.root.join("link"))
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    assert!(!fs::symlink_metadata(f.root.join("link")).unwrap().file_type().is_symlink());
     assert_eq!(fs::read(f.outside.join("secret")).unwrap(), b"top secret");
     // Non-atomic uploads follow the link, so they are refused.
     symlink(f.outside.join("secret"), f.root.join("link2")).unwrap();
     let plain = f.fs.clone().atomic_uploads(false);
-    assert_eq!(
-        kind(plain.open_write(&vp(b"/link2"), CREATE).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(plain.open_write(&vp(b"/link2"), CREATE).await), ErrorKind::PermissionDenied);
     assert_eq!(fs::read(f.outside.join("secret")).unwrap(), b"top secret");
 }
 
@@ -833,26 +584,15 @@ async fn links_inside_the_root_are_followed() {
     symlink("../data", f.root.join("sub/up")).unwrap();
     symlink("/data", f.root.join("absolute-inside")).unwrap();
 
-    assert_eq!(
-        read_all(&f.fs, b"/sub/up/deep/file", 2).await.unwrap(),
-        b"ntent"
-    );
-    assert_eq!(
-        f.fs.metadata(&vp(b"/sub/up")).await.unwrap().kind,
-        FileKind::Dir
-    );
-    upload(&f.fs, b"/sub/up/deep/new", CREATE, b"via link")
-        .await
-        .unwrap();
+    assert_eq!(read_all(&f.fs, b"/sub/up/deep/file", 2).await.unwrap(), b"ntent");
+    assert_eq!(f.fs.metadata(&vp(b"/sub/up")).await.unwrap().kind, FileKind::Dir);
+    upload(&f.fs, b"/sub/up/deep/new", CREATE, b"via link").await.unwrap();
     assert_eq!(fs::read(f.root.join("data/deep/new")).unwrap(), b"via link");
     f.fs.mkdir(&vp(b"/sub/up/made")).await.unwrap();
     assert!(f.root.join("data/made").is_dir());
     // Absolute links are taken as host paths, which lie outside: refused even
     // if the name happens to exist inside.
-    assert_eq!(
-        kind(f.fs.metadata(&vp(b"/absolute-inside")).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(f.fs.metadata(&vp(b"/absolute-inside")).await), ErrorKind::PermissionDenied);
 }
 
 #[tokio::test]
@@ -864,21 +604,10 @@ async fn odd_names_are_just_names() {
     assert_eq!(names(&list_all(&f.fs, b"/").await), vec![b"..%2f".to_vec()]);
     // Names of the temporary-upload pattern would be hidden from listings: refused.
     let reserved: &[u8] = b"/.oxftp-upload.0000000000000000.tmp";
-    assert_eq!(
-        kind(f.fs.open_write(&vp(reserved), CREATE).await),
-        ErrorKind::InvalidName
-    );
-    assert_eq!(
-        kind(f.fs.mkdir(&vp(reserved)).await),
-        ErrorKind::InvalidName
-    );
-    assert_eq!(
-        kind(f.fs.rename(&vp(b"/..%2f"), &vp(reserved)).await),
-        ErrorKind::InvalidName
-    );
-    upload(&f.fs, b"/..\\..\\x", CREATE, b"backslashes")
-        .await
-        .unwrap();
+    assert_eq!(kind(f.fs.open_write(&vp(reserved), CREATE).await), ErrorKind::InvalidName);
+    assert_eq!(kind(f.fs.mkdir(&vp(reserved)).await), ErrorKind::InvalidName);
+    assert_eq!(kind(f.fs.rename(&vp(b"/..%2f"), &vp(reserved)).await), ErrorKind::InvalidName);
+    upload(&f.fs, b"/..\\..\\x", CREATE, b"backslashes").await.unwrap();
     assert!(f.root.join("..\\..\\x").is_file());
     assert_eq!(disk_names(&f.outside), vec![b"secret".to_vec()]);
 }
@@ -893,20 +622,14 @@ async fn non_utf8_names_round_trip() {
     let entries = list_all(&f.fs, b"/").await;
     assert_eq!(names(&entries), vec![name.to_vec()]);
     assert_eq!(entries[0].info.size, 7);
-    assert_eq!(
-        f.fs.metadata(&vp(&path)).await.unwrap().kind,
-        FileKind::File
-    );
+    assert_eq!(f.fs.metadata(&vp(&path)).await.unwrap().kind, FileKind::File);
     assert_eq!(read_all(&f.fs, &path, 0).await.unwrap(), b"latin-1");
 
     let mut dir = b"/d\x80ir".to_vec();
     f.fs.mkdir(&vp(&dir)).await.unwrap();
     dir.extend_from_slice(b"/in\xc0side");
     upload(&f.fs, &dir, WriteMode::Append, b"x").await.unwrap();
-    assert_eq!(
-        names(&list_all(&f.fs, b"/d\x80ir").await),
-        vec![b"in\xc0side".to_vec()]
-    );
+    assert_eq!(names(&list_all(&f.fs, b"/d\x80ir").await), vec![b"in\xc0side".to_vec()]);
     f.fs.delete(&vp(&dir)).await.unwrap();
     f.fs.rmdir(&vp(b"/d\x80ir")).await.unwrap();
 }
@@ -937,34 +660,16 @@ async fn factory_roots_each_session_at_its_home() {
     assert_eq!(seen, vec![b"notes".to_vec(), b"to-bob".to_vec()]);
     assert_eq!(ann.metadata(&vp(b"/notes")).await.unwrap().size, 5);
     // The link to a sibling home leaves ann's root: refused.
-    assert_eq!(
-        kind(ann.metadata(&vp(b"/to-bob/diary")).await),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(kind(ann.metadata(&vp(b"/to-bob/diary")).await), ErrorKind::PermissionDenied);
 
     let missing = factory.storage_for(&identity(b"/home/carol")).unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
     assert_eq!(missing.message, "home directory does not exist");
-    assert_eq!(
-        factory
-            .storage_for(&identity(b"/home/file"))
-            .unwrap_err()
-            .kind,
-        ErrorKind::NotADirectory
-    );
-    assert_eq!(
-        factory
-            .storage_for(&identity(b"/home/escape"))
-            .unwrap_err()
-            .kind,
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(factory.storage_for(&identity(b"/home/file")).unwrap_err().kind, ErrorKind::NotADirectory);
+    assert_eq!(factory.storage_for(&identity(b"/home/escape")).unwrap_err().kind, ErrorKind::PermissionDenied);
 
     let whole = factory.storage_for(&identity(b"/")).unwrap();
-    assert_eq!(
-        whole.metadata(&vp(b"/home/bob/diary")).await.unwrap().size,
-        5
-    );
+    assert_eq!(whole.metadata(&vp(b"/home/bob/diary")).await.unwrap().size, 5);
 
     // The atomic setting reaches the storages handed out.
     let plain = LocalFsFactory::new(&f.root).unwrap().atomic_uploads(false);

@@ -188,16 +188,8 @@ mod tests {
 
     /// Split `data` at the given cut points (taken modulo its length).
     fn split<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-        let mut points: Vec<usize> = cuts
-            .iter()
-            .map(|c| {
-                if data.is_empty() {
-                    0
-                } else {
-                    c % (data.len() + 1)
-                }
-            })
-            .collect();
+        let mut points: Vec<usize> =
+            cuts.iter().map(|c| if data.is_empty() { 0 } else { c % (data.len() + 1) }).collect();
         points.push(0);
         points.push(data.len());
         points.sort_unstable();

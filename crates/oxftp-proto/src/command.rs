@@ -179,13 +179,9 @@ impl ParseError {
     pub fn reply(&self) -> Reply {
         match self {
             ParseError::Empty => Reply::new(500, "Syntax error, command unrecognized."),
-            ParseError::Unknown(verb) => {
-                Reply::new(502, format!("Command not implemented: {verb}."))
-            }
+            ParseError::Unknown(verb) => Reply::new(502, format!("Command not implemented: {verb}.")),
             ParseError::Syntax(text) => Reply::new(501, text),
-            ParseError::NotImplementedParameter(text) if text == NET_PROTO_NOT_SUPPORTED => {
-                Reply::new(522, text)
-            }
+            ParseError::NotImplementedParameter(text) if text == NET_PROTO_NOT_SUPPORTED => Reply::new(522, text),
             ParseError::NotImplementedParameter(text) => Reply::new(504, text),
         }
     }
@@ -219,8 +215,7 @@ impl<'a> Arg<'a> {
 
     /// A required argument, verbatim.
     fn required(&self) -> Result<&'a [u8], ParseError> {
-        self.present()
-            .ok_or_else(|| syntax(format!("{} needs an argument.", self.verb)))
+        self.present().ok_or_else(|| syntax(format!("{} needs an argument.", self.verb)))
     }
 
     /// A required path.
@@ -245,9 +240,7 @@ impl<'a> Arg<'a> {
 
     /// An optional UTF-8 argument with surrounding blanks removed.
     fn opt_word(&self) -> Result<Option<String>, ParseError> {
-        self.present()
-            .map(|a| utf8(a).map(|s| s.trim_matches(' ').to_string()))
-            .transpose()
+        self.present().map(|a| utf8(a).map(|s| s.trim_matches(' ').to_string())).transpose()
     }
 }
 
@@ -284,12 +277,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     let arg = Arg { verb: name, raw };
     Ok(match name {
         "USER" => Command::User { name: arg.text()? },
-        "PASS" => Command::Pass {
-            password: arg.raw.map(utf8).transpose()?.unwrap_or_default(),
-        },
-        "ACCT" => Command::Acct {
-            account: arg.text()?,
-        },
+        "PASS" => Command::Pass { password: arg.raw.map(utf8).transpose()?.unwrap_or_default() },
+        "ACCT" => Command::Acct { account: arg.text()? },
         "REIN" => arg.none().map(|()| Command::Rein)?,
         "QUIT" => arg.none().map(|()| Command::Quit)?,
         "CWD" => Command::Cwd { path: arg.path()? },
@@ -302,13 +291,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "RNTO" => Command::Rnto { path: arg.path()? },
         "RETR" => Command::Retr { path: arg.path()? },
         "STOR" => Command::Stor { path: arg.path()? },
-        "STOU" => Command::Stou {
-            path: arg.opt_path(),
-        },
+        "STOU" => Command::Stou { path: arg.opt_path() },
         "APPE" => Command::Appe { path: arg.path()? },
-        "REST" => Command::Rest {
-            offset: parse_rest(arg.required()?)?,
-        },
+        "REST" => Command::Rest { offset: parse_rest(arg.required()?)? },
         "ALLO" => Command::Allo,
         "ABOR" => arg.none().map(|()| Command::Abor)?,
         "TYPE" => Command::Type(parse_type(&arg.word()?)?),
@@ -318,45 +303,25 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "EPSV" => Command::Epsv(parse_epsv(arg.opt_word()?)?),
         "PORT" => Command::Port(parse_port(arg.required()?)?),
         "EPRT" => Command::Eprt(parse_eprt(arg.required()?)?),
-        "LIST" => Command::List {
-            args: arg.raw.unwrap_or_default().to_vec(),
-        },
-        "NLST" => Command::Nlst {
-            args: arg.raw.unwrap_or_default().to_vec(),
-        },
-        "MLSD" => Command::Mlsd {
-            path: arg.opt_path(),
-        },
-        "MLST" => Command::Mlst {
-            path: arg.opt_path(),
-        },
+        "LIST" => Command::List { args: arg.raw.unwrap_or_default().to_vec() },
+        "NLST" => Command::Nlst { args: arg.raw.unwrap_or_default().to_vec() },
+        "MLSD" => Command::Mlsd { path: arg.opt_path() },
+        "MLST" => Command::Mlst { path: arg.opt_path() },
         "SIZE" => Command::Size { path: arg.path()? },
         "MDTM" => Command::Mdtm { path: arg.path()? },
         "MFMT" => parse_mfmt(arg.required()?)?,
-        "STAT" => Command::Stat {
-            path: arg.opt_path(),
-        },
-        "HELP" => Command::Help {
-            topic: arg.opt_word()?,
-        },
+        "STAT" => Command::Stat { path: arg.opt_path() },
+        "HELP" => Command::Help { topic: arg.opt_word()? },
         "SYST" => arg.none().map(|()| Command::Syst)?,
         "NOOP" => arg.none().map(|()| Command::Noop)?,
         "FEAT" => arg.none().map(|()| Command::Feat)?,
         "OPTS" => parse_opts(&arg.word()?),
         "SITE" => Command::Site(parse_site(arg.required()?)?),
-        "HOST" => Command::Host {
-            host: parse_host(&arg.word()?)?,
-        },
-        "CLNT" => Command::Clnt {
-            client: arg.word()?,
-        },
-        "AUTH" => Command::Auth {
-            mechanism: arg.word()?.to_ascii_uppercase(),
-        },
+        "HOST" => Command::Host { host: parse_host(&arg.word()?)? },
+        "CLNT" => Command::Clnt { client: arg.word()? },
+        "AUTH" => Command::Auth { mechanism: arg.word()?.to_ascii_uppercase() },
         "PBSZ" => Command::Pbsz { size: arg.word()? },
-        "PROT" => Command::Prot {
-            level: arg.word()?.to_ascii_uppercase(),
-        },
+        "PROT" => Command::Prot { level: arg.word()?.to_ascii_uppercase() },
         "CCC" => arg.none().map(|()| Command::Ccc)?,
         // canonical_verb only returns the names above.
         _ => return Err(ParseError::Unknown(name.to_string())),
@@ -367,11 +332,10 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
 /// folded; `None` for unknown verbs.
 fn canonical_verb(upper: &[u8]) -> Option<&'static str> {
     const VERBS: &[&str] = &[
-        "USER", "PASS", "ACCT", "REIN", "QUIT", "CWD", "CDUP", "PWD", "MKD", "RMD", "DELE", "RNFR",
-        "RNTO", "RETR", "STOR", "STOU", "APPE", "REST", "ALLO", "ABOR", "TYPE", "MODE", "STRU",
-        "PASV", "EPSV", "PORT", "EPRT", "LIST", "NLST", "MLSD", "MLST", "SIZE", "MDTM", "MFMT",
-        "STAT", "HELP", "SYST", "NOOP", "FEAT", "OPTS", "SITE", "HOST", "CLNT", "AUTH", "PBSZ",
-        "PROT", "CCC",
+        "USER", "PASS", "ACCT", "REIN", "QUIT", "CWD", "CDUP", "PWD", "MKD", "RMD", "DELE", "RNFR", "RNTO", "RETR",
+        "STOR", "STOU", "APPE", "REST", "ALLO", "ABOR", "TYPE", "MODE", "STRU", "PASV", "EPSV", "PORT", "EPRT", "LIST",
+        "NLST", "MLSD", "MLST", "SIZE", "MDTM", "MFMT", "STAT", "HELP", "SYST", "NOOP", "FEAT", "OPTS", "SITE", "HOST",
+        "CLNT", "AUTH", "PBSZ", "PROT", "CCC",
     ];
     match upper {
         b"XCWD" => Some("CWD"),
@@ -388,13 +352,7 @@ fn canonical_verb(upper: &[u8]) -> Option<&'static str> {
 fn printable_verb(verb: &[u8]) -> String {
     verb.iter()
         .take(MAX_VERB)
-        .map(|&b| {
-            if b.is_ascii_graphic() {
-                char::from(b.to_ascii_uppercase())
-            } else {
-                '?'
-            }
-        })
+        .map(|&b| if b.is_ascii_graphic() { char::from(b.to_ascii_uppercase()) } else { '?' })
         .collect()
 }
 
@@ -408,14 +366,8 @@ fn decimal<T: std::str::FromStr>(s: &[u8]) -> Option<T> {
 
 /// Strip ASCII blanks (space, tab) from both ends of a byte string.
 fn trim_blanks(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |e| e + 1);
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
     s.get(start..end).unwrap_or_default()
 }
 
@@ -426,20 +378,15 @@ fn trim_blanks_start(s: &[u8]) -> &[u8] {
 }
 
 fn parse_rest(arg: &[u8]) -> Result<u64, ParseError> {
-    decimal(trim_blanks(arg))
-        .ok_or_else(|| syntax("REST needs a byte offset: a decimal number from 0 to 2^64-1."))
+    decimal(trim_blanks(arg)).ok_or_else(|| syntax("REST needs a byte offset: a decimal number from 0 to 2^64-1."))
 }
 
 /// `TYPE` argument (RFC 959 §4.1.2): `A [N|T|C]`, `E [N|T|C]`, `I`, `L n`.
 fn parse_type(arg: &str) -> Result<TransferType, ParseError> {
     let words: Vec<&str> = arg.split_ascii_whitespace().collect();
     let bad = || syntax(format!("Unrecognised TYPE \"{arg}\"; use A or I."));
-    let unsupported =
-        || ParseError::NotImplementedParameter(format!("TYPE {arg} not supported; use A or I."));
-    let code = words
-        .first()
-        .map(|w| w.to_ascii_uppercase())
-        .ok_or_else(bad)?;
+    let unsupported = || ParseError::NotImplementedParameter(format!("TYPE {arg} not supported; use A or I."));
+    let code = words.first().map(|w| w.to_ascii_uppercase()).ok_or_else(bad)?;
     let second = words.get(1).map(|w| w.to_ascii_uppercase());
     if words.len() > 2 {
         return Err(bad());
@@ -463,9 +410,9 @@ fn parse_single_code(arg: &str, verb: &str, ok: char, known: &str) -> Result<(),
     let mut chars = arg.chars();
     match (chars.next().map(|c| c.to_ascii_uppercase()), chars.next()) {
         (Some(c), None) if c == ok => Ok(()),
-        (Some(c), None) if known.contains(c) => Err(ParseError::NotImplementedParameter(format!(
-            "{verb} {c} not supported; use {verb} {ok}."
-        ))),
+        (Some(c), None) if known.contains(c) => {
+            Err(ParseError::NotImplementedParameter(format!("{verb} {c} not supported; use {verb} {ok}.")))
+        }
         _ => Err(syntax(format!("Unrecognised {verb} \"{arg}\"."))),
     }
 }
@@ -487,19 +434,13 @@ fn parse_port(arg: &[u8]) -> Result<SocketAddrV4, ParseError> {
     let mut n = [0u8; 6];
     let mut fields = arg.split(|&b| b == b',');
     for slot in &mut n {
-        *slot = fields
-            .next()
-            .and_then(|f| decimal::<u8>(trim_blanks(f)))
-            .ok_or_else(bad)?;
+        *slot = fields.next().and_then(|f| decimal::<u8>(trim_blanks(f))).ok_or_else(bad)?;
     }
     if fields.next().is_some() {
         return Err(bad());
     }
     let [h1, h2, h3, h4, p1, p2] = n;
-    Ok(SocketAddrV4::new(
-        Ipv4Addr::new(h1, h2, h3, h4),
-        u16::from_be_bytes([p1, p2]),
-    ))
+    Ok(SocketAddrV4::new(Ipv4Addr::new(h1, h2, h3, h4), u16::from_be_bytes([p1, p2])))
 }
 
 /// `EPRT <d><proto><d><addr><d><port><d>` (RFC 2428 §2), where `d` is any
@@ -524,9 +465,7 @@ fn parse_eprt(arg: &[u8]) -> Result<SocketAddr, ParseError> {
         Some(1) => IpAddr::V4(addr.parse::<Ipv4Addr>().map_err(|_| bad())?),
         Some(2) => IpAddr::V6(addr.parse::<Ipv6Addr>().map_err(|_| bad())?),
         Some(_) => {
-            return Err(ParseError::NotImplementedParameter(
-                NET_PROTO_NOT_SUPPORTED.to_string(),
-            ));
+            return Err(ParseError::NotImplementedParameter(NET_PROTO_NOT_SUPPORTED.to_string()));
         }
         None => return Err(bad()),
     };
@@ -542,21 +481,14 @@ fn parse_mfmt(arg: &[u8]) -> Result<Command, ParseError> {
     if path.iter().all(|&b| b == b' ') {
         return Err(bad());
     }
-    let unix_secs = parse_timestamp(stamp)
-        .ok_or_else(|| syntax(format!("MFMT: \"{stamp}\" is not a valid time.")))?;
-    Ok(Command::Mfmt {
-        unix_secs,
-        path: path.to_vec(),
-    })
+    let unix_secs = parse_timestamp(stamp).ok_or_else(|| syntax(format!("MFMT: \"{stamp}\" is not a valid time.")))?;
+    Ok(Command::Mfmt { unix_secs, path: path.to_vec() })
 }
 
 /// `OPTS option [value]`.
 fn parse_opts(arg: &str) -> Command {
     let (option, value) = arg.split_once(' ').unwrap_or((arg, ""));
-    Command::Opts {
-        option: option.to_ascii_uppercase(),
-        value: value.trim_matches(' ').to_string(),
-    }
+    Command::Opts { option: option.to_ascii_uppercase(), value: value.trim_matches(' ').to_string() }
 }
 
 /// `SITE name args`: the first word names the subcommand.
@@ -573,33 +505,20 @@ fn parse_site(arg: &[u8]) -> Result<SiteCommand, ParseError> {
             let sp = rest.iter().position(|&b| b == b' ').ok_or_else(bad)?;
             let digits = &rest[..sp];
             let path = &rest[sp + 1..];
-            if digits.is_empty()
-                || digits.len() > 5
-                || !digits.iter().all(|b| (b'0'..=b'7').contains(b))
-            {
+            if digits.is_empty() || digits.len() > 5 || !digits.iter().all(|b| (b'0'..=b'7').contains(b)) {
                 return Err(bad());
             }
-            let mode = digits
-                .iter()
-                .fold(0u32, |acc, &b| acc * 8 + u32::from(b - b'0'));
+            let mode = digits.iter().fold(0u32, |acc, &b| acc * 8 + u32::from(b - b'0'));
             if mode > 0o7777 || path.iter().all(|&b| b == b' ') {
                 return Err(bad());
             }
-            Ok(SiteCommand::Chmod {
-                mode,
-                path: path.to_vec(),
-            })
+            Ok(SiteCommand::Chmod { mode, path: path.to_vec() })
         }
         "HELP" => {
             let topic = utf8(rest)?.trim_matches(' ').to_string();
-            Ok(SiteCommand::Help {
-                topic: (!topic.is_empty()).then_some(topic),
-            })
+            Ok(SiteCommand::Help { topic: (!topic.is_empty()).then_some(topic) })
         }
-        _ => Ok(SiteCommand::Other {
-            name,
-            args: utf8(rest)?.trim_matches(' ').to_string(),
-        }),
+        _ => Ok(SiteCommand::Other { name, args: utf8(rest)?.trim_matches(' ').to_string() }),
     }
 }
 
@@ -618,18 +537,13 @@ fn parse_host(arg: &str) -> Result<String, ParseError> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
     // One trailing dot (a fully qualified name) is fine.
     let name = arg.strip_suffix('.').unwrap_or(arg);
-    if name.split('.').all(label_ok) {
-        Ok(arg.to_string())
-    } else {
-        Err(bad())
-    }
+    if name.split('.').all(label_ok) { Ok(arg.to_string()) } else { Err(bad()) }
 }
 
 impl Command {
@@ -712,26 +626,11 @@ mod tests {
     fn verbs_are_case_insensitive_and_aliases_fold() {
         assert_eq!(ok("noop"), Command::Noop);
         assert_eq!(ok("NoOp"), Command::Noop);
-        assert_eq!(
-            ok("XCWD /a"),
-            Command::Cwd {
-                path: b"/a".to_vec()
-            }
-        );
+        assert_eq!(ok("XCWD /a"), Command::Cwd { path: b"/a".to_vec() });
         assert_eq!(ok("xcup"), Command::Cdup);
         assert_eq!(ok("XPWD"), Command::Pwd);
-        assert_eq!(
-            ok("XMKD d"),
-            Command::Mkd {
-                path: b"d".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("XRMD d"),
-            Command::Rmd {
-                path: b"d".to_vec()
-            }
-        );
+        assert_eq!(ok("XMKD d"), Command::Mkd { path: b"d".to_vec() });
+        assert_eq!(ok("XRMD d"), Command::Rmd { path: b"d".to_vec() });
         assert_eq!(ok("XRMD d").verb(), "RMD");
     }
 
@@ -750,91 +649,36 @@ mod tests {
 
     #[test]
     fn invalid_characters() {
-        for line in [
-            &b"NOOP\r"[..],
-            b"RETR a\rb",
-            b"RETR a\0b",
-            b"RETR a\nb",
-            b"\r",
-        ] {
-            assert_eq!(
-                err(line),
-                ParseError::Syntax("Invalid character in command line.".into())
-            );
+        for line in [&b"NOOP\r"[..], b"RETR a\rb", b"RETR a\0b", b"RETR a\nb", b"\r"] {
+            assert_eq!(err(line), ParseError::Syntax("Invalid character in command line.".into()));
             assert_eq!(code(line), 501);
         }
     }
 
     #[test]
     fn arguments_are_verbatim() {
-        assert_eq!(
-            ok("CWD  my dir "),
-            Command::Cwd {
-                path: b" my dir ".to_vec()
-            }
-        );
-        assert_eq!(
-            parse(b"RETR caf\xe9.txt").unwrap(),
-            Command::Retr {
-                path: b"caf\xe9.txt".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("STOR a b"),
-            Command::Stor {
-                path: b"a b".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("DELE x"),
-            Command::Dele {
-                path: b"x".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("RNFR x"),
-            Command::Rnfr {
-                path: b"x".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("RNTO y"),
-            Command::Rnto {
-                path: b"y".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("APPE y"),
-            Command::Appe {
-                path: b"y".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("SIZE y"),
-            Command::Size {
-                path: b"y".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("MDTM y"),
-            Command::Mdtm {
-                path: b"y".to_vec()
-            }
-        );
+        assert_eq!(ok("CWD  my dir "), Command::Cwd { path: b" my dir ".to_vec() });
+        assert_eq!(parse(b"RETR caf\xe9.txt").unwrap(), Command::Retr { path: b"caf\xe9.txt".to_vec() });
+        assert_eq!(ok("STOR a b"), Command::Stor { path: b"a b".to_vec() });
+        assert_eq!(ok("DELE x"), Command::Dele { path: b"x".to_vec() });
+        assert_eq!(ok("RNFR x"), Command::Rnfr { path: b"x".to_vec() });
+        assert_eq!(ok("RNTO y"), Command::Rnto { path: b"y".to_vec() });
+        assert_eq!(ok("APPE y"), Command::Appe { path: b"y".to_vec() });
+        assert_eq!(ok("SIZE y"), Command::Size { path: b"y".to_vec() });
+        assert_eq!(ok("MDTM y"), Command::Mdtm { path: b"y".to_vec() });
     }
 
     #[test]
     fn argument_presence_is_checked() {
-        for line in [
-            "NOOP x", "PWD x", "CDUP ..", "QUIT now", "REIN x", "ABOR x", "PASV 1", "SYST x",
-            "FEAT x", "CCC x",
-        ] {
+        for line in
+            ["NOOP x", "PWD x", "CDUP ..", "QUIT now", "REIN x", "ABOR x", "PASV 1", "SYST x", "FEAT x", "CCC x"]
+        {
             assert_eq!(code(line.as_bytes()), 501, "{line}");
         }
         assert_eq!(ok("NOOP "), Command::Noop);
         for line in [
-            "CWD", "CWD ", "RETR", "STOR  ", "USER", "MKD", "SIZE", "REST", "TYPE", "MODE", "PORT",
-            "EPRT", "SITE", "HOST", "AUTH", "MFMT", "OPTS",
+            "CWD", "CWD ", "RETR", "STOR  ", "USER", "MKD", "SIZE", "REST", "TYPE", "MODE", "PORT", "EPRT", "SITE",
+            "HOST", "AUTH", "MFMT", "OPTS",
         ] {
             assert_eq!(code(line.as_bytes()), 501, "{line}");
         }
@@ -842,36 +686,11 @@ mod tests {
 
     #[test]
     fn login_commands() {
-        assert_eq!(
-            ok("USER anonymous"),
-            Command::User {
-                name: "anonymous".into()
-            }
-        );
-        assert_eq!(
-            ok("PASS"),
-            Command::Pass {
-                password: String::new()
-            }
-        );
-        assert_eq!(
-            ok("PASS "),
-            Command::Pass {
-                password: String::new()
-            }
-        );
-        assert_eq!(
-            ok("PASS  se cret "),
-            Command::Pass {
-                password: " se cret ".into()
-            }
-        );
-        assert_eq!(
-            ok("ACCT x"),
-            Command::Acct {
-                account: "x".into()
-            }
-        );
+        assert_eq!(ok("USER anonymous"), Command::User { name: "anonymous".into() });
+        assert_eq!(ok("PASS"), Command::Pass { password: String::new() });
+        assert_eq!(ok("PASS "), Command::Pass { password: String::new() });
+        assert_eq!(ok("PASS  se cret "), Command::Pass { password: " se cret ".into() });
+        assert_eq!(ok("ACCT x"), Command::Acct { account: "x".into() });
         assert_eq!(code(b"USER \xff"), 501);
         assert_eq!(code(b"PASS \xc3"), 501);
     }
@@ -879,58 +698,23 @@ mod tests {
     #[test]
     fn optional_paths() {
         assert_eq!(ok("STOU"), Command::Stou { path: None });
-        assert_eq!(
-            ok("STOU f"),
-            Command::Stou {
-                path: Some(b"f".to_vec())
-            }
-        );
+        assert_eq!(ok("STOU f"), Command::Stou { path: Some(b"f".to_vec()) });
         assert_eq!(ok("MLSD"), Command::Mlsd { path: None });
         assert_eq!(ok("MLSD "), Command::Mlsd { path: None });
-        assert_eq!(
-            ok("MLST a b"),
-            Command::Mlst {
-                path: Some(b"a b".to_vec())
-            }
-        );
+        assert_eq!(ok("MLST a b"), Command::Mlst { path: Some(b"a b".to_vec()) });
         assert_eq!(ok("STAT"), Command::Stat { path: None });
-        assert_eq!(
-            ok("STAT /x"),
-            Command::Stat {
-                path: Some(b"/x".to_vec())
-            }
-        );
+        assert_eq!(ok("STAT /x"), Command::Stat { path: Some(b"/x".to_vec()) });
         assert_eq!(ok("LIST"), Command::List { args: vec![] });
-        assert_eq!(
-            ok("LIST -la /a b"),
-            Command::List {
-                args: b"-la /a b".to_vec()
-            }
-        );
-        assert_eq!(
-            ok("NLST -CF"),
-            Command::Nlst {
-                args: b"-CF".to_vec()
-            }
-        );
+        assert_eq!(ok("LIST -la /a b"), Command::List { args: b"-la /a b".to_vec() });
+        assert_eq!(ok("NLST -CF"), Command::Nlst { args: b"-CF".to_vec() });
     }
 
     #[test]
     fn rest_offsets() {
         assert_eq!(ok("REST 0"), Command::Rest { offset: 0 });
-        assert_eq!(
-            ok("REST 18446744073709551615"),
-            Command::Rest { offset: u64::MAX }
-        );
+        assert_eq!(ok("REST 18446744073709551615"), Command::Rest { offset: u64::MAX });
         assert_eq!(ok("REST 100 "), Command::Rest { offset: 100 });
-        for bad in [
-            "REST abc",
-            "REST -1",
-            "REST +1",
-            "REST 18446744073709551616",
-            "REST 1 2",
-            "REST 0x10",
-        ] {
+        for bad in ["REST abc", "REST -1", "REST +1", "REST 18446744073709551616", "REST 1 2", "REST 0x10"] {
             assert_eq!(code(bad.as_bytes()), 501, "{bad}");
         }
     }
@@ -944,15 +728,7 @@ mod tests {
         for unsupported in ["TYPE E", "TYPE A T", "TYPE A C", "TYPE L 16", "TYPE E N"] {
             assert_eq!(code(unsupported.as_bytes()), 504, "{unsupported}");
         }
-        for bad in [
-            "TYPE X",
-            "TYPE I N",
-            "TYPE L",
-            "TYPE L x",
-            "TYPE L 0",
-            "TYPE A N X",
-            "TYPE A Q",
-        ] {
+        for bad in ["TYPE X", "TYPE I N", "TYPE L", "TYPE L x", "TYPE L 0", "TYPE A N X", "TYPE A Q"] {
             assert_eq!(code(bad.as_bytes()), 501, "{bad}");
         }
         assert_eq!(ok("MODE S"), Command::Mode);
@@ -972,14 +748,8 @@ mod tests {
     #[test]
     fn port_and_eprt() {
         let v4 = |a, b, c, d, p| SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), p);
-        assert_eq!(
-            ok("PORT 127,0,0,1,4,1"),
-            Command::Port(v4(127, 0, 0, 1, 1025))
-        );
-        assert_eq!(
-            ok("PORT 10, 0 ,0,2,255,255"),
-            Command::Port(v4(10, 0, 0, 2, 65535))
-        );
+        assert_eq!(ok("PORT 127,0,0,1,4,1"), Command::Port(v4(127, 0, 0, 1, 1025)));
+        assert_eq!(ok("PORT 10, 0 ,0,2,255,255"), Command::Port(v4(10, 0, 0, 2, 65535)));
         for bad in [
             "PORT 1,2,3,4,5",
             "PORT 1,2,3,4,5,6,7",
@@ -991,22 +761,13 @@ mod tests {
         ] {
             assert_eq!(code(bad.as_bytes()), 501, "{bad}");
         }
-        assert_eq!(
-            ok("EPRT |1|132.235.1.2|6275|"),
-            Command::Eprt("132.235.1.2:6275".parse().unwrap())
-        );
+        assert_eq!(ok("EPRT |1|132.235.1.2|6275|"), Command::Eprt("132.235.1.2:6275".parse().unwrap()));
         assert_eq!(
             ok("EPRT |2|1080::8:800:200C:417A|5282|"),
             Command::Eprt("[1080::8:800:200C:417A]:5282".parse().unwrap())
         );
-        assert_eq!(
-            ok("EPRT !1!10.0.0.1!21!"),
-            Command::Eprt("10.0.0.1:21".parse().unwrap())
-        );
-        assert_eq!(
-            err(b"EPRT |3|1.2.3.4|5|"),
-            ParseError::NotImplementedParameter(NET_PROTO_NOT_SUPPORTED.into())
-        );
+        assert_eq!(ok("EPRT !1!10.0.0.1!21!"), Command::Eprt("10.0.0.1:21".parse().unwrap()));
+        assert_eq!(err(b"EPRT |3|1.2.3.4|5|"), ParseError::NotImplementedParameter(NET_PROTO_NOT_SUPPORTED.into()));
         assert_eq!(code(b"EPRT |3|1.2.3.4|5|"), 522);
         for bad in [
             "EPRT |1|::1|5|",
@@ -1038,70 +799,23 @@ mod tests {
     fn mfmt() {
         assert_eq!(
             ok("MFMT 20231114221320 my file"),
-            Command::Mfmt {
-                unix_secs: 1_700_000_000,
-                path: b"my file".to_vec()
-            }
+            Command::Mfmt { unix_secs: 1_700_000_000, path: b"my file".to_vec() }
         );
-        assert_eq!(
-            ok("MFMT 20231114221320.123 f"),
-            Command::Mfmt {
-                unix_secs: 1_700_000_000,
-                path: b"f".to_vec()
-            }
-        );
-        for bad in [
-            "MFMT 20231114221320",
-            "MFMT 20231114221320 ",
-            "MFMT 20231314221320 f",
-            "MFMT x f",
-        ] {
+        assert_eq!(ok("MFMT 20231114221320.123 f"), Command::Mfmt { unix_secs: 1_700_000_000, path: b"f".to_vec() });
+        for bad in ["MFMT 20231114221320", "MFMT 20231114221320 ", "MFMT 20231314221320 f", "MFMT x f"] {
             assert_eq!(code(bad.as_bytes()), 501, "{bad}");
         }
     }
 
     #[test]
     fn opts_help_and_text_commands() {
-        assert_eq!(
-            ok("OPTS utf8 on"),
-            Command::Opts {
-                option: "UTF8".into(),
-                value: "on".into()
-            }
-        );
-        assert_eq!(
-            ok("OPTS MLST type;size; "),
-            Command::Opts {
-                option: "MLST".into(),
-                value: "type;size;".into()
-            }
-        );
-        assert_eq!(
-            ok("OPTS UTF8"),
-            Command::Opts {
-                option: "UTF8".into(),
-                value: String::new()
-            }
-        );
+        assert_eq!(ok("OPTS utf8 on"), Command::Opts { option: "UTF8".into(), value: "on".into() });
+        assert_eq!(ok("OPTS MLST type;size; "), Command::Opts { option: "MLST".into(), value: "type;size;".into() });
+        assert_eq!(ok("OPTS UTF8"), Command::Opts { option: "UTF8".into(), value: String::new() });
         assert_eq!(ok("HELP"), Command::Help { topic: None });
-        assert_eq!(
-            ok("HELP SITE"),
-            Command::Help {
-                topic: Some("SITE".into())
-            }
-        );
-        assert_eq!(
-            ok("CLNT lftp 4.9"),
-            Command::Clnt {
-                client: "lftp 4.9".into()
-            }
-        );
-        assert_eq!(
-            ok("AUTH tls"),
-            Command::Auth {
-                mechanism: "TLS".into()
-            }
-        );
+        assert_eq!(ok("HELP SITE"), Command::Help { topic: Some("SITE".into()) });
+        assert_eq!(ok("CLNT lftp 4.9"), Command::Clnt { client: "lftp 4.9".into() });
+        assert_eq!(ok("AUTH tls"), Command::Auth { mechanism: "TLS".into() });
         assert_eq!(ok("PBSZ 0"), Command::Pbsz { size: "0".into() });
         assert_eq!(ok("PROT p"), Command::Prot { level: "P".into() });
         assert_eq!(ok("CCC"), Command::Ccc);
@@ -1112,25 +826,10 @@ mod tests {
     fn site_commands() {
         assert_eq!(
             ok("SITE CHMOD 755 my dir"),
-            Command::Site(SiteCommand::Chmod {
-                mode: 0o755,
-                path: b"my dir".to_vec()
-            })
+            Command::Site(SiteCommand::Chmod { mode: 0o755, path: b"my dir".to_vec() })
         );
-        assert_eq!(
-            ok("site chmod 0644 f"),
-            Command::Site(SiteCommand::Chmod {
-                mode: 0o644,
-                path: b"f".to_vec()
-            })
-        );
-        assert_eq!(
-            ok("SITE CHMOD 7777 f"),
-            Command::Site(SiteCommand::Chmod {
-                mode: 0o7777,
-                path: b"f".to_vec()
-            })
-        );
+        assert_eq!(ok("site chmod 0644 f"), Command::Site(SiteCommand::Chmod { mode: 0o644, path: b"f".to_vec() }));
+        assert_eq!(ok("SITE CHMOD 7777 f"), Command::Site(SiteCommand::Chmod { mode: 0o7777, path: b"f".to_vec() }));
         for bad in [
             "SITE CHMOD 10000 f",
             "SITE CHMOD 8 f",
@@ -1143,91 +842,30 @@ mod tests {
         }
         assert_eq!(
             parse(b"SITE CHMOD 600 \xff").unwrap(),
-            Command::Site(SiteCommand::Chmod {
-                mode: 0o600,
-                path: b"\xff".to_vec()
-            })
+            Command::Site(SiteCommand::Chmod { mode: 0o600, path: b"\xff".to_vec() })
         );
-        assert_eq!(
-            ok("SITE HELP"),
-            Command::Site(SiteCommand::Help { topic: None })
-        );
-        assert_eq!(
-            ok("SITE help chmod"),
-            Command::Site(SiteCommand::Help {
-                topic: Some("chmod".into())
-            })
-        );
-        assert_eq!(
-            ok("SITE idle 60"),
-            Command::Site(SiteCommand::Other {
-                name: "IDLE".into(),
-                args: "60".into()
-            })
-        );
-        assert_eq!(
-            ok("SITE UMASK"),
-            Command::Site(SiteCommand::Other {
-                name: "UMASK".into(),
-                args: String::new()
-            })
-        );
+        assert_eq!(ok("SITE HELP"), Command::Site(SiteCommand::Help { topic: None }));
+        assert_eq!(ok("SITE help chmod"), Command::Site(SiteCommand::Help { topic: Some("chmod".into()) }));
+        assert_eq!(ok("SITE idle 60"), Command::Site(SiteCommand::Other { name: "IDLE".into(), args: "60".into() }));
+        assert_eq!(ok("SITE UMASK"), Command::Site(SiteCommand::Other { name: "UMASK".into(), args: String::new() }));
     }
 
     #[test]
     fn host_names() {
-        assert_eq!(
-            ok("HOST ftp.example.com"),
-            Command::Host {
-                host: "ftp.example.com".into()
-            }
-        );
-        assert_eq!(
-            ok("HOST ftp.example.com."),
-            Command::Host {
-                host: "ftp.example.com.".into()
-            }
-        );
-        assert_eq!(
-            ok("HOST 192.0.2.1"),
-            Command::Host {
-                host: "192.0.2.1".into()
-            }
-        );
-        assert_eq!(
-            ok("HOST [2001:db8::1]"),
-            Command::Host {
-                host: "[2001:db8::1]".into()
-            }
-        );
-        for bad in [
-            "HOST a b",
-            "HOST [2001:db8::1",
-            "HOST [x]",
-            "HOST -a.com",
-            "HOST a..b",
-            "HOST a/b",
-        ] {
+        assert_eq!(ok("HOST ftp.example.com"), Command::Host { host: "ftp.example.com".into() });
+        assert_eq!(ok("HOST ftp.example.com."), Command::Host { host: "ftp.example.com.".into() });
+        assert_eq!(ok("HOST 192.0.2.1"), Command::Host { host: "192.0.2.1".into() });
+        assert_eq!(ok("HOST [2001:db8::1]"), Command::Host { host: "[2001:db8::1]".into() });
+        for bad in ["HOST a b", "HOST [2001:db8::1", "HOST [x]", "HOST -a.com", "HOST a..b", "HOST a/b"] {
             assert_eq!(code(bad.as_bytes()), 501, "{bad}");
         }
     }
 
     #[test]
     fn error_replies() {
-        assert_eq!(
-            ParseError::Syntax("bad".into()).reply().to_bytes(),
-            b"501 bad\r\n"
-        );
-        assert_eq!(
-            ParseError::NotImplementedParameter("no".into())
-                .reply()
-                .code,
-            504
-        );
-        assert_eq!(
-            ParseError::Unknown("FOO".into()).reply().to_bytes(),
-            b"502 Command not implemented: FOO.\r\n"
-        );
+        assert_eq!(ParseError::Syntax("bad".into()).reply().to_bytes(), b"501 bad\r\n");
+        assert_eq!(ParseError::NotImplementedParameter("no".into()).reply().code, 504);
+        assert_eq!(ParseError::Unknown("FOO".into()).reply().to_bytes(), b"502 Command not implemented: FOO.\r\n");
     }
 
     proptest! {

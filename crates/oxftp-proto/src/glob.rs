@@ -50,9 +50,7 @@ impl Token {
             Token::Byte(c) => *c == b,
             Token::AnyByte => true,
             Token::Star => false,
-            Token::Class { negated, ranges } => {
-                ranges.iter().any(|&(lo, hi)| lo <= b && b <= hi) != *negated
-            }
+            Token::Class { negated, ranges } => ranges.iter().any(|&(lo, hi)| lo <= b && b <= hi) != *negated,
         }
     }
 }
@@ -129,9 +127,7 @@ impl Glob {
                 None => return false,
             }
         }
-        tokens
-            .get(p..)
-            .is_some_and(|rest| rest.iter().all(|t| *t == Token::Star))
+        tokens.get(p..).is_some_and(|rest| rest.iter().all(|t| *t == Token::Star))
     }
 }
 
@@ -170,9 +166,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn m(pattern: &str, name: &str) -> bool {
-        Glob::new(pattern.as_bytes())
-            .unwrap()
-            .matches(name.as_bytes())
+        Glob::new(pattern.as_bytes()).unwrap().matches(name.as_bytes())
     }
 
     #[test]
@@ -261,11 +255,7 @@ mod tests {
         let mut with_b = name.clone();
         with_b.push(b'b');
         assert!(g.matches(&with_b));
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
     }
 
     /// A slow but obviously correct reference matcher over the same tokens.
@@ -273,9 +263,7 @@ mod tests {
         match tokens.split_first() {
             None => name.is_empty(),
             Some((Token::Star, rest)) => (0..=name.len()).any(|k| reference(rest, &name[k..])),
-            Some((t, rest)) => name
-                .split_first()
-                .is_some_and(|(&b, tail)| t.matches(b) && reference(rest, tail)),
+            Some((t, rest)) => name.split_first().is_some_and(|(&b, tail)| t.matches(b) && reference(rest, tail)),
         }
     }
 

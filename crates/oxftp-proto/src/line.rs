@@ -69,13 +69,7 @@ impl LineDecoder {
     /// A decoder that accepts lines of at most `max_len` bytes (terminator
     /// not counted).
     pub fn new(max_len: usize) -> Self {
-        LineDecoder {
-            max_len,
-            buf: Vec::new(),
-            telnet: Telnet::Data,
-            pending_cr: false,
-            overflow: false,
-        }
+        LineDecoder { max_len, buf: Vec::new(), telnet: Telnet::Data, pending_cr: false, overflow: false }
     }
 
     /// The longest line this decoder accepts.
@@ -203,10 +197,7 @@ mod tests {
     fn splits_lines_on_crlf_and_lf() {
         let mut d = LineDecoder::new(100);
         let ev = events(&mut d, b"USER ann\r\nPASS x\nNOOP\r\n\r\n", 1000);
-        assert_eq!(
-            ev,
-            vec![line(b"USER ann"), line(b"PASS x"), line(b"NOOP"), line(b"")]
-        );
+        assert_eq!(ev, vec![line(b"USER ann"), line(b"PASS x"), line(b"NOOP"), line(b"")]);
         assert_eq!(d.buffered(), 0);
     }
 
@@ -248,20 +239,14 @@ mod tests {
             );
         }
         // In the middle of a line the line goes on after the event.
-        assert_eq!(
-            events(&mut d, b"AB\xff\xf4OR\r\n", 100),
-            vec![LineEvent::Urgent, line(b"ABOR")]
-        );
+        assert_eq!(events(&mut d, b"AB\xff\xf4OR\r\n", 100), vec![LineEvent::Urgent, line(b"ABOR")]);
     }
 
     #[test]
     fn cr_before_telnet_then_lf_is_a_terminator() {
         let mut d = LineDecoder::new(100);
         assert_eq!(events(&mut d, b"x\r\xff\xf1\n", 1), vec![line(b"x")]);
-        assert_eq!(
-            events(&mut d, b"x\r\xff\xffy\n", 1),
-            vec![line(b"x\r\xffy")]
-        );
+        assert_eq!(events(&mut d, b"x\r\xff\xffy\n", 1), vec![line(b"x\r\xffy")]);
     }
 
     #[test]
@@ -269,10 +254,7 @@ mod tests {
         let mut d = LineDecoder::new(8);
         let input = b"12345678\r\n123456789\r\nNOOP\r\n";
         for chunk in [1, 3, 100] {
-            assert_eq!(
-                events(&mut d, input, chunk),
-                vec![line(b"12345678"), LineEvent::TooLong, line(b"NOOP")]
-            );
+            assert_eq!(events(&mut d, input, chunk), vec![line(b"12345678"), LineEvent::TooLong, line(b"NOOP")]);
         }
     }
 
@@ -300,10 +282,7 @@ mod tests {
     #[test]
     fn zero_limit_rejects_everything_but_empty_lines() {
         let mut d = LineDecoder::new(0);
-        assert_eq!(
-            events(&mut d, b"\r\na\r\n", 10),
-            vec![line(b""), LineEvent::TooLong]
-        );
+        assert_eq!(events(&mut d, b"\r\na\r\n", 10), vec![line(b""), LineEvent::TooLong]);
     }
 
     proptest! {

@@ -85,13 +85,9 @@ pub fn parse_list_args(args: &[u8]) -> (ListOptions, Option<Vec<u8>>) {
     loop {
         let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
         let word_and_more = rest.get(start..).unwrap_or_default();
-        let end = word_and_more
-            .iter()
-            .position(|&b| b == b' ')
-            .unwrap_or(word_and_more.len());
+        let end = word_and_more.iter().position(|&b| b == b' ').unwrap_or(word_and_more.len());
         let word = word_and_more.get(..end).unwrap_or_default();
-        let is_flag_word =
-            word.len() >= 2 && word[0] == b'-' && word[1..].iter().all(|b| LIST_FLAGS.contains(b));
+        let is_flag_word = word.len() >= 2 && word[0] == b'-' && word[1..].iter().all(|b| LIST_FLAGS.contains(b));
         if !is_flag_word {
             break;
         }
@@ -120,16 +116,11 @@ const SIX_MONTHS: i64 = 182 * 86_400 + 43_200;
 /// (clock skew between the server and the file's source).
 const FUTURE_SLACK: i64 = 3_600;
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Append `name` with CR and LF shown as `?`, so a name cannot end a line.
 fn push_name(name: &[u8], out: &mut Vec<u8>) {
-    out.extend(
-        name.iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b'?' } else { b }),
-    );
+    out.extend(name.iter().map(|&b| if b == b'\r' || b == b'\n' { b'?' } else { b }));
 }
 
 /// An owner or group name fit for a whitespace-separated column: blanks and
@@ -139,19 +130,9 @@ fn column_name(name: Option<&str>) -> String {
         .unwrap_or("")
         .chars()
         .take(32)
-        .map(|c| {
-            if c.is_whitespace() || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c })
         .collect();
-    if cleaned.is_empty() {
-        "ftp".to_string()
-    } else {
-        cleaned
-    }
+    if cleaned.is_empty() { "ftp".to_string() } else { cleaned }
 }
 
 /// The ten-character `drwxr-xr-x` column, with setuid/setgid/sticky bits.
@@ -163,11 +144,8 @@ fn mode_string(kind: FileKind, mode: u32) -> [u8; 10] {
         FileKind::File | FileKind::Other => b'-',
     };
     // (read bit, write bit, exec bit, special bit, special char)
-    let triples = [
-        (0o400, 0o200, 0o100, 0o4000, b's'),
-        (0o040, 0o020, 0o010, 0o2000, b's'),
-        (0o004, 0o002, 0o001, 0o1000, b't'),
-    ];
+    let triples =
+        [(0o400, 0o200, 0o100, 0o4000, b's'), (0o040, 0o020, 0o010, 0o2000, b's'), (0o004, 0o002, 0o001, 0o1000, b't')];
     for (i, (r, w, x, special, ch)) in triples.into_iter().enumerate() {
         let base = 1 + i * 3;
         if mode & r != 0 {
@@ -199,18 +177,9 @@ pub fn list_line(name: &[u8], info: &FileInfo, now: i64, out: &mut Vec<u8>) {
     // Years outside 0..=9999 would not fit the column.
     let mtime = info.mtime.unwrap_or(0).clamp(MIN_FORMAT, MAX_FORMAT);
     let (year, month, day, hour, minute, _) = civil_from_unix(mtime);
-    let month = month
-        .checked_sub(1)
-        .and_then(|i| MONTHS.get(i as usize))
-        .copied()
-        .unwrap_or("Jan");
-    let recent =
-        mtime > now.saturating_sub(SIX_MONTHS) && mtime <= now.saturating_add(FUTURE_SLACK);
-    let when = if recent {
-        format!("{hour:02}:{minute:02}")
-    } else {
-        format!("{year:>5}")
-    };
+    let month = month.checked_sub(1).and_then(|i| MONTHS.get(i as usize)).copied().unwrap_or("Jan");
+    let recent = mtime > now.saturating_sub(SIX_MONTHS) && mtime <= now.saturating_add(FUTURE_SLACK);
+    let when = if recent { format!("{hour:02}:{minute:02}") } else { format!("{year:>5}") };
     out.extend_from_slice(&mode_string(info.kind, mode));
     let line = format!(
         " {:>4} {:<8} {:<8} {:>8} {month} {day:>2} {when} ",
@@ -260,25 +229,11 @@ impl Default for MlstFacts {
 impl MlstFacts {
     /// Every supported fact.
     pub fn all() -> Self {
-        MlstFacts {
-            kind: true,
-            size: true,
-            modify: true,
-            perm: true,
-            unique: true,
-            unix_mode: true,
-        }
+        MlstFacts { kind: true, size: true, modify: true, perm: true, unique: true, unix_mode: true }
     }
 
     fn flags(&self) -> [bool; 6] {
-        [
-            self.kind,
-            self.size,
-            self.modify,
-            self.perm,
-            self.unique,
-            self.unix_mode,
-        ]
+        [self.kind, self.size, self.modify, self.perm, self.unique, self.unix_mode]
     }
 
     /// The facts named in an `OPTS MLST` value (`type;size;modify;`), case
@@ -292,40 +247,18 @@ impl MlstFacts {
             }
         }
         let [kind, size, modify, perm, unique, unix_mode] = on;
-        MlstFacts {
-            kind,
-            size,
-            modify,
-            perm,
-            unique,
-            unix_mode,
-        }
+        MlstFacts { kind, size, modify, perm, unique, unix_mode }
     }
 
     /// The FEAT line body: every supported fact, enabled ones marked `*`
     /// (`type*;size*;modify*;perm*;unique*;UNIX.mode*;`).
     pub fn feat(&self) -> String {
-        FACT_NAMES
-            .iter()
-            .zip(self.flags())
-            .map(|(n, on)| {
-                if on {
-                    format!("{n}*;")
-                } else {
-                    format!("{n};")
-                }
-            })
-            .collect()
+        FACT_NAMES.iter().zip(self.flags()).map(|(n, on)| if on { format!("{n}*;") } else { format!("{n};") }).collect()
     }
 
     /// The enabled facts as the `OPTS MLST` reply lists them (`type;size;`).
     pub fn enabled(&self) -> String {
-        FACT_NAMES
-            .iter()
-            .zip(self.flags())
-            .filter(|(_, on)| *on)
-            .map(|(n, _)| format!("{n};"))
-            .collect()
+        FACT_NAMES.iter().zip(self.flags()).filter(|(_, on)| *on).map(|(n, _)| format!("{n};")).collect()
     }
 }
 
@@ -334,13 +267,7 @@ impl MlstFacts {
 fn push_fact(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.push(b'=');
-    out.extend(value.bytes().map(|b| {
-        if b.is_ascii_graphic() && b != b';' && b != b'=' {
-            b
-        } else {
-            b'_'
-        }
-    }));
+    out.extend(value.bytes().map(|b| if b.is_ascii_graphic() && b != b';' && b != b'=' { b } else { b'_' }));
     out.push(b';');
 }
 
@@ -348,13 +275,7 @@ fn push_fact(out: &mut Vec<u8>, name: &str, value: &str) {
 /// type is file/dir (cdir/pdir via `type_override`); size only for files; modify only if mtime known;
 /// `perm` as given by the caller (omitted if empty); unique and UNIX.mode only when known.
 /// Symbolic links are `type=OS.unix=symlink`, other special files `type=OS.unix=special`.
-pub fn mlsx_line(
-    name: &[u8],
-    info: &FileInfo,
-    perm: &str,
-    type_override: Option<&str>,
-    out: &mut Vec<u8>,
-) {
+pub fn mlsx_line(name: &[u8], info: &FileInfo, perm: &str, type_override: Option<&str>, out: &mut Vec<u8>) {
     mlsx_line_with(name, info, perm, type_override, MlstFacts::all(), out);
 }
 
@@ -376,13 +297,7 @@ pub fn mlsx_line_with(
         });
         // The value of OS.unix=... legitimately contains '='; write it raw.
         out.extend_from_slice(b"type=");
-        out.extend(kind.bytes().map(|b| {
-            if b.is_ascii_graphic() && b != b';' {
-                b
-            } else {
-                b'_'
-            }
-        }));
+        out.extend(kind.bytes().map(|b| if b.is_ascii_graphic() && b != b';' { b } else { b'_' }));
         out.push(b';');
     }
     if facts.size && info.kind == FileKind::File {
@@ -418,16 +333,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn info(kind: FileKind, size: u64, mtime: Option<i64>, mode: Option<u32>) -> FileInfo {
-        FileInfo {
-            kind,
-            size,
-            mtime,
-            mode,
-            nlink: 0,
-            owner: None,
-            group: None,
-            unique: None,
-        }
+        FileInfo { kind, size, mtime, mode, nlink: 0, owner: None, group: None, unique: None }
     }
 
     fn list(name: &[u8], info: &FileInfo, now: i64) -> String {
@@ -448,71 +354,23 @@ mod tests {
     fn list_args() {
         let none = ListOptions::default();
         assert_eq!(parse_list_args(b""), (none, None));
-        assert_eq!(
-            parse_list_args(b"-la"),
-            (
-                ListOptions {
-                    all: true,
-                    long: true,
-                    ..none
-                },
-                None
-            )
-        );
+        assert_eq!(parse_list_args(b"-la"), (ListOptions { all: true, long: true, ..none }, None));
         assert_eq!(
             parse_list_args(b"-a -l /x y"),
-            (
-                ListOptions {
-                    all: true,
-                    long: true,
-                    ..none
-                },
-                Some(b"/x y".to_vec())
-            )
+            (ListOptions { all: true, long: true, ..none }, Some(b"/x y".to_vec()))
         );
-        assert_eq!(
-            parse_list_args(b"-CF"),
-            (
-                ListOptions {
-                    classify: true,
-                    ..none
-                },
-                None
-            )
-        );
+        assert_eq!(parse_list_args(b"-CF"), (ListOptions { classify: true, ..none }, None));
         assert_eq!(
             parse_list_args(b"-dR1tr dir"),
-            (
-                ListOptions {
-                    directory: true,
-                    recursive: true,
-                    ..none
-                },
-                Some(b"dir".to_vec())
-            )
+            (ListOptions { directory: true, recursive: true, ..none }, Some(b"dir".to_vec()))
         );
-        assert_eq!(
-            parse_list_args(b"-A"),
-            (ListOptions { all: true, ..none }, None)
-        );
+        assert_eq!(parse_list_args(b"-A"), (ListOptions { all: true, ..none }, None));
         assert_eq!(parse_list_args(b"*.txt"), (none, Some(b"*.txt".to_vec())));
         assert_eq!(parse_list_args(b" lead"), (none, Some(b" lead".to_vec())));
-        assert_eq!(
-            parse_list_args(b"-x file"),
-            (none, Some(b"-x file".to_vec()))
-        );
+        assert_eq!(parse_list_args(b"-x file"), (none, Some(b"-x file".to_vec())));
         assert_eq!(parse_list_args(b"-"), (none, Some(b"-".to_vec())));
-        assert_eq!(
-            parse_list_args(b"-l -notflag"),
-            (
-                ListOptions { long: true, ..none },
-                Some(b"-notflag".to_vec())
-            )
-        );
-        assert_eq!(
-            parse_list_args(b"-l   "),
-            (ListOptions { long: true, ..none }, None)
-        );
+        assert_eq!(parse_list_args(b"-l -notflag"), (ListOptions { long: true, ..none }, Some(b"-notflag".to_vec())));
+        assert_eq!(parse_list_args(b"-l   "), (ListOptions { long: true, ..none }, None));
     }
 
     #[test]
@@ -523,10 +381,7 @@ mod tests {
             "drwxr-xr-x    2 ftp      ftp          4096 Nov 14 21:13 docs\r\n"
         );
         let old = info(FileKind::File, 12, Some(1_600_000_000), Some(0o600));
-        assert_eq!(
-            list(b"a b.txt", &old, NOW),
-            "-rw-------    1 ftp      ftp            12 Sep 13  2020 a b.txt\r\n"
-        );
+        assert_eq!(list(b"a b.txt", &old, NOW), "-rw-------    1 ftp      ftp            12 Sep 13  2020 a b.txt\r\n");
         let future = info(FileKind::File, 1, Some(NOW + 86_400), None);
         assert!(list(b"f", &future, NOW).contains("Nov 15  2023 f"));
         let ancient = info(FileKind::File, 1, Some(i64::MIN), None);
@@ -543,10 +398,7 @@ mod tests {
         f.owner = Some("John Smith".into());
         f.group = Some(String::new());
         let line = list(b"evil\r\nname", &f, NOW);
-        assert_eq!(
-            line,
-            "-rwsr-sr-t    1 John_Smith ftp      10000000000 Nov 14 22:13 evil??name\r\n"
-        );
+        assert_eq!(line, "-rwsr-sr-t    1 John_Smith ftp      10000000000 Nov 14 22:13 evil??name\r\n");
         assert_eq!(&mode_string(FileKind::File, 0o7000), b"---S--S--T");
         // Fields split on whitespace as clients do: 9 columns, name last.
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -562,32 +414,20 @@ mod tests {
             "type=file;size=12;modify=20231114221320;perm=adfrw;unique=803g1a2;UNIX.mode=0644; a.txt\r\n"
         );
         let d = info(FileKind::Dir, 4096, None, None);
-        assert_eq!(
-            mlsx(b"sub dir", &d, "flcdmpe", None),
-            "type=dir;perm=flcdmpe; sub dir\r\n"
-        );
+        assert_eq!(mlsx(b"sub dir", &d, "flcdmpe", None), "type=dir;perm=flcdmpe; sub dir\r\n");
         assert_eq!(mlsx(b".", &d, "", Some("cdir")), "type=cdir; .\r\n");
         let l = info(FileKind::Symlink, 3, None, None);
         assert_eq!(mlsx(b"ln", &l, "", None), "type=OS.unix=symlink; ln\r\n");
         let mut odd = info(FileKind::File, 0, None, None);
         odd.unique = Some("a;b=c d".into());
-        assert_eq!(
-            mlsx(b"x\ny", &odd, "r", None),
-            "type=file;size=0;perm=r;unique=a_b_c_d; x?y\r\n"
-        );
+        assert_eq!(mlsx(b"x\ny", &odd, "r", None), "type=file;size=0;perm=r;unique=a_b_c_d; x?y\r\n");
     }
 
     #[test]
     fn mlsx_modify_round_trips() {
         let f = info(FileKind::File, 1, Some(1_234_567_890), None);
         let line = mlsx(b"f", &f, "", None);
-        let stamp = line
-            .split("modify=")
-            .nth(1)
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap();
+        let stamp = line.split("modify=").nth(1).unwrap().split(';').next().unwrap();
         assert_eq!(parse_timestamp(stamp), Some(1_234_567_890));
     }
 
@@ -596,21 +436,11 @@ mod tests {
         let sel = MlstFacts::from_opts("Type;SIZE;bogus;");
         assert_eq!(
             sel,
-            MlstFacts {
-                kind: true,
-                size: true,
-                modify: false,
-                perm: false,
-                unique: false,
-                unix_mode: false
-            }
+            MlstFacts { kind: true, size: true, modify: false, perm: false, unique: false, unix_mode: false }
         );
         assert_eq!(sel.enabled(), "type;size;");
         assert_eq!(sel.feat(), "type*;size*;modify;perm;unique;UNIX.mode;");
-        assert_eq!(
-            MlstFacts::all().feat(),
-            "type*;size*;modify*;perm*;unique*;UNIX.mode*;"
-        );
+        assert_eq!(MlstFacts::all().feat(), "type*;size*;modify*;perm*;unique*;UNIX.mode*;");
         assert_eq!(MlstFacts::from_opts("").enabled(), "");
         let f = info(FileKind::File, 5, Some(NOW), Some(0o644));
         let mut out = Vec::new();

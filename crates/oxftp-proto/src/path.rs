@@ -47,11 +47,7 @@ impl VPath {
         if arg.contains(&0) {
             return Err(PathError::Nul);
         }
-        let mut parts: Vec<&[u8]> = if arg.first() == Some(&b'/') {
-            Vec::new()
-        } else {
-            self.components().collect()
-        };
+        let mut parts: Vec<&[u8]> = if arg.first() == Some(&b'/') { Vec::new() } else { self.components().collect() };
         for comp in arg.split(|&b| b == b'/') {
             match comp {
                 b"" | b"." => {}
@@ -102,11 +98,7 @@ impl VPath {
             return None;
         }
         let cut = self.0.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        Some(if cut == 0 {
-            VPath::root()
-        } else {
-            VPath(self.0[..cut].to_vec())
-        })
+        Some(if cut == 0 { VPath::root() } else { VPath(self.0[..cut].to_vec()) })
     }
 
     /// The last component; `None` for the root.
@@ -156,8 +148,7 @@ impl VPath {
         if base.is_root() {
             return true;
         }
-        self.0.starts_with(&base.0)
-            && (self.0.len() == base.0.len() || self.0[base.0.len()] == b'/')
+        self.0.starts_with(&base.0) && (self.0.len() == base.0.len() || self.0[base.0.len()] == b'/')
     }
 
     /// `self` seen from inside `base` (`/home/ann/docs` from `/home/ann` is `/docs`).
@@ -169,11 +160,7 @@ impl VPath {
             return Some(self.clone());
         }
         let rest = &self.0[base.0.len()..];
-        Some(if rest.is_empty() {
-            VPath::root()
-        } else {
-            VPath(rest.to_vec())
-        })
+        Some(if rest.is_empty() { VPath::root() } else { VPath(rest.to_vec()) })
     }
 
     /// The path in a 257 reply: wrapped in double quotes, embedded quotes
@@ -217,10 +204,7 @@ mod tests {
         let cwd = p("/a/b");
         assert_eq!(cwd.resolve(b"c").unwrap(), p("/a/b/c"));
         assert_eq!(cwd.resolve(b"/x//y/").unwrap(), p("/x/y"));
-        assert_eq!(
-            cwd.resolve(b"../../../../etc/passwd").unwrap(),
-            p("/etc/passwd")
-        );
+        assert_eq!(cwd.resolve(b"../../../../etc/passwd").unwrap(), p("/etc/passwd"));
         assert_eq!(cwd.resolve(b"./.././c").unwrap(), p("/a/c"));
         assert_eq!(cwd.resolve(b"").unwrap(), cwd);
         assert!(cwd.resolve(b"a\0b").is_err());

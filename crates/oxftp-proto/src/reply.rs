@@ -61,11 +61,7 @@ impl Reply {
     pub fn encode(&self, out: &mut Vec<u8>) {
         // Codes outside three digits would break every client's parser.
         let code = self.code.min(999);
-        let code_digits = [
-            b'0' + (code / 100) as u8,
-            b'0' + (code / 10 % 10) as u8,
-            b'0' + (code % 10) as u8,
-        ];
+        let code_digits = [b'0' + (code / 100) as u8, b'0' + (code / 10 % 10) as u8, b'0' + (code % 10) as u8];
         let last = self.lines.len().saturating_sub(1);
         if self.lines.is_empty() {
             out.extend_from_slice(&code_digits);
@@ -97,10 +93,7 @@ impl Reply {
 /// Copy `line` to `out` with CR and LF turned into spaces, so a line can
 /// never end early on the wire.
 fn push_clean(line: &[u8], out: &mut Vec<u8>) {
-    out.extend(
-        line.iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
+    out.extend(line.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
 }
 
 #[cfg(test)]
@@ -120,28 +113,16 @@ mod tests {
     fn text_with_breaks_becomes_multi_line() {
         let r = Reply::new(550, "no such file\r\n550 forged\rthird\nlast");
         assert_eq!(r.lines.len(), 4);
-        assert_eq!(
-            r.to_bytes(),
-            b"550-no such file\r\n 550 forged\r\nthird\r\n550 last\r\n".to_vec()
-        );
+        assert_eq!(r.to_bytes(), b"550-no such file\r\n 550 forged\r\nthird\r\n550 last\r\n".to_vec());
     }
 
     #[test]
     fn multi_line_layout() {
         let r = Reply::multi(
             211,
-            vec![
-                b"Features:".to_vec(),
-                b" MDTM".to_vec(),
-                b"".to_vec(),
-                b"123 x".to_vec(),
-                b"End".to_vec(),
-            ],
+            vec![b"Features:".to_vec(), b" MDTM".to_vec(), b"".to_vec(), b"123 x".to_vec(), b"End".to_vec()],
         );
-        assert_eq!(
-            r.to_bytes(),
-            b"211-Features:\r\n MDTM\r\n \r\n 123 x\r\n211 End\r\n".to_vec()
-        );
+        assert_eq!(r.to_bytes(), b"211-Features:\r\n MDTM\r\n \r\n 123 x\r\n211 End\r\n".to_vec());
         let two = Reply::multi(230, vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(two.to_bytes(), b"230-a\r\n230 b\r\n");
     }

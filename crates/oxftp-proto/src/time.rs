@@ -44,14 +44,7 @@ pub fn civil_from_unix(unix_secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let days = unix_secs.div_euclid(DAY);
     let secs = unix_secs.rem_euclid(DAY); // [0, 86399]
     let (y, m, d) = civil_from_days(days);
-    (
-        y,
-        m,
-        d,
-        (secs / 3600) as u32,
-        (secs / 60 % 60) as u32,
-        (secs % 60) as u32,
-    )
+    (y, m, d, (secs / 3600) as u32, (secs / 60 % 60) as u32, (secs % 60) as u32)
 }
 
 /// Whether `y` is a Gregorian leap year.
@@ -96,30 +89,13 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> u32 {
-        main[range]
-            .iter()
-            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+        main[range].iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
     };
-    let (y, mo, d, h, mi, sec) = (
-        i64::from(num(0..4)),
-        num(4..6),
-        num(6..8),
-        num(8..10),
-        num(10..12),
-        num(12..14),
-    );
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(y, mo)
-        || h > 23
-        || mi > 59
-        || sec > 60
-    {
+    let (y, mo, d, h, mi, sec) = (i64::from(num(0..4)), num(4..6), num(6..8), num(8..10), num(10..12), num(12..14));
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
-    Some(
-        days_from_civil(y, mo, d) * DAY + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec),
-    )
+    Some(days_from_civil(y, mo, d) * DAY + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec))
 }
 
 #[cfg(test)]
@@ -150,15 +126,9 @@ mod tests {
     fn parses_and_validates() {
         assert_eq!(parse_timestamp("20231114221320"), Some(1_700_000_000));
         assert_eq!(parse_timestamp("20231114221320.5"), Some(1_700_000_000));
-        assert_eq!(
-            parse_timestamp("20231114221320.123456789"),
-            Some(1_700_000_000)
-        );
+        assert_eq!(parse_timestamp("20231114221320.123456789"), Some(1_700_000_000));
         assert_eq!(parse_timestamp("20000229000000"), Some(951_782_400));
-        assert_eq!(
-            parse_timestamp("20161231235960"),
-            parse_timestamp("20170101000000")
-        );
+        assert_eq!(parse_timestamp("20161231235960"), parse_timestamp("20170101000000"));
         for bad in [
             "",
             "2023111422132",

@@ -221,7 +221,10 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
         }
     };
     describe(config, &logger);
-    let server = Server::new(storage, auth).with_options(options(config)).with_logger(logger);
+    let mut options = options(config);
+    // One log line per completed upload, for pipelines that watch the log (issue 6's hook).
+    options.transfer_listeners.push(Arc::new(oxftp_core::events::LogUploads(logger.clone())));
+    let server = Server::new(storage, auth).with_options(options).with_logger(logger);
     Ok(Composed { server, reload })
 }
 

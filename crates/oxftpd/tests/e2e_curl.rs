@@ -338,3 +338,22 @@ fn parallel_sessions_do_not_mix_their_data() {
         assert!(read(local.join(format!("p{i}.bin"))) == *data, "p{i}.bin differs");
     }
 }
+
+#[test]
+fn completed_uploads_are_announced_in_the_log() {
+    let d = Daemon::start();
+    let (_, stored) = upload(&d, &[], "announced.csv", b"a,b\n1,2\n");
+    assert_eq!(stored, b"a,b\n1,2\n");
+    // The log is written asynchronously; give it a moment (bounded).
+    let mut log = d.log();
+    for _ in 0..50 {
+        if log.contains("upload complete") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        log = d.log();
+    }
+    let line =
+        log.lines().find(|l| l.contains("upload complete")).unwrap_or_else(|| panic!("no upload line in:\n{log}"));
+    assert!(line.contains("/announced.csv") && line.contains("alice"), "{line}");
+}

@@ -150,7 +150,7 @@ mod tests {
     use crate::hash::hash_password;
 
     fn creds(user: &str, password: &str) -> Credentials {
-        Credentials { user: user.into(), password: password.into(), peer: "192.0.2.7:40000".parse().unwrap() }
+        Credentials::new(user, password, "192.0.2.7:40000".parse().unwrap())
     }
 
     fn two_users() -> FileAuthenticator {

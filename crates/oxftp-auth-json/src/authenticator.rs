@@ -214,7 +214,9 @@ impl Authenticator for JsonAuthenticator {
     /// accounts with `client_cert` are refused here (see
     /// [`JsonAuthenticator::authenticate_with_cert`]).
     async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        self.authenticate_with_cert(credentials, None).await
+        let cn = credentials.client_cert_cn.as_deref();
+        let cns = cn.map(|cn| [cn]);
+        self.authenticate_with_cert(credentials, cns.as_ref().map(|c| &c[..])).await
     }
 }
 
@@ -229,7 +231,7 @@ mod tests {
     use super::*;
 
     fn creds_from(user: &str, password: &str, peer: &str) -> Credentials {
-        Credentials { user: user.into(), password: password.into(), peer: peer.parse().unwrap() }
+        Credentials::new(user, password, peer.parse().unwrap())
     }
 
     fn creds(user: &str, password: &str) -> Credentials {
@@ -348,7 +350,7 @@ mod tests {
                 {"username": "freddie", "client_cert": {}}]"#,
         )
         .unwrap();
-        // Without a certificate (what the engine passes today) none may log in.
+        // Without a certificate none may log in.
         for (user, pw) in [("santa", "clara"), ("bob", "secret"), ("freddie", "")] {
             let r = auth.authenticate(&creds(user, pw)).await;
             assert!(
@@ -369,6 +371,12 @@ mod tests {
         }
         // Certificate-only: any password once the certificate is verified.
         assert!(auth.authenticate_with_cert(&creds("freddie", "whatever"), Some(&[])).await.is_ok());
+        // Through the plain trait, as the engine calls it: the verified CN rides on the credentials.
+        let mut with_cert = creds("bob", "secret");
+        with_cert.client_cert_cn = Some("bob-the-builder".into());
+        assert!(auth.authenticate(&with_cert).await.is_ok());
+        with_cert.client_cert_cn = Some("mallory".into());
+        assert!(matches!(auth.authenticate(&with_cert).await, Err(AuthError::NotAllowed(_))));
     }
 
     #[tokio::test]

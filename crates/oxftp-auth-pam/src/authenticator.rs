@@ -185,7 +185,7 @@ mod tests {
         }
         let auth = PamAuthenticator::new(PamConfig::new("other")).unwrap();
         let peer = "127.0.0.1:1".parse().unwrap();
-        let creds = |user: &str, password: &str| Credentials { user: user.into(), password: password.into(), peer };
+        let creds = |user: &str, password: &str| Credentials::new(user, password, peer);
         assert!(matches!(auth.authenticate(&creds("ro\0ot", "x")).await, Err(AuthError::UnknownUser)));
         assert!(matches!(auth.authenticate(&creds("", "x")).await, Err(AuthError::UnknownUser)));
         assert!(matches!(auth.authenticate(&creds("root", "x\0y")).await, Err(AuthError::BadPassword)));

@@ -66,7 +66,7 @@ fn pamtester(service: &str, user: &str, password: &str) -> bool {
 }
 
 fn creds(user: &str, password: &str) -> Credentials {
-    Credentials { user: user.into(), password: password.into(), peer: "127.0.0.1:40000".parse().unwrap() }
+    Credentials::new(user, password, "127.0.0.1:40000".parse().unwrap())
 }
 
 fn system_auth(home_from_passwd: bool) -> PamAuthenticator {

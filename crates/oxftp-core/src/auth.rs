@@ -35,6 +35,16 @@ pub struct Credentials {
     pub password: String,
     /// The control connection's peer.
     pub peer: SocketAddr,
+    /// Subject CN of the TLS client certificate the server verified on this
+    /// control connection, if any (for accounts bound to a certificate).
+    pub client_cert_cn: Option<String>,
+}
+
+impl Credentials {
+    /// Credentials from a password login with no client certificate.
+    pub fn new(user: impl Into<String>, password: impl Into<String>, peer: SocketAddr) -> Credentials {
+        Credentials { user: user.into(), password: password.into(), peer, client_cert_cn: None }
+    }
 }
 
 impl fmt::Debug for Credentials {

@@ -5,6 +5,7 @@
 //! the engine's, so adding a config key means touching `config` (parse and
 //! check it) and this file (hand it to the engine) and nothing else.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -20,7 +21,7 @@ use oxftp_fs::LocalFsFactory;
 use oxftp_opendal::OpendalStorage;
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, StorageConfig};
+use crate::config::{AuthBackend, Config, StorageConfig, WebSettings};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -47,6 +48,40 @@ pub fn options(config: &Config) -> Options {
         upload_rate: config.load.upload_rate,
         ..Options::default()
     }
+}
+
+/// The web client's settings for `[web]`. `ftp_listener` is this daemon's
+/// first plain FTP listener as bound (its real port when configured as 0):
+/// the upstream when `web.upstream` names none. Fails only when there is no
+/// upstream at all, which config validation already rules out.
+pub fn web(settings: &WebSettings, ftp_listener: Option<SocketAddr>) -> anyhow::Result<oxftp_web::WebConfig> {
+    let default_upstream = match (&settings.upstream, ftp_listener) {
+        (Some(upstream), _) => upstream.clone(),
+        (None, Some(addr)) => reachable(addr).to_string(),
+        (None, None) => anyhow::bail!("web.upstream: no plain FTP listener for the web client to log in to"),
+    };
+    let defaults = oxftp_web::WebConfig::default();
+    Ok(oxftp_web::WebConfig {
+        listen: settings.listen,
+        default_upstream,
+        allowed_upstreams: settings.allowed_upstreams.clone(),
+        idle_timeout: settings.idle_timeout,
+        absolute_timeout: settings.absolute_timeout,
+        max_upload_bytes: settings.max_upload,
+        secure_cookies: settings.secure_cookies,
+        ..defaults
+    })
+}
+
+/// The address a local client dials to reach a listener on `addr`: a
+/// wildcard listener is reached through loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 /// What SIGHUP re-reads.
@@ -310,6 +345,39 @@ fn describe(config: &Config, logger: &Logger) {
     if !config.anonymous.enabled && accounts == 0 {
         warn!(logger, "nobody can log in: anonymous is disabled and no users file (or an empty one) is configured");
     }
+    if let Some(web) = &config.web {
+        describe_web(config, web, logger);
+    }
+}
+
+/// Logs the web client's settings and warns where the daemon's own policy
+/// works against it: the gateway logs in from its own address, over plain FTP.
+fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
+    info!(logger, "web client";
+        "listen" => %web.listen,
+        "upstream" => web.upstream.as_deref().unwrap_or("this server"),
+        "allowed_upstreams" => web.allowed_upstreams.len(),
+        "secure_cookies" => web.secure_cookies,
+    );
+    if web.upstream.is_none() {
+        let control = config.tls.as_ref().map(|t| t.tls.config().control);
+        if control.is_some_and(|c| c != oxftp_core::tls::TlsRequirement::Optional) {
+            warn!(
+                logger,
+                "the web client logs in over plain FTP, but tls.control requires TLS: account logins through it will fail"
+            );
+        }
+        if config.ban.as_ref().is_some_and(|ban| !ban.per_user) {
+            warn!(
+                logger,
+                "failed web logins all come from the gateway's address; a [ban] without per_user = true locks every web user out"
+            );
+        }
+        if config.load.max_sessions_per_ip > 0 {
+            warn!(logger, "every web session holds up to 2 FTP connections from the gateway's address; server.max_sessions_per_ip caps them all together";
+                "max_sessions_per_ip" => config.load.max_sessions_per_ip);
+        }
+    }
 }
 
 /// The authenticator when no login method is configured: refuses everyone,
@@ -333,8 +401,35 @@ mod tests {
     use super::*;
     use crate::config::Overrides;
 
+    #[test]
+    fn web_defaults_to_the_bound_ftp_listener_through_loopback() {
+        let settings = WebSettings::default();
+        let web = web(&settings, Some("0.0.0.0:40021".parse().unwrap())).unwrap();
+        assert_eq!(web.default_upstream, "127.0.0.1:40021");
+        assert_eq!(web.listen, settings.listen);
+        assert_eq!((web.idle_timeout, web.absolute_timeout), (settings.idle_timeout, settings.absolute_timeout));
+        assert_eq!(web.max_upload_bytes, settings.max_upload);
+        let web = super::web(&settings, Some("[::]:21".parse().unwrap())).unwrap();
+        assert_eq!(web.default_upstream, "[::1]:21");
+        assert!(super::web(&settings, None).is_err());
+    }
+
+    #[test]
+    fn web_uses_the_configured_upstream_and_allow_list() {
+        let settings = WebSettings {
+            upstream: Some("ftp.example.org:21".into()),
+            allowed_upstreams: vec!["other.example.org:2121".into()],
+            secure_cookies: true,
+            ..WebSettings::default()
+        };
+        let web = web(&settings, Some("127.0.0.1:2121".parse().unwrap())).unwrap();
+        assert_eq!(web.default_upstream, "ftp.example.org:21");
+        assert_eq!(web.allowed_upstreams, ["other.example.org:2121"]);
+        assert!(web.secure_cookies);
+    }
+
     fn creds(user: &str, password: &str) -> Credentials {
-        Credentials { user: user.into(), password: password.into(), peer: "192.0.2.9:5000".parse().unwrap() }
+        Credentials::new(user, password, "192.0.2.9:5000".parse().unwrap())
     }
 
     fn config(text: &str, dir: &tempfile::TempDir) -> Config {

@@ -96,7 +96,7 @@ fn assert_hash_accepts(hash: &str, password: &str) {
         oxftp_auth_file::FileAuthenticator::from_toml(&format!("[[user]]\nname = \"u\"\npassword_hash = \"{hash}\"\n"))
             .expect("the printed hash loads in a users file");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let creds = |pw: &str| Credentials { user: "u".into(), password: pw.into(), peer: "127.0.0.1:1".parse().unwrap() };
+    let creds = |pw: &str| Credentials::new("u", pw, "127.0.0.1:1".parse().unwrap());
     runtime.block_on(async {
         let identity = auth.authenticate(&creds(password)).await.expect("the right password logs in");
         assert_eq!(identity.user, "u");

@@ -67,7 +67,8 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        let credentials = Credentials { user: user.clone(), password, peer: self.peer };
+        let mut credentials = Credentials::new(user.clone(), password, self.peer);
+        credentials.client_cert_cn = self.client_cert_cn.clone();
         let authenticated = self.shared.auth.authenticate(&credentials).await;
         if matches!(&authenticated, Ok(id) if id.class == AccessClass::Anonymous) {
             // By convention the password is an e-mail address; log it.

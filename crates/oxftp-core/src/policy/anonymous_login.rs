@@ -83,7 +83,7 @@ mod tests {
     }
 
     fn creds(user: &str, password: &str) -> Credentials {
-        Credentials { user: user.into(), password: password.into(), peer: "192.0.2.1:2121".parse().unwrap() }
+        Credentials::new(user, password, "192.0.2.1:2121".parse().unwrap())
     }
 
     #[tokio::test]

@@ -23,10 +23,12 @@ use toml::Spanned;
 mod access;
 mod backends;
 mod tls;
+mod web;
 
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use tls::TlsSettings;
+pub use web::WebSettings;
 
 /// Where the daemon listens when neither the config nor `--listen` says.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2121);
@@ -74,6 +76,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[tls]`: FTPS, when the table is present.
     pub tls: Option<TlsSettings>,
+    /// `[web]`: the browser FTP client, when the table is present.
+    pub web: Option<WebSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -232,6 +236,7 @@ impl Config {
             ban: None,
             log: LogConfig::default(),
             tls: None,
+            web: None,
         })
     }
 
@@ -377,6 +382,7 @@ struct RawConfig {
     ban: Option<access::RawBan>,
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
+    web: Option<Spanned<web::RawWeb>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -492,6 +498,14 @@ impl Validator<'_> {
         if !(tls_present && tls.is_none()) {
             self.listeners(&server, tls.as_ref(), listen_span);
         }
+        let web = raw.web.map(|table| {
+            let span = table.span();
+            let web = self.web(table.into_inner());
+            if !(tls_present && tls.is_none()) {
+                self.web_listeners(&web, span, &server, tls.as_ref());
+            }
+            web
+        });
         Some(Config {
             server,
             passive,
@@ -505,6 +519,7 @@ impl Validator<'_> {
             ban,
             log,
             tls,
+            web,
         })
     }
 
@@ -1133,6 +1148,11 @@ level = "debug"
             "quota_files",
             "max_sessions",
             "allowed_ips",
+            "upstream",
+            "allowed_upstreams",
+            "absolute_timeout",
+            "max_upload",
+            "secure_cookies",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -8,16 +8,20 @@
 //! implicit-ftps`: the suffix keeps a reader that only wants plain FTP (and
 //! parses the rest of the line as an address) from mistaking one for a plain
 //! listener.
+//!
+//! With a `[web]` table the browser FTP client is served too, on its own
+//! listener, announced after the FTP ones as `oxftpd web client on
+//! http://ADDR/`, and stopped by the same signal.
 
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use oxftp_core::server::Listener;
 use slog::{Logger, info, warn};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 use crate::compose;
 use crate::config::Config;
@@ -58,26 +62,62 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
         .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))
         .collect::<std::io::Result<_>>()
         .context("cannot read a listener's address")?;
+    let web = match &config.web {
+        Some(settings) => {
+            // The default upstream is the first plain listener as bound, so
+            // `listen = ["127.0.0.1:0"]` still gives the client a real port.
+            let first_plain = bound.iter().find(|(_, implicit_tls)| !implicit_tls).map(|(addr, _)| *addr);
+            let web_config = compose::web(settings, first_plain)?;
+            let addr = settings.listen;
+            let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (web client)"))?;
+            let local = tcp.local_addr().context("cannot read the web client's address")?;
+            Some((tcp, local, web_config))
+        }
+        None => None,
+    };
     // Signal handlers go in before the announcement: a script that reads
     // "listening" and then sends SIGTERM must get a graceful shutdown.
     let shutdown = shutdown_signal(logger.clone())?;
     reload_on_hangup(composed.reload, logger.clone())?;
-    announce(&bound, mode, config)?;
+    announce(&bound, web.as_ref().map(|(_, local, _)| *local), mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
-    server.run_listeners(listeners, shutdown).await.context("server failed")?;
+    let web_task = web.map(|(tcp, local, web_config)| {
+        info!(logger, "web client listening"; "address" => %local, "upstream" => &web_config.default_upstream);
+        let web_logger = logger.clone();
+        let stop = stopped(shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = oxftp_web::WebServer::new(web_config).serve(tcp, stop).await {
+                slog::error!(web_logger, "web client failed"; "error" => %e);
+            }
+        })
+    });
+    server.run_listeners(listeners, stopped(shutdown)).await.context("server failed")?;
+    if let Some(task) = web_task {
+        // The FTP server has already given its transfers shutdown_timeout;
+        // web downloads get the same grace, then are cut.
+        let abort = task.abort_handle();
+        if tokio::time::timeout(config.server.shutdown_timeout, task).await.is_err() {
+            warn!(logger, "web client transfers still running at shutdown_timeout; closing them");
+            abort.abort();
+        }
+    }
     info!(logger, "stopped");
     Ok(())
 }
 
 /// Prints one `oxftpd listening on ADDR` line per listener (with an
-/// ` implicit-ftps` suffix for implicit FTPS ones), then (in quick mode) how
-/// to connect, and flushes.
-fn announce(bound: &[(SocketAddr, bool)], mode: Mode, config: &Config) -> anyhow::Result<()> {
+/// ` implicit-ftps` suffix for implicit FTPS ones), then the web client's
+/// `oxftpd web client on http://ADDR/` when it is on, then (in quick mode)
+/// how to connect, and flushes.
+fn announce(bound: &[(SocketAddr, bool)], web: Option<SocketAddr>, mode: Mode, config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for (addr, implicit_tls) in bound {
         writeln!(out, "{}", listening_line(*addr, *implicit_tls)).context("cannot write to stdout")?;
+    }
+    if let Some(addr) = web {
+        writeln!(out, "{}", web_line(addr)).context("cannot write to stdout")?;
     }
     if let (Mode::Quick, Some((first, _))) = (mode, bound.first()) {
         let url = url_for(*first);
@@ -96,15 +136,15 @@ fn listening_line(addr: SocketAddr, implicit_tls: bool) -> String {
     }
 }
 
+/// The announcement of the web client, with the port actually bound.
+fn web_line(addr: SocketAddr) -> String {
+    format!("oxftpd web client on http://{addr}/")
+}
+
 /// An `ftp://` URL a local client can use to reach `addr` (a wildcard
 /// address is reached through loopback).
 pub fn url_for(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("ftp://{}/", SocketAddr::new(ip, addr.port()))
+    format!("ftp://{}/", compose::reachable(addr))
 }
 
 /// Re-reads the accounts file on every SIGHUP (see [`compose::Reload`]);
@@ -122,17 +162,20 @@ fn reload_on_hangup(reload: compose::Reload, logger: Logger) -> anyhow::Result<(
 /// A future that resolves on the first SIGINT or SIGTERM. A second signal
 /// while transfers are draining ends the process at once, for an operator
 /// who cannot wait for `shutdown_timeout`.
-fn shutdown_signal(logger: Logger) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+///
+/// The result is a flag rather than a future because two servers (FTP and,
+/// with `[web]`, HTTP) stop on the same signal; see [`stopped`].
+fn shutdown_signal(logger: Logger) -> anyhow::Result<watch::Receiver<bool>> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let (tx, rx) = oneshot::channel::<()>();
+    let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         let name = tokio::select! {
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
         };
         info!(logger, "shutting down: no new connections, running transfers may finish"; "signal" => name);
-        let _ = tx.send(());
+        let _ = tx.send(true);
         let name = tokio::select! {
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
@@ -142,11 +185,14 @@ fn shutdown_signal(logger: Logger) -> anyhow::Result<impl Future<Output = ()> + 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         std::process::exit(130);
     });
-    Ok(async move {
-        // An error means the signal task is gone, which only happens when
-        // the runtime shuts down: stop either way.
-        let _ = rx.await;
-    })
+    Ok(rx)
+}
+
+/// A future that resolves once `flag` (from [`shutdown_signal`]) is set.
+async fn stopped(mut flag: watch::Receiver<bool>) {
+    // An error means the signal task is gone, which only happens when the
+    // runtime shuts down: stop either way.
+    let _ = flag.wait_for(|stop| *stop).await;
 }
 
 #[cfg(test)]
@@ -170,5 +216,13 @@ mod tests {
         // A reader that parses the rest of a plain line as an address skips it.
         let rest = implicit.strip_prefix("oxftpd listening on ").unwrap();
         assert!(rest.parse::<SocketAddr>().is_err());
+    }
+
+    #[test]
+    fn the_web_client_is_announced_apart_from_ftp_listeners() {
+        assert_eq!(web_line("127.0.0.1:8080".parse().unwrap()), "oxftpd web client on http://127.0.0.1:8080/");
+        assert_eq!(web_line("[::1]:80".parse().unwrap()), "oxftpd web client on http://[::1]:80/");
+        // Never mistaken for an FTP listener by readers of "oxftpd listening on".
+        assert!(!web_line("127.0.0.1:8080".parse().unwrap()).starts_with("oxftpd listening on "));
     }
 }

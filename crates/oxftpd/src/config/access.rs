@@ -88,7 +88,7 @@ impl Validator<'_> {
     }
 
     /// A duration in whole seconds from 1 to [`MAX_TIMEOUT_SECS`].
-    fn seconds(&mut self, value: Option<Spanned<u64>>, key: &str) -> Option<Duration> {
+    pub(super) fn seconds(&mut self, value: Option<Spanned<u64>>, key: &str) -> Option<Duration> {
         let value = value?;
         if (1..=MAX_TIMEOUT_SECS).contains(value.get_ref()) {
             Some(Duration::from_secs(*value.get_ref()))

@@ -77,6 +77,9 @@ pub struct DaemonConfig {
     pub users_extra: String,
     /// Leave the `[users]` table out (for other auth backends).
     pub no_users_file: bool,
+    /// The body of a `[web]` table: `Some` turns the web client on, and the
+    /// harness waits for its `oxftpd web client on` line ([`Daemon::web_url`]).
+    pub web: Option<String>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -105,6 +108,7 @@ impl Default for DaemonConfig {
             extra_tables: String::new(),
             users_extra: String::new(),
             no_users_file: false,
+            web: None,
         }
     }
 }
@@ -114,6 +118,7 @@ pub struct Daemon {
     child: Child,
     port: u16,
     implicit_port: Option<u16>,
+    web_url: Option<String>,
     pki: Option<Pki>,
     dir: TempDir,
     scratch_counter: std::sync::atomic::AtomicU32,
@@ -140,6 +145,9 @@ impl Daemon {
         let mut text = config_file(&config, &root, &users_path);
         if let (Some(tls), Some(pki)) = (&config.tls, &pki) {
             text.push_str(&tls_table(tls, pki));
+        }
+        if let Some(web) = &config.web {
+            let _ = writeln!(text, "\n[web]\n{web}");
         }
         std::fs::write(&config_path, text).expect("write config");
         let log_path = dir.path().join("oxftpd.log");
@@ -171,10 +179,13 @@ impl Daemon {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut seen = String::new();
         let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
-        let (mut port, mut implicit_port) = (None, None);
-        let (port, implicit_port) = loop {
-            if let (Some(port), true) = (port, implicit_port.is_some() || !want_implicit) {
-                break (port, implicit_port);
+        let want_web = config.web.is_some();
+        let (mut port, mut implicit_port, mut web_url) = (None, None, None);
+        let (port, implicit_port, web_url) = loop {
+            if let (Some(port), true, true) =
+                (port, implicit_port.is_some() || !want_implicit, web_url.is_some() || !want_web)
+            {
+                break (port, implicit_port, web_url);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -183,6 +194,8 @@ impl Daemon {
                         port = port.or(Some(p));
                     } else if let Some(p) = parse_implicit(&line) {
                         implicit_port = implicit_port.or(Some(p));
+                    } else if let Some(url) = parse_web(&line) {
+                        web_url = web_url.or(Some(url));
                     } else {
                         let _ = writeln!(seen, "{line}");
                     }
@@ -198,13 +211,19 @@ impl Daemon {
                 }
             }
         };
-        Daemon { child, port, implicit_port, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+        Daemon { child, port, implicit_port, web_url, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
     }
 
     /// The implicit FTPS port on 127.0.0.1 (panics unless the daemon was
     /// started with `TlsOptions { implicit: true, .. }`).
     pub fn implicit_port(&self) -> u16 {
         self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// `http://ADDR` of the web client, without a trailing slash (panics
+    /// unless the daemon was started with `web: Some(..)`).
+    pub fn web_url(&self) -> &str {
+        self.web_url.as_deref().expect("the daemon has no [web] table")
     }
 
     /// The generated certificates (panics unless the daemon has TLS on).
@@ -305,6 +324,13 @@ fn parse_implicit(line: &str) -> Option<u16> {
     let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(" implicit-ftps")?;
     let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
     Some(addr.port())
+}
+
+/// Parses `oxftpd web client on http://ADDR/` into `http://ADDR`.
+fn parse_web(line: &str) -> Option<String> {
+    let addr = line.trim().strip_prefix("oxftpd web client on http://")?.strip_suffix('/')?;
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    Some(format!("http://{addr}"))
 }
 
 /// alice: a normal user; gina: a guest confined to /guest; ro: a read-only

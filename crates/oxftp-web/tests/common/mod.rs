@@ -96,6 +96,10 @@ impl Env {
 
     /// A cookie-keeping client (no redirects followed, so tests see them).
     pub fn client() -> reqwest::Client {
+        // In a whole-workspace build, cargo unifies reqwest's features with the
+        // object-store backend's, which selects no rustls crypto provider; pick
+        // ring (the one the whole project uses) before building a client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

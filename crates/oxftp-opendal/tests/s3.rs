@@ -8,41 +8,14 @@ use std::time::{Duration, Instant};
 
 use common::Moto;
 use futures::{StreamExt, TryStreamExt};
-use oxftp_core::storage::{ErrorKind, ReadHandle, Storage, WriteMode};
-use oxftp_opendal::{OpendalStorage, UploadListener};
+use oxftp_core::storage::{ErrorKind, Storage, WriteMode};
+use oxftp_opendal::UploadListener;
 use oxftp_proto::path::VPath;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-fn p(s: &str) -> VPath {
-    VPath::parse(s.as_bytes()).unwrap()
-}
+mod ops;
 
-async fn put(s: &OpendalStorage, path: &str, data: &[u8]) {
-    let mut w = s.open_write(&p(path), WriteMode::Create { exclusive: false }).await.unwrap();
-    w.write_all(data).await.unwrap();
-    w.commit().await.unwrap();
-}
-
-async fn get(s: &OpendalStorage, path: &str, offset: u64) -> Vec<u8> {
-    let ReadHandle::Stream(mut r) = s.open_read(&p(path), offset).await.unwrap() else {
-        panic!("object stores hand out streams");
-    };
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).await.unwrap();
-    out
-}
-
-async fn names(s: &OpendalStorage, path: &str) -> Vec<(String, bool)> {
-    let mut lister = s.list(&p(path)).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(page) = lister.next_page().await.unwrap() {
-        for e in page {
-            out.push((String::from_utf8(e.name).unwrap(), e.info.is_dir()));
-        }
-    }
-    out.sort();
-    out
-}
+use ops::{get, names, p, put};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directories_markers_and_rmdir() {

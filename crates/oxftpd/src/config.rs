@@ -25,6 +25,15 @@ mod backends;
 mod tls;
 mod web;
 
+/// Parses `text` after a two-line `[storage]` table (so error lines in it count from 3),
+/// for the config modules' tests.
+#[cfg(test)]
+pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!("[storage]\nroot = \".\"\n{text}");
+    Config::from_toml(&text, dir.path(), &Overrides::default()).map_err(|e| e.0)
+}
+
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use tls::TlsSettings;

@@ -102,13 +102,8 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigError, Overrides};
 
-    fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!("[storage]\nroot = \".\"\n{text}");
-        Config::from_toml(&text, dir.path(), &Overrides::default()).map_err(|e| e.0)
-    }
+    use crate::config::parse_after_storage as parse;
 
     #[test]
     fn limits_rules_and_ban_are_read() {

@@ -151,15 +151,9 @@ mod tests {
     use std::time::Duration;
 
     use super::WebSettings;
-    use crate::config::{Config, ConfigError, Overrides};
+    use crate::config::{Config, Overrides};
 
-    /// Parses `text` after a `[storage]` table (two lines, so line numbers
-    /// below count from 3).
-    fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!("[storage]\nroot = \".\"\n{text}");
-        Config::from_toml(&text, dir.path(), &Overrides::default()).map_err(|e| e.0)
-    }
+    use crate::config::parse_after_storage as parse;
 
     #[test]
     fn web_is_off_without_the_table_and_defaults_with_an_empty_one() {

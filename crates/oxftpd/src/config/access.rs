@@ -102,7 +102,6 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-
     use crate::config::parse_after_storage as parse;
 
     #[test]

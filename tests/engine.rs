@@ -560,3 +560,60 @@ async fn transfer_listeners_hear_completed_uploads() {
     assert_eq!(upload.user, "alice");
     srv.stop().await;
 }
+
+/// Uploads past the first 256 KiB switch to splice(2) (plain TCP, binary,
+/// local disk): resumed, appended (which must keep copying: splice refuses
+/// O_APPEND files), aborted and stalled uploads behave as the copy path does.
+#[tokio::test]
+async fn big_uploads_resume_append_abort_and_stall() {
+    let srv = TestServer::start_with(|o| o.data_timeout = Duration::from_millis(800)).await;
+    let data = pattern(5 * 1024 * 1024 + 333);
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert_eq!(raw.cmd("TYPE I").await.0, 200);
+
+    // A partial upload, then REST + STOR of the rest.
+    let cut = 1024 * 1024 + 5;
+    std::fs::write(srv.path("alice/r.bin"), &data[..cut]).unwrap();
+    let mut conn = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd(&format!("REST {cut}")).await.0, 350);
+    assert_eq!(raw.cmd("STOR r.bin").await.0, 150);
+    conn.write_all(&data[cut..]).await.unwrap();
+    drop(conn);
+    assert_eq!(raw.reply().await.0, 226);
+    assert_eq!(std::fs::read(srv.path("alice/r.bin")).unwrap(), data);
+
+    // APPE of a big tail.
+    let mut conn = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("APPE r.bin").await.0, 150);
+    conn.write_all(&data).await.unwrap();
+    drop(conn);
+    assert_eq!(raw.reply().await.0, 226);
+    let on_disk = std::fs::read(srv.path("alice/r.bin")).unwrap();
+    assert_eq!((&on_disk[..data.len()], &on_disk[data.len()..]), (&data[..], &data[..]));
+
+    // ABOR in the middle of a big atomic upload: nothing is left behind.
+    let mut conn = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR gone.bin").await.0, 150);
+    conn.write_all(&data[..2 * 1024 * 1024]).await.unwrap();
+    raw.send_bytes(b"ABOR\r\n").await;
+    let first = raw.reply().await.0;
+    assert!(first == 426 || first == 226, "{first}");
+    if first == 426 {
+        assert_eq!(raw.reply().await.0, 226);
+    }
+    drop(conn);
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    let mut left: Vec<_> = std::fs::read_dir(srv.path("alice")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["r.bin", "upload"], "neither gone.bin nor a temporary file");
+
+    // A client that stops sending mid-upload is cut off after the data timeout.
+    let mut conn = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR stalled.bin").await.0, 150);
+    conn.write_all(&data[..1024 * 1024]).await.unwrap();
+    let (code, text) = raw.reply().await;
+    assert_eq!(code, 426, "{text}");
+    assert!(!srv.path("alice/stalled.bin").exists());
+    assert_eq!(raw.cmd("NOOP").await.0, 200);
+    srv.stop().await;
+}

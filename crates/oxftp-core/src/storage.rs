@@ -195,6 +195,19 @@ pub trait WriteHandle: AsyncWrite + Send + Unpin {
     /// Throw the upload away (an atomic backend removes its temporary file;
     /// a non-atomic one keeps what was written, as FTP servers traditionally do).
     async fn abort(self: Box<Self>);
+
+    /// The local file this upload lands in, for the engine's zero-copy
+    /// receive (`splice(2)` from the socket): everything written so far is
+    /// flushed first, and the file (a duplicate handle sharing the position)
+    /// is where the next byte goes. The engine writes the rest through it and
+    /// then calls [`commit`](Self::commit) or [`abort`](Self::abort) as usual.
+    ///
+    /// `None`, the default, keeps every byte flowing through `AsyncWrite`:
+    /// backends without a local file, and wrappers that must see each byte
+    /// (quotas, throttling), keep it.
+    async fn local_file(&mut self) -> Result<Option<std::fs::File>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// A place that holds files: local disk, an object store, a policy wrapping another storage.

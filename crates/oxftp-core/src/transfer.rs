@@ -16,10 +16,14 @@ use crate::data::{DataError, DataSetup, DataTls};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
 use crate::storage::{ReadHandle, Storage, StorageError, WriteHandle};
 use crate::stream::DataStream;
-use crate::zero_copy::{ZeroCopy, send_file};
+use crate::zero_copy::{ReceiveError, ZeroCopy, receive_file, send_file};
 
 /// Copy buffer size: large buffers keep syscalls per GiB low (see DESIGN.md).
 const BUF_SIZE: usize = 1024 * 1024;
+
+/// Bytes an upload copies through buffers before it switches to `splice(2)`
+/// (when it can): small files end before paying for a pipe and a thread.
+const SPLICE_AFTER: u64 = 256 * 1024;
 
 /// What a transfer does.
 pub(crate) enum Job {
@@ -201,7 +205,22 @@ async fn receive(
     let mut decoded = Vec::new();
     let mut decoder = AsciiDecoder::new();
     let mut total = 0u64;
+    let mut may_splice = !ascii;
     loop {
+        if may_splice && total >= SPLICE_AFTER {
+            may_splice = false;
+            match splice_rest(&mut sink, input, progress, stall, total).await {
+                Ok(Some(rest)) => {
+                    total += rest;
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    sink.abort().await;
+                    return Err(e);
+                }
+            }
+        }
         let n = match step(stall, input.read(&mut buf)).await {
             Ok(n) => n,
             // Many FTPS clients (OpenSSL-based ftp-ssl among them) end an upload by
@@ -240,6 +259,29 @@ async fn receive(
     }
     sink.commit().await.map_err(TransferError::Storage)?;
     Ok(total)
+}
+
+/// Receive the rest of an upload with `splice(2)` when the connection is
+/// plain TCP and the storage offers a local file; `None`: keep copying.
+async fn splice_rest(
+    sink: &mut Box<dyn WriteHandle>,
+    input: &DataStream,
+    progress: &Progress,
+    stall: Duration,
+    counted: u64,
+) -> Result<Option<u64>, TransferError> {
+    let DataStream::Plain(socket) = input else {
+        return Ok(None);
+    };
+    let Some(file) = sink.local_file().await.map_err(TransferError::Storage)? else {
+        return Ok(None);
+    };
+    match receive_file(socket, file, stall, progress.clone(), counted).await {
+        Ok(ZeroCopy::Done(n)) => Ok(Some(n)),
+        Ok(ZeroCopy::Unsupported) => Ok(None),
+        Err(ReceiveError::Network(e)) => Err(io_error(e)),
+        Err(ReceiveError::Storage(e)) => Err(TransferError::Storage(e.into())),
+    }
 }
 
 async fn write_all(sink: &mut Box<dyn WriteHandle>, data: &[u8]) -> Result<(), StorageError> {

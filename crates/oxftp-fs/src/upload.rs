@@ -266,6 +266,18 @@ impl WriteHandle for LocalUpload {
         }
     }
 
+    async fn local_file(&mut self) -> Result<Option<std::fs::File>, StorageError> {
+        self.file.flush().await?;
+        let Some(file) = self.file.file() else {
+            return Ok(None);
+        };
+        // splice(2) refuses files opened for append (APPE): keep copying those.
+        if rustix::fs::fcntl_getfl(file).map_err(errno_error)?.contains(rustix::fs::OFlags::APPEND) {
+            return Ok(None);
+        }
+        Ok(Some(file.try_clone()?))
+    }
+
     async fn abort(mut self: Box<Self>) {
         // A non-atomic upload keeps what was received, so let it land.
         let _ = self.file.flush().await;

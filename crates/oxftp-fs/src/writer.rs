@@ -46,6 +46,15 @@ impl BlockWriter {
         BlockWriter { state: State::Idle(Some((file, Vec::new()))), filling: Vec::new() }
     }
 
+    /// The file, once everything handed to this writer is written (after a
+    /// flush); `None` while a block is in flight or after a failure.
+    pub(crate) fn file(&self) -> Option<&std::fs::File> {
+        match &self.state {
+            State::Idle(Some((file, _))) if self.filling.is_empty() => Some(file),
+            _ => None,
+        }
+    }
+
     /// Wait until no block is being written, reporting that write's error.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let State::Busy(task) = &mut self.state {

@@ -203,6 +203,11 @@ impl WriteHandle for NewFileUpload {
     async fn abort(self: Box<Self>) {
         self.inner.abort().await
     }
+
+    async fn local_file(&mut self) -> Result<Option<std::fs::File>, StorageError> {
+        // The no-overwrite check happens at commit: bytes may bypass us.
+        self.inner.local_file().await
+    }
 }
 
 #[cfg(test)]

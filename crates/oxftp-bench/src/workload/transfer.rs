@@ -2,7 +2,8 @@
 //! to the 226, with the server's CPU time for it.
 //!
 //! The session is opened before the clock starts and closed after it stops,
-//! so the number is transfer speed, not login cost.
+//! so the number is transfer speed, not login cost. A STOR deletes its target
+//! first (see [`one_run`]).
 
 use std::time::Instant;
 
@@ -39,6 +40,16 @@ struct Run {
 /// One session: open, measure one transfer, quit.
 async fn one_run(conn: &Conn, path: &str, dir: Direction, buf: &mut [u8]) -> anyhow::Result<Run> {
     let mut control = Control::open(&conn.endpoint()?).await?;
+    if let Direction::Stor(_) = dir {
+        // Every server uploads a new file into the memory the old one just
+        // freed. Overwriting instead measures the storage strategy against
+        // the machine: a truncating server reuses the old file's pages at
+        // once, an atomic one (temporary file + rename) frees them only at
+        // the end, and on a VM with free-page reporting pages idle for a few
+        // seconds go back to the host and fault in slowly on the next run.
+        // 250 or 550 (nothing there yet) are both fine.
+        control.command(&format!("DELE {path}")).await?;
+    }
     let cpu_before = cpu_seconds(conn.pid);
     let start = Instant::now();
     let bytes = match dir {

@@ -68,11 +68,8 @@ pub(crate) enum Verdict {
 /// Compares `password` with the PHC string `phc`. CPU- and memory-heavy by
 /// design: run it on a blocking thread.
 ///
-/// The argon2 working memory (19 MiB at default cost) comes from a small pool
-/// and goes back to it: allocating it per check made glibc keep freed blocks
-/// in per-thread arenas, and a daemon that had served a burst of logins sat on
-/// over a gigabyte it no longer used (measured by bench/). The pool holds at
-/// most as many blocks as checks may run at once.
+/// The argon2 working memory (19 MiB at default cost) is mapped for the
+/// check alone; see [`memory`].
 pub(crate) fn verify(password: &[u8], phc: &str) -> Verdict {
     let parsed = match PasswordHash::new(phc) {
         Ok(parsed) => parsed,
@@ -98,15 +95,18 @@ pub(crate) fn verify(password: &[u8], phc: &str) -> Verdict {
         Ok(s) => s,
         Err(e) => return Verdict::Broken(e.to_string()),
     };
-    let mut blocks = memory_pool::take(params.block_count());
+    let mut blocks = match memory::Blocks::map(params.block_count()) {
+        Ok(blocks) => blocks,
+        Err(e) => return Verdict::Broken(format!("no memory for the password check: {e}")),
+    };
     let mut out = vec![0u8; expected.len()];
     let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
         password,
         salt,
         &mut out,
-        &mut blocks[..],
+        blocks.as_blocks(),
     );
-    memory_pool::give_back(blocks);
+    drop(blocks);
     if let Err(e) = result {
         return Verdict::Broken(e.to_string());
     }
@@ -118,31 +118,39 @@ pub(crate) fn verify(password: &[u8], phc: &str) -> Verdict {
     }
 }
 
-/// Reused argon2 working memory.
-mod memory_pool {
-    use std::sync::Mutex;
-
+/// argon2 working memory, mapped for one check and unmapped right after.
+///
+/// Freed heap memory is not given back: glibc kept the 19 MiB blocks of a
+/// burst of checks in per-thread arenas (a daemon sat on over a gigabyte after
+/// 100 concurrent logins, measured by bench/), and a pool of reused blocks
+/// still left 19 MiB resident per core for good. An anonymous mapping is
+/// returned to the system by `munmap` the moment the check ends; the page
+/// faults of touching it again cost a few milliseconds per check, next to the
+/// tens of milliseconds of the hash itself.
+mod memory {
     use argon2::Block;
+    use memmap2::MmapMut;
 
-    /// Blocks kept for reuse; more than this are freed (matches the check limit).
-    const KEEP: usize = 8;
-
-    static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
-
-    /// Memory for at least `blocks` argon2 blocks.
-    pub fn take(blocks: usize) -> Vec<Block> {
-        let reused = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut memory = reused.unwrap_or_default();
-        if memory.len() < blocks {
-            memory = vec![Block::default(); blocks];
-        }
-        memory
+    /// Zeroed, page-aligned memory for `count` argon2 blocks.
+    pub struct Blocks {
+        map: MmapMut,
+        count: usize,
     }
 
-    pub fn give_back(memory: Vec<Block>) {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < KEEP {
-            pool.push(memory);
+    impl Blocks {
+        pub fn map(count: usize) -> std::io::Result<Blocks> {
+            let len = count.checked_mul(size_of::<Block>()).ok_or_else(|| std::io::Error::other("too many blocks"))?;
+            Ok(Blocks { map: MmapMut::map_anon(len.max(1))?, count })
+        }
+
+        pub fn as_blocks(&mut self) -> &mut [Block] {
+            debug_assert!(self.map.len() >= self.count * size_of::<Block>());
+            debug_assert_eq!(self.map.as_ptr() as usize % align_of::<Block>(), 0);
+            // SAFETY: the mapping is page-aligned (more than Block's 64-byte
+            // alignment), at least `count * size_of::<Block>()` bytes long and
+            // zero-filled; a Block is plain `[u64; 128]`, valid for any bits;
+            // the slice borrows `self`, so it cannot outlive the mapping.
+            unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), self.count) }
         }
     }
 }

@@ -34,6 +34,7 @@
 //! Plain passwords are compared in constant time; an unknown user costs the
 //! same PBKDF2 derivation as a known one.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod authenticator;

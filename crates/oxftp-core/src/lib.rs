@@ -2,6 +2,8 @@
 //! `Storage` and `Authenticator` traits and the policy layers that make the
 //! three FTP access models (anonymous, user, guest).
 
+#![forbid(unsafe_code)]
+
 pub mod account;
 pub mod auth;
 mod cmd;

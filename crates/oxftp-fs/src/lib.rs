@@ -26,6 +26,7 @@
 //! `tokio::task::spawn_blocking` call. Uploads gather what the client sends
 //! into 1 MiB blocks, each written by one blocking call while the next fills.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod factory;

@@ -6,6 +6,8 @@
 //! part can be tested (and fuzzed) without sockets. No function panics on
 //! any input, and every buffer is bounded.
 
+#![forbid(unsafe_code)]
+
 #![warn(missing_docs)]
 
 pub mod addr;

@@ -21,6 +21,17 @@ use crate::zero_copy::{ReceiveError, ZeroCopy, receive_file, send_file};
 /// Copy buffer size: large buffers keep syscalls per GiB low (see DESIGN.md).
 const BUF_SIZE: usize = 1024 * 1024;
 
+/// A copy starts with a buffer this big and grows it to [`BUF_SIZE`] while
+/// reads keep filling it: a 4 KiB file should not allocate and zero 1 MiB.
+const FIRST_BUF_SIZE: usize = 64 * 1024;
+
+/// Grow `buf` (up to [`BUF_SIZE`]) after a read that filled it.
+fn grow_if_filled(buf: &mut Vec<u8>, filled: usize) {
+    if filled == buf.len() && buf.len() < BUF_SIZE {
+        buf.resize((buf.len() * 4).min(BUF_SIZE), 0);
+    }
+}
+
 /// Bytes an upload copies through buffers before it switches to `splice(2)`
 /// (when it can): small files end before paying for a pipe and a thread.
 const SPLICE_AFTER: u64 = 256 * 1024;
@@ -171,7 +182,7 @@ async fn send(
             Box::new(file)
         }
     };
-    let mut buf = vec![0u8; BUF_SIZE];
+    let mut buf = vec![0u8; FIRST_BUF_SIZE];
     let mut encoded = Vec::new();
     let mut encoder = AsciiEncoder::new();
     let mut total = 0u64;
@@ -190,6 +201,7 @@ async fn send(
         step(stall, out.write_all(chunk)).await.map_err(io_error)?;
         total += chunk.len() as u64;
         progress.store(total, Ordering::Relaxed);
+        grow_if_filled(&mut buf, n);
     }
     Ok(total)
 }
@@ -201,7 +213,7 @@ async fn receive(
     progress: &Progress,
     stall: Duration,
 ) -> Result<u64, TransferError> {
-    let mut buf = vec![0u8; BUF_SIZE];
+    let mut buf = vec![0u8; FIRST_BUF_SIZE];
     let mut decoded = Vec::new();
     let mut decoder = AsciiDecoder::new();
     let mut total = 0u64;
@@ -248,6 +260,7 @@ async fn receive(
             sink.abort().await;
             return Err(TransferError::Storage(e));
         }
+        grow_if_filled(&mut buf, n);
     }
     if ascii {
         decoded.clear();

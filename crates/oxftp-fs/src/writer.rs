@@ -55,6 +55,17 @@ impl BlockWriter {
         }
     }
 
+    /// Wait for the block in flight, then give up the file and the bytes not
+    /// yet written, so a caller can write them and do more on one blocking
+    /// thread (a small upload's last write and its rename in one hand-off).
+    pub(crate) async fn into_idle(mut self) -> io::Result<(std::fs::File, Vec<u8>)> {
+        std::future::poll_fn(|cx| self.poll_idle(cx)).await?;
+        match self.state {
+            State::Idle(Some((file, _))) => Ok((file, self.filling)),
+            _ => Err(io::Error::other("file is gone after an earlier failure")),
+        }
+    }
+
     /// Wait until no block is being written, reporting that write's error.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let State::Busy(task) = &mut self.state {
@@ -178,6 +189,21 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"");
         writer.flush().await.unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"held back");
+    }
+
+    #[tokio::test]
+    async fn into_idle_hands_back_the_file_and_the_unwritten_tail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("out");
+        let mut writer = BlockWriter::new(std::fs::File::create(&path).unwrap());
+        let data = vec![7u8; BLOCK + 10];
+        writer.write_all(&data).await.unwrap();
+        let (mut file, rest) = writer.into_idle().await.unwrap();
+        // The full block went to the file; the tail is the caller's to write.
+        assert_eq!(rest, vec![7u8; 10]);
+        assert_eq!(std::fs::read(&path).unwrap().len(), BLOCK);
+        std::io::Write::write_all(&mut file, &rest).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 
     #[tokio::test]

@@ -7,7 +7,6 @@
 //! any input, and every buffer is bounded.
 
 #![forbid(unsafe_code)]
-
 #![warn(missing_docs)]
 
 pub mod addr;

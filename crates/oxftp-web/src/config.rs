@@ -1,11 +1,19 @@
-//! The gateway's configuration and the upstream allow-list.
+//! The gateway's configuration, the upstreams it may reach and the allow-list.
 //!
 //! The allow-list is what keeps the gateway from being an open proxy: a login
 //! may only name the default upstream or one listed here, and the check runs
-//! before any socket is opened (SSRF).
+//! before any socket is opened (SSRF). Each upstream also carries how it is
+//! protected (plain FTP, explicit or implicit FTPS), fixed by the operator: a
+//! login can pick a server, never weaken its TLS.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+
+use crate::ftps::UpstreamTrust;
 
 /// Everything the web gateway needs to run; build it with struct update syntax
 /// from [`WebConfig::default`] so new knobs do not break callers.
@@ -13,10 +21,11 @@ use std::time::Duration;
 pub struct WebConfig {
     /// Address the HTTP server listens on (used by callers that bind for us).
     pub listen: SocketAddr,
-    /// The FTP server a login talks to when it names none, as `host:port`
-    /// (`:21` is assumed when the port is missing).
+    /// The FTP server a login talks to when it names none, in [`Upstream`]
+    /// form: `host:port` for plain FTP, `ftpes://host:port` for explicit FTPS,
+    /// `ftps://host:port` for implicit FTPS.
     pub default_upstream: String,
-    /// Further upstreams a login may name, as `host:port`. Anything else is
+    /// Further upstreams a login may name, in the same form. Anything else is
     /// refused with 403 before a connection is attempted.
     pub allowed_upstreams: Vec<String>,
     /// A session unused for this long is closed with its FTP connections.
@@ -25,14 +34,35 @@ pub struct WebConfig {
     pub absolute_timeout: Duration,
     /// Largest request body an upload or save may send; more gives 413.
     pub max_upload_bytes: u64,
-    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    /// Mark the session cookie `Secure` (for plain HTTP behind an HTTPS
+    /// proxy; under [`https`](Self::https) the cookie is always `Secure`).
     pub secure_cookies: bool,
     /// Most sessions held at once; further logins get 503 so memory stays bounded.
     pub max_sessions: usize,
     /// FTP connections one web session may hold open (at least 2 for copy).
     pub connections_per_session: usize,
-    /// How long to wait for the upstream's TCP connect and greeting.
+    /// How long to wait for the upstream's TCP connect, TLS handshake and greeting.
     pub connect_timeout: Duration,
+    /// Serve HTTPS with this TLS setup ([`https_config`](crate::https_config)
+    /// builds one from PEM files); `None` serves plain HTTP.
+    pub https: Option<Arc<rustls::ServerConfig>>,
+    /// A browser's TLS handshake must finish within this time, so a client
+    /// that connects and says nothing cannot hold a task.
+    pub tls_handshake_timeout: Duration,
+    /// Which CA certificates FTPS upstreams are checked against.
+    pub upstream_trust: UpstreamTrust,
+    /// The one certificate the *default* upstream may present (its DER, the
+    /// end-entity certificate): set when the default upstream is a server
+    /// whose certificate is known, such as the daemon serving this gateway.
+    /// Then that certificate is accepted, even self-signed, and no other;
+    /// `upstream_trust` is not consulted for the default upstream.
+    pub default_upstream_cert: Option<CertificateDer<'static>>,
+    /// Offer TLS 1.3 to FTPS upstreams. Off by default: rustls uses each TLS
+    /// 1.3 ticket once, so only as many data connections as the server sent
+    /// tickets could resume the control connection's session, and servers
+    /// that require that (oxftp, vsftpd's `require_ssl_reuse`) would refuse
+    /// the rest. TLS 1.2 sessions resume any number of times.
+    pub upstream_tls13: bool,
 }
 
 impl Default for WebConfig {
@@ -48,80 +78,228 @@ impl Default for WebConfig {
             max_sessions: 1024,
             connections_per_session: 2,
             connect_timeout: Duration::from_secs(10),
+            https: None,
+            tls_handshake_timeout: Duration::from_secs(10),
+            upstream_trust: UpstreamTrust::System,
+            default_upstream_cert: None,
+            upstream_tls13: false,
         }
     }
 }
 
-/// Bring `host[:port]` into one canonical `host:port` form (lower case, port
-/// 21 when missing, IPv6 in brackets) so the allow-list compares like with
-/// like. `None` for anything that is not a plain host name or IP address.
-pub fn normalize_upstream(raw: &str) -> Option<String> {
-    let raw = raw.trim().to_ascii_lowercase();
-    if raw.is_empty() || raw.len() > 300 {
-        return None;
+/// How the connection to an upstream is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamTls {
+    /// Plain FTP: credentials and files cross the network in clear.
+    #[default]
+    None,
+    /// Explicit FTPS (RFC 4217): `AUTH TLS` on the control connection, then
+    /// `PBSZ 0` and `PROT P` so data connections are protected too.
+    Explicit,
+    /// Implicit FTPS: TLS from the first byte (port 990 by convention), data
+    /// connections protected too.
+    Implicit,
+}
+
+impl UpstreamTls {
+    /// The URL scheme naming this mode (`ftp://` for plain FTP).
+    pub fn scheme(self) -> &'static str {
+        match self {
+            UpstreamTls::None => "ftp",
+            UpstreamTls::Explicit => "ftpes",
+            UpstreamTls::Implicit => "ftps",
+        }
     }
-    let (host, port) = if let Some(rest) = raw.strip_prefix('[') {
-        let (v6, after) = rest.split_once(']')?;
-        let v6: std::net::Ipv6Addr = v6.parse().ok()?;
-        let port = match after {
-            "" => "21",
-            p => p.strip_prefix(':')?,
-        };
-        (format!("[{v6}]"), port.to_string())
-    } else if raw.matches(':').count() > 1 {
-        let v6: std::net::Ipv6Addr = raw.parse().ok()?;
-        (format!("[{v6}]"), "21".to_string())
-    } else {
-        let (host, port) = raw.split_once(':').unwrap_or((&raw, "21"));
-        let ok =
-            !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
-        if !ok {
+
+    /// The port assumed when an upstream names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            UpstreamTls::Implicit => 990,
+            _ => 21,
+        }
+    }
+
+    fn from_scheme(scheme: &str) -> Option<UpstreamTls> {
+        match scheme {
+            "ftp" => Some(UpstreamTls::None),
+            "ftpes" => Some(UpstreamTls::Explicit),
+            "ftps" => Some(UpstreamTls::Implicit),
+            _ => None,
+        }
+    }
+}
+
+/// One FTP server the gateway may log in to: a host, a port and how the
+/// connection is protected.
+///
+/// Written `host[:port]` (plain FTP), or with a scheme: `ftp://` (plain),
+/// `ftpes://` (explicit FTPS) or `ftps://` (implicit FTPS, port 990 when
+/// left out). Host names are compared in lower case and IPv6 addresses are
+/// kept in brackets, so the allow-list compares like with like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    host: String,
+    port: u16,
+    tls: UpstreamTls,
+}
+
+impl Upstream {
+    /// Parse an upstream; `None` for anything that is not a plain host name
+    /// or IP address with an optional port and one of the schemes above.
+    pub fn parse(raw: &str) -> Option<Upstream> {
+        let raw = raw.trim().to_ascii_lowercase();
+        if raw.is_empty() || raw.len() > 300 {
             return None;
         }
-        (host.to_string(), port.to_string())
-    };
-    let port: u16 = port.parse().ok()?;
-    if port == 0 {
-        return None;
+        let (tls, rest) = match raw.split_once("://") {
+            Some((scheme, rest)) => (UpstreamTls::from_scheme(scheme)?, rest),
+            None => (UpstreamTls::None, raw.as_str()),
+        };
+        let default_port = tls.default_port().to_string();
+        let (host, port) = if let Some(rest) = rest.strip_prefix('[') {
+            let (v6, after) = rest.split_once(']')?;
+            let v6: std::net::Ipv6Addr = v6.parse().ok()?;
+            let port = match after {
+                "" => default_port.as_str(),
+                p => p.strip_prefix(':')?,
+            };
+            (format!("[{v6}]"), port)
+        } else if rest.matches(':').count() > 1 {
+            let v6: std::net::Ipv6Addr = rest.parse().ok()?;
+            (format!("[{v6}]"), default_port.as_str())
+        } else {
+            let (host, port) = rest.split_once(':').unwrap_or((rest, default_port.as_str()));
+            let ok = !host.is_empty()
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+            if !ok {
+                return None;
+            }
+            (host.to_string(), port)
+        };
+        let port: u16 = port.parse().ok()?;
+        if port == 0 {
+            return None;
+        }
+        Some(Upstream { host, port, tls })
     }
-    Some(format!("{host}:{port}"))
+
+    /// The host: a lower-case name, an IPv4 address or a bracketed IPv6 address.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How the connection is protected.
+    pub fn tls(&self) -> UpstreamTls {
+        self.tls
+    }
+
+    /// The same server reached with another protection (the port is kept).
+    pub fn with_tls(self, tls: UpstreamTls) -> Upstream {
+        Upstream { tls, ..self }
+    }
+
+    /// `host:port`, as a socket address to connect to.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The name a TLS certificate must carry: the host without IPv6 brackets.
+    pub(crate) fn server_name(&self) -> &str {
+        self.host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&self.host)
+    }
+
+    /// Whether both name the same host and port, whatever their protection.
+    fn same_server(&self, other: &Upstream) -> bool {
+        self.host == other.host && self.port == other.port
+    }
 }
 
-/// The upstreams a login may reach, normalised once at start-up.
+impl fmt::Display for Upstream {
+    /// `host:port` for plain FTP, `ftpes://host:port` or `ftps://host:port` for FTPS.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.tls {
+            UpstreamTls::None => write!(f, "{}:{}", self.host, self.port),
+            tls => write!(f, "{}://{}:{}", tls.scheme(), self.host, self.port),
+        }
+    }
+}
+
+/// Bring an upstream into its one canonical written form (see [`Upstream`]):
+/// lower case, the port spelled out, IPv6 in brackets, a scheme only for
+/// FTPS. `None` for anything that is not a valid upstream.
+pub fn normalize_upstream(raw: &str) -> Option<String> {
+    Upstream::parse(raw).map(|u| u.to_string())
+}
+
+/// The upstreams a login may reach, parsed once at start-up.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstreams {
-    default: String,
-    allowed: Vec<String>,
+    default: Upstream,
+    allowed: Vec<Upstream>,
+    /// Display forms, default first, for the login page.
+    choices: Vec<String>,
 }
 
 impl Upstreams {
-    /// Normalise the configured names; unparsable entries are dropped (they
-    /// could never match a normalised request anyway).
+    /// Parse the configured upstreams; unparsable allow-list entries are
+    /// dropped (they could never match a parsed request anyway), and an
+    /// unparsable default is kept as a host that cannot connect.
     pub(crate) fn new(config: &WebConfig) -> Self {
-        let default = normalize_upstream(&config.default_upstream).unwrap_or_else(|| config.default_upstream.clone());
-        let allowed = config.allowed_upstreams.iter().filter_map(|u| normalize_upstream(u)).collect();
-        Upstreams { default, allowed }
+        let default = Upstream::parse(&config.default_upstream).unwrap_or_else(|| Upstream {
+            host: config.default_upstream.trim().to_string(),
+            port: 21,
+            tls: UpstreamTls::None,
+        });
+        let mut allowed: Vec<Upstream> = Vec::new();
+        for u in config.allowed_upstreams.iter().filter_map(|u| Upstream::parse(u)) {
+            // The first entry for a server decides its protection.
+            if !u.same_server(&default) && !allowed.iter().any(|a| a.same_server(&u)) {
+                allowed.push(u);
+            }
+        }
+        let choices = std::iter::once(&default).chain(&allowed).map(Upstream::to_string).collect();
+        Upstreams { default, allowed, choices }
     }
 
-    /// The default upstream, shown on the login page.
-    pub(crate) fn default_upstream(&self) -> &str {
+    /// The default upstream.
+    pub(crate) fn default_upstream(&self) -> &Upstream {
         &self.default
     }
 
     /// Every upstream a login may choose, default first.
-    pub(crate) fn choices(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.default.as_str())
-            .chain(self.allowed.iter().map(String::as_str).filter(|u| *u != self.default))
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Upstream> {
+        std::iter::once(&self.default).chain(&self.allowed)
     }
 
-    /// The canonical upstream for a login's host field, or `None` when it is
-    /// not allowed. An empty field means the default.
-    pub(crate) fn resolve(&self, requested: Option<&str>) -> Option<String> {
+    /// Every upstream a login may choose, default first, in written form.
+    pub(crate) fn choices(&self) -> impl Iterator<Item = &str> {
+        self.choices.iter().map(String::as_str)
+    }
+
+    /// Whether `u` is the default upstream (same server and protection).
+    pub(crate) fn is_default(&self, u: &Upstream) -> bool {
+        *u == self.default
+    }
+
+    /// The configured upstream for a login's host field, or `None` when it is
+    /// not allowed. An empty field means the default. A plain `host:port` (or
+    /// `ftp://`) matches the server whatever its configured protection, which
+    /// then applies; an FTPS scheme must match it, so a login never gets less
+    /// TLS than it asked for.
+    pub(crate) fn resolve(&self, requested: Option<&str>) -> Option<Upstream> {
         let requested = match requested.map(str::trim) {
             None | Some("") => return Some(self.default.clone()),
-            Some(r) => normalize_upstream(r)?,
+            Some(r) => Upstream::parse(r)?,
         };
-        self.choices().any(|u| u == requested).then_some(requested)
+        std::iter::once(&self.default)
+            .chain(&self.allowed)
+            .find(|u| u.same_server(&requested) && (requested.tls == UpstreamTls::None || u.tls == requested.tls))
+            .cloned()
     }
 }
 
@@ -143,6 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn schemes_choose_the_protection_and_the_default_port() {
+        let u = Upstream::parse("FTPES://Files.example.org").unwrap();
+        assert_eq!((u.host(), u.port(), u.tls()), ("files.example.org", 21, UpstreamTls::Explicit));
+        assert_eq!(u.to_string(), "ftpes://files.example.org:21");
+        assert_eq!(u.address(), "files.example.org:21");
+        let u = Upstream::parse("ftps://[::1]").unwrap();
+        assert_eq!((u.port(), u.tls(), u.server_name()), (990, UpstreamTls::Implicit, "::1"));
+        assert_eq!(u.to_string(), "ftps://[::1]:990");
+        assert_eq!(normalize_upstream("ftp://h:2121").as_deref(), Some("h:2121"));
+        assert_eq!(normalize_upstream("ftps://h:2121").as_deref(), Some("ftps://h:2121"));
+        assert_eq!(normalize_upstream("http://h"), None);
+        assert_eq!(normalize_upstream("ftp://h/dir"), None);
+        assert_eq!(normalize_upstream("ftp://"), None);
+        assert_eq!(normalize_upstream("ftpes://user@h"), None);
+        let plain = Upstream::parse("h:21").unwrap();
+        assert_eq!(plain.with_tls(UpstreamTls::Explicit).to_string(), "ftpes://h:21");
+    }
+
+    #[test]
     fn only_listed_upstreams_resolve() {
         let config = WebConfig {
             default_upstream: "127.0.0.1:2121".into(),
@@ -150,11 +347,37 @@ mod tests {
             ..WebConfig::default()
         };
         let u = Upstreams::new(&config);
-        assert_eq!(u.resolve(None).as_deref(), Some("127.0.0.1:2121"));
-        assert_eq!(u.resolve(Some(" ")).as_deref(), Some("127.0.0.1:2121"));
-        assert_eq!(u.resolve(Some("FILES.example.org:21")).as_deref(), Some("files.example.org:21"));
-        assert_eq!(u.resolve(Some("127.0.0.1:21")), None);
-        assert_eq!(u.resolve(Some("169.254.169.254:80")), None);
+        let resolve = |r: Option<&str>| u.resolve(r).map(|u| u.to_string());
+        assert_eq!(resolve(None).as_deref(), Some("127.0.0.1:2121"));
+        assert_eq!(resolve(Some(" ")).as_deref(), Some("127.0.0.1:2121"));
+        assert_eq!(resolve(Some("FILES.example.org:21")).as_deref(), Some("files.example.org:21"));
+        assert_eq!(resolve(Some("127.0.0.1:21")), None);
+        assert_eq!(resolve(Some("169.254.169.254:80")), None);
         assert_eq!(u.choices().count(), 2);
+    }
+
+    #[test]
+    fn a_login_cannot_change_an_upstreams_protection() {
+        let config = WebConfig {
+            default_upstream: "ftpes://127.0.0.1:2121".into(),
+            allowed_upstreams: vec!["ftps://files.example.org".into(), "plain.example.org".into()],
+            ..WebConfig::default()
+        };
+        let u = Upstreams::new(&config);
+        let resolve = |r: &str| u.resolve(Some(r)).map(|u| u.to_string());
+        // A bare address gets the configured protection.
+        assert_eq!(resolve("127.0.0.1:2121").as_deref(), Some("ftpes://127.0.0.1:2121"));
+        assert_eq!(resolve("files.example.org:990").as_deref(), Some("ftps://files.example.org:990"));
+        // An FTPS scheme must agree with it (no downgrade); ftp:// is upgraded.
+        assert_eq!(resolve("ftp://127.0.0.1:2121").as_deref(), Some("ftpes://127.0.0.1:2121"));
+        assert_eq!(resolve("ftpes://127.0.0.1:2121").as_deref(), Some("ftpes://127.0.0.1:2121"));
+        assert_eq!(resolve("ftps://127.0.0.1:2121"), None);
+        assert_eq!(resolve("ftpes://plain.example.org"), None);
+        assert_eq!(resolve("ftps://files.example.org").as_deref(), Some("ftps://files.example.org:990"));
+        // Implicit FTPS defaults to port 990: the bare name means port 21, not listed.
+        assert_eq!(resolve("files.example.org"), None);
+        assert!(u.is_default(&Upstream::parse("ftpes://127.0.0.1:2121").unwrap()));
+        let choices: Vec<_> = u.choices().collect();
+        assert_eq!(choices, ["ftpes://127.0.0.1:2121", "ftps://files.example.org:990", "plain.example.org:21"]);
     }
 }

@@ -7,26 +7,40 @@
 //!
 //! Security model, in short:
 //! - the upstream is the configured default or one on an allow-list, checked
-//!   before any connection is made (never an open proxy);
+//!   before any connection is made (never an open proxy); each upstream's
+//!   protection (plain FTP, explicit or implicit FTPS) is the operator's
+//!   choice, never the login's;
+//! - FTPS upstreams' certificates are always checked: against CA certificates,
+//!   or, for the default upstream, against the one certificate it is known to
+//!   have (see [`WebConfig::default_upstream_cert`]);
 //! - FTP credentials stay on the server; the browser holds only a random
-//!   session id in an HttpOnly, SameSite=Strict cookie;
+//!   session id in an HttpOnly, SameSite=Strict cookie (and `Secure` under
+//!   HTTPS);
 //! - every state-changing request needs the session's CSRF token;
 //! - paths with `.`/`..` segments are refused; names are HTML-escaped;
 //! - user files are served with `Content-Security-Policy: sandbox` and
 //!   `nosniff`; the app's pages allow only their own script and style files.
 //!
 //! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! use oxftp_web::{WebConfig, WebServer};
-//! let config = WebConfig { default_upstream: "127.0.0.1:21".into(), ..WebConfig::default() };
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::path::Path;
+//! use oxftp_web::{WebConfig, WebServer, https_config};
+//! let config = WebConfig {
+//!     default_upstream: "ftpes://127.0.0.1:21".into(),
+//!     https: Some(https_config(Path::new("web.pem"), Path::new("web.key"))?),
+//!     ..WebConfig::default()
+//! };
 //! let listener = tokio::net::TcpListener::bind(config.listen).await?;
-//! WebServer::new(config).serve(listener, std::future::pending()).await
+//! WebServer::new(config).serve(listener, std::future::pending()).await?;
+//! # Ok(())
 //! # }
 //! ```
 
 mod config;
 mod error;
+mod ftps;
 mod html;
+mod https;
 mod listing;
 mod mime;
 mod ops;
@@ -34,17 +48,23 @@ mod paths;
 mod pool;
 mod routes;
 mod session;
+mod tls;
 mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{WebConfig, normalize_upstream};
+use slog::Logger;
+
+pub use config::{Upstream, UpstreamTls, WebConfig, normalize_upstream};
 pub use error::WebError;
+pub use ftps::UpstreamTrust;
 pub use routes::CSRF_HEADER;
 pub use session::COOKIE;
+pub use tls::{TlsSetupError, https_config, load_certificates};
 
+use ftps::ClientTls;
 use routes::AppState;
 use session::Sessions;
 
@@ -53,14 +73,44 @@ use session::Sessions;
 #[derive(Debug, Clone)]
 pub struct WebServer {
     state: Arc<AppState>,
+    logger: Logger,
 }
 
 impl WebServer {
-    /// A gateway with `config`; nothing is bound or connected yet.
-    pub fn new(config: WebConfig) -> Self {
+    /// A gateway with `config`; nothing is bound or connected yet. Under
+    /// HTTPS the session cookie is always `Secure`. The TLS client setups for
+    /// FTPS upstreams are built here; when one cannot be (no usable CA
+    /// certificate), logins to those upstreams fail with the reason, which
+    /// [`upstream_tls_problem`](Self::upstream_tls_problem) also reports.
+    pub fn new(mut config: WebConfig) -> Self {
+        if config.https.is_some() {
+            config.secure_cookies = true;
+        }
         let upstreams = config::Upstreams::new(&config);
+        let client_tls = ClientTls::new(&config, &upstreams);
         let sessions = Sessions::new(config.idle_timeout, config.absolute_timeout, config.max_sessions);
-        WebServer { state: Arc::new(AppState { config, upstreams, sessions }) }
+        WebServer {
+            state: Arc::new(AppState { config, upstreams, client_tls, sessions }),
+            logger: Logger::root(slog::Discard, slog::o!()),
+        }
+    }
+
+    /// Log to `logger` (failed HTTPS handshakes at debug, accept errors);
+    /// nothing is logged without one.
+    pub fn with_logger(mut self, logger: Logger) -> Self {
+        self.logger = logger;
+        self
+    }
+
+    /// Why FTPS upstreams checked against CA certificates cannot be reached,
+    /// if they cannot (for a start-up warning). `None` when all is well or
+    /// no such upstream is configured.
+    pub fn upstream_tls_problem(&self) -> Option<&str> {
+        let needed = self.state.upstreams.all().any(|u| {
+            u.tls() != UpstreamTls::None
+                && !(self.state.upstreams.is_default(u) && self.state.config.default_upstream_cert.is_some())
+        });
+        self.state.client_tls.roots_problem().filter(|_| needed)
     }
 
     /// The HTTP routes. Expired sessions are closed when next used; call
@@ -80,8 +130,9 @@ impl WebServer {
         self.state.sessions.len()
     }
 
-    /// Serve HTTP on `listener` until `shutdown` resolves, sweeping expired
+    /// Serve on `listener` until `shutdown` resolves, sweeping expired
     /// sessions in the background; all sessions are closed on the way out.
+    /// HTTPS when the config has [`https`](WebConfig::https), plain HTTP otherwise.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -99,7 +150,19 @@ impl WebServer {
                 }
             }
         });
-        let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        let router = self.router();
+        let result = match &state.config.https {
+            Some(tls) => {
+                let listener = https::TlsListener::new(
+                    listener,
+                    tls.clone(),
+                    state.config.tls_handshake_timeout,
+                    self.logger.clone(),
+                )?;
+                axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+            }
+            None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+        };
         sweeper.abort();
         state.sessions.clear();
         result

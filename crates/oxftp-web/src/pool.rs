@@ -10,19 +10,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use suppaftp::tokio::{AsyncFtpStream, AsyncNoTlsStream, TransferStream};
+use suppaftp::tokio::{AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::config::{Upstream, UpstreamTls};
 use crate::error::WebError;
+use crate::ftps;
+
+/// An FTP control connection, plain or FTPS (one type for both: without TLS
+/// set up, its data connections are plain TCP).
+pub(crate) type Ftp = AsyncRustlsFtpStream;
+
+/// A running transfer's data connection.
+pub(crate) type Transfer = TransferStream<AsyncRustlsStream>;
 
 /// Where and as whom a pool's connections log in.
 #[derive(Clone)]
 pub(crate) struct Login {
-    /// Canonical `host:port` of the upstream (already allow-listed).
-    pub upstream: String,
+    /// The upstream (already allow-listed), with its protection.
+    pub upstream: Upstream,
+    /// The TLS client setup for an FTPS upstream; `None` for plain FTP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// FTP user name.
     pub user: String,
     /// FTP password; kept server-side only, to open further connections.
@@ -40,7 +51,7 @@ pub(crate) struct Pool {
     login: Login,
     connect_timeout: Duration,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<AsyncFtpStream>>,
+    idle: Mutex<Vec<Ftp>>,
     closed: AtomicBool,
 }
 
@@ -50,24 +61,84 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Open one control connection, log in and switch to binary.
-pub(crate) async fn connect(login: &Login, timeout: Duration) -> Result<AsyncFtpStream, WebError> {
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(login.upstream.as_str()))
-        .await
-        .map_err(|_| WebError::Upstream("connection timed out".into()))?
-        .map_err(|e| WebError::Upstream(format!("cannot connect: {e}")))?;
-    let _ = tcp.set_nodelay(true);
-    let mut ftp = tokio::time::timeout(timeout, AsyncFtpStream::connect_with_stream(tcp))
-        .await
-        .map_err(|_| WebError::Upstream("no greeting from the server".into()))??;
+/// Run one step of connecting within `timeout`; `what` names the step in the error.
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    step: impl Future<Output = Result<T, FtpError>>,
+) -> Result<T, WebError> {
+    match tokio::time::timeout(timeout, step).await {
+        Err(_) => Err(WebError::Upstream(format!("{what}: timed out"))),
+        Ok(Err(FtpError::SecureError(e))) => Err(WebError::Upstream(format!("TLS with the server failed: {e}"))),
+        Ok(Err(FtpError::ConnectionError(e))) => Err(WebError::Upstream(format!("{what}: {e}"))),
+        Ok(Err(e)) => Err(WebError::from(e)),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+/// Open one control connection (with TLS as the upstream requires), log in
+/// and switch to binary.
+pub(crate) async fn connect(login: &Login, timeout: Duration) -> Result<Ftp, WebError> {
+    let upstream = &login.upstream;
+    let ftp = match (upstream.tls(), &login.tls) {
+        (UpstreamTls::None, _) => greeted(upstream, timeout).await?,
+        (_, None) => return Err(WebError::Upstream("no TLS setup for an FTPS upstream".into())),
+        (UpstreamTls::Explicit, Some(config)) => {
+            // AUTH TLS, then PBSZ 0 and PROT P: data connections are protected too.
+            let ftp = greeted(upstream, timeout).await?;
+            let securing = ftp.into_secure(ftps::connector(config, timeout), upstream.server_name());
+            within(timeout, "explicit FTPS (AUTH TLS)", securing).await.map_err(refused("explicit FTPS"))?
+        }
+        (UpstreamTls::Implicit, Some(config)) => {
+            let connector = ftps::connector(config, timeout);
+            let connecting = Ftp::connect_secure_implicit(upstream.address(), connector, upstream.server_name());
+            let mut ftp = within(timeout, "cannot connect", connecting).await?;
+            // suppaftp protects only the control connection here; data connections too (RFC 4217).
+            for command in ["PBSZ 0", "PROT P"] {
+                let sent = ftp.custom_command(command, &[Status::CommandOk]);
+                within(timeout, command, sent).await.map_err(refused(command))?;
+            }
+            ftp
+        }
+    };
+    let _ = ftp.get_ref().await.set_nodelay(true);
+    let mut ftp = ftp.passive_stream_builder(move |addr| Box::pin(data_connection(addr, timeout)));
     ftp.login(login.user.as_str(), login.password.as_str()).await?;
     ftp.transfer_type(FileType::Binary).await?;
     Ok(ftp)
 }
 
+/// A plain TCP control connection to `upstream`, past the server's greeting.
+async fn greeted(upstream: &Upstream, timeout: Duration) -> Result<Ftp, WebError> {
+    let address = upstream.address();
+    let connecting = async { TcpStream::connect(address.as_str()).await.map_err(FtpError::ConnectionError) };
+    let tcp = within(timeout, "cannot connect", connecting).await?;
+    let _ = tcp.set_nodelay(true);
+    within(timeout, "no greeting from the server", Ftp::connect_with_stream(tcp)).await
+}
+
+/// A refusal while setting up TLS is the server's, not the login's: say so
+/// (a login page would otherwise show it as a wrong password).
+fn refused(what: &str) -> impl Fn(WebError) -> WebError + '_ {
+    move |e| match e {
+        WebError::Ftp { code, text } => WebError::Upstream(format!("the server refused {what}: {code} {text}")),
+        other => other,
+    }
+}
+
+/// Open a passive data connection within `timeout` (suppaftp's own has no limit).
+async fn data_connection(addr: std::net::SocketAddr, timeout: Duration) -> Result<TcpStream, FtpError> {
+    let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr)).await;
+    let tcp = connecting
+        .map_err(|_| FtpError::ConnectionError(std::io::Error::new(std::io::ErrorKind::TimedOut, "data connection")))?
+        .map_err(FtpError::ConnectionError)?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
 impl Pool {
     /// A pool of at most `size` connections, seeded with the one the login opened.
-    pub(crate) fn new(login: Login, first: AsyncFtpStream, size: usize, connect_timeout: Duration) -> Arc<Pool> {
+    pub(crate) fn new(login: Login, first: Ftp, size: usize, connect_timeout: Duration) -> Arc<Pool> {
         Arc::new(Pool {
             login,
             connect_timeout,
@@ -131,7 +202,7 @@ impl Pool {
 
 /// One connection lent to one request.
 pub(crate) struct Lease {
-    ftp: Option<AsyncFtpStream>,
+    ftp: Option<Ftp>,
     pool: Arc<Pool>,
     broken: bool,
     _permit: OwnedSemaphorePermit,
@@ -140,7 +211,7 @@ pub(crate) struct Lease {
 impl Lease {
     /// The connection (always present until the lease is dropped; the
     /// `Result` only spares us an `unwrap`).
-    pub(crate) fn ftp(&mut self) -> Result<&mut AsyncFtpStream, WebError> {
+    pub(crate) fn ftp(&mut self) -> Result<&mut Ftp, WebError> {
         self.ftp.as_mut().ok_or_else(|| WebError::Upstream("connection already released".into()))
     }
 
@@ -155,7 +226,7 @@ impl Lease {
     /// the server answer twice (226 for the transfer, then 226 for ABOR) and
     /// suppaftp reads only one; a NOOP round trip swallows any such leftover
     /// reply. If that does not work the connection is marked broken.
-    pub(crate) async fn abort(&mut self, stream: TransferStream<AsyncNoTlsStream>) {
+    pub(crate) async fn abort(&mut self, stream: Transfer) {
         let Ok(ftp) = self.ftp() else { return };
         let resynced = async {
             ftp.abort(stream).await.ok()?;

@@ -17,8 +17,9 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
-use crate::config::{Upstreams, WebConfig, normalize_upstream};
+use crate::config::{Upstreams, WebConfig};
 use crate::error::WebError;
+use crate::ftps::ClientTls;
 use crate::html;
 use crate::listing::list;
 use crate::ops;
@@ -32,6 +33,7 @@ use crate::transfer;
 pub(crate) struct AppState {
     pub config: WebConfig,
     pub upstreams: Upstreams,
+    pub client_tls: ClientTls,
     pub sessions: Sessions,
 }
 
@@ -191,7 +193,8 @@ async fn do_login(state: &AppState, f: &LoginFields) -> Result<(String, Arc<Sess
     if f.user.trim().is_empty() || bad(&f.user) || bad(&f.password) {
         return Err(WebError::BadRequest("invalid user name or password".into()));
     }
-    let login = Login { upstream, user: f.user.trim().to_string(), password: f.password.clone() };
+    let tls = state.client_tls.for_upstream(&upstream, state.upstreams.is_default(&upstream))?;
+    let login = Login { upstream, tls, user: f.user.trim().to_string(), password: f.password.clone() };
     let first = connect(&login, state.config.connect_timeout).await.map_err(|e| match e {
         WebError::Ftp { code, text } if (500..600).contains(&code) || code == 421 => {
             WebError::LoginFailed { code, text }
@@ -218,10 +221,12 @@ struct LoginQuery {
 }
 
 async fn login_page(State(state): State<Arc<AppState>>, Query(q): Query<LoginQuery>) -> Html<String> {
-    let host = q.host.as_deref().and_then(normalize_upstream);
+    // Preselect the configured form of the named server (which may add its FTPS scheme).
+    let host = q.host.as_deref().and_then(|h| state.upstreams.resolve(Some(h))).map(|u| u.to_string());
+    let default = state.upstreams.default_upstream().to_string();
     let form = html::LoginForm {
         hosts: state.upstreams.choices().collect(),
-        host: host.as_deref().unwrap_or(state.upstreams.default_upstream()),
+        host: host.as_deref().unwrap_or(&default),
         user: q.user.as_deref().unwrap_or(""),
         dir: q.dir.as_deref().unwrap_or("/"),
         error: q.error.as_deref(),
@@ -239,9 +244,10 @@ async fn login_form(State(state): State<Arc<AppState>>, Form(f): Form<LoginField
             resp
         }
         Err(e) => {
+            let default = state.upstreams.default_upstream().to_string();
             let form = html::LoginForm {
                 hosts: state.upstreams.choices().collect(),
-                host: f.host.as_deref().unwrap_or(state.upstreams.default_upstream()),
+                host: f.host.as_deref().unwrap_or(&default),
                 user: &f.user,
                 dir: &dir,
                 error: Some(&e.to_string()),
@@ -254,7 +260,7 @@ async fn login_form(State(state): State<Arc<AppState>>, Form(f): Form<LoginField
 async fn login_json(State(state): State<Arc<AppState>>, Json(f): Json<LoginFields>) -> Result<Response, WebError> {
     let (id, session) = do_login(&state, &f).await?;
     let login = session.pool.login();
-    let body = serde_json::json!({ "csrf": session.csrf, "user": login.user, "upstream": login.upstream });
+    let body = serde_json::json!({ "csrf": session.csrf, "user": login.user, "upstream": login.upstream.to_string() });
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, &id, None));
     Ok(resp)
@@ -298,7 +304,7 @@ fn serde_urlencoded_lite(body: &[u8]) -> CsrfField {
 
 async fn session_info(Authed(s): Authed) -> Json<serde_json::Value> {
     let login = s.pool.login();
-    Json(serde_json::json!({ "csrf": s.csrf, "user": login.user, "upstream": login.upstream }))
+    Json(serde_json::json!({ "csrf": s.csrf, "user": login.user, "upstream": login.upstream.to_string() }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,14 +312,14 @@ struct OpenQuery {
     url: String,
 }
 
-/// `/open?url=ftp://user@host/dir/`: prefill the login for an allowed upstream.
+/// `/open?url=ftp://user@host/dir/`: prefill the login for an allowed upstream
+/// (`ftps://` and `ftpes://` URLs too; an FTPS scheme must match the server's).
 async fn open(State(state): State<Arc<AppState>>, Query(q): Query<OpenQuery>) -> Result<Redirect, WebError> {
     let url = q.url.trim();
-    let rest = url
-        .get(..6)
-        .filter(|s| s.eq_ignore_ascii_case("ftp://"))
-        .and_then(|_| url.get(6..))
-        .ok_or_else(|| WebError::BadRequest("only ftp:// URLs can be opened".into()))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(scheme, _)| ["ftp", "ftps", "ftpes"].iter().any(|s| scheme.eq_ignore_ascii_case(s)))
+        .ok_or_else(|| WebError::BadRequest("only ftp://, ftps:// and ftpes:// URLs can be opened".into()))?;
     let (authority, dir) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -328,8 +334,9 @@ async fn open(State(state): State<Arc<AppState>>, Query(q): Query<OpenQuery>) ->
     let user = userinfo.map(|u| percent_encoding::percent_decode_str(u).decode_utf8_lossy().to_string());
     let upstream = state
         .upstreams
-        .resolve(Some(host))
-        .ok_or_else(|| WebError::Forbidden("this server is not on the gateway's allow-list".into()))?;
+        .resolve(Some(&format!("{scheme}://{host}")))
+        .ok_or_else(|| WebError::Forbidden("this server is not on the gateway's allow-list".into()))?
+        .to_string();
     let dir = percent_encoding::percent_decode_str(dir).decode_utf8_lossy().to_string();
     let dir = clean(&dir)?;
     let mut target = format!("/login?host={}&dir={}", url_encode(&upstream), url_encode(&dir));
@@ -377,7 +384,7 @@ async fn render_browse(state: &AppState, headers: &HeaderMap, raw: &str) -> Resp
     match result {
         Ok(listing) => {
             let login = session.pool.login();
-            Html(html::browse_page(&listing, &login.user, &login.upstream, &session.csrf)).into_response()
+            Html(html::browse_page(&listing, &login.user, &login.upstream.to_string(), &session.csrf)).into_response()
         }
         Err(e) => (e.status(), Html(html::error_page(e.status().as_u16(), &e.to_string()))).into_response(),
     }

@@ -120,7 +120,7 @@ pub(crate) async fn download(
 /// the transfer (or abort it when the range ends before the file does).
 async fn pump(
     mut lease: Lease,
-    mut stream: suppaftp::tokio::TransferStream<suppaftp::tokio::AsyncNoTlsStream>,
+    mut stream: crate::pool::Transfer,
     len: u64,
     to_eof: bool,
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,

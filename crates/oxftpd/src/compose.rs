@@ -19,9 +19,10 @@ use oxftp_core::server::{Options, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
 use oxftp_opendal::OpendalStorage;
+use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, StorageConfig, WebSettings};
+use crate::config::{AuthBackend, Config, StorageConfig, TlsSettings, WebSettings};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -50,17 +51,50 @@ pub fn options(config: &Config) -> Options {
     }
 }
 
-/// The web client's settings for `[web]`. `ftp_listener` is this daemon's
-/// first plain FTP listener as bound (its real port when configured as 0):
-/// the upstream when `web.upstream` names none. Fails only when there is no
-/// upstream at all, which config validation already rules out.
-pub fn web(settings: &WebSettings, ftp_listener: Option<SocketAddr>) -> anyhow::Result<oxftp_web::WebConfig> {
-    let default_upstream = match (&settings.upstream, ftp_listener) {
-        (Some(upstream), _) => upstream.clone(),
-        (None, Some(addr)) => reachable(addr).to_string(),
-        (None, None) => anyhow::bail!("web.upstream: no plain FTP listener for the web client to log in to"),
-    };
+/// The web client's settings for `[web]`. `bound` lists this daemon's FTP
+/// listeners as bound (their real ports when configured as 0) and whether
+/// each is implicit FTPS: when `web.upstream` names no server, the client
+/// logs in to this daemon through the first listener that speaks what it
+/// uses (see [`WebSettings::own_upstream_tls`]), over FTPS trusting exactly
+/// this daemon's own certificate. Certificate files are read here; config
+/// validation has already checked them, so errors are unlikely.
+pub fn web(
+    settings: &WebSettings,
+    tls: Option<&TlsSettings>,
+    bound: &[(SocketAddr, bool)],
+) -> anyhow::Result<oxftp_web::WebConfig> {
     let defaults = oxftp_web::WebConfig::default();
+    let (default_upstream, default_upstream_cert) = match &settings.upstream {
+        Some(upstream) => (upstream.clone(), None),
+        None => {
+            let mode = settings.own_upstream_tls(tls.is_some(), bound.iter().any(|(_, implicit)| !implicit));
+            let implicit = mode == UpstreamTls::Implicit;
+            let Some((addr, _)) = bound.iter().find(|(_, i)| *i == implicit) else {
+                anyhow::bail!("web.upstream: no FTP listener of this server for the web client to log in to");
+            };
+            let upstream = Upstream::parse(&reachable(*addr).to_string())
+                .context("web.upstream: this server's listener address")?
+                .with_tls(mode);
+            let cert = match (mode, tls) {
+                (UpstreamTls::None, _) => None,
+                (_, Some(tls)) => {
+                    let file = &tls.tls.config().cert_file;
+                    let chain = oxftp_web::load_certificates(file).context("tls.cert_file (the web client pins it)")?;
+                    chain.into_iter().next()
+                }
+                (_, None) => anyhow::bail!("web.upstream_tls: this server has no [tls] table"),
+            };
+            (upstream.to_string(), cert)
+        }
+    };
+    let upstream_trust = match &settings.upstream_ca_file {
+        Some(file) => UpstreamTrust::Roots(oxftp_web::load_certificates(file).context("web.upstream_ca_file")?),
+        None => UpstreamTrust::System,
+    };
+    let https = match &settings.https {
+        Some((cert, key)) => Some(oxftp_web::https_config(cert, key).context("web.tls")?),
+        None => None,
+    };
     Ok(oxftp_web::WebConfig {
         listen: settings.listen,
         default_upstream,
@@ -69,6 +103,9 @@ pub fn web(settings: &WebSettings, ftp_listener: Option<SocketAddr>) -> anyhow::
         absolute_timeout: settings.absolute_timeout,
         max_upload_bytes: settings.max_upload,
         secure_cookies: settings.secure_cookies,
+        https,
+        upstream_trust,
+        default_upstream_cert,
         ..defaults
     })
 }
@@ -351,20 +388,32 @@ fn describe(config: &Config, logger: &Logger) {
 }
 
 /// Logs the web client's settings and warns where the daemon's own policy
-/// works against it: the gateway logs in from its own address, over plain FTP.
+/// works against it: the gateway logs in from its own address, without a
+/// client certificate.
 fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
+    let own_tls = web.own_upstream_tls(config.tls.is_some(), !config.server.listen.is_empty());
     info!(logger, "web client";
         "listen" => %web.listen,
+        "https" => web.https.is_some(),
         "upstream" => web.upstream.as_deref().unwrap_or("this server"),
+        "upstream_tls" => if web.upstream.is_none() { own_tls.scheme() } else { "as written" },
         "allowed_upstreams" => web.allowed_upstreams.len(),
-        "secure_cookies" => web.secure_cookies,
+        "secure_cookies" => web.secure_cookies || web.https.is_some(),
     );
     if web.upstream.is_none() {
-        let control = config.tls.as_ref().map(|t| t.tls.config().control);
-        if control.is_some_and(|c| c != oxftp_core::tls::TlsRequirement::Optional) {
+        let tls = config.tls.as_ref().map(|t| t.tls.config());
+        if own_tls == UpstreamTls::None && tls.is_some_and(|t| t.control != oxftp_core::tls::TlsRequirement::Optional) {
             warn!(
                 logger,
-                "the web client logs in over plain FTP, but tls.control requires TLS: account logins through it will fail"
+                "web.upstream_tls = \"none\", but tls.control requires TLS: account logins through the web client will fail"
+            );
+        }
+        if own_tls != UpstreamTls::None
+            && tls.is_some_and(|t| t.client_certs == oxftp_core::tls::ClientCertMode::Require)
+        {
+            warn!(
+                logger,
+                "tls.client_certs = \"require\", but the web client has no client certificate: its logins will fail"
             );
         }
         if config.ban.as_ref().is_some_and(|ban| !ban.per_user) {
@@ -377,6 +426,10 @@ fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
             warn!(logger, "every web session holds up to 2 FTP connections from the gateway's address; server.max_sessions_per_ip caps them all together";
                 "max_sessions_per_ip" => config.load.max_sessions_per_ip);
         }
+    }
+    if web.https.is_none() && !web.listen.ip().is_loopback() {
+        warn!(logger, "the web client serves plain HTTP on a non-loopback address: passwords cross the network in clear unless an HTTPS proxy is in front (web.tls = true serves HTTPS)";
+            "listen" => %web.listen);
     }
 }
 
@@ -404,28 +457,68 @@ mod tests {
     #[test]
     fn web_defaults_to_the_bound_ftp_listener_through_loopback() {
         let settings = WebSettings::default();
-        let web = web(&settings, Some("0.0.0.0:40021".parse().unwrap())).unwrap();
+        let web = web(&settings, None, &[("0.0.0.0:40021".parse().unwrap(), false)]).unwrap();
         assert_eq!(web.default_upstream, "127.0.0.1:40021");
         assert_eq!(web.listen, settings.listen);
         assert_eq!((web.idle_timeout, web.absolute_timeout), (settings.idle_timeout, settings.absolute_timeout));
         assert_eq!(web.max_upload_bytes, settings.max_upload);
-        let web = super::web(&settings, Some("[::]:21".parse().unwrap())).unwrap();
+        assert!(web.https.is_none() && web.default_upstream_cert.is_none());
+        let web = super::web(&settings, None, &[("[::]:21".parse().unwrap(), false)]).unwrap();
         assert_eq!(web.default_upstream, "[::1]:21");
-        assert!(super::web(&settings, None).is_err());
+        assert!(super::web(&settings, None, &[]).is_err());
     }
 
     #[test]
     fn web_uses_the_configured_upstream_and_allow_list() {
         let settings = WebSettings {
             upstream: Some("ftp.example.org:21".into()),
-            allowed_upstreams: vec!["other.example.org:2121".into()],
+            allowed_upstreams: vec!["other.example.org:2121".into(), "ftps://secure.example.org:990".into()],
             secure_cookies: true,
             ..WebSettings::default()
         };
-        let web = web(&settings, Some("127.0.0.1:2121".parse().unwrap())).unwrap();
+        let web = web(&settings, None, &[("127.0.0.1:2121".parse().unwrap(), false)]).unwrap();
         assert_eq!(web.default_upstream, "ftp.example.org:21");
-        assert_eq!(web.allowed_upstreams, ["other.example.org:2121"]);
+        assert_eq!(web.allowed_upstreams, ["other.example.org:2121", "ftps://secure.example.org:990"]);
         assert!(web.secure_cookies);
+        assert!(web.default_upstream_cert.is_none(), "only this daemon's own certificate is pinned");
+        assert!(matches!(web.upstream_trust, UpstreamTrust::System));
+    }
+
+    /// A `[tls]` table with a fresh self-signed certificate, and `[web]` as given.
+    fn tls_config(dir: &tempfile::TempDir, server: &str, web: &str) -> Config {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("server.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
+        config(
+            &format!(
+                "[storage]\nroot = \".\"\n[server]\n{server}\n[tls]\ncert_file = \"server.pem\"\n\
+                 key_file = \"server.key\"\nimplicit_listen = [\"127.0.0.1:0\"]\n[web]\n{web}"
+            ),
+            dir,
+        )
+    }
+
+    #[test]
+    fn web_logs_in_to_this_server_over_ftps_pinning_its_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = tls_config(&dir, "listen = [\"127.0.0.1:0\"]", "tls = true\n");
+        let (settings, tls) = (config.web.as_ref().unwrap(), config.tls.as_ref());
+        let bound = [("127.0.0.1:2121".parse().unwrap(), false), ("127.0.0.1:9990".parse().unwrap(), true)];
+        let web = web(settings, tls, &bound).unwrap();
+        assert_eq!(web.default_upstream, "ftpes://127.0.0.1:2121");
+        let own = oxftp_web::load_certificates(&dir.path().join("server.pem")).unwrap();
+        assert_eq!(web.default_upstream_cert.as_ref(), own.first(), "the pin is the daemon's own certificate");
+        assert!(web.https.is_some(), "web.tls = true serves HTTPS with [tls]'s certificate");
+
+        // Only an implicit listener: implicit FTPS to it.
+        let web = super::web(settings, tls, &bound[1..]).unwrap();
+        assert_eq!(web.default_upstream, "ftps://127.0.0.1:9990");
+        // Plain FTP when asked for.
+        let plain = WebSettings { upstream_tls: Some(UpstreamTls::None), ..settings.clone() };
+        let web = super::web(&plain, tls, &bound).unwrap();
+        assert_eq!(web.default_upstream, "127.0.0.1:2121");
+        assert!(web.default_upstream_cert.is_none());
     }
 
     fn creds(user: &str, password: &str) -> Credentials {

@@ -508,12 +508,8 @@ impl Validator<'_> {
             self.listeners(&server, tls.as_ref(), listen_span);
         }
         let web = raw.web.map(|table| {
-            let span = table.span();
-            let web = self.web(table.into_inner());
-            if !(tls_present && tls.is_none()) {
-                self.web_listeners(&web, span, &server, tls.as_ref());
-            }
-            web
+            let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
+            self.web(table.into_inner(), cx)
         });
         Some(Config {
             server,
@@ -1162,6 +1158,9 @@ level = "debug"
             "absolute_timeout",
             "max_upload",
             "secure_cookies",
+            "tls",
+            "upstream_tls",
+            "upstream_ca_file",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

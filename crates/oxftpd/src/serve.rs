@@ -11,7 +11,7 @@
 //!
 //! With a `[web]` table the browser FTP client is served too, on its own
 //! listener, announced after the FTP ones as `oxftpd web client on
-//! http://ADDR/`, and stopped by the same signal.
+//! http://ADDR/` (`https://` with `web.tls`), and stopped by the same signal.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -64,10 +64,9 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
         .context("cannot read a listener's address")?;
     let web = match &config.web {
         Some(settings) => {
-            // The default upstream is the first plain listener as bound, so
+            // The default upstream is this daemon's listeners as bound, so
             // `listen = ["127.0.0.1:0"]` still gives the client a real port.
-            let first_plain = bound.iter().find(|(_, implicit_tls)| !implicit_tls).map(|(addr, _)| *addr);
-            let web_config = compose::web(settings, first_plain)?;
+            let web_config = compose::web(settings, config.tls.as_ref(), &bound)?;
             let addr = settings.listen;
             let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (web client)"))?;
             let local = tcp.local_addr().context("cannot read the web client's address")?;
@@ -79,16 +78,21 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
     // "listening" and then sends SIGTERM must get a graceful shutdown.
     let shutdown = shutdown_signal(logger.clone())?;
     reload_on_hangup(composed.reload, logger.clone())?;
-    announce(&bound, web.as_ref().map(|(_, local, _)| *local), mode, config)?;
+    let web_announced = web.as_ref().map(|(_, local, web_config)| (*local, web_config.https.is_some()));
+    announce(&bound, web_announced, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
     let web_task = web.map(|(tcp, local, web_config)| {
         info!(logger, "web client listening"; "address" => %local, "upstream" => &web_config.default_upstream);
-        let web_logger = logger.clone();
+        let web_logger = logger.new(slog::o!("component" => "web"));
+        let web_server = oxftp_web::WebServer::new(web_config).with_logger(web_logger.clone());
+        if let Some(problem) = web_server.upstream_tls_problem() {
+            warn!(logger, "web client: FTPS upstreams other than this server cannot be reached"; "reason" => problem);
+        }
         let stop = stopped(shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = oxftp_web::WebServer::new(web_config).serve(tcp, stop).await {
+            if let Err(e) = web_server.serve(tcp, stop).await {
                 slog::error!(web_logger, "web client failed"; "error" => %e);
             }
         })
@@ -109,15 +113,21 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
 
 /// Prints one `oxftpd listening on ADDR` line per listener (with an
 /// ` implicit-ftps` suffix for implicit FTPS ones), then the web client's
-/// `oxftpd web client on http://ADDR/` when it is on, then (in quick mode)
-/// how to connect, and flushes.
-fn announce(bound: &[(SocketAddr, bool)], web: Option<SocketAddr>, mode: Mode, config: &Config) -> anyhow::Result<()> {
+/// `oxftpd web client on http://ADDR/` (or `https://`) when it is on, then
+/// (in quick mode) how to connect, and flushes. `web` is the web client's
+/// address and whether it serves HTTPS.
+fn announce(
+    bound: &[(SocketAddr, bool)],
+    web: Option<(SocketAddr, bool)>,
+    mode: Mode,
+    config: &Config,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for (addr, implicit_tls) in bound {
         writeln!(out, "{}", listening_line(*addr, *implicit_tls)).context("cannot write to stdout")?;
     }
-    if let Some(addr) = web {
-        writeln!(out, "{}", web_line(addr)).context("cannot write to stdout")?;
+    if let Some((addr, https)) = web {
+        writeln!(out, "{}", web_line(addr, https)).context("cannot write to stdout")?;
     }
     if let (Mode::Quick, Some((first, _))) = (mode, bound.first()) {
         let url = url_for(*first);
@@ -137,8 +147,9 @@ fn listening_line(addr: SocketAddr, implicit_tls: bool) -> String {
 }
 
 /// The announcement of the web client, with the port actually bound.
-fn web_line(addr: SocketAddr) -> String {
-    format!("oxftpd web client on http://{addr}/")
+fn web_line(addr: SocketAddr, https: bool) -> String {
+    let scheme = if https { "https" } else { "http" };
+    format!("oxftpd web client on {scheme}://{addr}/")
 }
 
 /// An `ftp://` URL a local client can use to reach `addr` (a wildcard
@@ -220,9 +231,11 @@ mod tests {
 
     #[test]
     fn the_web_client_is_announced_apart_from_ftp_listeners() {
-        assert_eq!(web_line("127.0.0.1:8080".parse().unwrap()), "oxftpd web client on http://127.0.0.1:8080/");
-        assert_eq!(web_line("[::1]:80".parse().unwrap()), "oxftpd web client on http://[::1]:80/");
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(web_line(addr, false), "oxftpd web client on http://127.0.0.1:8080/");
+        assert_eq!(web_line("[::1]:80".parse().unwrap(), false), "oxftpd web client on http://[::1]:80/");
+        assert_eq!(web_line(addr, true), "oxftpd web client on https://127.0.0.1:8080/");
         // Never mistaken for an FTP listener by readers of "oxftpd listening on".
-        assert!(!web_line("127.0.0.1:8080".parse().unwrap()).starts_with("oxftpd listening on "));
+        assert!(!web_line(addr, true).starts_with("oxftpd listening on "));
     }
 }

@@ -1,12 +1,15 @@
 //! End-to-end: the daemon with a `[web]` table serves the browser FTP client,
-//! which logs in to the daemon's own FTP listener. Driven with plain HTTP
-//! (reqwest), as a browser would, checking results against the tree on disk.
+//! which logs in to the daemon's own FTP listener. Driven with reqwest, as a
+//! browser would, over plain HTTP and over HTTPS (with the client then using
+//! explicit FTPS to a daemon that requires TLS), checking results against the
+//! tree on disk.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Daemon, DaemonConfig, PASSWORD, pattern_bytes, write};
+use common::{Daemon, DaemonConfig, PASSWORD, TlsOptions, pattern_bytes, write};
 
 /// A daemon whose web client listens on a free loopback port.
 fn daemon() -> Daemon {
@@ -153,4 +156,88 @@ async fn web_client_stops_with_the_daemon() {
     let status = status.expect("oxftpd did not exit after SIGTERM with a web session open");
     assert!(status.success(), "{status:?}");
     assert!(std::net::TcpStream::connect(web).is_err(), "the web port is still open");
+}
+
+/// A cookie-keeping HTTPS client that trusts the daemon's test CA and nothing else.
+fn https_client(d: &Daemon) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(&d.pki().ca).unwrap()).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_web_client_logs_in_over_ftps_to_a_tls_only_daemon() {
+    let d = tokio::task::spawn_blocking(move || {
+        Daemon::start_with(DaemonConfig {
+            // TLS required everywhere; data connections must resume the
+            // control connection's session (the default).
+            tls: Some(TlsOptions { extra: vec!["control = \"all\"".into(), "data = \"all\"".into()], implicit: false }),
+            web: Some("listen = \"127.0.0.1:0\"\ntls = true\n".into()),
+            ..DaemonConfig::default()
+        })
+    })
+    .await
+    .unwrap();
+    let web = d.web_url().to_string();
+    assert!(web.starts_with("https://"), "{web}");
+    write(d.disk("alice/hello.txt"), b"hello over HTTPS and FTPS\n");
+    let big = pattern_bytes(2 * 1024 * 1024 + 3, 9);
+    write(d.disk("alice/big.bin"), &big);
+    let c = https_client(&d);
+
+    // The server certificate of [tls] serves HTTPS too.
+    let page = c.get(format!("{web}/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("ftpes://127.0.0.1:{}", d.port())), "the login page names the FTPS upstream");
+
+    let r = c
+        .post(format!("{web}/api/login"))
+        .json(&serde_json::json!({ "user": "alice", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "alice's web login over FTPS failed; daemon log:\n{}", d.log());
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["upstream"], format!("ftpes://127.0.0.1:{}", d.port()));
+    let csrf = v["csrf"].as_str().unwrap().to_string();
+
+    // More data connections than a TLS session has tickets: each resumes the session.
+    for _ in 0..3 {
+        let v: serde_json::Value = c.get(format!("{web}/api/list?path=/")).send().await.unwrap().json().await.unwrap();
+        let names: Vec<&str> = v["entries"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+        assert!(names.contains(&"hello.txt") && names.contains(&"big.bin"), "{v}");
+        let r = c.get(format!("{web}/download/hello.txt")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(&r.bytes().await.unwrap()[..], b"hello over HTTPS and FTPS\n");
+    }
+    let body = c.get(format!("{web}/download/big.bin")).send().await.unwrap().bytes().await.unwrap();
+    assert!(body[..] == big[..], "big.bin came back different ({} bytes)", body.len());
+
+    // An upload travels over a protected data connection too.
+    let r = c
+        .put(format!("{web}/api/file?path=/from-the-web.txt"))
+        .header("x-csrf-token", &csrf)
+        .body("uploaded over FTPS")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(std::fs::read(d.disk("alice/from-the-web.txt")).unwrap(), b"uploaded over FTPS");
+
+    // Plain HTTP to the HTTPS port gets no page.
+    let plain = client().get(format!("{}/login", web.replacen("https://", "http://", 1))).send().await;
+    assert!(plain.is_err(), "plain HTTP was answered: {plain:?}");
 }

@@ -1,4 +1,5 @@
-//! Test harness: an in-process oxftp upstream on loopback and the gateway in front of it.
+//! Test harness: an in-process oxftp upstream on loopback and the gateway in
+//! front of it, over plain FTP or FTPS, served over HTTP or HTTPS.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -9,11 +10,81 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oxftp_core::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 use oxftp_core::policy::AnonymousLogin;
-use oxftp_core::{Options, Server};
+use oxftp_core::tls::{TlsConfig, TlsRequirement};
+use oxftp_core::{Listener, Options, Server};
 use oxftp_fs::LocalFsFactory;
 use oxftp_proto::path::VPath;
-use oxftp_web::{WebConfig, WebServer};
+use oxftp_web::{UpstreamTls, WebConfig, WebServer};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls_pki_types::CertificateDer;
 use tokio::sync::oneshot;
+
+/// Test certificates, made fresh by rcgen: a CA and a server certificate it
+/// signed for localhost and 127.0.0.1, as PEM files and DER.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    /// The CA certificate.
+    pub ca: CertificateDer<'static>,
+    /// The server's end-entity certificate.
+    pub leaf: CertificateDer<'static>,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "oxftp-web test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("key");
+        let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        std::fs::write(dir.path().join("server.pem"), leaf.pem() + &ca.pem()).expect("write");
+        std::fs::write(dir.path().join("server.key"), key.serialize_pem()).expect("write");
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write");
+        Pki { ca: ca.der().clone(), leaf: leaf.der().clone(), dir }
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// An HTTPS client trusting this CA and nothing else.
+    pub fn https_client(&self) -> reqwest::ClientBuilder {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.clone()).expect("CA");
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        reqwest::Client::builder().use_preconfigured_tls(tls)
+    }
+
+    /// A certificate nobody uses, for pins and trust stores that must not match.
+    pub fn stranger() -> CertificateDer<'static> {
+        let key = KeyPair::generate().expect("key");
+        CertificateParams::new(vec!["localhost".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert")
+            .der()
+            .clone()
+    }
+}
+
+/// How a test environment is set up.
+pub struct Setup {
+    /// Protection of the upstream FTP server (`None`: plain FTP). With TLS the
+    /// server requires it on control and data connections, with session reuse.
+    pub upstream: UpstreamTls,
+    /// Serve the gateway over HTTPS.
+    pub https: bool,
+}
 
 /// `alice`/`secret` (home /alice); anonymous sees /pub.
 #[derive(Debug)]
@@ -40,6 +111,8 @@ pub struct Env {
     pub web: String,
     pub dir: tempfile::TempDir,
     pub server: WebServer,
+    /// The certificates, when the upstream or the gateway uses TLS.
+    pub pki: Option<Pki>,
     stops: Vec<oneshot::Sender<()>>,
 }
 
@@ -49,30 +122,59 @@ impl Env {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut WebConfig)) -> Env {
+        Self::start_tls(Setup { upstream: UpstreamTls::None, https: false }, |c, _| tweak(c)).await
+    }
+
+    /// An environment with TLS where `setup` says. The gateway pins the
+    /// upstream's certificate unless `tweak` says otherwise, and serves
+    /// HTTPS with the same certificate.
+    pub async fn start_tls(setup: Setup, tweak: impl FnOnce(&mut WebConfig, &Pki)) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in ["alice", "pub"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
+        let pki = Pki::new();
         let storage = Arc::new(LocalFsFactory::new(dir.path()).expect("storage"));
         let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Accounts)), VPath::parse(b"/pub").expect("vpath"), None));
-        let options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
+        let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
+        if setup.upstream != UpstreamTls::None {
+            let mut tls = TlsConfig::new(pki.file("server.pem"), pki.file("server.key"));
+            tls.control = TlsRequirement::All;
+            tls.data = TlsRequirement::All;
+            tls.require_session_reuse = true;
+            options.tls = Some(tls.build().expect("server TLS"));
+        }
         let ftp = Server::new(storage, auth).with_options(options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let ftp_addr = listener.local_addr().expect("addr");
         let (stop_ftp, stopped_ftp) = oneshot::channel::<()>();
+        let implicit_tls = setup.upstream == UpstreamTls::Implicit;
         tokio::spawn(async move {
+            let listeners = vec![Listener { tcp: listener, implicit_tls }];
             let _ = ftp
-                .run(vec![listener], async {
+                .run_listeners(listeners, async {
                     let _ = stopped_ftp.await;
                 })
                 .await;
         });
 
-        let mut config = WebConfig { default_upstream: ftp_addr.to_string(), ..WebConfig::default() };
-        tweak(&mut config);
+        let default_upstream = match setup.upstream {
+            UpstreamTls::None => ftp_addr.to_string(),
+            tls => format!("{}://{ftp_addr}", tls.scheme()),
+        };
+        let mut config = WebConfig { default_upstream, ..WebConfig::default() };
+        if setup.upstream != UpstreamTls::None {
+            config.default_upstream_cert = Some(pki.leaf.clone());
+        }
+        if setup.https {
+            config.https =
+                Some(oxftp_web::https_config(&pki.file("server.pem"), &pki.file("server.key")).expect("https"));
+        }
+        tweak(&mut config, &pki);
         let server = WebServer::new(config);
         let web_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let web = format!("http://{}", web_listener.local_addr().expect("addr"));
+        let scheme = if setup.https { "https" } else { "http" };
+        let web = format!("{scheme}://{}", web_listener.local_addr().expect("addr"));
         let (stop_web, stopped_web) = oneshot::channel::<()>();
         let s = server.clone();
         tokio::spawn(async move {
@@ -82,7 +184,8 @@ impl Env {
                 })
                 .await;
         });
-        Env { ftp_addr, web, dir, server, stops: vec![stop_ftp, stop_web] }
+        let pki = (setup.upstream != UpstreamTls::None || setup.https).then_some(pki);
+        Env { ftp_addr, web, dir, server, pki, stops: vec![stop_ftp, stop_web] }
     }
 
     /// Path on the upstream's disk under alice's home.
@@ -107,9 +210,18 @@ impl Env {
             .expect("client")
     }
 
+    /// A cookie-keeping client for this environment: over HTTPS it trusts
+    /// the test CA (and nothing else).
+    pub fn browser(&self) -> reqwest::Client {
+        let Some(pki) = self.pki.as_ref().filter(|_| self.web.starts_with("https://")) else {
+            return Self::client();
+        };
+        pki.https_client().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    }
+
     /// Log in as alice; returns the client and the CSRF token.
     pub async fn login(&self) -> (reqwest::Client, String) {
-        let c = Self::client();
+        let c = self.browser();
         let r = c
             .post(self.url("/api/login"))
             .json(&serde_json::json!({ "user": "alice", "password": "secret" }))

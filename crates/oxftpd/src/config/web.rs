@@ -1,17 +1,20 @@
 //! `[web]`: the browser FTP client (`oxftp-web`) the daemon serves next to
-//! its FTP listeners.
+//! its FTP listeners, over HTTP or HTTPS.
 //!
 //! The gateway is an FTP *client*: every browser login becomes an FTP login
-//! on an upstream server. Which upstreams it may reach is the security-critical
-//! part, so each one is checked and normalised here, and an address that could
-//! never be reached (or would turn the gateway into an open proxy) is refused
-//! at start-up rather than at the first login.
+//! on an upstream server, over plain FTP or FTPS. Which upstreams it may
+//! reach is the security-critical part, so each one is checked and
+//! normalised here, and an address that could never be reached (or would
+//! turn the gateway into an open proxy) is refused at start-up rather than at
+//! the first login. Certificate files are loaded here too, so a bad one is a
+//! config error naming its key and line.
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oxftp_web::normalize_upstream;
+use oxftp_web::{TlsSetupError, Upstream, UpstreamTls};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -26,10 +29,20 @@ const DEFAULT_WEB_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std:
 pub struct WebSettings {
     /// Where the HTTP server listens (port 0: any free port).
     pub listen: SocketAddr,
-    /// The FTP server logins go to, normalised to `host:port`; `None`: this
-    /// daemon's first plain listener, known only once it is bound.
+    /// HTTPS: the PEM certificate chain and key files (`web.cert_file` and
+    /// `web.key_file`, or the `[tls]` table's); `None` serves plain HTTP.
+    pub https: Option<(PathBuf, PathBuf)>,
+    /// The FTP server logins go to, normalised (`host:port`, or
+    /// `ftpes://host:port` / `ftps://host:port` for FTPS); `None`: this
+    /// daemon, reached through one of its listeners once they are bound.
     pub upstream: Option<String>,
-    /// Other FTP servers a login may name, normalised to `host:port`.
+    /// `web.upstream_tls` as written. Already folded into `upstream`; for
+    /// this daemon as upstream, see [`own_upstream_tls`](Self::own_upstream_tls).
+    pub upstream_tls: Option<UpstreamTls>,
+    /// PEM CA certificates that FTPS upstreams (other than this daemon) are
+    /// checked against; `None`: the system's CA store.
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Other FTP servers a login may name, normalised as `upstream` is.
     pub allowed_upstreams: Vec<String>,
     /// A browser session unused for this long is closed.
     pub idle_timeout: Duration,
@@ -37,7 +50,8 @@ pub struct WebSettings {
     pub absolute_timeout: Duration,
     /// Largest upload, in bytes.
     pub max_upload: u64,
-    /// Mark the session cookie `Secure` (behind an HTTPS proxy).
+    /// Mark the session cookie `Secure` (behind an HTTPS proxy; always so
+    /// when `https` is set).
     pub secure_cookies: bool,
 }
 
@@ -46,7 +60,10 @@ impl Default for WebSettings {
         let web = oxftp_web::WebConfig::default();
         WebSettings {
             listen: DEFAULT_WEB_LISTEN,
+            https: None,
             upstream: None,
+            upstream_tls: None,
+            upstream_ca_file: None,
             allowed_upstreams: Vec::new(),
             idle_timeout: web.idle_timeout,
             absolute_timeout: Duration::from_secs(12 * 3600),
@@ -56,12 +73,32 @@ impl Default for WebSettings {
     }
 }
 
+impl WebSettings {
+    /// How the client reaches this daemon when `web.upstream` names no other
+    /// server: `web.upstream_tls` when given; otherwise, with `[tls]`,
+    /// explicit FTPS through a plain listener (implicit FTPS when there is
+    /// only an implicit one), and plain FTP without `[tls]`.
+    pub fn own_upstream_tls(&self, tls_present: bool, plain_listener: bool) -> UpstreamTls {
+        match self.upstream_tls {
+            Some(mode) => mode,
+            None if !tls_present => UpstreamTls::None,
+            None if plain_listener => UpstreamTls::Explicit,
+            None => UpstreamTls::Implicit,
+        }
+    }
+}
+
 /// `[web]` as written.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawWeb {
     listen: Option<Spanned<String>>,
+    tls: Option<Spanned<bool>>,
+    cert_file: Option<Spanned<String>>,
+    key_file: Option<Spanned<String>>,
     upstream: Option<Spanned<String>>,
+    upstream_tls: Option<Spanned<String>>,
+    upstream_ca_file: Option<Spanned<String>>,
     allowed_upstreams: Vec<Spanned<String>>,
     idle_timeout: Option<Spanned<u64>>,
     absolute_timeout: Option<Spanned<u64>>,
@@ -69,9 +106,24 @@ pub(super) struct RawWeb {
     secure_cookies: Option<bool>,
 }
 
+/// What `[web]` is checked against: the rest of the config.
+pub(super) struct WebContext<'a> {
+    /// Where the `[web]` table is, for errors that belong to no one key.
+    pub table: Range<usize>,
+    /// The config file's directory, which relative file names start from.
+    pub base: &'a Path,
+    /// `[server]`, for its listeners.
+    pub server: &'a ServerConfig,
+    /// `[tls]` when present and valid.
+    pub tls: Option<&'a TlsSettings>,
+    /// Whether a `[tls]` table is written at all (it may be broken: then its
+    /// own errors say enough, and nothing here is checked against it).
+    pub tls_present: bool,
+}
+
 impl Validator<'_> {
     /// `[web]`: every value checked, every bad one recorded.
-    pub(super) fn web(&mut self, raw: RawWeb) -> WebSettings {
+    pub(super) fn web(&mut self, raw: RawWeb, cx: WebContext<'_>) -> WebSettings {
         let mut web = WebSettings::default();
         if let Some(listen) = raw.listen {
             match listen.get_ref().parse::<SocketAddr>() {
@@ -83,9 +135,42 @@ impl Validator<'_> {
                 ),
             }
         }
-        web.upstream = raw.upstream.and_then(|u| self.upstream(u, "web.upstream"));
-        web.allowed_upstreams =
-            raw.allowed_upstreams.into_iter().filter_map(|u| self.upstream(u, "web.allowed_upstreams")).collect();
+        web.https = self.web_https(raw.tls, raw.cert_file, raw.key_file, &cx);
+        let upstream_tls = raw.upstream_tls.and_then(|mode| self.upstream_tls(mode));
+        web.upstream_tls = upstream_tls.as_ref().map(|(mode, _)| *mode);
+        // web.upstream_tls sets the protection of a bare web.upstream and
+        // must agree with a written scheme.
+        web.upstream = raw.upstream.and_then(|u| {
+            let scheme_written = u.get_ref().contains("://");
+            let mut parsed = self.upstream(u, "web.upstream")?;
+            if let Some((mode, span)) = &upstream_tls {
+                if !scheme_written {
+                    parsed = parsed.with_tls(*mode);
+                } else if *mode != parsed.tls() {
+                    let scheme = parsed.tls().scheme();
+                    let message = format!("contradicts the {scheme}:// scheme written in web.upstream");
+                    self.error(span.clone(), "web.upstream_tls", message);
+                }
+            }
+            Some(parsed.to_string())
+        });
+        web.allowed_upstreams = raw
+            .allowed_upstreams
+            .into_iter()
+            .filter_map(|u| self.upstream(u, "web.allowed_upstreams"))
+            .map(|u| u.to_string())
+            .collect();
+        web.upstream_ca_file = raw.upstream_ca_file.and_then(|file| {
+            let span = file.span();
+            let path = self.readable_file(file, "web.upstream_ca_file", cx.base, "PEM CA certificates")?;
+            match oxftp_web::load_certificates(&path) {
+                Ok(_) => Some(path),
+                Err(e) => {
+                    self.error(span, "web.upstream_ca_file", e.to_string());
+                    None
+                }
+            }
+        });
         web.idle_timeout = self.seconds(raw.idle_timeout, "web.idle_timeout").unwrap_or(web.idle_timeout);
         web.absolute_timeout =
             self.seconds(raw.absolute_timeout, "web.absolute_timeout").unwrap_or(web.absolute_timeout);
@@ -97,51 +182,172 @@ impl Validator<'_> {
             }
         }
         web.secure_cookies = raw.secure_cookies.unwrap_or(false);
+        // A broken [tls] table may hold the only listeners: its errors say enough.
+        if !(cx.tls_present && cx.tls.is_none()) {
+            let upstream_tls_span = upstream_tls.map(|(_, span)| span);
+            self.web_listeners(&web, &cx, upstream_tls_span);
+        }
         web
     }
 
-    /// One upstream, normalised; `None` (and an error) when it is not a
-    /// plain `host:port`.
-    fn upstream(&mut self, value: Spanned<String>, key: &str) -> Option<String> {
-        let normal = normalize_upstream(value.get_ref());
-        if normal.is_none() {
+    /// `web.tls`, `web.cert_file`, `web.key_file`: the HTTPS certificate and
+    /// key, loaded once here so a bad file is reported at its key.
+    fn web_https(
+        &mut self,
+        tls: Option<Spanned<bool>>,
+        cert: Option<Spanned<String>>,
+        key: Option<Spanned<String>>,
+        cx: &WebContext<'_>,
+    ) -> Option<(PathBuf, PathBuf)> {
+        let on = tls.as_ref().is_some_and(|t| *t.get_ref());
+        if !on {
+            for (file, name) in [(&cert, "web.cert_file"), (&key, "web.key_file")] {
+                if let Some(file) = file {
+                    self.error(file.span(), name, "only used for HTTPS: set web.tls = true, or remove it");
+                }
+            }
+            return None;
+        }
+        let tls_span = tls.map(|t| t.span()).unwrap_or_else(|| cx.table.clone());
+        let (cert, key) = match (cert, key) {
+            (None, None) => {
+                return match cx.tls {
+                    Some(settings) => {
+                        let config = settings.tls.config();
+                        Some((config.cert_file.clone(), config.key_file.clone()))
+                    }
+                    None if cx.tls_present => None,
+                    None => {
+                        self.error(
+                            tls_span,
+                            "web.tls",
+                            "HTTPS needs a certificate: add a [tls] table (its cert_file and key_file are used), \
+                             or set web.cert_file and web.key_file",
+                        );
+                        None
+                    }
+                };
+            }
+            (Some(cert), Some(key)) => (cert, key),
+            (Some(cert), None) => {
+                self.error(cert.span(), "web.key_file", "required with web.cert_file: the file with a PEM private key");
+                return None;
+            }
+            (None, Some(key)) => {
+                self.error(
+                    key.span(),
+                    "web.cert_file",
+                    "required with web.key_file: the file with a PEM certificate chain",
+                );
+                return None;
+            }
+        };
+        let (cert_span, key_span) = (cert.span(), key.span());
+        let cert = self.readable_file(cert, "web.cert_file", cx.base, "a PEM certificate chain");
+        let key = self.readable_file(key, "web.key_file", cx.base, "a PEM private key");
+        let (cert, key) = (cert?, key?);
+        match oxftp_web::https_config(&cert, &key) {
+            Ok(_) => Some((cert, key)),
+            Err(e) => {
+                let (span, name) = match e {
+                    TlsSetupError::Key(..) | TlsSetupError::Rustls(..) => (key_span, "web.key_file"),
+                    TlsSetupError::Certificates(..) => (cert_span, "web.cert_file"),
+                };
+                self.error(span, name, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// `web.upstream_tls`, with where it was written.
+    fn upstream_tls(&mut self, value: Spanned<String>) -> Option<(UpstreamTls, Range<usize>)> {
+        let mode = match value.get_ref().as_str() {
+            "none" => UpstreamTls::None,
+            "explicit" => UpstreamTls::Explicit,
+            "implicit" => UpstreamTls::Implicit,
+            other => {
+                self.error(
+                    value.span(),
+                    "web.upstream_tls",
+                    format!("expected \"none\", \"explicit\" or \"implicit\", found {other:?}"),
+                );
+                return None;
+            }
+        };
+        Some((mode, value.span()))
+    }
+
+    /// One upstream, parsed; `None` (and an error) when it is not one.
+    fn upstream(&mut self, value: Spanned<String>, key: &str) -> Option<Upstream> {
+        let parsed = Upstream::parse(value.get_ref());
+        if parsed.is_none() {
             self.error(
                 value.span(),
                 key,
                 format!(
-                    "expected \"HOST:PORT\" such as \"127.0.0.1:2121\" or \"ftp.example.org:21\", found {:?}",
+                    "expected \"HOST:PORT\" such as \"ftp.example.org:21\" (plain FTP), or with ftpes:// \
+                     (explicit FTPS) or ftps:// (implicit FTPS) in front, found {:?}",
                     value.get_ref()
                 ),
             );
         }
-        normal
+        parsed
+    }
+
+    /// A file key resolved against `base`; an error unless it names a
+    /// readable regular file (so a typo reads "no such file" at its line).
+    fn readable_file(&mut self, value: Spanned<String>, key: &str, base: &Path, what: &str) -> Option<PathBuf> {
+        let path = base.join(value.get_ref());
+        let problem = match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => format!("{} is not a file", path.display()),
+            Ok(_) => match std::fs::File::open(&path) {
+                Ok(_) => return Some(path),
+                Err(e) => format!("cannot read {}: {e}", path.display()),
+            },
+            Err(e) => format!("cannot read {}: {e}", path.display()),
+        };
+        self.error(value.span(), key, format!("{problem}; expected a file with {what}"));
+        None
     }
 
     /// Cross-checks `[web]` against the FTP listeners: the HTTP port must not
     /// be one of theirs, and without an explicit upstream there must be a
-    /// plain FTP listener for the client to log in to (it speaks no FTPS).
-    pub(super) fn web_listeners(
-        &mut self,
-        web: &WebSettings,
-        table: Range<usize>,
-        server: &ServerConfig,
-        tls: Option<&TlsSettings>,
-    ) {
-        let implicit = tls.map_or(&[][..], |t| t.implicit_listen.as_slice());
+    /// listener of this daemon that speaks what the client will use.
+    fn web_listeners(&mut self, web: &WebSettings, cx: &WebContext<'_>, upstream_tls_span: Option<Range<usize>>) {
+        let server = cx.server;
+        let implicit = cx.tls.map_or(&[][..], |t| t.implicit_listen.as_slice());
         if web.listen.port() != 0 && (server.listen.contains(&web.listen) || implicit.contains(&web.listen)) {
             self.error(
-                table.clone(),
+                cx.table.clone(),
                 "web.listen",
                 format!("{} is also an FTP listener; the web client needs a port of its own", web.listen),
             );
         }
+        if web.upstream.is_some() {
+            return;
+        }
         let listen_errors = self.errors.iter().any(|e: &ConfigError| e.key.as_deref() == Some("server.listen"));
-        if web.upstream.is_none() && server.listen.is_empty() && !listen_errors {
-            self.error(
-                table,
+        let mode = web.own_upstream_tls(cx.tls_present, !server.listen.is_empty());
+        let span = upstream_tls_span.unwrap_or_else(|| cx.table.clone());
+        match mode {
+            UpstreamTls::Explicit | UpstreamTls::Implicit if !cx.tls_present => self.error(
+                span,
+                "web.upstream_tls",
+                "this server has no [tls] table, so the web client can only log in to it over plain FTP \
+                 (\"none\"), or name another server in web.upstream",
+            ),
+            UpstreamTls::Implicit if implicit.is_empty() => self.error(
+                span,
+                "web.upstream_tls",
+                "\"implicit\" needs a tls.implicit_listen address for the web client to log in to",
+            ),
+            UpstreamTls::None | UpstreamTls::Explicit if server.listen.is_empty() && !listen_errors => self.error(
+                cx.table.clone(),
                 "web.upstream",
-                "expected an upstream \"HOST:PORT\": server.listen is empty, and the web client cannot log in over implicit FTPS",
-            );
+                "expected an upstream \"HOST:PORT\": server.listen is empty, so there is no listener for \
+                 plain FTP or explicit FTPS (web.upstream_tls = \"implicit\" uses tls.implicit_listen)",
+            ),
+            _ => {}
         }
     }
 }
@@ -150,8 +356,10 @@ impl Validator<'_> {
 mod tests {
     use std::time::Duration;
 
+    use oxftp_web::UpstreamTls;
+
     use super::WebSettings;
-    use crate::config::{Config, Overrides};
+    use crate::config::{Config, ConfigError, Overrides};
 
     use crate::config::parse_after_storage as parse;
 
@@ -164,25 +372,36 @@ mod tests {
         assert_eq!(web.upstream, None, "the default is resolved once the FTP listeners are bound");
         assert_eq!((web.idle_timeout, web.absolute_timeout), (Duration::from_secs(900), Duration::from_secs(43200)));
         assert_eq!(web.max_upload, 1 << 30);
-        assert!(!web.secure_cookies);
+        assert!(!web.secure_cookies && web.https.is_none() && web.upstream_ca_file.is_none());
+        assert_eq!(web.own_upstream_tls(false, true), UpstreamTls::None, "plain FTP without [tls]");
     }
 
     #[test]
     fn every_key_is_read_and_upstreams_are_normalised() {
         let web = parse(
-            "[web]\nlisten = \"[::1]:0\"\nupstream = \"LocalHost\"\n\
-             allowed_upstreams = [\"FTP.example.org:2121\", \"::1\"]\nidle_timeout = 60\n\
-             absolute_timeout = 3600\nmax_upload = 1024\nsecure_cookies = true\n",
+            "[web]\nlisten = \"[::1]:0\"\nupstream = \"LocalHost\"\nupstream_tls = \"explicit\"\n\
+             allowed_upstreams = [\"FTP.example.org:2121\", \"::1\", \"ftps://secure.example.org\", \"ftp://p.example\"]\n\
+             idle_timeout = 60\nabsolute_timeout = 3600\nmax_upload = 1024\nsecure_cookies = true\ntls = false\n",
         )
         .unwrap()
         .web
         .unwrap();
         assert_eq!(web.listen, "[::1]:0".parse().unwrap());
-        assert_eq!(web.upstream.as_deref(), Some("localhost:21"));
-        assert_eq!(web.allowed_upstreams, ["ftp.example.org:2121", "[::1]:21"]);
+        assert_eq!(web.upstream.as_deref(), Some("ftpes://localhost:21"), "upstream_tls applies to a bare upstream");
+        assert_eq!(web.upstream_tls, Some(UpstreamTls::Explicit));
+        assert_eq!(
+            web.allowed_upstreams,
+            ["ftp.example.org:2121", "[::1]:21", "ftps://secure.example.org:990", "p.example:21"]
+        );
         assert_eq!((web.idle_timeout.as_secs(), web.absolute_timeout.as_secs()), (60, 3600));
         assert_eq!(web.max_upload, 1024);
         assert!(web.secure_cookies);
+        assert!(web.https.is_none());
+    }
+
+    /// `(line within the test text, key)` of each error.
+    fn where_(errors: &[ConfigError]) -> Vec<(Option<usize>, String)> {
+        errors.iter().map(|e| (e.line.map(|l| l - 2), e.key.clone().unwrap_or_default())).collect()
     }
 
     #[test]
@@ -190,12 +409,11 @@ mod tests {
         let errors = parse(
             "[web]\nlisten = \"localhost:8080\"\nupstream = \"user@host\"\n\
              allowed_upstreams = [\"ok.example:21\", \"http://x/\", \"h:0\"]\n\
-             idle_timeout = 0\nabsolute_timeout = 99999999\nmax_upload = 0\n",
+             idle_timeout = 0\nabsolute_timeout = 99999999\nmax_upload = 0\nupstream_tls = \"starttls\"\n",
         )
         .unwrap_err();
-        let got: Vec<_> = errors.iter().map(|e| (e.line.map(|l| l - 2), e.key.clone().unwrap_or_default())).collect();
         assert_eq!(
-            got,
+            where_(&errors),
             vec![
                 (Some(2), "web.listen".to_string()),
                 (Some(3), "web.upstream".to_string()),
@@ -204,11 +422,22 @@ mod tests {
                 (Some(5), "web.idle_timeout".to_string()),
                 (Some(6), "web.absolute_timeout".to_string()),
                 (Some(7), "web.max_upload".to_string()),
+                (Some(8), "web.upstream_tls".to_string()),
             ]
         );
         assert!(errors[0].message.contains("expected \"IP:PORT\""), "{}", errors[0].message);
-        assert!(errors[2].message.contains("http://x/"), "{}", errors[2].message);
+        assert!(errors[2].message.contains("http://x/") && errors[2].message.contains("ftpes://"));
         assert!(errors[3].message.contains("h:0"), "{}", errors[3].message);
+        assert!(errors[7].message.contains("\"explicit\"") && errors[7].message.contains("starttls"));
+    }
+
+    #[test]
+    fn a_scheme_and_upstream_tls_must_agree() {
+        let errors = parse("[web]\nupstream = \"ftps://h\"\nupstream_tls = \"explicit\"\n").unwrap_err();
+        assert_eq!(where_(&errors), vec![(Some(3), "web.upstream_tls".to_string())]);
+        assert!(errors[0].message.contains("contradicts the ftps://"), "{}", errors[0].message);
+        let web = parse("[web]\nupstream = \"ftps://h\"\nupstream_tls = \"implicit\"\n").unwrap().web.unwrap();
+        assert_eq!(web.upstream.as_deref(), Some("ftps://h:990"));
     }
 
     #[test]
@@ -220,6 +449,8 @@ mod tests {
         assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(4), Some("web.secure_cookies")));
         let errors = parse("[web]\nmax_upload = -1\n").unwrap_err();
         assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(4), Some("web.max_upload")));
+        let errors = parse("[web]\ntls = \"yes\"\n").unwrap_err();
+        assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(4), Some("web.tls")));
     }
 
     #[test]
@@ -245,26 +476,117 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(table.starts_with("[web]\n") && table.contains("secure_cookies = false"), "{table}");
+        assert!(table.contains("tls = false"), "{table}");
         let web = parse(&table).unwrap().web.unwrap();
         assert_eq!(web, WebSettings { upstream: Some("127.0.0.1:2121".into()), ..WebSettings::default() });
     }
 
-    #[test]
-    fn the_web_client_cannot_default_to_implicit_ftps() {
+    /// A config in a fresh directory holding a self-signed `server.pem` /
+    /// `server.key` pair and `ca.pem`, with `tls_table` (may be empty) and `[web]`.
+    fn with_files(server: &str, tls_table: &str, web: &str) -> (tempfile::TempDir, Result<Config, Vec<ConfigError>>) {
         let dir = tempfile::tempdir().unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
         std::fs::write(dir.path().join("server.pem"), cert.pem()).unwrap();
         std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
-        let text = "[storage]\nroot = \".\"\n[server]\nlisten = []\n[tls]\ncert_file = \"server.pem\"\n\
-                    key_file = \"server.key\"\nimplicit_listen = [\"127.0.0.1:0\"]\n[web]\n"
-            .to_string();
-        let errors = Config::from_toml(&text, dir.path(), &Overrides::default()).unwrap_err().0;
+        std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("junk.pem"), "not a certificate\n").unwrap();
+        let text = format!("[storage]\nroot = \".\"\n[server]\n{server}\n{tls_table}\n[web]\n{web}");
+        let result = Config::from_toml(&text, dir.path(), &Overrides::default()).map_err(|e| e.0);
+        (dir, result)
+    }
+
+    const TLS: &str = "[tls]\ncert_file = \"server.pem\"\nkey_file = \"server.key\"\n";
+    const LISTEN: &str = "listen = [\"127.0.0.1:0\"]";
+
+    #[test]
+    fn https_uses_the_tls_tables_certificate_or_its_own() {
+        let (dir, config) = with_files(LISTEN, TLS, "tls = true\n");
+        let web = config.unwrap().web.unwrap();
+        assert_eq!(web.https, Some((dir.path().join("server.pem"), dir.path().join("server.key"))));
+
+        let own = "tls = true\ncert_file = \"server.pem\"\nkey_file = \"server.key\"\n";
+        let (dir, config) = with_files(LISTEN, "", own);
+        let web = config.unwrap().web.unwrap();
+        assert_eq!(web.https, Some((dir.path().join("server.pem"), dir.path().join("server.key"))));
+    }
+
+    #[test]
+    fn https_errors_name_the_key_and_line() {
+        // Lines: 1-2 [storage], 3-4 [server], 5 (no [tls]), 6 [web], 7 on.
+        let line_key = |errors: &[ConfigError]| -> Vec<(Option<usize>, String)> {
+            errors.iter().map(|e| (e.line, e.key.clone().unwrap_or_default())).collect()
+        };
+        let (_d, errors) = with_files(LISTEN, "", "tls = true\n");
+        let errors = errors.unwrap_err();
+        assert_eq!(line_key(&errors), vec![(Some(7), "web.tls".to_string())]);
+        assert!(errors[0].message.contains("[tls]") && errors[0].message.contains("web.cert_file"));
+
+        let (_d, errors) = with_files(LISTEN, "", "cert_file = \"server.pem\"\nkey_file = \"server.key\"\n");
+        let errors = errors.unwrap_err();
+        assert_eq!(
+            line_key(&errors),
+            vec![(Some(7), "web.cert_file".to_string()), (Some(8), "web.key_file".to_string())]
+        );
+        assert!(errors[0].message.contains("web.tls = true"), "{}", errors[0].message);
+
+        // With [tls] (lines 5-8), [web] starts on line 9.
+        let (_d, errors) = with_files(LISTEN, TLS, "tls = true\ncert_file = \"server.pem\"\n");
+        assert_eq!(line_key(&errors.unwrap_err()), vec![(Some(11), "web.key_file".to_string())]);
+
+        let (_d, errors) = with_files(LISTEN, "", "tls = true\ncert_file = \"junk.pem\"\nkey_file = \"server.key\"\n");
+        let errors = errors.unwrap_err();
+        assert_eq!(line_key(&errors), vec![(Some(8), "web.cert_file".to_string())]);
+        assert!(errors[0].message.contains("no certificate"), "{}", errors[0].message);
+
+        let (_d, errors) =
+            with_files(LISTEN, "", "tls = true\ncert_file = \"server.pem\"\nkey_file = \"missing.key\"\n");
+        let errors = errors.unwrap_err();
+        assert_eq!(line_key(&errors), vec![(Some(9), "web.key_file".to_string())]);
+        assert!(errors[0].message.contains("missing.key"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn upstream_ca_file_must_hold_certificates() {
+        let (dir, config) = with_files(LISTEN, "", "upstream_ca_file = \"ca.pem\"\n");
+        assert_eq!(config.unwrap().web.unwrap().upstream_ca_file, Some(dir.path().join("ca.pem")));
+        for (file, words) in [("junk.pem", "no certificate"), ("nope.pem", "nope.pem")] {
+            let (_d, errors) = with_files(LISTEN, "", &format!("upstream_ca_file = \"{file}\"\n"));
+            let errors = errors.unwrap_err();
+            assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(7), Some("web.upstream_ca_file")));
+            assert!(errors[0].message.contains(words), "{}", errors[0].message);
+        }
+    }
+
+    #[test]
+    fn this_server_as_upstream_is_reached_the_way_it_listens() {
+        // [tls] with a plain listener: explicit FTPS.
+        let (_d, config) = with_files(LISTEN, TLS, "");
+        let config = config.unwrap();
+        let web = config.web.as_ref().unwrap();
+        assert_eq!(web.own_upstream_tls(config.tls.is_some(), true), UpstreamTls::Explicit);
+        // Only an implicit listener: implicit FTPS, no error.
+        let implicit = format!("{TLS}implicit_listen = [\"127.0.0.1:0\"]\n");
+        let (_d, config) = with_files("listen = []", &implicit, "");
+        let config = config.unwrap();
+        let web = config.web.as_ref().unwrap();
+        assert_eq!(web.own_upstream_tls(config.tls.is_some(), false), UpstreamTls::Implicit);
+        // Explicit FTPS asked for, but there is no plain listener.
+        let (_d, errors) = with_files("listen = []", &implicit, "upstream_tls = \"explicit\"\n");
+        let errors = errors.unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].key.as_deref(), Some("web.upstream"));
-        // An explicit upstream is fine.
-        let text = text + "upstream = \"127.0.0.1:2121\"\n";
-        let config = Config::from_toml(&text, dir.path(), &Overrides::default()).unwrap();
-        assert_eq!(config.web.unwrap().upstream.as_deref(), Some("127.0.0.1:2121"));
+        // FTPS asked for, but this server has no [tls].
+        let (_d, errors) = with_files(LISTEN, "", "upstream_tls = \"explicit\"\n");
+        let errors = errors.unwrap_err();
+        assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(7), Some("web.upstream_tls")));
+        assert!(errors[0].message.contains("no [tls]"), "{}", errors[0].message);
+        // Implicit asked for without an implicit listener.
+        let (_d, errors) = with_files(LISTEN, TLS, "upstream_tls = \"implicit\"\n");
+        let errors = errors.unwrap_err();
+        assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(10), Some("web.upstream_tls")));
+        // Another server named: nothing to check against the listeners.
+        let (_d, config) = with_files("listen = []", &implicit, "upstream = \"127.0.0.1:2121\"\n");
+        assert_eq!(config.unwrap().web.unwrap().upstream.as_deref(), Some("127.0.0.1:2121"));
     }
 }

@@ -328,9 +328,13 @@ fn parse_implicit(line: &str) -> Option<u16> {
 
 /// Parses `oxftpd web client on http://ADDR/` into `http://ADDR`.
 fn parse_web(line: &str) -> Option<String> {
-    let addr = line.trim().strip_prefix("oxftpd web client on http://")?.strip_suffix('/')?;
-    let addr: std::net::SocketAddr = addr.parse().ok()?;
-    Some(format!("http://{addr}"))
+    let rest = line.trim().strip_prefix("oxftpd web client on ")?;
+    let (scheme, addr) = rest.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let addr: std::net::SocketAddr = addr.strip_suffix('/')?.parse().ok()?;
+    Some(format!("{scheme}://{addr}"))
 }
 
 /// alice: a normal user; gina: a guest confined to /guest; ro: a read-only

@@ -22,12 +22,7 @@ async fn login_good_and_bad() {
     assert_eq!(v["ftp_code"], 530);
     assert_eq!(c.get(env.url("/api/session")).send().await.unwrap().status(), 401);
 
-    let r = c
-        .post(env.url("/api/login"))
-        .json(&serde_json::json!({ "user": "alice", "password": "secret" }))
-        .send()
-        .await
-        .unwrap();
+    let r = env.post_login(&c).await;
     assert_eq!(r.status(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");

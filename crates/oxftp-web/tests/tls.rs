@@ -107,12 +107,7 @@ async fn tls_1_3_upstreams_work_when_allowed() {
 
 /// Log in and expect the gateway to refuse with a TLS error naming `words`.
 async fn login_refused(env: &Env, words: &str) {
-    let r = Env::client()
-        .post(env.url("/api/login"))
-        .json(&serde_json::json!({ "user": "alice", "password": "secret" }))
-        .send()
-        .await
-        .unwrap();
+    let r = env.post_login(&Env::client()).await;
     assert_eq!(r.status(), 502);
     assert!(r.headers().get("set-cookie").is_none());
     let v: serde_json::Value = r.json().await.unwrap();
@@ -148,12 +143,7 @@ async fn a_plain_login_to_a_tls_only_server_is_refused_by_the_server() {
         c.default_upstream = c.default_upstream.trim_start_matches("ftpes://").to_string();
     })
     .await;
-    let r = Env::client()
-        .post(env.url("/api/login"))
-        .json(&serde_json::json!({ "user": "alice", "password": "secret" }))
-        .send()
-        .await
-        .unwrap();
+    let r = env.post_login(&Env::client()).await;
     assert_eq!(r.status(), 401);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["ftp_code"].as_u64().is_some_and(|c| (500..600).contains(&c)), "{v}");
@@ -201,12 +191,7 @@ async fn https_gateway_sets_a_secure_cookie_and_serves_files() {
     assert!(env.web.starts_with("https://"));
     std::fs::write(env.alice("hello.txt"), b"over HTTPS and FTPS").unwrap();
     let c = env.browser();
-    let r = c
-        .post(env.url("/api/login"))
-        .json(&serde_json::json!({ "user": "alice", "password": "secret" }))
-        .send()
-        .await
-        .unwrap();
+    let r = env.post_login(&c).await;
     assert_eq!(r.status(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(

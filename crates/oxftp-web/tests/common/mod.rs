@@ -219,15 +219,19 @@ impl Env {
         pki.https_client().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
     }
 
-    /// Log in as alice; returns the client and the CSRF token.
-    pub async fn login(&self) -> (reqwest::Client, String) {
-        let c = self.browser();
-        let r = c
-            .post(self.url("/api/login"))
+    /// POST alice's credentials to `/api/login` with client `c`, whatever the answer.
+    pub async fn post_login(&self, c: &reqwest::Client) -> reqwest::Response {
+        c.post(self.url("/api/login"))
             .json(&serde_json::json!({ "user": "alice", "password": "secret" }))
             .send()
             .await
-            .expect("login");
+            .expect("login request")
+    }
+
+    /// Log in as alice; returns the client and the CSRF token.
+    pub async fn login(&self) -> (reqwest::Client, String) {
+        let c = self.browser();
+        let r = self.post_login(&c).await;
         assert_eq!(r.status(), 200, "login");
         let v: serde_json::Value = r.json().await.expect("json");
         let csrf = v["csrf"].as_str().expect("csrf").to_string();

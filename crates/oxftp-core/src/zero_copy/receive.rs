@@ -25,10 +25,20 @@ use super::ZeroCopy;
 /// may give less (`fs.pipe-max-size`); whatever it gives works.
 const PIPE_SIZE: usize = 1024 * 1024;
 
+/// Most uploads splicing at once. Each holds a thread of the runtime's
+/// blocking pool (512 threads by default) for its whole length; beyond this
+/// many, uploads copy through buffers instead, so file opens, listings and
+/// renames of other sessions never queue behind long uploads.
+const MAX_SPLICING: usize = 128;
+
+/// Permits for [`MAX_SPLICING`].
+static SPLICING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_SPLICING);
+
 /// Receive from `socket` until the client closes it, into `file` at its
 /// current position (the storage put it at the REST offset). `progress` is
 /// raised by every byte received on top of `counted` bytes already moved by
-/// the caller. `Unsupported` means nothing was taken from the socket.
+/// the caller. `Unsupported` means nothing was taken from the socket (the
+/// kernel cannot splice these, or [`MAX_SPLICING`] uploads already do).
 pub(crate) async fn receive_file(
     socket: &TcpStream,
     file: File,
@@ -36,6 +46,9 @@ pub(crate) async fn receive_file(
     progress: Arc<AtomicU64>,
     counted: u64,
 ) -> Result<ZeroCopy, ReceiveError> {
+    let Ok(_slot) = SPLICING.try_acquire() else {
+        return Ok(ZeroCopy::Unsupported);
+    };
     let socket = socket.as_fd().try_clone_to_owned().map_err(ReceiveError::Network)?;
     // If this future is dropped (ABOR, session gone) the blocking loop must
     // not keep the socket alive: shutting down our side of it wakes the loop

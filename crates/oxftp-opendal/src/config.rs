@@ -6,6 +6,7 @@
 //! [storage]
 //! scheme = "s3"
 //! chunk_size = 8388608          # multipart part size in bytes (S3: >= 5 MiB)
+//! upload_concurrency = 2        # parts of one upload in flight
 //! rename_dir_limit = 1000       # allow RNFR/RNTO of directories up to 1000 objects
 //!
 //! [storage.s3]
@@ -15,6 +16,7 @@
 //! access_key_id = "..."          # or AWS_ACCESS_KEY_ID & co. in the environment
 //! secret_access_key = "..."
 //! root = "/ftp"                  # key prefix everything lives under
+//! checksum = "crc32c"            # or "none" for stores that refuse checksum headers
 //!
 //! [storage.options]              # any other option of the OpenDAL service
 //! server_side_encryption = "AES256"
@@ -24,6 +26,26 @@
 //! OpenDAL options in `[storage.options]` (`bucket`, `credential_path`, `root`
 //! for GCS; `container`, `account_name`, `account_key`, `endpoint` for Azure
 //! Blob; `root` for fs).
+//!
+//! # Memory and speed of uploads
+//!
+//! Each upload in progress holds about
+//!
+//! ```text
+//! (upload_concurrency + 2) * chunk_size + 2 MiB
+//! ```
+//!
+//! (see [`crate::write`] for the parts of that sum): 34 MiB with the
+//! defaults (8 MiB parts, 2 in flight), so a daemon with N simultaneous
+//! uploads to S3 needs N times that on top of its own ~16 MiB. More parts in
+//! flight help when one connection to the store is slow (high latency,
+//! per-connection limits); smaller parts save memory but cap the object
+//! size, as S3 allows at most 10,000 parts: 8 MiB parts allow files up to
+//! 78 GiB, 5 MiB parts 48 GiB. Measured through oxftpd on a 2-core machine
+//! against moto, the defaults upload 1 GiB at 1.0 to 1.15 times the speed of
+//! boto3's transfer manager (what `aws s3 cp` uses: 8 MiB parts, 10 threads)
+//! with a daemon peak RSS of about 52 MiB; 5 MiB parts with 3 in flight
+//! peaked at about 45 MiB at the same speed.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,11 +53,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Default multipart part size: 8 MiB (S3's minimum is 5 MiB).
+/// Default multipart part size: 8 MiB (S3's minimum is 5 MiB). Allows files
+/// up to 78 GiB on S3 (10,000 parts) for 34 MiB per upload with the default
+/// concurrency.
 pub const DEFAULT_CHUNK_SIZE: usize = 8 * 1024 * 1024;
 /// S3 refuses multipart parts below 5 MiB (except the last one).
 pub const S3_MIN_CHUNK_SIZE: usize = 5 * 1024 * 1024;
-/// Default number of parts uploaded at once per upload.
+/// Default number of parts uploaded at once per upload. Two already keep the
+/// store busy while the next part arrives (measured: more did not upload a
+/// 1 GiB file faster to moto, and each one costs another `chunk_size`).
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 2;
 /// Default listing page size (S3's own maximum per request).
 pub const DEFAULT_LIST_PAGE_SIZE: usize = 1000;
@@ -60,12 +86,13 @@ pub struct OpendalConfig {
     /// S3 settings (required when `scheme = "s3"`).
     #[serde(default)]
     pub s3: Option<S3Config>,
-    /// Multipart part size in bytes; also the most one upload buffers per
-    /// part in flight. Default 8 MiB; at least 5 MiB on S3.
+    /// Multipart part size in bytes. Default 8 MiB; at least 5 MiB on S3,
+    /// where it also caps the file size at 10,000 parts. Memory per upload:
+    /// see the module documentation.
     #[serde(default)]
     pub chunk_size: Option<usize>,
     /// Parts of one upload sent at once (default 2). Memory per upload is
-    /// about `chunk_size * (upload_concurrency + 1)`.
+    /// about `(upload_concurrency + 2) * chunk_size + 2 MiB`.
     #[serde(default)]
     pub upload_concurrency: Option<usize>,
     /// Allow renaming a directory (copy every object under it, then delete
@@ -149,6 +176,35 @@ pub struct S3Config {
     /// Send unsigned requests (public buckets).
     #[serde(default)]
     pub anonymous: bool,
+    /// Checksum sent with every part and small object, which the store
+    /// verifies before accepting the bytes. Default [`S3Checksum::Crc32c`].
+    #[serde(default)]
+    pub checksum: Option<S3Checksum>,
+}
+
+/// The integrity checksum of S3 uploads (`[storage.s3] checksum`).
+///
+/// With `crc32c` (the default) each UploadPart and PutObject carries an
+/// `x-amz-checksum-crc32c` header and the multipart upload is created with
+/// that algorithm, so the store rejects a part damaged on the way and the
+/// object keeps a checksum a client can verify later. The AWS SDKs and
+/// `aws s3 cp` send a CRC by default too. The CRC is hardware accelerated:
+/// it made no measurable difference to oxftpd's CPU time per GiB uploaded.
+///
+/// It also matters for speed on some stores: moto (the S3 server of our
+/// tests and bench), when an upload declared no algorithm, computes a
+/// full-object CRC at CompleteMultipartUpload over a fresh copy of the
+/// whole file, which doubled the completion time of a 1 GiB upload.
+///
+/// `none` sends no checksum headers, for S3-compatible stores that refuse
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Checksum {
+    /// CRC32C on every part and object (the default).
+    Crc32c,
+    /// No checksum headers.
+    None,
 }
 
 impl fmt::Debug for S3Config {
@@ -164,6 +220,7 @@ impl fmt::Debug for S3Config {
             .field("virtual_host_style", &self.virtual_host_style)
             .field("root", &self.root)
             .field("anonymous", &self.anonymous)
+            .field("checksum", &self.checksum)
             .finish()
     }
 }
@@ -322,6 +379,18 @@ impl OpendalConfig {
         if let Some(root) = &s3.root {
             opts.insert("root".into(), root.clone());
         }
+        match s3.checksum {
+            Some(S3Checksum::Crc32c) => {
+                opts.insert("checksum_algorithm".into(), "crc32c".into());
+            }
+            Some(S3Checksum::None) => {
+                opts.remove("checksum_algorithm");
+            }
+            // Unset: an explicit [options] checksum_algorithm stands, else the default.
+            None => {
+                opts.entry("checksum_algorithm".into()).or_insert_with(|| "crc32c".into());
+            }
+        }
         Ok(opts)
     }
 }
@@ -406,6 +475,27 @@ mod tests {
         assert_eq!(err("scheme = \"memory\"\n[s3]\nbucket = \"b\""), "s3");
         assert_eq!(err("scheme = \"memory\"\nrename_dir_max_bytes = 5"), "rename_dir_max_bytes");
         assert!(toml::from_str::<OpendalConfig>("scheme = \"s3\"\nbogus = 1").is_err());
+    }
+
+    #[test]
+    fn s3_uploads_carry_a_crc32c_unless_turned_off() {
+        let base = "scheme = \"s3\"\n[s3]\nbucket = \"b\"\n";
+        let opts = parse(base).service_options().unwrap();
+        assert_eq!(opts["checksum_algorithm"], "crc32c", "on by default");
+        let opts = parse(&format!("{base}checksum = \"none\"\n")).service_options().unwrap();
+        assert!(!opts.contains_key("checksum_algorithm"));
+        let opts = parse(&format!("{base}checksum = \"crc32c\"\n")).service_options().unwrap();
+        assert_eq!(opts["checksum_algorithm"], "crc32c");
+        // An explicit OpenDAL option stands when the typed key is unset, and loses to it.
+        let opts = parse(&format!("{base}[options]\nchecksum_algorithm = \"md5\"\n")).service_options().unwrap();
+        assert_eq!(opts["checksum_algorithm"], "md5");
+        let opts = parse(&format!("{base}checksum = \"none\"\n[options]\nchecksum_algorithm = \"md5\"\n"))
+            .service_options()
+            .unwrap();
+        assert!(!opts.contains_key("checksum_algorithm"));
+        assert!(toml::from_str::<OpendalConfig>(&format!("{base}checksum = \"sha1\"\n")).is_err());
+        // Not an S3 thing: other services get no such option.
+        assert!(!parse("scheme = \"memory\"").service_options().unwrap().contains_key("checksum_algorithm"));
     }
 
     #[test]

@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+mod blocks;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -33,7 +34,7 @@ pub mod list;
 mod storage;
 pub mod write;
 
-pub use config::{ConfigError, OpendalConfig, S3Config, Tuning};
+pub use config::{ConfigError, OpendalConfig, S3Checksum, S3Config, Tuning};
 pub use events::UploadListener;
 pub use storage::{OpendalStorage, install_http_client};
 

@@ -1,11 +1,22 @@
 //! Uploads: a [`WriteHandle`] over an OpenDAL [`opendal::Writer`].
 //!
-//! Bytes from the data connection collect in a small staging buffer; a full
-//! buffer is handed to the OpenDAL writer on a spawned task, so the upload
-//! of one batch overlaps the receipt of the next. The OpenDAL writer cuts
-//! the stream into `chunk`-sized multipart parts and uploads up to
-//! `concurrent` of them at once, so memory per upload stays near
-//! `chunk * (concurrent + 1) + 2 * staging` whatever the file size.
+//! Bytes from the data connection are copied once, into a staging block of
+//! [`STAGING_BYTES`] from the upload's pool of recycled blocks (see
+//! `blocks.rs` for why they are recycled). A full block goes to the OpenDAL writer
+//! as [`bytes::Bytes`] (no second copy) on a spawned task, so the upload of one
+//! block overlaps the receipt of the next. The OpenDAL writer gathers blocks
+//! into `chunk`-sized multipart parts (a chain of blocks, not a concatenated
+//! copy) and uploads up to `concurrent` of them at once; a sent part's blocks
+//! return to the pool. Memory per upload therefore stays near
+//!
+//! ```text
+//! (upload_concurrency + 2) * chunk_size + 2 * STAGING_BYTES
+//! ```
+//!
+//! whatever the file size: `concurrent` parts in flight, one finished part
+//! that OpenDAL holds back until it knows whether more follow (a file of one
+//! part is a single PutObject), one part being gathered, and the staging
+//! block being filled while the previous one is handed over.
 //!
 //! Nothing is visible under the final key until `commit` (S3:
 //! CompleteMultipartUpload, or one PutObject for small files). `abort`, a
@@ -18,17 +29,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use async_trait::async_trait;
-use bytes::BytesMut;
 use oxftp_core::storage::{ErrorKind, StorageError, WriteHandle};
 use oxftp_proto::path::VPath;
 use tokio::io::AsyncWrite;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::blocks::BlockPool;
 use crate::error::{map_error, to_io};
 use crate::events::UploadListener;
 
-/// The most bytes staged before they go to the OpenDAL writer.
+/// The most bytes staged before they go to the OpenDAL writer: the size of
+/// one pooled block. Large enough that handing a block over (one spawned
+/// task) costs nothing next to the bytes in it; small next to a part.
 pub const STAGING_BYTES: usize = 1024 * 1024;
 
 type Step = JoinHandle<(opendal::Writer, opendal::Result<()>)>;
@@ -45,8 +58,10 @@ enum State {
 /// An upload in progress; see the module documentation.
 pub struct ObjectWriter {
     state: State,
-    staged: BytesMut,
-    staging_limit: usize,
+    /// The block being filled (taken from the pool at the first byte, so an
+    /// empty upload or the end of one allocates nothing).
+    staged: Vec<u8>,
+    pool: Arc<BlockPool>,
     written: u64,
     failed: Option<StorageError>,
     path: VPath,
@@ -56,7 +71,8 @@ pub struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// Wrap an open OpenDAL writer for `path`. Must be called inside a Tokio runtime.
+    /// Wrap an open OpenDAL writer for `path`, staging in blocks of
+    /// `staging_limit` bytes (at least 1). Must be called inside a Tokio runtime.
     pub fn new(
         writer: opendal::Writer,
         path: VPath,
@@ -66,11 +82,11 @@ impl ObjectWriter {
     ) -> Result<Self, StorageError> {
         let runtime =
             Handle::try_current().map_err(|_| StorageError::new(ErrorKind::Other, "uploads need a Tokio runtime"))?;
-        let staging_limit = staging_limit.max(1);
+        let pool = BlockPool::new(staging_limit);
         Ok(ObjectWriter {
             state: State::Idle(writer),
-            staged: BytesMut::with_capacity(staging_limit.min(STAGING_BYTES)),
-            staging_limit,
+            staged: Vec::new(),
+            pool,
             written: 0,
             failed: None,
             path,
@@ -85,7 +101,8 @@ impl ObjectWriter {
         let State::Idle(mut writer) = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        let batch = self.staged.split().freeze();
+        let block = std::mem::take(&mut self.staged);
+        let batch = BlockPool::freeze(&self.pool, block);
         self.state = State::Busy(self.runtime.spawn(async move {
             let result = writer.write(batch).await;
             (writer, result)
@@ -156,7 +173,8 @@ impl AsyncWrite for ObjectWriter {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        while this.staged.len() >= this.staging_limit {
+        let limit = this.pool.block_size();
+        while this.staged.len() >= limit {
             ready!(this.poll_step(cx)).map_err(to_io)?;
             match this.state {
                 State::Idle(_) => this.start_step(),
@@ -164,7 +182,10 @@ impl AsyncWrite for ObjectWriter {
                 State::Done => return Poll::Ready(Err(to_io(closed()))),
             }
         }
-        let n = buf.len().min(this.staging_limit - this.staged.len());
+        if this.staged.capacity() == 0 {
+            this.staged = this.pool.take();
+        }
+        let n = buf.len().min(limit - this.staged.len());
         this.staged.extend_from_slice(&buf[..n]);
         this.written += n as u64;
         Poll::Ready(Ok(n))

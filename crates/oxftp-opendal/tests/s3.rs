@@ -313,3 +313,39 @@ async fn key_prefix_root_and_homes() {
     assert_eq!(names(&s, "/").await, vec![("home".into(), true)]);
     assert_eq!(names(&s, "/home/ann").await, vec![("notes.txt".into(), false)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_carry_a_crc32c_unless_turned_off() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("sums");
+    // 11 MiB in 8 MiB parts: a multipart upload whose second part ends mid-block.
+    let data: Vec<u8> = (0..11 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let checksums = |key: &str| {
+        moto.python(&format!(
+            "h = s3.head_object(Bucket='sums', Key='{key}', ChecksumMode='ENABLED')\n\
+             print(sorted(k for k in h if k.startswith('Checksum') and k != 'ChecksumType'))"
+        ))
+    };
+
+    let s = moto.storage("sums", |_| {});
+    for piece in [&data[..], &data[..1000]] {
+        let key = format!("on-{}", piece.len());
+        let mut w = s.open_write(&p(&format!("/{key}")), WriteMode::Create { exclusive: false }).await.unwrap();
+        for chunk in piece.chunks(100_000) {
+            w.write_all(chunk).await.unwrap();
+        }
+        w.commit().await.unwrap();
+        assert_eq!(get(&s, &format!("/{key}"), 0).await, piece, "{key} came back whole");
+    }
+    // The multipart upload was created with the algorithm, so the object keeps one.
+    assert_eq!(checksums(&format!("on-{}", data.len())).trim(), "['ChecksumCRC32C']");
+
+    let s = moto.storage("sums", |c| {
+        if let Some(s3) = c.s3.as_mut() {
+            s3.checksum = Some(oxftp_opendal::S3Checksum::None);
+        }
+    });
+    put(&s, "/off", &data).await;
+    assert_eq!(get(&s, "/off", 0).await, data);
+    assert_eq!(checksums("off").trim(), "[]");
+}

@@ -1,5 +1,8 @@
 //! A 100 MiB upload and download through S3 (moto) with bounded memory.
 //! In its own test binary so the process's peak memory is this test's alone.
+//!
+//! The upload uses the default tuning, so the bound checked here is the one
+//! the configuration documents: `(upload_concurrency + 2) * chunk_size + 2 MiB`.
 
 mod common;
 
@@ -7,6 +10,8 @@ use std::time::Instant;
 
 use common::Moto;
 use oxftp_core::storage::{ReadHandle, Storage, WriteMode};
+use oxftp_opendal::config::{DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_CONCURRENCY};
+use oxftp_opendal::write::STAGING_BYTES;
 use oxftp_proto::path::VPath;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -34,25 +39,33 @@ fn block(i: usize) -> Vec<u8> {
 async fn hundred_mib_streams_with_bounded_memory() {
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("big");
-    let s = moto.storage("big", |c| {
-        c.chunk_size = Some(8 * MIB);
-        c.upload_concurrency = Some(2);
-    });
+    let s = moto.storage("big", |_| {});
     let path = VPath::parse(b"/hundred.bin").unwrap();
     let mut blocks: Vec<Vec<u8>> = (0..4).map(block).collect();
     let base = peak_rss();
 
     let started = Instant::now();
-    let mut w = s.open_write(&path, WriteMode::Create { exclusive: false }).await.unwrap();
-    for i in 0..TOTAL_MIB {
-        let b = &mut blocks[i % 4];
-        b[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        // The engine writes in pieces of its buffer size; so do we.
-        for piece in b.chunks(256 * 1024) {
-            w.write_all(piece).await.unwrap();
-        }
-    }
-    w.commit().await.unwrap();
+    // On a spawned task, as the engine runs a session: the task may hop
+    // between worker threads while the HTTP client drops sent parts on
+    // others, which is what fragmented the allocator before staging blocks
+    // were recycled (in a release build this test then grew the peak by 42
+    // to 49 MiB; now by 36).
+    let upload = {
+        let (s, path) = (s.clone(), path.clone());
+        tokio::spawn(async move {
+            let mut w = s.open_write(&path, WriteMode::Create { exclusive: false }).await.unwrap();
+            for i in 0..TOTAL_MIB {
+                let b = &mut blocks[i % 4];
+                b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                // Pieces the size of typical socket reads.
+                for piece in b.chunks(64 * 1024) {
+                    w.write_all(piece).await.unwrap();
+                }
+            }
+            w.commit().await.unwrap();
+        })
+    };
+    upload.await.unwrap();
     let upload = started.elapsed();
     let after_upload = peak_rss();
     assert!(moto.open_uploads("big").is_empty());
@@ -94,7 +107,20 @@ async fn hundred_mib_streams_with_bounded_memory() {
         TOTAL_MIB as f64 / download.as_secs_f64(),
         base / MIB as u64,
     );
-    // 8 MiB parts, 2 in flight, plus staging and HTTP buffers: far below 100 MiB.
-    assert!(grow_up < 64, "upload grew the peak RSS by {grow_up} MiB");
-    assert!(grow_down < 64, "download grew the peak RSS by {grow_down} MiB");
+    // The documented bound (34 MiB with the defaults) plus a little for the
+    // HTTP client and the allocator. Only an optimised build is held to it
+    // (`cargo test --release -p oxftp-opendal --test s3_big_upload`): in a
+    // debug build the heap peaks at the same 34 MiB of blocks, but the RSS
+    // peak wanders 3 to 28 MiB above it from run to run, so there the check
+    // only catches unbounded buffering (the file is 100 MiB).
+    let bound = ((DEFAULT_UPLOAD_CONCURRENCY + 2) * DEFAULT_CHUNK_SIZE + 2 * STAGING_BYTES) / MIB;
+    let slack = if cfg!(debug_assertions) { 40 } else { 6 };
+    assert!(
+        grow_up <= (bound + slack) as u64,
+        "upload grew the peak RSS by {grow_up} MiB (documented bound {bound} MiB + {slack})"
+    );
+    // Peak RSS only rises, so the download is judged by what it added: a
+    // streamed GET holds a few HTTP buffers, never the file.
+    let added_down = grow_down.saturating_sub(grow_up);
+    assert!(added_down < 16, "download added {added_down} MiB to the peak RSS");
 }

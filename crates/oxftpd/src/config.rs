@@ -1144,6 +1144,8 @@ level = "debug"
             "backend",
             "scheme",
             "chunk_size",
+            "upload_concurrency",
+            "checksum",
             "rename_dir_limit",
             "bucket",
             "json_file",

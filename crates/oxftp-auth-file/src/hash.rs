@@ -140,7 +140,11 @@ mod memory {
     impl Blocks {
         pub fn map(count: usize) -> std::io::Result<Blocks> {
             let len = count.checked_mul(size_of::<Block>()).ok_or_else(|| std::io::Error::other("too many blocks"))?;
-            Ok(Blocks { map: MmapMut::map_anon(len.max(1))?, count })
+            let map = MmapMut::map_anon(len.max(1))?;
+            // Transparent huge pages where the system allows them: ten faults
+            // for 19 MiB instead of about five thousand. Only a hint.
+            let _ = map.advise(memmap2::Advice::HugePage);
+            Ok(Blocks { map, count })
         }
 
         pub fn as_blocks(&mut self) -> &mut [Block] {

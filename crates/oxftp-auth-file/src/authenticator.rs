@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
-use tokio::sync::Semaphore;
+use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity};
 
 use crate::error::UsersFileError;
 use crate::file::{UserEntry, parse};
@@ -18,13 +17,6 @@ use crate::hash::{DUMMY_HASH, Verdict, verify};
 /// ~100 bytes); it stops a misconfigured path such as `/dev/zero` from eating
 /// memory.
 const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
-
-/// Most password checks running at once. Each argon2 check holds its memory
-/// cost (19 MiB with default parameters) for its duration, so a burst of
-/// logins must queue rather than allocate without bound.
-fn max_concurrent_checks() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8)
-}
 
 /// One account, ready to hand out.
 struct Account {
@@ -40,7 +32,9 @@ struct Account {
 pub struct FileAuthenticator {
     accounts: HashMap<String, Account>,
     dummy: Arc<str>,
-    checks: Arc<Semaphore>,
+    /// One argon2 check per core at once: each holds its memory cost (19 MiB
+    /// with default parameters), so a burst of logins queues.
+    checks: BlockingChecks,
 }
 
 impl fmt::Debug for FileAuthenticator {
@@ -79,7 +73,7 @@ impl FileAuthenticator {
         // verdict for an unknown user is discarded.
         let dummy = entries.first().map_or_else(|| Arc::from(DUMMY_HASH), |e| Arc::from(e.hash.as_str()));
         let accounts = entries.into_iter().map(|entry| (entry.name.clone(), account(entry))).collect();
-        Ok(FileAuthenticator { accounts, dummy, checks: Arc::new(Semaphore::new(max_concurrent_checks())) })
+        Ok(FileAuthenticator { accounts, dummy, checks: BlockingChecks::per_core() })
     }
 
     /// Number of accounts in the file.
@@ -110,19 +104,8 @@ impl Authenticator for FileAuthenticator {
     async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         let account = self.accounts.get(&credentials.user);
         let hash = account.map_or_else(|| self.dummy.clone(), |a| a.hash.clone());
-        let permit = self
-            .checks
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Backend("password checks are shut down".into()))?;
         let password = credentials.password.clone();
-        let verdict = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            verify(password.as_bytes(), &hash)
-        })
-        .await
-        .map_err(|e| AuthError::Backend(format!("password check did not finish: {e}")))?;
+        let verdict = self.checks.run(move || verify(password.as_bytes(), &hash)).await?;
 
         let Some(account) = account else {
             return Err(AuthError::UnknownUser);

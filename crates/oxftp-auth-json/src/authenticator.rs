@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
-use tokio::sync::Semaphore;
+use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity};
 
 use crate::error::JsonUsersError;
 use crate::file::parse;
@@ -18,12 +17,6 @@ use crate::user::JsonUser;
 /// Largest users file read, in bytes. A user entry is a few hundred bytes;
 /// the cap stops a path such as `/dev/zero` from eating memory.
 const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
-
-/// Most PBKDF2 checks running at once, so a burst of logins queues instead
-/// of taking over every blocking thread and core.
-fn max_concurrent_checks() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8)
-}
 
 /// One generation of the file: what a reload replaces as a whole.
 struct Users {
@@ -52,7 +45,8 @@ impl Users {
 pub struct JsonAuthenticator {
     source: Option<PathBuf>,
     users: RwLock<Arc<Users>>,
-    checks: Arc<Semaphore>,
+    /// PBKDF2 checks, one per core at once.
+    checks: BlockingChecks,
 }
 
 impl fmt::Debug for JsonAuthenticator {
@@ -83,7 +77,7 @@ impl JsonAuthenticator {
         JsonAuthenticator {
             source,
             users: RwLock::new(Arc::new(Users::new(users))),
-            checks: Arc::new(Semaphore::new(max_concurrent_checks())),
+            checks: BlockingChecks::per_core(),
         }
     }
 
@@ -179,19 +173,8 @@ impl JsonAuthenticator {
         if !secret.is_slow() {
             return Ok(secret.verify(password.as_bytes()));
         }
-        let permit = self
-            .checks
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Backend("password checks are shut down".into()))?;
         let password = password.as_bytes().to_vec();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            secret.verify(&password)
-        })
-        .await
-        .map_err(|e| AuthError::Backend(format!("password check did not finish: {e}")))
+        self.checks.run(move || secret.verify(&password)).await
     }
 }
 

@@ -1,12 +1,10 @@
 //! `PamAuthenticator`: logins checked by a PAM service, off the async runtime.
 
 use std::os::unix::ffi::OsStrExt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
+use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity};
 use oxftp_proto::path::VPath;
-use tokio::sync::Semaphore;
 
 use crate::config::PamConfig;
 use crate::pam;
@@ -38,7 +36,7 @@ enum Home {
 pub struct PamAuthenticator {
     config: PamConfig,
     home: Home,
-    logins: Arc<Semaphore>,
+    logins: BlockingChecks,
 }
 
 impl PamAuthenticator {
@@ -47,7 +45,7 @@ impl PamAuthenticator {
     pub fn new(config: PamConfig) -> Result<PamAuthenticator, PamSetupError> {
         check_service(&config.service)?;
         let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
-        Ok(PamAuthenticator { config, home, logins: Arc::new(Semaphore::new(MAX_CONCURRENT_LOGINS)) })
+        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS) })
     }
 
     /// Checks again that the service file exists (for a daemon's reload or
@@ -109,24 +107,18 @@ impl Authenticator for PamAuthenticator {
         if credentials.password.contains('\0') {
             return Err(AuthError::BadPassword);
         }
-        let permit = self
-            .logins
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Backend("PAM logins are shut down".into()))?;
         let service = self.config.service.clone();
         let user = credentials.user.clone();
         let password = credentials.password.clone();
         let peer = credentials.peer.ip().to_canonical().to_string();
         let home = self.home.clone();
-        let home = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            pam::login(&service, &user, &password, &peer)?;
-            home_of(&home, &user)
-        })
-        .await
-        .map_err(|e| AuthError::Backend(format!("PAM login did not finish: {e}")))??;
+        let home = self
+            .logins
+            .run(move || {
+                pam::login(&service, &user, &password, &peer)?;
+                home_of(&home, &user)
+            })
+            .await??;
 
         let mut identity = Identity::new(credentials.user.clone(), self.config.class.into());
         identity.home = home;

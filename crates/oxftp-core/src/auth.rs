@@ -126,3 +126,80 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
         Err(AuthError::NotAllowed("certificate logins are not supported by this authenticator".into()))
     }
 }
+
+/// Runs slow, blocking credential checks (password hashes, PAM) on the
+/// runtime's blocking pool, at most a fixed number at once: a burst of logins
+/// queues here instead of taking every blocking thread and core. Clones share
+/// the same limit.
+#[derive(Debug, Clone)]
+pub struct BlockingChecks {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl BlockingChecks {
+    /// At most `limit` checks at once (at least one).
+    pub fn new(limit: usize) -> Self {
+        BlockingChecks { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(limit.max(1))) }
+    }
+
+    /// One check per core, between 1 and 8: hash checks are CPU-bound, and
+    /// each may hold tens of MiB (argon2) while it runs.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8))
+    }
+
+    /// Wait for a slot, then run `check` on the blocking pool.
+    pub async fn run<T, F>(&self, check: F) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::Backend("credential checks are shut down".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            check()
+        })
+        .await
+        .map_err(|e| AuthError::Backend(format!("credential check did not finish: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocking_checks_run_at_most_the_limit_at_once() {
+        let checks = BlockingChecks::new(2);
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (checks, running, peak) = (checks.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    checks
+                        .run(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            i * 10
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap().unwrap());
+        }
+        assert_eq!(results, (0..8).map(|i| i * 10).collect::<Vec<_>>());
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+}

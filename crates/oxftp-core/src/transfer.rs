@@ -169,18 +169,10 @@ async fn send(
             };
             match zero_copy {
                 ZeroCopy::Done(total) => return Ok(total),
-                ZeroCopy::Unsupported => {
-                    let mut file = tokio::fs::File::from_std(f);
-                    file.set_max_buf_size(BUF_SIZE);
-                    Box::new(file)
-                }
+                ZeroCopy::Unsupported => buffered_reader(f),
             }
         }
-        ReadHandle::LocalFile(f) => {
-            let mut file = tokio::fs::File::from_std(f);
-            file.set_max_buf_size(BUF_SIZE);
-            Box::new(file)
-        }
+        ReadHandle::LocalFile(f) => buffered_reader(f),
     };
     let mut buf = vec![0u8; FIRST_BUF_SIZE];
     let mut encoded = Vec::new();
@@ -204,6 +196,14 @@ async fn send(
         grow_if_filled(&mut buf, n);
     }
     Ok(total)
+}
+
+/// A local file read through tokio in [`BUF_SIZE`] pieces (TLS, ASCII, or
+/// no `sendfile`).
+fn buffered_reader(f: std::fs::File) -> Box<dyn AsyncRead + Send + Unpin> {
+    let mut file = tokio::fs::File::from_std(f);
+    file.set_max_buf_size(BUF_SIZE);
+    Box::new(file)
 }
 
 async fn receive(

@@ -464,6 +464,22 @@ impl Validator<'_> {
         });
     }
 
+    /// A file key resolved against `base`; an error unless it names a
+    /// readable regular file (so a typo reads "no such file" at its line).
+    pub(super) fn readable_file(&mut self, value: Spanned<String>, key: &str, base: &Path, what: &str) -> Option<PathBuf> {
+        let path = base.join(value.get_ref());
+        let problem = match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => format!("{} is not a file", path.display()),
+            Ok(_) => match std::fs::File::open(&path) {
+                Ok(_) => return Some(path),
+                Err(e) => format!("cannot read {}: {e}", path.display()),
+            },
+            Err(e) => format!("cannot read {}: {e}", path.display()),
+        };
+        self.error(value.span(), key, format!("{problem}; expected a file with {what}"));
+        None
+    }
+
     /// Builds the config; `None` when a required piece (the storage root)
     /// could not be resolved. Other problems leave a default in place and are
     /// only recorded, so validation goes on and reports them all.

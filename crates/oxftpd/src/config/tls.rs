@@ -148,24 +148,7 @@ impl Validator<'_> {
     /// a file that can be opened.
     fn existing_file(&mut self, value: Spanned<String>, key: &str, base: &Path, what: &str) -> Option<FileKey> {
         let span = value.span();
-        let path = base.join(value.get_ref());
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => match std::fs::File::open(&path) {
-                Ok(_) => Some(FileKey { path, span }),
-                Err(e) => {
-                    self.error(span, key, format!("cannot read {}: {e}; expected a file with {what}", path.display()));
-                    None
-                }
-            },
-            Ok(_) => {
-                self.error(span, key, format!("{} is not a file; expected a file with {what}", path.display()));
-                None
-            }
-            Err(e) => {
-                self.error(span, key, format!("cannot read {}: {e}; expected a file with {what}", path.display()));
-                None
-            }
-        }
+        self.readable_file(value, key, base, what).map(|path| FileKey { path, span })
     }
 
     /// `tls.control` / `tls.data`.

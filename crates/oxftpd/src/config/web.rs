@@ -294,22 +294,6 @@ impl Validator<'_> {
         parsed
     }
 
-    /// A file key resolved against `base`; an error unless it names a
-    /// readable regular file (so a typo reads "no such file" at its line).
-    fn readable_file(&mut self, value: Spanned<String>, key: &str, base: &Path, what: &str) -> Option<PathBuf> {
-        let path = base.join(value.get_ref());
-        let problem = match std::fs::metadata(&path) {
-            Ok(meta) if !meta.is_file() => format!("{} is not a file", path.display()),
-            Ok(_) => match std::fs::File::open(&path) {
-                Ok(_) => return Some(path),
-                Err(e) => format!("cannot read {}: {e}", path.display()),
-            },
-            Err(e) => format!("cannot read {}: {e}", path.display()),
-        };
-        self.error(value.span(), key, format!("{problem}; expected a file with {what}"));
-        None
-    }
-
     /// Cross-checks `[web]` against the FTP listeners: the HTTP port must not
     /// be one of theirs, and without an explicit upstream there must be a
     /// listener of this daemon that speaks what the client will use.

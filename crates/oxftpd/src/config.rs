@@ -466,7 +466,13 @@ impl Validator<'_> {
 
     /// A file key resolved against `base`; an error unless it names a
     /// readable regular file (so a typo reads "no such file" at its line).
-    pub(super) fn readable_file(&mut self, value: Spanned<String>, key: &str, base: &Path, what: &str) -> Option<PathBuf> {
+    pub(super) fn readable_file(
+        &mut self,
+        value: Spanned<String>,
+        key: &str,
+        base: &Path,
+        what: &str,
+    ) -> Option<PathBuf> {
         let path = base.join(value.get_ref());
         let problem = match std::fs::metadata(&path) {
             Ok(meta) if !meta.is_file() => format!("{} is not a file", path.display()),

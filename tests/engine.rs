@@ -617,3 +617,32 @@ async fn big_uploads_resume_append_abort_and_stall() {
     assert_eq!(raw.cmd("NOOP").await.0, 200);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn passive_port_is_reused_while_its_last_connection_is_in_time_wait() {
+    // One passive port: after each download the server closed first, so that
+    // port is in TIME_WAIT, and the next EPSV must still be able to listen on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let srv = TestServer::start_with(|o| o.passive_ports = Some((port, port))).await;
+    std::fs::write(srv.path("alice/a.txt"), b"time wait").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    for round in 0..3 {
+        let mut data = raw.pasv_connect(None).await.unwrap();
+        assert!(data.local_addr().unwrap().ip().is_loopback());
+        assert_eq!(data.peer_addr().unwrap().port(), port, "round {round}");
+        assert_eq!(raw.cmd("RETR a.txt").await.0, 150);
+        let mut got = Vec::new();
+        data.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"time wait");
+        assert_eq!(raw.reply().await.0, 226);
+        drop(data);
+    }
+    // A second session at the same moment finds the one port taken by a
+    // live listener and says so.
+    let (code, _) = raw.cmd("EPSV").await;
+    assert_eq!(code, 229);
+    let mut other = Raw::login(srv.addr, "alice", "secret").await;
+    assert_eq!(other.cmd("EPSV").await.0, 425);
+    assert_eq!(other.cmd("NOOP").await.0, 200);
+    srv.stop().await;
+}

@@ -22,7 +22,7 @@ pub use oxftp_core::storage::{
     WriteHandle, WriteMode,
 };
 pub use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
-pub use oxftp_core::{Listener, Options, Server};
+pub use oxftp_core::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;
 

@@ -22,5 +22,5 @@ mod transfer;
 mod zero_copy;
 
 pub use auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
-pub use server::{Listener, Options, Server};
+pub use server::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};
 pub use storage::{Capabilities, Storage, StorageError, StorageFactory};

@@ -6,14 +6,14 @@
 //! `Options::shutdown_timeout`.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use slog::{Logger, o};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -148,10 +148,17 @@ impl Server {
         &self.options
     }
 
-    /// Bind `addr` and serve until the process ends.
+    /// Bind `addr` (see [`bind_listener`]) and serve until the process ends.
     pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
-        let listener = TcpListener::bind(addr).await?;
-        self.run(vec![listener], std::future::pending()).await
+        let mut last_error = None;
+        for addr in tokio::net::lookup_host(addr).await? {
+            match bind_listener(addr) {
+                Ok(listener) => return self.run(vec![listener], std::future::pending()).await,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error
+            .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")))
     }
 
     /// Serve on all listeners until `shutdown` resolves; then stop accepting,
@@ -223,6 +230,24 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Accept-queue length asked for on control listeners; the kernel caps it at
+/// `net.core.somaxconn` (4096 on current kernels). A burst of clients waits
+/// here until the accept loop takes them. std and tokio ask for 128 (vsftpd
+/// for 32): when that queue is full the kernel drops the client's last
+/// handshake packet, and the client, which believes it is connected, waits
+/// for a greeting that comes only after retransmissions, or never.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` for control (or web) connections: SO_REUSEADDR (so a restarted server can bind
+/// while old connections sit in TIME_WAIT) and a [`LISTEN_BACKLOG`]-deep
+/// accept queue. Needs to run inside the tokio runtime.
+pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// A listening socket and how connections on it start.
@@ -298,5 +323,33 @@ async fn start_session(shared: Arc<Shared>, mut stream: TcpStream, implicit_tls:
             session.run().await
         }
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 300 clients connect to a listener nobody accepts from yet: each must
+    /// get through the handshake at once, waiting in the accept queue. With
+    /// std's 128 the later ones lose their SYN and wait a second or more.
+    #[tokio::test]
+    async fn control_listener_queues_a_burst_of_connects() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The kernel caps the queue at net.core.somaxconn: stay below it.
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4096);
+        let mut clients = Vec::new();
+        for i in 0..300.min(cap) {
+            let connect = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await;
+            let stream = connect.unwrap_or_else(|_| panic!("connect {i} waited: the accept queue is too short"));
+            clients.push(stream.unwrap());
+        }
+        for _ in 0..clients.len() {
+            tokio::time::timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
+        }
     }
 }

@@ -17,9 +17,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use oxftp_core::server::Listener;
+use oxftp_core::server::{Listener, bind_listener};
 use slog::{Logger, info, warn};
-use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -53,7 +52,7 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
     for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
         for addr in addrs {
             let what = if implicit_tls { " (implicit FTPS)" } else { "" };
-            let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}{what}"))?;
+            let tcp = bind_listener(*addr).with_context(|| format!("cannot listen on {addr}{what}"))?;
             listeners.push(Listener { tcp, implicit_tls });
         }
     }
@@ -68,7 +67,7 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
             // `listen = ["127.0.0.1:0"]` still gives the client a real port.
             let web_config = compose::web(settings, config.tls.as_ref(), &bound)?;
             let addr = settings.listen;
-            let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (web client)"))?;
+            let tcp = bind_listener(addr).with_context(|| format!("cannot listen on {addr} (web client)"))?;
             let local = tcp.local_addr().context("cannot read the web client's address")?;
             Some((tcp, local, web_config))
         }

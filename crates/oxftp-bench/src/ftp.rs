@@ -72,9 +72,11 @@ pub enum FtpError {
     /// A 227/229 reply whose address could not be read.
     #[error("cannot parse passive reply: {0}")]
     BadPassive(String),
-    /// A connect or read took longer than [`Endpoint::timeout`].
-    #[error("timed out during {0}")]
-    Timeout(&'static str),
+    /// A connect or read took longer than [`Endpoint::timeout`]; says what
+    /// was awaited ("greeting", "reply to PASS", "data read", ...), so a
+    /// burst's errors show which step of the session the server left hanging.
+    #[error("timed out waiting for {0}")]
+    Timeout(String),
 }
 
 /// A complete reply: its code and its last line.
@@ -88,17 +90,13 @@ pub struct Reply {
 }
 
 /// Runs `fut` under `limit`, mapping expiry to [`FtpError::Timeout`].
-async fn timed<T>(
-    limit: Duration,
-    what: &'static str,
-    fut: impl Future<Output = Result<T, FtpError>>,
-) -> Result<T, FtpError> {
-    tokio::time::timeout(limit, fut).await.map_err(|_| FtpError::Timeout(what))?
+async fn timed<T>(limit: Duration, what: &str, fut: impl Future<Output = Result<T, FtpError>>) -> Result<T, FtpError> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| FtpError::Timeout(what.to_owned()))?
 }
 
 /// Opens a TCP connection with TCP_NODELAY set.
 async fn dial(addr: SocketAddr, limit: Duration) -> Result<TcpStream, FtpError> {
-    let stream = timed(limit, "connect", async { Ok(TcpStream::connect(addr).await?) }).await?;
+    let stream = timed(limit, "the TCP connection", async { Ok(TcpStream::connect(addr).await?) }).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -124,7 +122,7 @@ impl Control {
             timeout: ep.timeout,
             line: Vec::new(),
         };
-        let greeting = control.read_reply().await?;
+        let greeting = control.read_reply("greeting").await?;
         check("greeting", &greeting, |c| c == 220)?;
         Ok(control)
     }
@@ -150,7 +148,7 @@ impl Control {
     /// Sends one command line and reads its reply, whatever the code.
     pub async fn command(&mut self, cmd: &str) -> Result<Reply, FtpError> {
         self.send(cmd).await?;
-        self.read_reply().await
+        self.read_reply(&format!("reply to {}", verb(cmd))).await
     }
 
     /// Sends one command line and fails unless `ok` accepts the reply code.
@@ -169,10 +167,11 @@ impl Control {
         Ok(())
     }
 
-    /// Reads one complete (possibly multi-line) reply.
-    pub async fn read_reply(&mut self) -> Result<Reply, FtpError> {
+    /// Reads one complete (possibly multi-line) reply; `awaited` names it
+    /// in a timeout error.
+    pub async fn read_reply(&mut self, awaited: &str) -> Result<Reply, FtpError> {
         let limit = self.timeout;
-        timed(limit, "reply", async {
+        timed(limit, awaited, async {
             let mut assembler = ReplyAssembler::default();
             loop {
                 self.read_line().await?;
@@ -238,7 +237,7 @@ impl Control {
 
     /// Reads the reply that ends a transfer; expects 226 (or 250).
     async fn finish_transfer(&mut self, step: &str) -> Result<(), FtpError> {
-        let reply = self.read_reply().await?;
+        let reply = self.read_reply(&format!("end of {step}")).await?;
         check(step, &reply, |c| c == 226 || c == 250)
     }
 
@@ -263,7 +262,7 @@ impl Control {
     async fn drain(&mut self, mut data: TcpStream, buf: &mut [u8]) -> Result<u64, FtpError> {
         let mut total = 0u64;
         loop {
-            let n = timed(self.timeout, "data read", async { Ok(data.read(buf).await?) }).await?;
+            let n = timed(self.timeout, "data to read", async { Ok(data.read(buf).await?) }).await?;
             if n == 0 {
                 return Ok(total);
             }
@@ -281,7 +280,7 @@ impl Control {
             if piece.is_empty() {
                 break;
             }
-            timed(self.timeout, "data write", async { Ok(data.write_all(piece).await?) }).await?;
+            timed(self.timeout, "room to write data", async { Ok(data.write_all(piece).await?) }).await?;
             left -= n as u64;
         }
         // End of file is the data connection's FIN.
@@ -405,7 +404,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(s);
         });
-        assert!(matches!(Control::connect(&ep).await, Err(FtpError::Timeout("reply"))));
+        assert!(matches!(Control::connect(&ep).await, Err(FtpError::Timeout(what)) if what == "greeting"));
     }
 
     /// A minimal FTP server for one session: EPSV/PASV, RETR (sends

@@ -90,15 +90,11 @@ pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) ->
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    // After a download we close first, so the port sits in TIME_WAIT for a
-    // minute; without SO_REUSEADDR a busy server runs out of passive ports
-    // (8,000 ports last about 8,000 transfers a minute). Linux still refuses
-    // a second listener on a port that has one.
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
+    // Reusable: after a download we close first, so the port sits in
+    // TIME_WAIT for a minute, and without SO_REUSEADDR a busy server runs out
+    // of passive ports (8,000 ports last about 8,000 transfers a minute).
     // One data connection per listener; a tiny backlog is enough.
-    socket.listen(4)
+    crate::server::listen_reusable(addr, 4)
 }
 
 /// Open the data connection a transfer needs.

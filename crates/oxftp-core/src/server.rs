@@ -240,14 +240,22 @@ impl Server {
 /// for a greeting that comes only after retransmissions, or never.
 pub const LISTEN_BACKLOG: u32 = 4096;
 
-/// A listener on `addr` for control (or web) connections: SO_REUSEADDR (so a restarted server can bind
-/// while old connections sit in TIME_WAIT) and a [`LISTEN_BACKLOG`]-deep
-/// accept queue. Needs to run inside the tokio runtime.
+/// A listener on `addr` for control (or web) connections, with a
+/// [`LISTEN_BACKLOG`]-deep accept queue (see [`listen_reusable`]). Needs to
+/// run inside the tokio runtime.
 pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    listen_reusable(addr, LISTEN_BACKLOG)
+}
+
+/// Listen on `addr` with SO_REUSEADDR, so the port can be bound while earlier
+/// connections on it sit in TIME_WAIT (a restarted server; a passive port
+/// after a download, where we closed first). Linux still refuses a second
+/// listener on a port that has one.
+pub(crate) fn listen_reusable(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+    socket.listen(backlog)
 }
 
 /// A listening socket and how connections on it start.

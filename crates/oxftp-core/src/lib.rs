@@ -12,6 +12,7 @@ pub mod events;
 pub mod limits;
 mod listing;
 pub mod memory;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 mod session;

@@ -1135,7 +1135,8 @@ level = "debug"
         let (_, key, message) = only_error(&dir, "[server]\nrun_as = \"root\"\n");
         assert_eq!(key.as_deref(), Some("server.run_as"));
         assert!(message.contains("uid 0"), "{message}");
-        let (line, key, _) = only_error(&dir, "[server]\nrun_as = \"nobody\"\nrun_as_group = \"no-such-group-oxftpd\"\n");
+        let (line, key, _) =
+            only_error(&dir, "[server]\nrun_as = \"nobody\"\nrun_as_group = \"no-such-group-oxftpd\"\n");
         assert_eq!((line, key.as_deref()), (Some(3), Some("server.run_as_group")));
         let (line, key, message) = only_error(&dir, "[server]\nrun_as_group = \"nogroup\"\n");
         assert_eq!((line, key.as_deref()), (Some(2), Some("server.run_as_group")));

@@ -38,7 +38,11 @@ pub struct RunAs {
 pub fn lookup(user: &str, group: Option<&str>) -> Result<RunAs, LookupError> {
     let account = match User::from_name(user) {
         Ok(Some(account)) => account,
-        Ok(None) => return Err(LookupError::User(format!("no user {user:?} on this system; create it (useradd --system {user}) or name an existing one"))),
+        Ok(None) => {
+            return Err(LookupError::User(format!(
+                "no user {user:?} on this system; create it (useradd --system {user}) or name an existing one"
+            )));
+        }
         Err(e) => return Err(LookupError::User(format!("cannot look up user {user:?}: {e}"))),
     };
     if account.uid.is_root() {
@@ -209,7 +213,9 @@ mod tests {
     fn lookups_name_what_is_missing() {
         assert!(matches!(lookup("no-such-user-oxftpd", None), Err(LookupError::User(m)) if m.contains("no user")));
         assert!(matches!(lookup("root", None), Err(LookupError::User(m)) if m.contains("uid 0")));
-        assert!(matches!(lookup("nobody", Some("no-such-group-oxftpd")), Err(LookupError::Group(m)) if m.contains("no group")));
+        assert!(
+            matches!(lookup("nobody", Some("no-such-group-oxftpd")), Err(LookupError::Group(m)) if m.contains("no group"))
+        );
         assert!(matches!(lookup("nobody", Some("root")), Err(LookupError::Group(m)) if m.contains("gid 0")));
         let nogroup = lookup("nobody", Some("nogroup")).unwrap();
         assert_eq!(nogroup.gid, Group::from_name("nogroup").unwrap().unwrap().gid.as_raw());

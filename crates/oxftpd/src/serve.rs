@@ -142,8 +142,11 @@ fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow:
     match plan {
         Plan::Stay => Ok(()),
         Plan::KeepRoot => {
-            warn!(logger, "running as root (server.allow_root = true): every session works with root's rights; \
-                           set server.run_as to switch to an unprivileged user after binding");
+            warn!(
+                logger,
+                "running as root (server.allow_root = true): every session works with root's rights; \
+                           set server.run_as to switch to an unprivileged user after binding"
+            );
             Ok(())
         }
         Plan::DropTo(run_as) => {

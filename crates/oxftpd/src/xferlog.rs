@@ -251,13 +251,9 @@ where
         AccessClass::User => 'r',
     };
     let seconds = (event.elapsed.as_millis() + 500) / 1000;
-    let mut out = format!(
-        "{} {seconds} {} {} ",
-        now.format("%a %b %e %H:%M:%S %Y"),
-        event.peer.ip().to_canonical(),
-        event.bytes
-    )
-    .into_bytes();
+    let mut out =
+        format!("{} {seconds} {} {} ", now.format("%a %b %e %H:%M:%S %Y"), event.peer.ip().to_canonical(), event.bytes)
+            .into_bytes();
     push_field(&mut out, event.path.as_bytes());
     let kind = if event.ascii { 'a' } else { 'b' };
     out.extend_from_slice(format!(" {kind} _ {direction} {access} ").as_bytes());
@@ -358,7 +354,8 @@ mod tests {
         runtime.block_on(handle.close());
         let old = std::fs::read_to_string(dir.path().join("xferlog.1")).unwrap();
         let new = std::fs::read_to_string(&path).unwrap();
-        let names = |text: &str| text.lines().map(|l| l.split_whitespace().nth(8).unwrap().to_string()).collect::<Vec<_>>();
+        let names =
+            |text: &str| text.lines().map(|l| l.split_whitespace().nth(8).unwrap().to_string()).collect::<Vec<_>>();
         assert_eq!(names(&old), ["/f0", "/f1", "/f2"]);
         assert_eq!(names(&new), ["/after"]);
     }

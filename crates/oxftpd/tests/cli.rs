@@ -279,7 +279,8 @@ fn bare_oxftpd_as_root_refuses_with_one_line() {
 
 #[test]
 fn check_config_looks_up_run_as() {
-    let (_dir, path) = setup("[server]\nlisten = [\"127.0.0.1:0\"]\nrun_as = \"no-such-user-oxftpd\"\n[storage]\nroot = \"srv\"\n");
+    let (_dir, path) =
+        setup("[server]\nlisten = [\"127.0.0.1:0\"]\nrun_as = \"no-such-user-oxftpd\"\n[storage]\nroot = \"srv\"\n");
     let out = run(oxftpd().arg("check-config").arg(&path));
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);

@@ -158,7 +158,7 @@ impl Reload {
     /// leaves the accounts in force and is logged. Sessions are not touched.
     pub async fn run(&self, logger: &Logger) {
         match self {
-            Reload::Nothing => info!(logger, "SIGHUP: nothing to reload"),
+            Reload::Nothing => info!(logger, "SIGHUP: no accounts file to re-read"),
             Reload::TomlUsers { path, holder } => {
                 let file = path.clone();
                 match tokio::task::spawn_blocking(move || FileAuthenticator::load(&file)).await {

@@ -99,3 +99,45 @@ fn https_server_config(
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Overrides};
+
+    /// Writes a fresh self-signed pair as `NAME.pem`/`NAME.key`.
+    fn pair(dir: &std::path::Path, name: &str) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+
+    #[test]
+    fn the_web_client_shares_tls_certificate_or_reloads_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        pair(dir.path(), "ftp");
+        pair(dir.path(), "web");
+        let tls = "[tls]\ncert_file = \"ftp.pem\"\nkey_file = \"ftp.key\"\n";
+        let load = |web: &str| {
+            Config::from_toml(&format!("[storage]\nroot = \".\"\n{tls}[web]\n{web}"), dir.path(), &Overrides::default())
+                .unwrap()
+        };
+        // web.tls = true alone: [tls]'s pair, through [tls]'s own resolver.
+        let shared = load("tls = true\n");
+        let (_, own) = web_https(shared.web.as_ref().unwrap(), shared.tls.as_ref()).unwrap().unwrap();
+        assert!(own.is_none());
+        // A pair of its own: reloadable on its own.
+        let separate = load("tls = true\ncert_file = \"web.pem\"\nkey_file = \"web.key\"\n");
+        let (_, own) = web_https(separate.web.as_ref().unwrap(), separate.tls.as_ref()).unwrap().unwrap();
+        let own = own.expect("the web client's own pair");
+        assert_eq!(own.config().cert_file, dir.path().join("web.pem"));
+        let before = own.current_certificate();
+        pair(dir.path(), "web");
+        own.reload_certificate().unwrap();
+        assert_ne!(own.current_certificate(), before);
+        // Plain HTTP: nothing.
+        let plain = load("");
+        assert!(web_https(plain.web.as_ref().unwrap(), plain.tls.as_ref()).unwrap().is_none());
+    }
+}

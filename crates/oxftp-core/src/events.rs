@@ -35,6 +35,10 @@ pub struct TransferEvent {
     pub elapsed: Duration,
     /// The transfer finished and, for uploads, the file is in place.
     pub completed: bool,
+    /// How the user logged in (anonymous, user, guest): xferlog's access mode.
+    pub class: crate::auth::AccessClass,
+    /// Sent in TYPE A (ASCII, CRLF line ends on the wire) rather than TYPE I.
+    pub ascii: bool,
 }
 
 /// Receives transfer events. Called on the session's task right after the

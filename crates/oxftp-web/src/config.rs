@@ -57,6 +57,12 @@ pub struct WebConfig {
     /// Then that certificate is accepted, even self-signed, and no other;
     /// `upstream_trust` is not consulted for the default upstream.
     pub default_upstream_cert: Option<CertificateDer<'static>>,
+    /// When set with `default_upstream_cert`, the pin follows this instead:
+    /// asked at every handshake with the default upstream, it gives the
+    /// certificate that server presents now (a daemon that replaces its own
+    /// certificate on SIGHUP hands in its current one), so a reload there
+    /// does not lock the gateway out.
+    pub default_upstream_cert_source: Option<CertificateSource>,
     /// Offer TLS 1.3 to FTPS upstreams. Off by default: rustls uses each TLS
     /// 1.3 ticket once, so only as many data connections as the server sent
     /// tickets could resume the control connection's session, and servers
@@ -82,8 +88,32 @@ impl Default for WebConfig {
             tls_handshake_timeout: Duration::from_secs(10),
             upstream_trust: UpstreamTrust::System,
             default_upstream_cert: None,
+            default_upstream_cert_source: None,
             upstream_tls13: false,
         }
+    }
+}
+
+/// Where a pinned certificate that may change comes from (see
+/// [`WebConfig::default_upstream_cert_source`]).
+#[derive(Clone)]
+pub struct CertificateSource(Arc<dyn Fn() -> Option<CertificateDer<'static>> + Send + Sync>);
+
+impl CertificateSource {
+    /// A source that calls `current` for the certificate to accept.
+    pub fn new(current: impl Fn() -> Option<CertificateDer<'static>> + Send + Sync + 'static) -> Self {
+        CertificateSource(Arc::new(current))
+    }
+
+    /// The certificate to accept now.
+    pub(crate) fn current(&self) -> Option<CertificateDer<'static>> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for CertificateSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CertificateSource(..)")
     }
 }
 

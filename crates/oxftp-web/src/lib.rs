@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use slog::Logger;
 
-pub use config::{Upstream, UpstreamTls, WebConfig, normalize_upstream};
+pub use config::{CertificateSource, Upstream, UpstreamTls, WebConfig, normalize_upstream};
 pub use error::WebError;
 pub use ftps::UpstreamTrust;
 pub use routes::CSRF_HEADER;

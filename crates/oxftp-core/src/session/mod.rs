@@ -308,6 +308,8 @@ impl Session {
             bytes,
             elapsed,
             completed: status == "complete",
+            class: self.identity.as_ref().map_or(crate::auth::AccessClass::User, |i| i.class),
+            ascii: self.transfer_type == TransferType::Ascii,
         };
         for listener in listeners {
             listener.transfer_finished(&event);

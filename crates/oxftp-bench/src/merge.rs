@@ -25,8 +25,9 @@ pub const PREAMBLE: &str = "\
 
 One section per group of workloads (`BENCH_WORKLOADS`, see bench/README.md). `bench/run`
 replaces the sections of the groups it ran and keeps the others, so each section carries its
-own command, date, machine and load average. The raw result lines of each section's run are in
-`results/<group>.jsonl` next to this file (`oxftp-bench report FILE` prints the table again).
+own command, date, machine and load average. Each section ends with where the raw result lines
+of its run are (`bench/results/<group>.jsonl` for bench/RESULTS.md); `oxftp-bench report FILE`
+prints the table from them again.
 
 How to read a table: a cell is the median of the runs with their range (min–max) in
 parentheses; a ratio above 1.00x means oxftpd did better (faster, or less time, memory or CPU).

@@ -465,6 +465,32 @@ mod tests {
     }
 
     #[test]
+    fn merge_into_creates_then_updates_a_report_file() {
+        let dir = std::env::temp_dir().join(format!("oxftp-bench-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = dir.join("RESULTS.md");
+        let section = dir.join("section.md");
+        std::fs::write(&section, "## s3\nfirst").unwrap();
+        merge_into(&report, "s3", &section).unwrap();
+        std::fs::write(&section, "## big\nrows").unwrap();
+        merge_into(&report, "big", &section).unwrap();
+        std::fs::write(&section, "## s3\nsecond").unwrap();
+        merge_into(&report, "s3", &section).unwrap();
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(text.starts_with(merge::PREAMBLE));
+        let big = text.find("## big\nrows").unwrap();
+        let s3 = text.find("## s3\nsecond").unwrap();
+        assert!(big < s3 && !text.contains("first"), "{text}");
+        assert!(!dir.join("RESULTS.md.tmp").exists());
+        // A report it cannot parse is left alone.
+        std::fs::write(&report, "<!-- group: big -->\nno end\n").unwrap();
+        assert!(merge_into(&report, "s3", &section).is_err());
+        assert_eq!(std::fs::read_to_string(&report).unwrap(), "<!-- group: big -->\nno end\n");
+        assert!(merge_into(&report, "s3", &dir.join("missing.md")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn record_takes_cpu_per_run_and_cpu_during_a_command() {
         let cli = Cli::try_parse_from([
             "oxftp-bench",
@@ -515,5 +541,11 @@ mod tests {
         }
         // The command is required.
         assert!(Cli::try_parse_from(["oxftp-bench", "cpu-during", "--pid", "7", "--out", "/tmp/x"]).is_err());
+        // A cgroup instead of a pid; one of the two is required.
+        let cli =
+            Cli::try_parse_from(["oxftp-bench", "cpu-during", "--cgroup", "/cg/x", "--out", "/tmp/x", "--", "true"])
+                .unwrap();
+        assert!(matches!(cli.command, Command::CpuDuring { pid: None, cgroup: Some(_), .. }));
+        assert!(Cli::try_parse_from(["oxftp-bench", "cpu-during", "--out", "/tmp/x", "--", "true"]).is_err());
     }
 }

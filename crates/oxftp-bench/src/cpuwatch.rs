@@ -6,7 +6,12 @@
 //! CPU time leaves the tree with it. Polling instead remembers every process
 //! of the tree by (pid, start time) with the latest own CPU time seen, and
 //! sums what each gained; a process's last few milliseconds before it exits
-//! can be missed, which the poll interval bounds.
+//! can be missed, which the poll interval bounds (measured against a cgroup
+//! on 2026-12-03: 0.01-0.04 s low per vsftpd or proftpd session).
+//!
+//! Given the server's own cgroup v2 ([`Meter::Cgroup`]), none of this is
+//! needed: the kernel charges the cgroup for every process in it, exited or
+//! not, so one reading before and one after are exact.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -84,6 +84,10 @@ pub enum Plan {
     DropTo(RunAs),
     /// Root with `allow_root = true`: stay root (and say so in the log).
     KeepRoot,
+    /// Root without a config: the quick start serves one directory read-only
+    /// to anonymous users, so it stays root rather than fail the README's
+    /// first command (and says so in the log). A config must choose.
+    QuickStartAsRoot,
 }
 
 /// Decides whether oxftpd may start as the user it is, and what it becomes.
@@ -103,10 +107,7 @@ fn plan_for(euid: u32, config: &Config, configured: bool) -> anyhow::Result<Plan
                 "refusing to run as root: set server.run_as = \"USER\" (oxftpd binds its ports, then switches to that user), \
                  or server.allow_root = true to keep root on purpose"
             ),
-            (None, false) => bail!(
-                "refusing to serve as root: run oxftpd as a normal user, or give it a config with \
-                 server.run_as = \"USER\" (see oxftpd.example.toml)"
-            ),
+            (None, false) => Ok(Plan::QuickStartAsRoot),
         };
     }
     match &server.run_as {
@@ -187,8 +188,7 @@ mod tests {
         let err = plan_for(0, &plain, true).unwrap_err().to_string();
         assert!(err.contains("server.run_as") && err.contains("server.allow_root"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
-        let err = plan_for(0, &plain, false).unwrap_err().to_string();
-        assert!(err.contains("normal user") && !err.contains('\n'), "{err}");
+        assert_eq!(plan_for(0, &plain, false).unwrap(), Plan::QuickStartAsRoot);
         assert_eq!(plan_for(0, &config("allow_root = true"), true).unwrap(), Plan::KeepRoot);
         assert_eq!(plan_for(1000, &plain, true).unwrap(), Plan::Stay);
         assert_eq!(plan_for(1000, &plain, false).unwrap(), Plan::Stay);

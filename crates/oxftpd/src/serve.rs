@@ -149,6 +149,14 @@ fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow:
             );
             Ok(())
         }
+        Plan::QuickStartAsRoot => {
+            warn!(
+                logger,
+                "running as root without a config: the quick start serves this directory read-only to anonymous \
+                 users; for anything more, use a config with server.run_as"
+            );
+            Ok(())
+        }
         Plan::DropTo(run_as) => {
             privileges::drop_to(run_as)?;
             info!(logger, "switched to an unprivileged user"; "user" => &run_as.user, "uid" => run_as.uid, "gid" => run_as.gid);

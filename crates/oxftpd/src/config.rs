@@ -112,6 +112,8 @@ pub struct ServerConfig {
     pub max_login_failures: u32,
     /// Longest control line accepted.
     pub max_line: usize,
+    /// Let SITE CHMOD set setuid, setgid and sticky bits.
+    pub chmod_special_bits: bool,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -198,6 +200,7 @@ impl Default for ServerConfig {
             failed_login_delay: Duration::from_millis(1000),
             max_login_failures: 3,
             max_line: 4096,
+            chmod_special_bits: false,
         }
     }
 }
@@ -410,6 +413,7 @@ struct RawServer {
     max_sessions_per_ip: Option<usize>,
     download_rate: Option<u64>,
     upload_rate: Option<u64>,
+    chmod_special_bits: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -651,6 +655,7 @@ impl Validator<'_> {
                 self.error(failures.span(), "server.max_login_failures", "expected at least 1");
             }
         }
+        server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -1185,6 +1190,22 @@ level = "debug"
             "tls",
             "upstream_tls",
             "upstream_ca_file",
+            "chmod_special_bits",
+            "max_part_header",
+            "max_form_body",
+            "max_request_header",
+            "header_read_timeout",
+            "keep_alive_timeout",
+            "max_connections",
+            "max_connections_per_ip",
+            "max_sessions_per_user",
+            "ftp_idle_timeout",
+            "login_attempts_per_minute",
+            "login_failure_window",
+            "login_ban_time",
+            "trusted_proxies",
+            "allowed_hosts",
+            "hsts_max_age",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

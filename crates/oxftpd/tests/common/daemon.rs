@@ -80,6 +80,9 @@ pub struct DaemonConfig {
     /// The body of a `[web]` table: `Some` turns the web client on, and the
     /// harness waits for its `oxftpd web client on` line ([`Daemon::web_url`]).
     pub web: Option<String>,
+    /// Run the daemon with this open-file limit (soft and hard), through
+    /// util-linux's `prlimit`, which execs it (so its pid is the daemon's).
+    pub open_files: Option<u64>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -109,6 +112,7 @@ impl Default for DaemonConfig {
             users_extra: String::new(),
             no_users_file: false,
             web: None,
+            open_files: None,
         }
     }
 }
@@ -153,7 +157,16 @@ impl Daemon {
         let log_path = dir.path().join("oxftpd.log");
         let log = std::fs::File::create(&log_path).expect("create daemon log");
 
-        let mut child = Command::new(oxftpd_bin())
+        let mut command = match config.open_files {
+            None => Command::new(oxftpd_bin()),
+            Some(n) => {
+                super::client::require_tool("prlimit");
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(oxftpd_bin());
+                c
+            }
+        };
+        let mut child = command
             .arg("--config")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -291,6 +304,11 @@ impl Daemon {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// The daemon's process id (for reading its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The daemon's temp directory (config, users file, log, scratch dirs).

@@ -97,7 +97,7 @@ impl AllowedHosts {
             return false;
         };
         let Some(name) = host.to_str().ok().and_then(host_name) else { return false };
-        self.names.iter().any(|allowed| *allowed == name)
+        self.names.contains(&name)
     }
 }
 

@@ -114,6 +114,7 @@ async fn partial_and_idle_connections_are_closed_in_time() {
         assert!(closed.is_some(), "a partial or silent connection was still open after 5 s");
     }
     let took = started.elapsed();
+    eprintln!("100 partial heads and 20 silent connections all closed {took:?} after they were opened");
     assert!(took < Duration::from_secs(4), "closing them took {took:?}");
     assert!(env.server.stats().header_timeouts >= 120, "{:?}", env.server.stats());
 

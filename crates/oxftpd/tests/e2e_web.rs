@@ -428,3 +428,48 @@ async fn web_chmod_cannot_make_setuid_files() {
     let mode = std::fs::metadata(d.disk("alice/tool")).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o755, "SITE CHMOD 4755 through the web client left mode {mode:o}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_hoard_web_sessions_or_ftp_slots() {
+    // Defaults: 8 sessions per account, 32 per address, 20 login attempts a minute.
+    let d = tokio::task::spawn_blocking(daemon).await.unwrap();
+    let mut answers = Vec::new();
+    let mut guests = Vec::new();
+    for _ in 0..40 {
+        let c = client();
+        let r = c
+            .post(format!("{}/api/login", d.web_url()))
+            .json(&serde_json::json!({ "user": "gina", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        answers.push(r.status().as_u16());
+        guests.push(c);
+    }
+    let mut live = 0;
+    for c in &guests {
+        if c.get(format!("{}/api/session", d.web_url())).send().await.unwrap().status() == 200 {
+            live += 1;
+        }
+    }
+    let logged_in = answers.iter().filter(|s| **s == 200).count();
+    eprintln!("40 logins of one guest: {logged_in} accepted, {live} sessions live, the rest: {answers:?}");
+    assert_eq!(live, 8, "one account holds {live} web sessions");
+    assert!(answers.iter().all(|s| *s == 200 || *s == 429), "{answers:?}");
+    // Other users (from another address) are not affected, on the web or over FTP.
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    login_alice(&d, &c).await;
+    assert_eq!(c.get(format!("{}/api/list?path=/", d.web_url())).send().await.unwrap().status(), 200);
+    let port = d.port();
+    tokio::task::spawn_blocking(move || {
+        let mut ftp = Control::connect(port, Duration::from_secs(10)).unwrap();
+        ftp.login("alice", PASSWORD);
+    })
+    .await
+    .unwrap();
+}

@@ -7,7 +7,11 @@
 //! normalised here, and an address that could never be reached (or would
 //! turn the gateway into an open proxy) is refused at start-up rather than at
 //! the first login. Certificate files are loaded here too, so a bad one is a
-//! config error naming its key and line.
+//! config error naming its key and line. So are the limits that keep one
+//! browser, address or account from taking the web client (and the FTP
+//! listeners in the same process) down: each must be in its range, and a
+//! wildcard listen address needs `allowed_hosts` (or every request would be
+//! refused as naming an unknown host).
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -226,7 +230,6 @@ const MAX_COUNT: u64 = 1_000_000;
 /// The limit keys of `[web]`, taken out of [`RawWeb`] to be checked together.
 #[derive(Default)]
 struct RawLimits {
-    listen_span: Option<Range<usize>>,
     max_part_header: Option<Spanned<u64>>,
     max_form_body: Option<Spanned<u64>>,
     max_request_header: Option<Spanned<u64>>,
@@ -247,7 +250,6 @@ struct RawLimits {
 impl RawLimits {
     fn take(raw: &mut RawWeb) -> RawLimits {
         RawLimits {
-            listen_span: raw.listen.as_ref().map(Spanned::span),
             max_part_header: raw.max_part_header.take(),
             max_form_body: raw.max_form_body.take(),
             max_request_header: raw.max_request_header.take(),
@@ -287,6 +289,7 @@ impl Validator<'_> {
     pub(super) fn web(&mut self, mut raw: RawWeb, cx: WebContext<'_>) -> WebSettings {
         let mut web = WebSettings::default();
         let mut raw_limits = RawLimits::take(&mut raw);
+        let listen_span = raw.listen.as_ref().map(Spanned::span);
         if let Some(listen) = raw.listen {
             match listen.get_ref().parse::<SocketAddr>() {
                 Ok(addr) => web.listen = addr,
@@ -349,7 +352,7 @@ impl Validator<'_> {
         web.allowed_hosts = raw.allowed_hosts.into_iter().filter_map(|h| self.allowed_host(h)).collect();
         if web.allowed_hosts.is_empty() && web.listen.ip().is_unspecified() {
             self.error(
-                raw_limits.listen_span.clone().unwrap_or_else(|| cx.table.clone()),
+                listen_span.unwrap_or_else(|| cx.table.clone()),
                 "web.allowed_hosts",
                 format!(
                     "required when web.listen is a wildcard address ({}): list the host names users reach \

@@ -47,6 +47,7 @@ pub fn options(config: &Config) -> Options {
         ban: config.ban.clone(),
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
+        chmod_special_bits: server.chmod_special_bits,
         ..Options::default()
     }
 }
@@ -108,7 +109,7 @@ pub fn web(
         }
         _ => None,
     };
-    let config = oxftp_web::WebConfig {
+    let mut web = oxftp_web::WebConfig {
         listen: settings.listen,
         default_upstream,
         allowed_upstreams: settings.allowed_upstreams.clone(),
@@ -120,9 +121,13 @@ pub fn web(
         upstream_trust,
         default_upstream_cert,
         default_upstream_cert_source,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        allowed_hosts: settings.allowed_hosts.clone(),
+        hsts_max_age: settings.hsts_max_age,
         ..defaults
     };
-    Ok((config, web_tls))
+    settings.limits.apply(&mut web);
+    Ok((web, web_tls))
 }
 
 /// The address a local client dials to reach a listener on `addr`: a
@@ -452,6 +457,26 @@ fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
     if web.https.is_none() && !web.listen.ip().is_loopback() {
         warn!(logger, "the web client serves plain HTTP on a non-loopback address: passwords cross the network in clear unless an HTTPS proxy is in front (web.tls = true serves HTTPS)";
             "listen" => %web.listen);
+    }
+    let limits = &web.limits;
+    info!(logger, "web client limits";
+        "max_connections" => limits.max_connections,
+        "max_connections_per_ip" => limits.max_connections_per_ip,
+        "max_sessions" => limits.max_sessions,
+        "max_sessions_per_user" => limits.max_sessions_per_user,
+        "max_sessions_per_ip" => limits.max_sessions_per_ip,
+        "login_attempts_per_minute" => limits.login_attempts_per_minute,
+        "max_login_failures" => limits.max_login_failures,
+        "trusted_proxies" => web.trusted_proxies.len(),
+    );
+    // The web listener shares the process's descriptors with FTP: a cap near
+    // the limit would let a flood of browser connections starve FTP logins.
+    let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if let Some(open_files) = open_files
+        && limits.max_connections as u64 > open_files / 2
+    {
+        warn!(logger, "web.max_connections is more than half the open-file limit, which the FTP listeners share: a flood of browser connections could leave FTP without descriptors; lower it or raise the limit (ulimit -n, LimitNOFILE=)";
+            "max_connections" => limits.max_connections, "open_file_limit" => open_files);
     }
 }
 

@@ -118,6 +118,8 @@ pub struct ServerConfig {
     pub run_as: Option<crate::privileges::RunAs>,
     /// Started as root without `run_as`: keep root instead of refusing to start.
     pub allow_root: bool,
+    /// Let SITE CHMOD set setuid, setgid and sticky bits.
+    pub chmod_special_bits: bool,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -206,6 +208,7 @@ impl Default for ServerConfig {
             max_line: 4096,
             run_as: None,
             allow_root: false,
+            chmod_special_bits: false,
         }
     }
 }
@@ -422,6 +425,7 @@ struct RawServer {
     run_as: Option<Spanned<String>>,
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
+    chmod_special_bits: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -688,6 +692,7 @@ impl Validator<'_> {
                 self.error(failures.span(), "server.max_login_failures", "expected at least 1");
             }
         }
+        server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -1281,6 +1286,22 @@ level = "debug"
             "run_as_group",
             "allow_root",
             "xferlog",
+            "chmod_special_bits",
+            "max_part_header",
+            "max_form_body",
+            "max_request_header",
+            "header_read_timeout",
+            "keep_alive_timeout",
+            "max_connections",
+            "max_connections_per_ip",
+            "max_sessions_per_user",
+            "ftp_idle_timeout",
+            "login_attempts_per_minute",
+            "login_failure_window",
+            "login_ban_time",
+            "trusted_proxies",
+            "allowed_hosts",
+            "hsts_max_age",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -2,6 +2,12 @@
 //!
 //! Wire format: `SITE CHMOD <octal> <path>` → 200, 550, or 502 when the storage
 //! cannot change modes · `SITE HELP` → 214 · other SITE commands → 502.
+//!
+//! The setuid, setgid and sticky bits are left out (the 200 says so) unless
+//! [`Options::chmod_special_bits`](crate::server::Options::chmod_special_bits)
+//! allows them: files belong to the user the daemon runs as, so a guest could
+//! otherwise make a setuid-root program. This is done here, before any
+//! backend is asked, so it holds for every backend.
 
 use oxftp_proto::command::SiteCommand;
 use oxftp_proto::reply::Reply;
@@ -21,8 +27,16 @@ impl Session {
                 let Some(storage) = self.storage.clone() else {
                     return;
                 };
-                match storage.set_mode(&path, mode).await {
-                    Ok(()) => self.reply(200, "SITE CHMOD command successful.").await,
+                let allowed = if self.shared.options.chmod_special_bits { 0o7777 } else { 0o777 };
+                let kept = mode & allowed;
+                match storage.set_mode(&path, kept).await {
+                    Ok(()) if kept == mode => self.reply(200, "SITE CHMOD command successful.").await,
+                    Ok(()) => {
+                        let text = format!(
+                            "SITE CHMOD command successful: mode {kept:o}; setuid, setgid and sticky bits are not allowed."
+                        );
+                        self.reply(200, text).await
+                    }
                     Err(e) => self.storage_failed(&e).await,
                 }
             }

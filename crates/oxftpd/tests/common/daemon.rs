@@ -88,6 +88,9 @@ pub struct DaemonConfig {
     pub run_as: Option<String>,
     /// More environment variables for the daemon (e.g. `NOTIFY_SOCKET`).
     pub env: Vec<(String, String)>,
+    /// Run the daemon with this open-file limit (soft and hard), through
+    /// util-linux's `prlimit`, which execs it (so its pid is the daemon's).
+    pub open_files: Option<u64>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -120,6 +123,7 @@ impl Default for DaemonConfig {
             xferlog: false,
             run_as: None,
             env: Vec::new(),
+            open_files: None,
         }
     }
 }
@@ -168,7 +172,16 @@ impl Daemon {
         let log_path = dir.path().join("oxftpd.log");
         let log = std::fs::File::create(&log_path).expect("create daemon log");
 
-        let mut child = Command::new(oxftpd_bin())
+        let mut command = match config.open_files {
+            None => Command::new(oxftpd_bin()),
+            Some(n) => {
+                super::client::require_tool("prlimit");
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(oxftpd_bin());
+                c
+            }
+        };
+        let mut child = command
             .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .arg("--config")
             .arg(&config_path)
@@ -309,14 +322,14 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (for reading its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The daemon's temp directory (config, users file, log, scratch dirs).
     pub fn dir(&self) -> &Path {
         self.dir.path()
-    }
-
-    /// The daemon's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// `log.xferlog` (set when started with `xferlog: true`).

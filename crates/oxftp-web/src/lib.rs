@@ -64,10 +64,13 @@ mod pool;
 mod routes;
 mod serve;
 mod session;
+mod share_pages;
+mod shares;
 mod stats;
 mod throttle;
 mod tls;
 mod transfer;
+mod zip;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -117,8 +120,9 @@ impl WebServer {
         let hosts = AllowedHosts::new(&config.allowed_hosts, config.listen);
         let gate = ConnectionGate::new(config.max_connections, config.max_connections_per_ip);
         let telemetry = Arc::new(Telemetry::default());
+        let shares = shares::Shares::new(config.shares_file.clone(), config.share_max_lifetime);
         WebServer {
-            state: Arc::new(AppState { config, upstreams, client_tls, sessions, throttle, hosts, telemetry }),
+            state: Arc::new(AppState { config, upstreams, client_tls, sessions, throttle, hosts, telemetry, shares }),
             gate,
         }
     }
@@ -139,6 +143,12 @@ impl WebServer {
                 && !(self.state.upstreams.is_default(u) && self.state.config.default_upstream_cert.is_some())
         });
         self.state.client_tls.roots_problem().filter(|_| needed)
+    }
+
+    /// Why share links cannot be used (their store is unreadable), if so:
+    /// for a start-up warning. Links are then neither made nor changed.
+    pub fn shares_problem(&self) -> Option<&str> {
+        self.state.shares.problem()
     }
 
     /// The HTTP routes. Expired sessions are closed when next used; call

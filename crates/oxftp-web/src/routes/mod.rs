@@ -96,6 +96,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/form/shares", post(share::create))
         .route("/form/shares/revoke", post(share::revoke))
         .route("/s/{token}", get(share::landing))
+        .route("/s/{token}/", get(share::landing))
+        .route("/s/{token}/browse/", get(share::landing))
         .route("/s/{token}/browse/{*sub}", get(share::browse))
         .route("/s/{token}/file", get(share::file))
         .route("/s/{token}/file/{*sub}", get(share::file_in))

@@ -1,17 +1,25 @@
 //! A throwaway demo: an in-process oxftp upstream (user `alice`, password
-//! `secret`) with the web gateway in front of it, both on loopback. Prints
-//! `READY <url>` and serves until killed. Used by the browser test in `browser/`.
+//! `secret`) with the web gateway in front of it, both on loopback, share
+//! links kept in a temporary file. Prints `READY <url>` and `DIR <path>` and
+//! serves until killed. Used by the browser test in `browser/`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 #[tokio::main]
 async fn main() {
-    let env = common::Env::start().await;
+    let shares = tempfile::tempdir().expect("tempdir");
+    let file = shares.path().join("shares.json");
+    let env = common::Env::start_with(move |c| c.shares_file = Some(file)).await;
     std::fs::create_dir_all(env.alice("photos")).ok();
+    std::fs::create_dir_all(env.alice("projects/website/assets")).ok();
     std::fs::write(env.alice("readme.txt"), b"Hello from oxftp.\n").ok();
+    std::fs::write(env.alice("projects/plan.md"), b"# Plan\n\n- ship it\n").ok();
+    std::fs::write(env.alice("projects/website/index.html"), b"<h1>hi</h1>\n").ok();
+    std::fs::write(env.alice("projects/website/assets/site.css"), b"body{}\n").ok();
     std::fs::write(env.alice("<img src=x onerror=alert(1)>"), b"hostile name").ok();
     println!("READY {}", env.web);
     println!("DIR {}", env.dir.path().display());
     let _ = tokio::signal::ctrl_c().await;
+    drop(shares);
 }

@@ -204,8 +204,10 @@
     totalLine.bar.max = Math.max(size, 1);
     totalLine.bar.value = done;
     const left = queue.filter(function (j) { return j.state === 'waiting' || j.state === 'sending'; }).length;
-    totalLine.info.textContent = human(done) + ' of ' + human(size) +
-      (active ? ' · ' + human(speed) + '/s · ' + duration((size - done) / Math.max(speed, 1)) + ' left' : '') +
+    const rate = !active ? '' : speed > 0
+      ? ' · ' + human(speed) + '/s · ' + duration((size - done) / speed) + ' left'
+      : ' · estimating time left…';
+    totalLine.info.textContent = human(done) + ' of ' + human(size) + rate +
       ' · ' + left + ' file(s) to go';
   }
 
@@ -263,14 +265,11 @@
       xhr.open('PUT', '/api/chunk?path=' + encodeURIComponent(job.path) + '&offset=' + offset);
       xhr.setRequestHeader('X-CSRF-Token', csrf);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-      let lastAt = performance.now(), lastBytes = 0;
       xhr.upload.addEventListener('progress', function (e) {
-        const now = performance.now();
-        if (now - lastAt > 250) {
-          const rate = (e.loaded - lastBytes) * 1000 / (now - lastAt);
-          job.speed = job.speed ? job.speed * 0.6 + rate * 0.4 : rate;
-          lastAt = now; lastBytes = e.loaded;
-        }
+        // Speed: bytes sent since this attempt started, over its time.
+        const elapsed = (performance.now() - job.since) / 1000;
+        const moved = offset + e.loaded - job.base;
+        job.speed = elapsed >= 0.5 && moved > 0 ? moved / elapsed : 0;
         show(job, offset + e.loaded);
       });
       xhr.addEventListener('load', function () {
@@ -306,6 +305,9 @@
 
   async function send(job) {
     job.state = 'sending';
+    job.since = performance.now();
+    job.base = job.resumeFrom || 0;
+    job.speed = 0;
     job.line.row.classList.remove('failed');
     job.line.info.textContent = 'starting';
     let offset = job.resumeFrom || 0;
@@ -376,9 +378,14 @@
     job.cancel.remove();
     if (job.retry) job.retry.remove();
     updateTotal();
-    // Remove the part the server already has.
+    // Remove the part the server already has (the aborted transfer may
+    // still be winding down there: look again a few times).
     if (wasSending || hadBytes) {
-      try { await call('DELETE', '/api/file?path=' + encodeURIComponent(job.path)); } catch (e) { /* nothing stored */ }
+      for (let i = 0; i < 6; i++) {
+        try { await call('DELETE', '/api/file?path=' + encodeURIComponent(job.path)); } catch (e) { /* not there (yet) */ }
+        await new Promise(function (r) { setTimeout(r, 250); });
+        try { await call('GET', '/api/stat?path=' + encodeURIComponent(job.path)); } catch (e) { if (e.status === 404) break; }
+      }
     }
     if (!running) pump();
   }

@@ -210,6 +210,17 @@ where
     }
 }
 
+/// Run an upload in a task of its own and wait for it. When the browser
+/// goes away, hyper drops the request's handler; an upload running inside
+/// it would be cut off mid-STOR (the data connection simply closed, which
+/// a server takes for a complete file). In its own task it instead sees the
+/// body fail, aborts the transfer and removes what it created.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, WebError>> + Send + 'static,
+) -> Result<T, WebError> {
+    tokio::spawn(work).await.unwrap_or_else(|e| Err(WebError::Upstream(format!("upload task failed: {e}"))))
+}
+
 /// Refuse a body whose announced length is already over the limit, before
 /// anything reaches the upstream.
 fn check_length(headers: &HeaderMap, max: u64) -> Result<(), WebError> {
@@ -230,9 +241,13 @@ pub(crate) async fn put_body(
     max: u64,
 ) -> Result<u64, WebError> {
     check_length(headers, max)?;
-    let mut lease = pool.acquire().await?;
-    let mut used = 0;
-    store(&mut lease, path, body.into_data_stream(), &mut used, max).await
+    let (pool, path) = (pool.clone(), path.to_string());
+    detached(async move {
+        let mut lease = pool.acquire().await?;
+        let mut used = 0;
+        store(&mut lease, &path, body.into_data_stream(), &mut used, max).await
+    })
+    .await
 }
 
 /// Store every file part of a multipart form in `dir`; returns the names
@@ -259,17 +274,17 @@ pub(crate) async fn upload_multipart_checked(
     body: Body,
     max: u64,
     max_part_header: usize,
-    csrf_ok: impl Fn(&str) -> bool + Sync,
+    csrf_ok: impl Fn(&str) -> bool + Send + Sync + 'static,
 ) -> Result<Vec<String>, WebError> {
-    let rules = UploadRules { csrf: Some(&csrf_ok), no_overwrite: false };
+    let rules = UploadRules { csrf: Some(Box::new(csrf_ok)), no_overwrite: false };
     upload_parts(pool, dir, headers, body, max, max_part_header, rules).await
 }
 
 /// What an upload form must obey besides the size limits.
 #[derive(Default)]
-pub(crate) struct UploadRules<'a> {
+pub(crate) struct UploadRules {
     /// The form's first part must be a `csrf` field this accepts.
-    pub csrf: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    pub csrf: Option<Box<dyn Fn(&str) -> bool + Send + Sync>>,
     /// Refuse a name that exists already (drop boxes: nobody overwrites
     /// what is there, nor learns more than that it exists).
     pub no_overwrite: bool,
@@ -278,7 +293,8 @@ pub(crate) struct UploadRules<'a> {
 /// Longest CSRF field read from a multipart form.
 const MAX_TOKEN_FIELD: usize = 256;
 
-/// Store a multipart form's files in `dir` under `rules`.
+/// Store a multipart form's files in `dir` under `rules` (in a task of its
+/// own, see [`detached`]).
 pub(crate) async fn upload_parts(
     pool: &Arc<Pool>,
     dir: &str,
@@ -286,9 +302,22 @@ pub(crate) async fn upload_parts(
     body: Body,
     max: u64,
     max_part_header: usize,
-    rules: UploadRules<'_>,
+    rules: UploadRules,
 ) -> Result<Vec<String>, WebError> {
     check_length(headers, max)?;
+    let (pool, dir, headers) = (pool.clone(), dir.to_string(), headers.clone());
+    detached(async move { read_parts(&pool, &dir, &headers, body, max, max_part_header, rules).await }).await
+}
+
+async fn read_parts(
+    pool: &Arc<Pool>,
+    dir: &str,
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+    max_part_header: usize,
+    rules: UploadRules,
+) -> Result<Vec<String>, WebError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| WebError::BadRequest("expected a multipart/form-data body with a boundary".into()))?;
@@ -321,7 +350,7 @@ pub(crate) async fn upload_parts(
                     }
                 }
             }
-            let ok = rules.csrf.is_some_and(|check| check(std::str::from_utf8(&token).unwrap_or("")));
+            let ok = rules.csrf.as_ref().is_some_and(|check| check(std::str::from_utf8(&token).unwrap_or("")));
             if !ok {
                 return Err(WebError::Forbidden("missing or wrong CSRF token".into()));
             }
@@ -376,6 +405,11 @@ pub(crate) async fn put_chunk(
 ) -> Result<u64, WebError> {
     let room = max.checked_sub(offset).ok_or(WebError::TooLarge(max))?;
     check_length(headers, room)?;
+    let (pool, path) = (pool.clone(), path.to_string());
+    detached(async move { append_chunk(&pool, &path, offset, body, room).await }).await
+}
+
+async fn append_chunk(pool: &Arc<Pool>, path: &str, offset: u64, body: Body, room: u64) -> Result<u64, WebError> {
     let mut lease = pool.acquire().await?;
     let mut used = 0;
     if offset == 0 {

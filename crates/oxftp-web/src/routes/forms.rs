@@ -97,6 +97,7 @@ pub(super) async fn upload(
         }
         let (_, session) = session_from(&state, &headers).ok_or(WebError::Unauthorized)?;
         let config = &state.config;
+        let checker = session.clone();
         let stored = transfer::upload_multipart_checked(
             &session.pool,
             &dir,
@@ -104,7 +105,7 @@ pub(super) async fn upload(
             body,
             config.max_upload_bytes,
             config.max_part_header_bytes,
-            |token| session.csrf_ok(token),
+            move |token| checker.csrf_ok(token),
         )
         .await;
         if let Err(WebError::PartHeadersTooLong(_)) = &stored {

@@ -615,8 +615,8 @@ pub(super) async fn upload(
                 resolve(&mut lease, record, "/").await?.0
             };
             let want = v.csrf(&state);
-            let csrf_ok = |t: &str| bool::from(want.as_bytes().ct_eq(t.as_bytes()));
-            let rules = transfer::UploadRules { csrf: Some(&csrf_ok), no_overwrite: true };
+            let csrf_ok = move |t: &str| bool::from(want.as_bytes().ct_eq(t.as_bytes()));
+            let rules = transfer::UploadRules { csrf: Some(Box::new(csrf_ok)), no_overwrite: true };
             let config = &state.config;
             transfer::upload_parts(
                 &pool,

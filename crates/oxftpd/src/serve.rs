@@ -111,6 +111,9 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         if let Some(problem) = web_server.upstream_tls_problem() {
             warn!(logger, "web client: FTPS upstreams other than this server cannot be reached"; "reason" => problem);
         }
+        if let Some(problem) = web_server.shares_problem() {
+            warn!(logger, "web client: share links are unavailable (none is made or changed)"; "reason" => problem);
+        }
         let stop = stopped(shutdown.clone());
         tokio::spawn(async move {
             if let Err(e) = web_server.serve(tcp, stop).await {

@@ -280,11 +280,14 @@ pub(crate) async fn upload_multipart_checked(
     upload_parts(pool, dir, headers, body, max, max_part_header, rules).await
 }
 
+/// Checks a form's CSRF token.
+pub(crate) type TokenCheck = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// What an upload form must obey besides the size limits.
 #[derive(Default)]
 pub(crate) struct UploadRules {
     /// The form's first part must be a `csrf` field this accepts.
-    pub csrf: Option<Box<dyn Fn(&str) -> bool + Send + Sync>>,
+    pub csrf: Option<TokenCheck>,
     /// Refuse a name that exists already (drop boxes: nobody overwrites
     /// what is there, nor learns more than that it exists).
     pub no_overwrite: bool,

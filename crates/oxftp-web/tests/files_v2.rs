@@ -49,19 +49,23 @@ async fn the_listing_is_readable_sorted_filtered_and_paged() {
     }
     assert!(html.contains("aria-current=\"page\">deepest</a>"));
 
-    // 1,200 entries: pages of 500.
+    // 10,000 entries: pages of 500, each page small and quick.
     let many = env.alice("many");
     std::fs::create_dir(&many).unwrap();
-    for i in 0..1200 {
-        std::fs::write(many.join(format!("f{i:04}")), b"").unwrap();
+    for i in 0..10_000 {
+        std::fs::write(many.join(format!("f{i:05}")), b"").unwrap();
     }
+    let started = std::time::Instant::now();
     let (_, html) = page(&c, &env, "/browse/many/").await;
+    let took = started.elapsed();
     let rows = row_names(&html);
-    assert_eq!((rows.len(), rows[0].as_str()), (500, "f0000"));
-    assert!(html.contains("Page 1 of 3") && html.contains("rel=\"next\""));
-    let (_, html) = page(&c, &env, "/browse/many/?page=3").await;
+    assert_eq!((rows.len(), rows[0].as_str()), (500, "f00000"));
+    assert!(html.contains("Page 1 of 20") && html.contains("rel=\"next\""));
+    eprintln!("10,000 entries: first page ({} KiB of HTML) in {took:?}", html.len() / 1024);
+    assert!(html.len() < 512 * 1024, "a page stays small: {} bytes", html.len());
+    let (_, html) = page(&c, &env, "/browse/many/?page=20&sort=name&order=desc").await;
     let rows = row_names(&html);
-    assert_eq!((rows.len(), rows[0].as_str()), (200, "f1000"));
+    assert_eq!((rows.len(), rows[0].as_str()), (500, "f00499"));
 }
 
 /// A multipart body: fields in order, then one file part.
@@ -270,4 +274,59 @@ async fn uploads_in_chunks_resume_where_the_server_stopped() {
     // No token: refused.
     let r = c.put(env.url("/api/chunk?path=/g&offset=0")).body("x").send().await.unwrap();
     assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_mid_chunk_resumes_from_what_the_server_kept() {
+    use tokio::io::AsyncWriteExt;
+    let env = Env::start().await;
+    let c = Env::client();
+    let r = env.post_login(&c).await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf"].as_str().unwrap().to_string();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let put = |offset: usize, body: Vec<u8>| {
+        c.put(env.url(&format!("/api/chunk?path=/r.bin&offset={offset}")))
+            .header("cookie", &cookie)
+            .header(CSRF_HEADER, &csrf)
+            .body(body)
+            .send()
+    };
+    assert_eq!(put(0, content[..100_000].to_vec()).await.unwrap().status(), 200);
+
+    // The next chunk announces 100,000 bytes, sends 40,000, and the connection drops.
+    let addr = env.web.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/chunk?path=/r.bin&offset=100000 HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+         {CSRF_HEADER}: {csrf}\r\nContent-Length: 100000\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&content[100_000..140_000]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(s);
+
+    // What the server kept is a prefix of the file; the upload resumes from there.
+    let mut kept = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let v: serde_json::Value = c
+            .get(env.url("/api/stat?path=/r.bin"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        kept = v["size"].as_u64().unwrap() as usize;
+        if std::fs::read(env.alice("r.bin")).unwrap().len() == kept {
+            break;
+        }
+    }
+    assert!((100_000..=140_000).contains(&kept), "kept {kept}");
+    assert_eq!(std::fs::read(env.alice("r.bin")).unwrap(), content[..kept], "a prefix, never garbage");
+    let r = put(kept, content[kept..].to_vec()).await.unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(std::fs::read(env.alice("r.bin")).unwrap(), content);
 }

@@ -287,9 +287,15 @@ async fn a_drop_box_takes_uploads_and_lists_nothing() {
     assert!(env.alice("inbox/escape.txt").exists() || r.status() != 200, "only a base name is used");
     assert!(!env.alice("escape.txt").exists());
 
-    // The owner's list escapes what it shows.
+    // The owner's pages escape what they show: the form, the new link, the list.
     std::fs::create_dir(env.alice("<i onclick=alert(1)>x")).unwrap();
-    make_link(&env, &c, &csrf, &[("path", "/<i onclick=alert(1)>x")]).await;
+    let html =
+        c.get(env.url("/shares/new?path=/%3Ci%20onclick%3Dalert(1)%3Ex")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("value=\"/&lt;i onclick=alert(1)&gt;x\"") && !html.contains("<i onclick"), "{html}");
+    let form =
+        [("csrf", csrf.as_str()), ("path", "/<i onclick=alert(1)>x"), ("days", "1"), ("owner_password", "secret")];
+    let html = c.post(env.url("/form/shares")).form(&form).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Link created") && !html.contains("<i onclick"), "{html}");
     let html = c.get(env.url("/shares")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("/&lt;i onclick=alert(1)&gt;x") && !html.contains("<i onclick"));
 }

@@ -36,11 +36,13 @@ const VISITOR_COOKIE: &str = "oxftp_share";
 // ---- the owner --------------------------------------------------------------
 
 /// The caller's session, or the login page for HTML routes.
-fn owner(state: &AppState, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+fn owner(state: &AppState, headers: &HeaderMap) -> Result<Arc<Session>, Box<Response>> {
     match session_from(state, headers) {
         Some((_, s)) if state.shares.may_share(&s.pool.login().user) => Ok(s),
-        Some(_) => Err(html_error(&WebError::NotFound("share links are not available for this account".into()))),
-        None => Err(Redirect::to("/login").into_response()),
+        Some(_) => {
+            Err(Box::new(html_error(&WebError::NotFound("share links are not available for this account".into()))))
+        }
+        None => Err(Box::new(Redirect::to("/login").into_response())),
     }
 }
 
@@ -61,7 +63,7 @@ pub(super) async fn list_links(
 ) -> Response {
     let s = match owner(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let login = s.pool.login();
     let links = state.shares.list(&login.upstream.to_string(), &login.user);
@@ -106,7 +108,7 @@ pub(super) async fn new_link(
 ) -> Response {
     let s = match owner(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = async {
         let path = clean(&q.path)?;

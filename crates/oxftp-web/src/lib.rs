@@ -23,7 +23,18 @@
 //!   own script and style files, are never cached (`no-store`), and answer
 //!   only to allowed host names (DNS rebinding);
 //! - data connections go to the upstream's own address whatever its PASV
-//!   reply says (EPSV when the server knows it).
+//!   reply says (EPSV when the server knows it);
+//! - the HTML forms (which work without JavaScript) carry the CSRF token as
+//!   a field, checked before anything else is read, and refuse a foreign
+//!   `Origin`;
+//! - share links (off unless [`WebConfig::shares_file`] is set) act as their
+//!   owner on their path only; their tokens are 256 random bits stored
+//!   hashed, and the owner's password is kept sealed under a key derived
+//!   from the token (see the `shares` module for the whole argument).
+//!
+//! Downloads of folders and selections are ZIP archives written while they
+//! stream; uploads from the page go in chunks that resume where the
+//! server's copy ends.
 //!
 //! And so that no one client or account can take the gateway (or the FTP
 //! daemon sharing its process) down, every resource a client can make it

@@ -52,6 +52,9 @@ pub const MAX_LINKS: usize = 10_000;
 pub const MAX_LINKS_PER_ACCOUNT: usize = 500;
 /// Expired links are still answered with 410 (not 404) this long.
 const KEEP_EXPIRED: u64 = 30 * 24 * 3600;
+/// Visitor requests served at once (each logs in upstream as a link's
+/// owner): more get 503, so visitors cannot use up an owner's FTP sessions.
+pub const MAX_VISITOR_REQUESTS: usize = 32;
 /// How long a visitor who gave a link's password stays let in.
 pub const UNLOCK_TIME: u64 = 12 * 3600;
 
@@ -150,6 +153,8 @@ pub(crate) struct Shares {
     /// By token hash.
     links: Mutex<HashMap<String, Record>>,
     visitor_key: hmac::Key,
+    /// Visitor requests in progress (see [`MAX_VISITOR_REQUESTS`]).
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Shares {
@@ -247,7 +252,16 @@ impl Shares {
             max_lifetime,
             links: Mutex::new(links),
             visitor_key: hmac::Key::new(hmac::HMAC_SHA256, &key_bytes),
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_VISITOR_REQUESTS)),
         }
+    }
+
+    /// A slot for one visitor request, or 503 when all are taken.
+    pub(crate) fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, WebError> {
+        self.slots.clone().try_acquire_owned().map_err(|_| WebError::TooManyRequests {
+            message: "Too many people are using share links right now; try again shortly.".into(),
+            retry_after: 5,
+        })
     }
 
     /// Whether share links are on.
@@ -530,6 +544,15 @@ mod tests {
         let forged = cookie.replacen(".5.", ".9999999999.", 1);
         assert!(shares.visitor("abc", &forged).is_none());
         assert_ne!(shares.visitor_csrf("abc", &nonce), shares.visitor_csrf("abd", &nonce));
+    }
+
+    #[test]
+    fn visitor_requests_are_capped() {
+        let shares = Shares::new(None, Duration::from_secs(60));
+        let held: Vec<_> = (0..MAX_VISITOR_REQUESTS).map(|_| shares.slot().unwrap()).collect();
+        assert!(matches!(shares.slot(), Err(WebError::TooManyRequests { .. })));
+        drop(held);
+        assert!(shares.slot().is_ok());
     }
 
     fn tempfile_dir() -> PathBuf {

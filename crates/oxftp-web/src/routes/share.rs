@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::forms::{field, form_pairs, roots_from, zip_body};
 use super::{AppState, Client, same_origin, session_from};
@@ -304,8 +305,41 @@ fn visitor_error(e: &WebError) -> Response {
     resp
 }
 
-/// Log in upstream as the link's owner: a pool of its own for this request.
-async fn owner_pool(state: &AppState, opened: &Opened) -> Result<Arc<Pool>, WebError> {
+/// A response body that holds a visitor slot until it is sent or dropped.
+struct Held {
+    body: Body,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// `resp` with its body holding `slot` (a download outlives its handler).
+fn holding(resp: Response, slot: OwnedSemaphorePermit) -> Response {
+    resp.map(|body| Body::new(Held { body, _slot: slot }))
+}
+
+/// Log in upstream as the link's owner: a pool of its own for this request,
+/// and the visitor slot it takes.
+async fn owner_pool(state: &AppState, opened: &Opened) -> Result<(Arc<Pool>, OwnedSemaphorePermit), WebError> {
+    let slot = state.shares.slot()?;
     let record = &opened.record;
     let gone = || WebError::Gone("This link no longer works.".into());
     // The upstream must still be one this gateway may reach, with the same protection.
@@ -322,7 +356,7 @@ async fn owner_pool(state: &AppState, opened: &Opened) -> Result<Arc<Pool>, WebE
         Err(WebError::Ftp { code: 530, .. }) => return Err(gone()),
         Err(e) => return Err(e),
     };
-    Ok(Pool::new(login, ftp, 2, state.config.connect_timeout))
+    Ok((Pool::new(login, ftp, 2, state.config.connect_timeout), slot))
 }
 
 /// The upstream path for `sub` (a path below the shared one, `/` for
@@ -399,7 +433,7 @@ async fn visitor_page(state: &AppState, headers: &HeaderMap, token: &str, sub: &
         (ShareKind::Download, false) => v.respond(Html(pages::file_page(&v.base, record))),
         (ShareKind::Download, true) => {
             let result = async {
-                let pool = owner_pool(state, &v.opened).await?;
+                let (pool, _slot) = owner_pool(state, &v.opened).await?;
                 let listed = async {
                     let mut lease = pool.acquire().await?;
                     let (path, kind) = resolve(&mut lease, record, sub).await?;
@@ -455,7 +489,7 @@ pub(super) async fn file_in(
 async fn download(state: &AppState, headers: &HeaderMap, token: &str, sub: &str) -> Response {
     let result = async {
         let v = downloader(state, headers, token)?;
-        let pool = owner_pool(state, &v.opened).await?;
+        let (pool, slot) = owner_pool(state, &v.opened).await?;
         let served = async {
             let path = {
                 let mut lease = pool.acquire().await?;
@@ -475,7 +509,7 @@ async fn download(state: &AppState, headers: &HeaderMap, token: &str, sub: &str)
         }
         .await;
         pool.close();
-        Ok::<_, WebError>(v.respond(served?))
+        Ok::<_, WebError>(v.respond(holding(served?, slot)))
     }
     .await;
     result.unwrap_or_else(|e| visitor_error(&e))
@@ -501,7 +535,7 @@ pub(super) async fn zip_in(
 async fn zip_folder(state: &AppState, headers: &HeaderMap, token: &str, sub: &str) -> Response {
     let result = async {
         let v = downloader(state, headers, token)?;
-        let pool = owner_pool(state, &v.opened).await?;
+        let (pool, slot) = owner_pool(state, &v.opened).await?;
         let served = async {
             let mut lease = pool.acquire().await?;
             let (path, kind) = resolve(&mut lease, &v.opened.record, sub).await?;
@@ -524,7 +558,7 @@ async fn zip_folder(state: &AppState, headers: &HeaderMap, token: &str, sub: &st
         }
         .await;
         pool.close();
-        Ok::<_, WebError>(v.respond(served?))
+        Ok::<_, WebError>(v.respond(holding(served?, slot)))
     }
     .await;
     result.unwrap_or_else(|e| visitor_error(&e))
@@ -610,7 +644,7 @@ pub(super) async fn upload(
         if !same_origin(&headers) || v.set_cookie.is_some() {
             return Err(WebError::Forbidden("cross-site form refused; open the link again".into()));
         }
-        let pool = owner_pool(&state, &v.opened).await?;
+        let (pool, _slot) = owner_pool(&state, &v.opened).await?;
         let stored = async {
             let dir = {
                 let mut lease = pool.acquire().await?;

@@ -343,7 +343,11 @@ impl Shares {
                 )));
             }
             links.insert(record.token_hash.clone(), record.clone());
-            self.save(&links)?;
+            if let Err(e) = self.save(&links) {
+                // A link that would not survive a restart is not made at all.
+                links.remove(&record.token_hash);
+                return Err(e);
+            }
         }
         Ok((hex(&token), record))
     }
@@ -544,6 +548,13 @@ mod tests {
         let forged = cookie.replacen(".5.", ".9999999999.", 1);
         assert!(shares.visitor("abc", &forged).is_none());
         assert_ne!(shares.visitor_csrf("abc", &nonce), shares.visitor_csrf("abd", &nonce));
+    }
+
+    #[test]
+    fn a_link_that_cannot_be_saved_is_not_made() {
+        let shares = Shares::new(Some(PathBuf::from("/nonexistent-oxftp-dir/shares.json")), Duration::from_secs(3600));
+        assert!(matches!(shares.create(&link("/docs")), Err(WebError::Unavailable(_))));
+        assert!(shares.list("127.0.0.1:21", "alice").is_empty());
     }
 
     #[test]

@@ -288,7 +288,11 @@ fn visit(state: &AppState, headers: &HeaderMap, token: &str) -> Result<Visit, We
 fn visitor_cookie_header(state: &AppState, base: &str, id: &str, nonce: &str, until: u64) -> Option<HeaderValue> {
     let value = state.shares.visitor_cookie(id, Some(nonce), until)?;
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{VISITOR_COOKIE}={value}; Path={base}; HttpOnly; SameSite=Strict{secure}")).ok()
+    // Lax, not Strict: opening the link again from a mail or chat (a
+    // cross-site navigation) keeps a visitor let in after the password;
+    // forms are still safe, since a cross-site POST carries no Lax cookie
+    // and their token is tied to it.
+    HeaderValue::from_str(&format!("{VISITOR_COOKIE}={value}; Path={base}; HttpOnly; SameSite=Lax{secure}")).ok()
 }
 
 /// A visitor's error page (404, 410, ...).

@@ -353,6 +353,7 @@
         job.retry = el('button', { type: 'button', 'aria-label': 'Retry ' + job.rel }, 'Retry');
         job.retry.addEventListener('click', async function () {
           job.retry.remove(); job.retry = null;
+          say('Retrying ' + job.rel + '…', false);
           job.resumeFrom = job.resumeFrom ? await serverSize(job) : 0;
           if (job.resumeFrom > job.file.size) job.resumeFrom = 0;
           job.state = 'waiting';

@@ -343,6 +343,14 @@ try {
   await reloadsAfter('copy', () => rowAction('Copy', 'hello.txt'));
   assert.equal(readFileSync(home('photos', 'hello.txt'), 'utf8'), 'uploaded from chromium', 'copy on disk');
 
+  // ---- a PDF opens from the preview origin (another port), never the app's ----
+  const [pdfPage] = await Promise.all([page.waitForEvent('popup'), page.getByLabel('View manual.pdf', { exact: true }).click()]);
+  await pdfPage.waitForLoadState('commit').catch(() => {});
+  const pdfUrl = new URL(pdfPage.url());
+  assert.notEqual(pdfUrl.port, new URL(url).port, 'served from another origin: ' + pdfPage.url());
+  assert.match(pdfUrl.pathname, /^\/p\/[0-9a-f]{64}\/manual\.pdf$/);
+  await pdfPage.close();
+
   // ---- multi-select delete: click one box, shift-click another, confirm ----
   const order = await rowNames();
   const from = order.indexOf('blob.bin'), to = order.indexOf('hello.txt');

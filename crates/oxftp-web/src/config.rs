@@ -135,6 +135,10 @@ pub struct WebConfig {
     pub shares_file: Option<std::path::PathBuf>,
     /// The longest a share link may last.
     pub share_max_lifetime: Duration,
+    /// The port of the preview listener ([`WebServer::serve_preview`](crate::WebServer::serve_preview)),
+    /// reached on the same host name as the app: PDFs are shown inline from
+    /// there, an origin of its own. `None`: PDFs are always saved.
+    pub preview_port: Option<u16>,
 }
 
 impl Default for WebConfig {
@@ -175,6 +179,7 @@ impl Default for WebConfig {
             hsts_max_age: 365 * 24 * 3600,
             shares_file: None,
             share_max_lifetime: Duration::from_secs(30 * 24 * 3600),
+            preview_port: None,
         }
     }
 }

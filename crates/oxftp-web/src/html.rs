@@ -118,6 +118,8 @@ pub struct BrowseContext<'a> {
     pub notice: Option<String>,
     /// Whether share links are on (and this account may make them).
     pub shares: bool,
+    /// Whether PDFs are shown inline (from the preview origin).
+    pub pdf_preview: bool,
 }
 
 /// The icon of `name` as inline SVG referring to the sprite.
@@ -195,8 +197,10 @@ pub fn browse_page(listing: &Listing, view: &View, cx: &BrowseContext<'_>) -> St
                 name = escape(&e.name)
             ));
         } else {
+            let is_pdf = e.name.to_ascii_lowercase().ends_with(".pdf");
+            let base = if is_pdf && cx.pdf_preview { "/preview" } else { "/view" };
             actions.push_str(&format!(
-                "<a href=\"/view{}\" target=\"_blank\" rel=\"noopener\" aria-label=\"View {name}\">View</a>",
+                "<a href=\"{base}{}\" target=\"_blank\" rel=\"noopener\" aria-label=\"View {name}\">View</a>",
                 escape(&url_encode_path(&full)),
                 name = escape(&e.name)
             ));
@@ -357,7 +361,14 @@ mod tests {
             ],
             truncated: false,
         };
-        let cx = BrowseContext { user: "alice", upstream: "127.0.0.1:21", csrf: "tok", notice: None, shares: true };
+        let cx = BrowseContext {
+            user: "alice",
+            upstream: "127.0.0.1:21",
+            csrf: "tok",
+            notice: None,
+            shares: true,
+            pdf_preview: false,
+        };
         let html = browse_page(&listing, &View::default(), &cx);
         assert!(!html.contains("<img src=x"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));

@@ -72,6 +72,7 @@ mod multipart;
 mod ops;
 mod paths;
 mod pool;
+mod preview;
 mod routes;
 mod serve;
 mod session;
@@ -133,7 +134,17 @@ impl WebServer {
         let telemetry = Arc::new(Telemetry::default());
         let shares = shares::Shares::new(config.shares_file.clone(), config.share_max_lifetime);
         WebServer {
-            state: Arc::new(AppState { config, upstreams, client_tls, sessions, throttle, hosts, telemetry, shares }),
+            state: Arc::new(AppState {
+                config,
+                upstreams,
+                client_tls,
+                sessions,
+                throttle,
+                hosts,
+                telemetry,
+                shares,
+                previews: preview::Previews::default(),
+            }),
             gate,
         }
     }
@@ -171,6 +182,27 @@ impl WebServer {
     /// [`serve`](Self::serve)'s, not the router's.
     pub fn router(&self) -> axum::Router {
         routes::router(self.state.clone())
+    }
+
+    /// The preview origin's routes (see [`serve_preview`](Self::serve_preview)).
+    pub fn preview_router(&self) -> axum::Router {
+        routes::preview_router(self.state.clone())
+    }
+
+    /// Serve the preview origin on `listener` until `shutdown` resolves: PDFs
+    /// shown inline, from an origin that is not the app's (a browser's PDF
+    /// viewer runs in the origin that served the file). Its port must be
+    /// [`WebConfig::preview_port`], and it answers to the same host names;
+    /// HTTPS when the app is. It serves one route, for preview tickets the
+    /// app hands out, and keeps no state of its own.
+    pub async fn serve_preview(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let router = self.preview_router();
+        serve::serve(listener, router, &state.config, self.gate.clone(), state.telemetry.clone(), shutdown).await
     }
 
     /// Close expired sessions, the FTP connections sessions have left idle

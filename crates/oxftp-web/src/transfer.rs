@@ -67,14 +67,25 @@ pub fn disposition(kind: &str, name: &str) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{}", url_encode(name))
 }
 
-/// Stream the file `path` to the browser, honouring a single `Range`.
-/// `inline` chooses viewing (sandboxed, typed by extension) over saving;
-/// some types are saved even then (see [`mime::viewed`]).
+/// How a file is handed to the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Serve {
+    /// Saved (`attachment`, `application/octet-stream`).
+    Save,
+    /// Viewed in the app's origin: sandboxed, typed by extension; some
+    /// types are saved even then (see [`mime::viewed`]).
+    View,
+    /// A PDF shown inline: only ever from the preview origin, which holds
+    /// nothing of the app (see `crate::preview`).
+    Pdf,
+}
+
+/// Stream the file `path` to the browser, honouring a single `Range`, as `how` says.
 pub(crate) async fn download(
     pool: &Arc<Pool>,
     path: &str,
     headers: &HeaderMap,
-    inline: bool,
+    how: Serve,
 ) -> Result<Response, WebError> {
     let mut lease = pool.acquire().await?;
     let size = lease.ftp()?.size(path).await.map_err(WebError::from);
@@ -96,7 +107,11 @@ pub(crate) async fn download(
     let name = file_name(path);
     let mut resp = Response::new(Body::from_stream(body));
     let h = resp.headers_mut();
-    let (ctype, inline) = if inline { mime::viewed(name) } else { ("application/octet-stream", false) };
+    let (ctype, inline) = match how {
+        Serve::View => mime::viewed(name),
+        Serve::Save => ("application/octet-stream", false),
+        Serve::Pdf => ("application/pdf", true),
+    };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

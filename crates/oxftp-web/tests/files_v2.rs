@@ -330,3 +330,61 @@ async fn an_upload_cut_off_mid_chunk_resumes_from_what_the_server_kept() {
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     assert_eq!(std::fs::read(env.alice("r.bin")).unwrap(), content);
 }
+
+#[tokio::test]
+async fn pdfs_are_shown_inline_only_from_the_preview_origin() {
+    let preview = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = preview.local_addr().unwrap().port();
+    let env = Env::start_with(move |c| c.preview_port = Some(port)).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(env.server.clone().serve_preview(preview, async {
+        let _ = stopped.await;
+    }));
+    let pdf = b"%PDF-1.4\n% a tiny test file\n%%EOF\n";
+    std::fs::write(env.alice("doc.pdf"), pdf).unwrap();
+    let (c, csrf) = env.login().await;
+
+    let (_, html) = page(&c, &env, "/browse/").await;
+    assert!(html.contains("href=\"/preview/doc.pdf\""), "the PDF's View goes through the preview");
+    let r = c.get(env.url("/preview/doc.pdf")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let target = r.headers()["location"].to_str().unwrap().to_string();
+    let prefix = format!("http://127.0.0.1:{port}/p/");
+    assert!(target.starts_with(&prefix) && target.ends_with("/doc.pdf"), "{target}");
+    assert_eq!(target[prefix.len()..].split('/').next().unwrap().len(), 64, "a 256-bit ticket");
+
+    // The preview origin needs no cookie, and shows the PDF inline there.
+    let r = Env::client().get(&target).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert_eq!(r.headers()["content-security-policy"], "sandbox");
+    assert_eq!(r.bytes().await.unwrap(), &pdf[..]);
+    // It serves nothing else.
+    let other = format!("http://127.0.0.1:{port}");
+    for path in ["/browse/", "/login", "/api/session", "/download/doc.pdf", "/static/app.js"] {
+        assert_eq!(c.get(format!("{other}{path}")).send().await.unwrap().status(), 404, "{path}");
+    }
+    let r = c.post(format!("{other}/api/mkdir")).header(CSRF_HEADER, &csrf).body("{}").send().await.unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(c.get(format!("{other}/p/{}/doc.pdf", "0".repeat(64))).send().await.unwrap().status(), 404);
+    // The app's own origin still only saves PDFs.
+    let r = c.get(env.url("/view/doc.pdf")).send().await.unwrap();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    // A ticket ends with its session.
+    let r = c.post(env.url("/logout")).header(CSRF_HEADER, &csrf).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_ne!(Env::client().get(&target).send().await.unwrap().status(), 200);
+    let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn without_a_preview_origin_pdfs_are_saved() {
+    let env = Env::start().await;
+    std::fs::write(env.alice("doc.pdf"), b"%PDF-1.4\n").unwrap();
+    let (c, _) = env.login().await;
+    let (_, html) = page(&c, &env, "/browse/").await;
+    assert!(html.contains("href=\"/view/doc.pdf\""));
+    let r = c.get(env.url("/preview/doc.pdf")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/view/doc.pdf");
+}

@@ -1304,6 +1304,7 @@ level = "debug"
             "hsts_max_age",
             "shares_file",
             "share_max_days",
+            "preview_listen",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

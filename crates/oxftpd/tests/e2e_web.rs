@@ -578,3 +578,29 @@ async fn a_two_gib_folder_zip_keeps_the_daemon_small() {
     );
     assert!(grown < 64, "the daemon's peak RSS grew by {grown} MiB for a 2 GiB ZIP");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdfs_are_shown_from_the_daemons_preview_origin_only() {
+    let d = tokio::task::spawn_blocking(|| {
+        Daemon::start_with(DaemonConfig {
+            web: Some("listen = \"127.0.0.1:0\"\npreview_listen = \"127.0.0.1:0\"\n".to_string()),
+            ..DaemonConfig::default()
+        })
+    })
+    .await
+    .unwrap();
+    write(d.disk("alice/paper.pdf"), b"%PDF-1.4\n%%EOF\n");
+    let c = client();
+    login_alice(&d, &c).await;
+    // The client's own origin saves PDFs; its preview redirects to another port.
+    let r = c.get(format!("{}/view/paper.pdf", d.web_url())).send().await.unwrap();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let r = c.get(format!("{}/preview/paper.pdf", d.web_url())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let web_port = d.web_url().rsplit(':').next().unwrap().to_string();
+    assert_ne!(r.url().port().map(|p| p.to_string()), Some(web_port), "served from another origin");
+    assert!(r.url().path().starts_with("/p/"), "{}", r.url());
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert_eq!(&r.bytes().await.unwrap()[..], b"%PDF-1.4\n%%EOF\n");
+}

@@ -114,6 +114,7 @@ async fn render_browse(state: &AppState, headers: &HeaderMap, raw: &str, q: &Bro
                 csrf: &session.csrf,
                 notice: q.notice(),
                 shares: state.shares.may_share(&login.user),
+                pdf_preview: state.config.preview_port.is_some(),
             };
             Html(html::browse_page(&listing, &q.view(), &cx)).into_response()
         }
@@ -126,7 +127,7 @@ pub(super) async fn download(
     headers: HeaderMap,
     Path(path): Path<String>,
 ) -> Result<Response, WebError> {
-    transfer::download(&s.pool, &clean(&path)?, &headers, false).await
+    transfer::download(&s.pool, &clean(&path)?, &headers, transfer::Serve::Save).await
 }
 
 pub(super) async fn view(
@@ -134,7 +135,7 @@ pub(super) async fn view(
     headers: HeaderMap,
     Path(path): Path<String>,
 ) -> Result<Response, WebError> {
-    transfer::download(&s.pool, &clean(&path)?, &headers, true).await
+    transfer::download(&s.pool, &clean(&path)?, &headers, transfer::Serve::View).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@
 mod auth;
 mod files;
 mod forms;
+mod preview;
 mod share;
 
 use std::convert::Infallible;
@@ -45,6 +46,7 @@ pub(crate) struct AppState {
     pub hosts: AllowedHosts,
     pub telemetry: Arc<Telemetry>,
     pub shares: crate::shares::Shares,
+    pub previews: crate::preview::Previews,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/form/mkdir", post(forms::mkdir))
         .route("/form/batch", post(forms::batch))
         .route("/api/stat", get(files::stat))
+        .route("/preview/{*path}", get(preview::open))
         .route("/shares", get(share::list_links))
         .route("/shares/new", get(share::new_link))
         .route("/form/shares", post(share::create))
@@ -114,6 +117,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(uploads)
         .layer(DefaultBodyLimit::max(state.config.max_form_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), host_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+/// The preview origin's router: one read-only route, behind the same
+/// `Host` check and headers (see [`crate::preview`]).
+pub(crate) fn preview_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/p/{ticket}/{name}", get(preview::serve))
+        .layer(DefaultBodyLimit::max(1024))
         .layer(middleware::from_fn_with_state(state.clone(), host_guard))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)

@@ -509,7 +509,7 @@ async fn download(state: &AppState, headers: &HeaderMap, token: &str, sub: &str)
             if !resumed {
                 state.shares.count_download(&v.opened.record.id)?;
             }
-            transfer::download(&pool, &path, headers, false).await
+            transfer::download(&pool, &path, headers, transfer::Serve::Save).await
         }
         .await;
         pool.close();

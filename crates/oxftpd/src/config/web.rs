@@ -71,6 +71,9 @@ pub struct WebSettings {
     pub shares_file: Option<PathBuf>,
     /// `web.share_max_days`: the longest a share link may last.
     pub share_max_lifetime: Duration,
+    /// `web.preview_listen`: where the preview origin listens (PDFs shown
+    /// inline from an origin that is not the client's); `None`: PDFs are saved.
+    pub preview_listen: Option<SocketAddr>,
 }
 
 /// Most days `web.share_max_days` may allow (ten years).
@@ -175,6 +178,7 @@ impl Default for WebSettings {
             hsts_max_age: web.hsts_max_age,
             shares_file: None,
             share_max_lifetime: web.share_max_lifetime,
+            preview_listen: None,
         }
     }
 }
@@ -230,6 +234,7 @@ pub(super) struct RawWeb {
     hsts_max_age: Option<Spanned<u64>>,
     shares_file: Option<Spanned<String>>,
     share_max_days: Option<Spanned<u64>>,
+    preview_listen: Option<Spanned<String>>,
 }
 
 /// Most bytes a size limit of `[web]` may be set to (64 MiB): more would
@@ -385,6 +390,21 @@ impl Validator<'_> {
         }
         if let Some(days) = self.in_range(raw.share_max_days, "web.share_max_days", 1, MAX_SHARE_DAYS, "days") {
             web.share_max_lifetime = Duration::from_secs(days * 86400);
+        }
+        if let Some(preview) = raw.preview_listen {
+            match preview.get_ref().parse::<SocketAddr>() {
+                Ok(addr) if addr.port() != 0 && addr == web.listen => self.error(
+                    preview.span(),
+                    "web.preview_listen",
+                    "must differ from web.listen: the preview is served from an origin of its own",
+                ),
+                Ok(addr) => web.preview_listen = Some(addr),
+                Err(_) => self.error(
+                    preview.span(),
+                    "web.preview_listen",
+                    format!("expected \"IP:PORT\" such as \"127.0.0.1:8081\", found {:?}", preview.get_ref()),
+                ),
+            }
         }
         // A broken [tls] table may hold the only listeners: its errors say enough.
         if !(cx.tls_present && cx.tls.is_none()) {
@@ -789,6 +809,16 @@ mod tests {
         let keys: Vec<_> = errors.iter().filter_map(|e| e.key.clone()).collect();
         assert_eq!(keys, ["web.shares_file", "web.share_max_days"], "{errors:?}");
         assert!(errors.iter().all(|e| e.line.is_some()));
+    }
+
+    #[test]
+    fn the_preview_listener_is_optional_and_apart_from_the_client() {
+        assert_eq!(parse("[web]\n").unwrap().web.unwrap().preview_listen, None);
+        let web = parse("[web]\npreview_listen = \"127.0.0.1:8081\"\n").unwrap().web.unwrap();
+        assert_eq!(web.preview_listen, Some("127.0.0.1:8081".parse().unwrap()));
+        let errors = parse("[web]\nlisten = \"127.0.0.1:8080\"\npreview_listen = \"127.0.0.1:8080\"\n").unwrap_err();
+        assert_eq!(errors.iter().filter_map(|e| e.key.as_deref()).collect::<Vec<_>>(), ["web.preview_listen"]);
+        assert!(parse("[web]\npreview_listen = \"nowhere\"\n").is_err());
     }
 
     #[test]

@@ -388,3 +388,52 @@ async fn without_a_preview_origin_pdfs_are_saved() {
     let r = c.get(env.url("/preview/doc.pdf")).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/view/doc.pdf");
 }
+
+#[tokio::test]
+async fn every_new_route_checks_the_host_and_is_never_cached() {
+    let preview = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = preview.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shares.json");
+    let env = Env::start_with(move |c| {
+        c.preview_port = Some(port);
+        c.shares_file = Some(file);
+    })
+    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(env.server.clone().serve_preview(preview, async {
+        let _ = stopped.await;
+    }));
+    std::fs::create_dir(env.alice("d")).unwrap();
+    let (c, _) = env.login().await;
+    let evil = "rebind.evil.example";
+    let preview_url = format!("http://127.0.0.1:{port}/p/{}/x.pdf", "0".repeat(64));
+    let share_url = env.url(&format!("/s/{}", "0".repeat(64)));
+    for url in [
+        env.url("/browse/?sort=size"),
+        env.url("/zip/d"),
+        env.url("/shares"),
+        env.url("/shares/new?path=/d"),
+        env.url("/preview/x.pdf"),
+        env.url("/api/stat?path=/d"),
+        share_url.clone(),
+        preview_url.clone(),
+    ] {
+        let r = c.get(&url).header("host", evil).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{url} answered a foreign Host");
+    }
+    for url in [
+        env.url("/form/mkdir?dir=/"),
+        env.url("/form/batch?dir=/"),
+        env.url("/form/shares"),
+        format!("{share_url}/unlock"),
+    ] {
+        let r = c.post(&url).header("host", evil).form(&[("csrf", "x")]).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{url} answered a foreign Host");
+    }
+    for url in [env.url("/browse/"), env.url("/shares"), env.url("/shares/new?path=/d"), share_url] {
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store", "{url}");
+    }
+    let _ = stop.send(());
+}

@@ -323,7 +323,7 @@
         } catch (e) {
           if (e.cancelled || e.fatal) throw e;
           if (e.status === 409 && typeof e.size === 'number' && e.size <= job.file.size) { offset = e.size; continue; }
-          if (e.status === 504 && offset > 0) {
+          if (e.status === 501 && offset > 0) {
             // The server can neither append nor resume: send the file again, whole.
             offset = 0; whole = true; continue;
           }

@@ -443,12 +443,14 @@ async fn append_chunk(pool: &Arc<Pool>, path: &str, offset: u64, body: Body, roo
     let writer = match lease.check(opened) {
         Ok(w) => w,
         Err(WebError::Ftp { code: 500 | 502 | 504, .. }) => {
-            // No APPE: REST + STOR resumes the same way where the server allows it.
+            // No APPE: REST + STOR resumes the same way where the server allows
+            // it (suppaftp sends the REST with the STOR, and reports its refusal there).
             let offset = usize::try_from(offset).map_err(|_| WebError::BadRequest("offset too large".into()))?;
-            let rest = lease.ftp()?.resume_transfer(offset).await.map_err(WebError::from);
-            match lease.check(rest) {
-                Ok(()) => {}
-                Err(WebError::Ftp { code: 500 | 502 | 504, text, .. }) => {
+            lease.ftp()?.resume_transfer(offset).await.map_err(WebError::from)?;
+            let opened = lease.ftp()?.put_with_stream(path).await.map_err(WebError::from);
+            match lease.check(opened) {
+                Ok(w) => w,
+                Err(WebError::Ftp { code: 500 | 502 | 504, text }) => {
                     return Err(WebError::Ftp {
                         code: 504,
                         text: format!(
@@ -458,8 +460,6 @@ async fn append_chunk(pool: &Arc<Pool>, path: &str, offset: u64, body: Body, roo
                 }
                 Err(e) => return Err(e),
             }
-            let opened = lease.ftp()?.put_with_stream(path).await.map_err(WebError::from);
-            lease.check(opened)?
         }
         Err(e) => return Err(e),
     };

@@ -20,6 +20,7 @@
     shareUrl.addEventListener('focus', function () { shareUrl.select(); });
   }
   localTimes();
+  dropBox();
 
   const body = document.body;
   const dir = body.dataset.path;
@@ -553,6 +554,42 @@
       .then(function (r) { if (!r.ok) throw new Error(r.statusText); return r.text(); })
       .then(function (t) { area.value = t; d.showModal(); area.focus(); })
       .catch(function (e) { say('Cannot open: ' + e.message, true); d.remove(); });
+  }
+
+  // ---- a share link's drop box: the same form, with a progress bar ----
+  function dropBox() {
+    const form = document.getElementById('dropbox-form');
+    if (!form) return;
+    const status = document.getElementById('status');
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      const bar = document.createElement('progress');
+      bar.setAttribute('aria-label', 'Upload progress');
+      bar.max = 1; bar.value = 0;
+      form.after(bar);
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', form.action);
+      xhr.upload.addEventListener('progress', function (ev) {
+        if (ev.lengthComputable) { bar.max = ev.total; bar.value = ev.loaded; }
+      });
+      function done(text, ok) {
+        status.textContent = text;
+        status.className = ok ? 'ok' : 'error';
+        bar.remove();
+        button.disabled = false;
+        if (ok) form.reset();
+      }
+      xhr.addEventListener('load', function () {
+        // The answer is the page the form would have shown: take its message.
+        const page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
+        const said = page.querySelector('#status') || page.querySelector('.error');
+        done(said ? said.textContent : 'HTTP ' + xhr.status, xhr.status >= 200 && xhr.status < 300);
+      });
+      xhr.addEventListener('error', function () { done('The upload failed: network error. Try again.', false); });
+      xhr.send(new FormData(form));
+    });
   }
 
   // ---- local times (UTC stays in the tooltip) ----

@@ -75,7 +75,7 @@ try {
   let simulatedFailures = false;
   const watch = (p) => {
     p.on('console', (m) => {
-      if (m.type() !== 'error' || /status of 40[34]|status of 410/.test(m.text())) return;
+      if (m.type() !== 'error' || /status of 40[349]|status of 410/.test(m.text())) return;
       // The failures the retry and resume steps cause on purpose.
       if (simulatedFailures && /status of 500|ERR_CONNECTION_RESET/.test(m.text())) return;
       problems.push(m.text());
@@ -423,8 +423,12 @@ try {
   const dropped = join(upDir, 'for-alice.txt');
   writeFileSync(dropped, 'dropped into the box');
   await visitor.setInputFiles('#dropbox-files', dropped);
-  await Promise.all([visitor.waitForURL('**/upload'), visitor.click('#dropbox-form button[type=submit]')]);
-  assert.match(await visitor.textContent('#status'), /1 file\(s\) received/);
+  await visitor.click('#dropbox-form button[type=submit]');
+  await visitor.waitForFunction(() => /1 file\(s\) received/.test(document.getElementById('status').textContent));
+  // A name that is there already is refused, and says so.
+  await visitor.setInputFiles('#dropbox-files', dropped);
+  await visitor.click('#dropbox-form button[type=submit]');
+  await visitor.waitForFunction(() => /exists already/.test(document.getElementById('status').textContent));
   assert.equal(readFileSync(home('photos', 'for-alice.txt'), 'utf8'), 'dropped into the box');
 
   // ---- the owner revokes the folder link: then 404 ----

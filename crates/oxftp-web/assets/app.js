@@ -147,7 +147,8 @@
     if (!names.length) { e.preventDefault(); say('Select entries first.', true); return; }
     if (action === 'delete') {
       const what = names.length === 1 ? '"' + names[0] + '"' : names.length + ' entries';
-      if (!confirm('Delete ' + what + ' and everything in them?')) e.preventDefault();
+      if (!confirm('Delete ' + what + ' and everything in them?')) { e.preventDefault(); return; }
+      form.appendChild(el('input', { type: 'hidden', name: 'confirm', value: '1' }));
     } else if ((action === 'move' || action === 'copy') && !document.getElementById('batch-to').value.trim()) {
       e.preventDefault();
       say('Name the folder to ' + action + ' to.', true);

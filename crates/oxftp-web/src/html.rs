@@ -318,6 +318,28 @@ pub fn browse_page(listing: &Listing, view: &View, cx: &BrowseContext<'_>) -> St
     page(&format!("{path} — oxftp web"), &attrs, &body)
 }
 
+/// Ask before deleting `names` from `dir` (the form without JavaScript).
+pub fn confirm_delete_page(dir: &str, names: &[&str], csrf: &str) -> String {
+    let mut items = String::new();
+    let mut fields = String::new();
+    for n in names {
+        items.push_str(&format!("<li>{}</li>", escape(n)));
+        fields.push_str(&format!("<input type=\"hidden\" name=\"sel\" value=\"{}\">", escape(n)));
+    }
+    let what = if names.len() == 1 { "this entry".to_string() } else { format!("these {} entries", names.len()) };
+    let body = format!(
+        "<main id=\"main\" class=\"narrow\"><h1>Delete {what}?</h1><p>Folders are deleted with everything in them.</p>\
+<ul class=\"path\">{items}</ul><form method=\"post\" action=\"/form/batch?dir={dir_q}\" id=\"confirm-form\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"delete\">\
+<input type=\"hidden\" name=\"confirm\" value=\"1\">{fields}\
+<p><button type=\"submit\" class=\"danger\">Delete</button> <a href=\"/browse{back}\">Cancel</a></p></form></main>",
+        dir_q = url_encode(dir),
+        csrf = escape(csrf),
+        back = escape(&dir_href(dir)),
+    );
+    page("Delete? — oxftp web", "", &body)
+}
+
 /// A small error page for the HTML views.
 pub fn error_page(status: u16, message: &str) -> String {
     let body = format!(
@@ -336,6 +358,14 @@ fn dir_href(path: &str) -> String {
 mod tests {
     use super::*;
     use crate::listing::Entry;
+
+    #[test]
+    fn the_delete_question_escapes_names() {
+        let html = confirm_delete_page("/a<b", &["<script>alert(1)</script>", "x\"onfocus=\"y"], "tok");
+        assert!(!html.contains("<script>alert") && !html.contains("x\"onfocus"));
+        assert!(html.contains("value=\"x&quot;onfocus=&quot;y\""));
+        assert!(html.contains("action=\"/form/batch?dir=%2Fa%3Cb\""));
+    }
 
     #[test]
     fn escapes_everything_dangerous() {

@@ -164,20 +164,31 @@ async fn forms_work_without_javascript_and_check_their_token() {
     .await
     .unwrap();
     assert_eq!(r.status(), 400, "a folder cannot move into itself");
-    let r = batch(vec![("action", "delete".into()), ("sel", "made".into())]).await.unwrap();
+    let r = batch(vec![("action", "delete".into()), ("confirm", "1".into()), ("sel", "made".into())]).await.unwrap();
     assert_eq!(r.status(), 403, "no token, no delete");
-    let r = batch(vec![
-        ("csrf", csrf.clone()),
-        ("action", "delete".into()),
-        ("sel", "made".into()),
-        ("sel", "tree".into()),
-    ])
-    .await
-    .unwrap();
+    // Without the page's script, a delete asks first, on a page of its own.
+    let both = |confirm: &str| {
+        let mut fields = vec![("csrf", csrf.clone()), ("action", "delete".into()), ("sel", "made".into())];
+        fields.extend([("sel", "tree".into()), ("confirm", confirm.into())]);
+        fields
+    };
+    let r = batch(both("")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Delete these 2 entries?") && html.contains("name=\"confirm\" value=\"1\""), "{html}");
+    assert!(env.alice("made").exists(), "nothing deleted before the answer");
+    let r = batch(both("1")).await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/browse/?done=deleted&n=2");
     assert!(!env.alice("made").exists() && !env.alice("tree").exists());
-    let r = batch(vec![("csrf", csrf.clone()), ("action", "delete".into()), ("sel", "../pub".into())]).await.unwrap();
+    let r = batch(vec![
+        ("csrf", csrf.clone()),
+        ("action", "delete".into()),
+        ("confirm", "1".into()),
+        ("sel", "../pub".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
 }
 

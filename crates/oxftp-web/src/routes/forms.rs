@@ -148,7 +148,9 @@ pub(super) async fn mkdir(
 
 /// `POST /form/batch?dir=`: fields `csrf`, `action` (`delete`, `move`,
 /// `copy`, `zip`), `sel` (names in `dir`, repeated) and `to` (for move and
-/// copy: a folder, absolute or relative to `dir`).
+/// copy: a folder, absolute or relative to `dir`). A delete without
+/// `confirm=1` answers a page that asks first (the script asks in a dialog
+/// and sends it).
 pub(super) async fn batch(
     State(state): State<Arc<AppState>>,
     Query(q): Query<DirQuery>,
@@ -178,6 +180,10 @@ pub(super) async fn batch(
             Ok(clean(&if to.starts_with('/') { to.to_string() } else { join(&dir, to) })?)
         };
         match action {
+            "delete" if field(&pairs, "confirm") != Some("1") => {
+                // Without the page's script nothing asked yet: ask now.
+                Ok(Html(html::confirm_delete_page(&dir, &names, &session.csrf)).into_response())
+            }
             "delete" => {
                 let mut lease = session.pool.acquire().await?;
                 for n in &names {

@@ -359,6 +359,7 @@ try {
   await page.getByLabel('Select blob.bin', { exact: true }).click();
   await page.getByLabel('Select hello.txt', { exact: true }).click({ modifiers: ['Shift'] });
   assert.equal(await page.textContent('#sel-count'), `(${expected.length})`, 'shift-click selects the range');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot('web-client.png');
   expectDialog('confirm', `Delete ${expected.length} entries and everything in them?`, true);
   await Promise.all([page.waitForURL(/done=deleted/), page.click('fieldset.batch button:text-is("Delete")')]);

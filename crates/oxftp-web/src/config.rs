@@ -129,6 +129,16 @@ pub struct WebConfig {
     /// that require that (oxftp, vsftpd's `require_ssl_reuse`) would refuse
     /// the rest. TLS 1.2 sessions resume any number of times.
     pub upstream_tls13: bool,
+    /// Where share links are kept (a small JSON file, replaced atomically
+    /// on each change); `None` turns share links off. See the `shares`
+    /// module docs for how the owners' credentials are kept in it.
+    pub shares_file: Option<std::path::PathBuf>,
+    /// The longest a share link may last.
+    pub share_max_lifetime: Duration,
+    /// The port of the preview listener ([`WebServer::serve_preview`](crate::WebServer::serve_preview)),
+    /// reached on the same host name as the app: PDFs are shown inline from
+    /// there, an origin of its own. `None`: PDFs are always saved.
+    pub preview_port: Option<u16>,
 }
 
 impl Default for WebConfig {
@@ -167,6 +177,9 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             allowed_hosts: Vec::new(),
             hsts_max_age: 365 * 24 * 3600,
+            shares_file: None,
+            share_max_lifetime: Duration::from_secs(30 * 24 * 3600),
+            preview_port: None,
         }
     }
 }

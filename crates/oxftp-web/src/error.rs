@@ -50,6 +50,19 @@ pub enum WebError {
     /// The upstream could not be reached or broke the protocol.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// The request conflicts with what exists (a name taken in a drop box).
+    #[error("{0}")]
+    Conflict(String),
+    /// A resumed upload's chunk did not start where the file ends: the file
+    /// has this many bytes (sent as `size`, to resume from).
+    #[error("the file on the server has {0} bytes; resume from there")]
+    OffsetMismatch(u64),
+    /// No such thing here (an unknown or revoked share link).
+    #[error("{0}")]
+    NotFound(String),
+    /// It existed and is no more (an expired or used-up share link).
+    #[error("{0}")]
+    Gone(String),
     /// The gateway is at a limit (sessions, walk size) and cannot take this request.
     #[error("{0}")]
     Unavailable(String),
@@ -72,6 +85,9 @@ impl WebError {
             WebError::BadRequest(_) | WebError::PartHeadersTooLong(_) => StatusCode::BAD_REQUEST,
             WebError::Unauthorized | WebError::LoginFailed { .. } => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Conflict(_) | WebError::OffsetMismatch(_) => StatusCode::CONFLICT,
+            WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Gone(_) => StatusCode::GONE,
             WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             WebError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -138,9 +154,10 @@ impl From<BadPath> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = match self.ftp_code() {
-            Some(code) => serde_json::json!({ "error": self.to_string(), "ftp_code": code }),
-            None => serde_json::json!({ "error": self.to_string() }),
+        let body = match (self.ftp_code(), &self) {
+            (Some(code), _) => serde_json::json!({ "error": self.to_string(), "ftp_code": code }),
+            (None, WebError::OffsetMismatch(size)) => serde_json::json!({ "error": self.to_string(), "size": size }),
+            (None, _) => serde_json::json!({ "error": self.to_string() }),
         };
         let mut resp = (status, Json(body)).into_response();
         match self {

@@ -23,7 +23,18 @@
 //!   own script and style files, are never cached (`no-store`), and answer
 //!   only to allowed host names (DNS rebinding);
 //! - data connections go to the upstream's own address whatever its PASV
-//!   reply says (EPSV when the server knows it).
+//!   reply says (EPSV when the server knows it);
+//! - the HTML forms (which work without JavaScript) carry the CSRF token as
+//!   a field, checked before anything else is read, and refuse a foreign
+//!   `Origin`;
+//! - share links (off unless [`WebConfig::shares_file`] is set) act as their
+//!   owner on their path only; their tokens are 256 random bits stored
+//!   hashed, and the owner's password is kept sealed under a key derived
+//!   from the token (see the `shares` module for the whole argument).
+//!
+//! Downloads of folders and selections are ZIP archives written while they
+//! stream; uploads from the page go in chunks that resume where the
+//! server's copy ends.
 //!
 //! And so that no one client or account can take the gateway (or the FTP
 //! daemon sharing its process) down, every resource a client can make it
@@ -61,13 +72,17 @@ mod multipart;
 mod ops;
 mod paths;
 mod pool;
+mod preview;
 mod routes;
 mod serve;
 mod session;
+mod share_pages;
+mod shares;
 mod stats;
 mod throttle;
 mod tls;
 mod transfer;
+mod zip;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -117,8 +132,19 @@ impl WebServer {
         let hosts = AllowedHosts::new(&config.allowed_hosts, config.listen);
         let gate = ConnectionGate::new(config.max_connections, config.max_connections_per_ip);
         let telemetry = Arc::new(Telemetry::default());
+        let shares = shares::Shares::new(config.shares_file.clone(), config.share_max_lifetime);
         WebServer {
-            state: Arc::new(AppState { config, upstreams, client_tls, sessions, throttle, hosts, telemetry }),
+            state: Arc::new(AppState {
+                config,
+                upstreams,
+                client_tls,
+                sessions,
+                throttle,
+                hosts,
+                telemetry,
+                shares,
+                previews: preview::Previews::default(),
+            }),
             gate,
         }
     }
@@ -141,6 +167,12 @@ impl WebServer {
         self.state.client_tls.roots_problem().filter(|_| needed)
     }
 
+    /// Why share links cannot be used (their store is unreadable), if so:
+    /// for a start-up warning. Links are then neither made nor changed.
+    pub fn shares_problem(&self) -> Option<&str> {
+        self.state.shares.problem()
+    }
+
     /// The HTTP routes. Expired sessions are closed when next used; call
     /// [`sweep`](Self::sweep) now and then (as [`serve`](Self::serve) does) to
     /// close the ones nobody comes back for. The per-address limits need the
@@ -150,6 +182,27 @@ impl WebServer {
     /// [`serve`](Self::serve)'s, not the router's.
     pub fn router(&self) -> axum::Router {
         routes::router(self.state.clone())
+    }
+
+    /// The preview origin's routes (see [`serve_preview`](Self::serve_preview)).
+    pub fn preview_router(&self) -> axum::Router {
+        routes::preview_router(self.state.clone())
+    }
+
+    /// Serve the preview origin on `listener` until `shutdown` resolves: PDFs
+    /// shown inline, from an origin that is not the app's (a browser's PDF
+    /// viewer runs in the origin that served the file). Its port must be
+    /// [`WebConfig::preview_port`], and it answers to the same host names;
+    /// HTTPS when the app is. It serves one route, for preview tickets the
+    /// app hands out, and keeps no state of its own.
+    pub async fn serve_preview(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let router = self.preview_router();
+        serve::serve(listener, router, &state.config, self.gate.clone(), state.telemetry.clone(), shutdown).await
     }
 
     /// Close expired sessions, the FTP connections sessions have left idle

@@ -184,6 +184,75 @@ async fn read_listing(
     Ok(Listing { path: path.to_string(), entries, truncated })
 }
 
+/// A size for people: bytes below 1 KiB, else KiB/MiB/GiB/TiB with one
+/// decimal below 10 and none above (`307200` → `300 KiB`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = if value < 10.0 { format!("{value:.1}") } else { format!("{value:.0}") };
+    format!("{} {}", text.trim_end_matches(".0"), UNITS[unit])
+}
+
+/// What a listing is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// By name (the default).
+    #[default]
+    Name,
+    /// By size.
+    Size,
+    /// By modification time.
+    Mtime,
+}
+
+impl SortKey {
+    /// The key named in a query (`name`, `size`, `mtime`); the default otherwise.
+    pub fn parse(s: Option<&str>) -> SortKey {
+        match s {
+            Some("size") => SortKey::Size,
+            Some("mtime") => SortKey::Mtime,
+            _ => SortKey::Name,
+        }
+    }
+
+    /// The name used in queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Mtime => "mtime",
+        }
+    }
+}
+
+/// The entries whose name contains `filter` (case-insensitive), folders
+/// first, then ordered by `key` (names break ties), descending when `desc`.
+pub fn arrange<'a>(entries: &'a [Entry], key: SortKey, desc: bool, filter: &str) -> Vec<&'a Entry> {
+    let needle = filter.trim().to_lowercase();
+    let mut out: Vec<&Entry> =
+        entries.iter().filter(|e| needle.is_empty() || e.name.to_lowercase().contains(&needle)).collect();
+    out.sort_by(|a, b| {
+        let dirs_first = (b.kind == Kind::Dir).cmp(&(a.kind == Kind::Dir));
+        let by_key = match key {
+            SortKey::Name => std::cmp::Ordering::Equal,
+            SortKey::Size => a.size.unwrap_or(0).cmp(&b.size.unwrap_or(0)),
+            SortKey::Mtime => a.mtime.unwrap_or(0).cmp(&b.mtime.unwrap_or(0)),
+        };
+        let by_name = a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.name.cmp(&b.name));
+        let ordered = by_key.then(by_name);
+        dirs_first.then(if desc { ordered.reverse() } else { ordered })
+    });
+    out
+}
+
 /// Text for a Unix time: `YYYY-MM-DD HH:MM` UTC.
 pub fn format_time(unix: i64) -> String {
     let (y, mo, d, h, mi, _) = oxftp_proto::time::civil_from_unix(unix);
@@ -220,6 +289,29 @@ mod tests {
         let d = parse_list("drwxr-xr-x 2 user group 4096 Jan 02 2024 sub").unwrap();
         assert_eq!(d.kind, Kind::Dir);
         assert!(parse_list("total 3").is_none());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(307_200), "300 KiB");
+        assert_eq!(human_size(5 << 20), "5 MiB");
+        assert_eq!(human_size(3 << 30), "3 GiB");
+    }
+
+    #[test]
+    fn arranging_puts_folders_first_and_filters() {
+        let e = |name: &str, kind, size| Entry { name: name.into(), size: Some(size), mtime: None, kind, mode: None };
+        let entries =
+            vec![e("b.txt", Kind::File, 5), e("A.txt", Kind::File, 9), e("zdir", Kind::Dir, 0), e("c", Kind::Dir, 0)];
+        let names = |v: Vec<&Entry>| v.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(arrange(&entries, SortKey::Name, false, "")), ["c", "zdir", "A.txt", "b.txt"]);
+        assert_eq!(names(arrange(&entries, SortKey::Name, true, "")), ["zdir", "c", "b.txt", "A.txt"]);
+        assert_eq!(names(arrange(&entries, SortKey::Size, true, "")), ["zdir", "c", "A.txt", "b.txt"]);
+        assert_eq!(names(arrange(&entries, SortKey::Name, false, "TXT")), ["A.txt", "b.txt"]);
     }
 
     #[test]

@@ -36,6 +36,26 @@ pub fn viewed(name: &str) -> (&'static str, bool) {
     }
 }
 
+/// The icon (a symbol id in `/static/icons.svg`) for an entry of `kind` named `name`.
+pub fn icon(name: &str, is_dir: bool, is_link: bool) -> &'static str {
+    if is_dir {
+        return "folder";
+    }
+    if is_link {
+        return "link";
+    }
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp" | "ico" | "svg" | "tif" | "tiff" | "heic" => "image",
+        "mp3" | "ogg" | "wav" | "flac" | "m4a" | "opus" => "audio",
+        "mp4" | "webm" | "mkv" | "mov" | "avi" => "video",
+        "zip" | "gz" | "tgz" | "bz2" | "xz" | "zst" | "7z" | "rar" | "tar" => "archive",
+        "pdf" => "pdf",
+        _ if is_text(name) => "text",
+        _ => "file",
+    }
+}
+
 /// Whether `name` looks like a text file the page may open in its editor.
 pub fn is_text(name: &str) -> bool {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
@@ -94,5 +114,9 @@ mod tests {
         assert_eq!(viewed("a.png"), ("image/png", true));
         assert_eq!(viewed("Report.PDF"), ("application/pdf", false));
         assert_eq!(inline_type("r.pdf"), "application/octet-stream");
+        assert_eq!(icon("x", true, false), "folder");
+        assert_eq!(icon("a.JPG", false, false), "image");
+        assert_eq!(icon("a.rs", false, false), "text");
+        assert_eq!(icon("a.bin", false, false), "file");
     }
 }

@@ -58,6 +58,28 @@ pub(crate) async fn delete_tree(lease: &mut Lease, root: &str) -> Result<usize, 
     Ok(count)
 }
 
+/// Delete `path`: as a file, else as an empty folder, else (when
+/// `recursive`) as a folder with everything in it. Returns the entries removed.
+pub(crate) async fn delete_any(lease: &mut Lease, path: &str, recursive: bool) -> Result<usize, WebError> {
+    if path == "/" {
+        return Err(WebError::BadRequest("cannot delete the root".into()));
+    }
+    let as_file = lease.ftp()?.rm(path).await.map_err(WebError::from);
+    let first = match lease.check(as_file) {
+        Ok(()) => return Ok(1),
+        Err(e @ WebError::Ftp { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    let as_dir = lease.ftp()?.rmdir(path).await.map_err(WebError::from);
+    match lease.check(as_dir) {
+        Ok(()) => Ok(1),
+        Err(WebError::Ftp { .. }) if recursive => delete_tree(lease, path).await,
+        // Not a file, and rmdir refused: most likely a non-empty directory.
+        Err(WebError::Ftp { code: 550, text }) => Err(WebError::Ftp { code: 550, text }),
+        Err(_) => Err(first),
+    }
+}
+
 /// Copy the file `from` to `to` by streaming RETR on one connection into
 /// STOR on another; nothing is held in memory beyond one buffer.
 pub(crate) async fn copy(pool: &std::sync::Arc<Pool>, from: &str, to: &str) -> Result<u64, WebError> {

@@ -67,14 +67,25 @@ pub fn disposition(kind: &str, name: &str) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{}", url_encode(name))
 }
 
-/// Stream the file `path` to the browser, honouring a single `Range`.
-/// `inline` chooses viewing (sandboxed, typed by extension) over saving;
-/// some types are saved even then (see [`mime::viewed`]).
+/// How a file is handed to the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Serve {
+    /// Saved (`attachment`, `application/octet-stream`).
+    Save,
+    /// Viewed in the app's origin: sandboxed, typed by extension; some
+    /// types are saved even then (see [`mime::viewed`]).
+    View,
+    /// A PDF shown inline: only ever from the preview origin, which holds
+    /// nothing of the app (see `crate::preview`).
+    Pdf,
+}
+
+/// Stream the file `path` to the browser, honouring a single `Range`, as `how` says.
 pub(crate) async fn download(
     pool: &Arc<Pool>,
     path: &str,
     headers: &HeaderMap,
-    inline: bool,
+    how: Serve,
 ) -> Result<Response, WebError> {
     let mut lease = pool.acquire().await?;
     let size = lease.ftp()?.size(path).await.map_err(WebError::from);
@@ -96,7 +107,11 @@ pub(crate) async fn download(
     let name = file_name(path);
     let mut resp = Response::new(Body::from_stream(body));
     let h = resp.headers_mut();
-    let (ctype, inline) = if inline { mime::viewed(name) } else { ("application/octet-stream", false) };
+    let (ctype, inline) = match how {
+        Serve::View => mime::viewed(name),
+        Serve::Save => ("application/octet-stream", false),
+        Serve::Pdf => ("application/pdf", true),
+    };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -210,6 +225,17 @@ where
     }
 }
 
+/// Run an upload in a task of its own and wait for it. When the browser
+/// goes away, hyper drops the request's handler; an upload running inside
+/// it would be cut off mid-STOR (the data connection simply closed, which
+/// a server takes for a complete file). In its own task it instead sees the
+/// body fail, aborts the transfer and removes what it created.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, WebError>> + Send + 'static,
+) -> Result<T, WebError> {
+    tokio::spawn(work).await.unwrap_or_else(|e| Err(WebError::Upstream(format!("upload task failed: {e}"))))
+}
+
 /// Refuse a body whose announced length is already over the limit, before
 /// anything reaches the upstream.
 fn check_length(headers: &HeaderMap, max: u64) -> Result<(), WebError> {
@@ -230,9 +256,13 @@ pub(crate) async fn put_body(
     max: u64,
 ) -> Result<u64, WebError> {
     check_length(headers, max)?;
-    let mut lease = pool.acquire().await?;
-    let mut used = 0;
-    store(&mut lease, path, body.into_data_stream(), &mut used, max).await
+    let (pool, path) = (pool.clone(), path.to_string());
+    detached(async move {
+        let mut lease = pool.acquire().await?;
+        let mut used = 0;
+        store(&mut lease, &path, body.into_data_stream(), &mut used, max).await
+    })
+    .await
 }
 
 /// Store every file part of a multipart form in `dir`; returns the names
@@ -247,15 +277,74 @@ pub(crate) async fn upload_multipart(
     max: u64,
     max_part_header: usize,
 ) -> Result<Vec<String>, WebError> {
+    upload_parts(pool, dir, headers, body, max, max_part_header, UploadRules::default()).await
+}
+
+/// [`upload_multipart`] for an HTML form: its first part must be the field
+/// `csrf` with a token `csrf_ok` accepts, checked before any file is stored.
+pub(crate) async fn upload_multipart_checked(
+    pool: &Arc<Pool>,
+    dir: &str,
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+    max_part_header: usize,
+    csrf_ok: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> Result<Vec<String>, WebError> {
+    let rules = UploadRules { csrf: Some(Box::new(csrf_ok)), no_overwrite: false };
+    upload_parts(pool, dir, headers, body, max, max_part_header, rules).await
+}
+
+/// Checks a form's CSRF token.
+pub(crate) type TokenCheck = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// What an upload form must obey besides the size limits.
+#[derive(Default)]
+pub(crate) struct UploadRules {
+    /// The form's first part must be a `csrf` field this accepts.
+    pub csrf: Option<TokenCheck>,
+    /// Refuse a name that exists already (drop boxes: nobody overwrites
+    /// what is there, nor learns more than that it exists).
+    pub no_overwrite: bool,
+}
+
+/// Longest CSRF field read from a multipart form.
+const MAX_TOKEN_FIELD: usize = 256;
+
+/// Store a multipart form's files in `dir` under `rules` (in a task of its
+/// own, see [`detached`]).
+pub(crate) async fn upload_parts(
+    pool: &Arc<Pool>,
+    dir: &str,
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+    max_part_header: usize,
+    rules: UploadRules,
+) -> Result<Vec<String>, WebError> {
     check_length(headers, max)?;
+    let (pool, dir, headers) = (pool.clone(), dir.to_string(), headers.clone());
+    detached(async move { read_parts(&pool, &dir, &headers, body, max, max_part_header, rules).await }).await
+}
+
+async fn read_parts(
+    pool: &Arc<Pool>,
+    dir: &str,
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+    max_part_header: usize,
+    rules: UploadRules,
+) -> Result<Vec<String>, WebError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| WebError::BadRequest("expected a multipart/form-data body with a boundary".into()))?;
     let (guarded, budget) = multipart::guard(body.into_data_stream(), &boundary, max_part_header);
     let mut form = multer::Multipart::new(guarded, boundary);
-    let mut lease = pool.acquire().await?;
     let mut used = 0;
     let mut stored = Vec::new();
+    let mut token_checked = rules.csrf.is_none();
+    let mut lease: Option<Lease> = None;
     loop {
         budget.start_headers();
         let next = form.next_field().await;
@@ -266,6 +355,26 @@ pub(crate) async fn upload_multipart(
             Err(e) => return Err(WebError::BadRequest(format!("bad form: {e}"))),
         };
         let Some(mut field) = field else { break };
+        if !token_checked {
+            // The first part must be the token; nothing else is read before it is checked.
+            let mut token = Vec::new();
+            if field.name() == Some("csrf") && field.file_name().is_none() {
+                while let Some(chunk) =
+                    field.chunk().await.map_err(|e| WebError::BadRequest(format!("bad form: {e}")))?
+                {
+                    token.extend_from_slice(&chunk);
+                    if token.len() > MAX_TOKEN_FIELD {
+                        break;
+                    }
+                }
+            }
+            let ok = rules.csrf.as_ref().is_some_and(|check| check(std::str::from_utf8(&token).unwrap_or("")));
+            if !ok {
+                return Err(WebError::Forbidden("missing or wrong CSRF token".into()));
+            }
+            token_checked = true;
+            continue;
+        }
         let name = field.file_name().unwrap_or_default().to_string();
         if name.is_empty() {
             // Not a file: read past it (multer would otherwise do so while
@@ -282,10 +391,124 @@ pub(crate) async fn upload_multipart(
         let name = name.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
         check_name(&name)?;
         let target = join(dir, &name);
-        store(&mut lease, &target, field, &mut used, max).await?;
+        let lease = match &mut lease {
+            Some(l) => l,
+            None => lease.insert(pool.acquire().await?),
+        };
+        if rules.no_overwrite && lease.ftp()?.size(target.as_str()).await.is_ok() {
+            return Err(WebError::Conflict(format!("{name} exists already; rename it and try again")));
+        }
+        store(lease, &target, field, &mut used, max).await?;
         stored.push(name);
     }
+    if stored.is_empty() {
+        return Err(WebError::BadRequest("choose at least one file".into()));
+    }
     Ok(stored)
+}
+
+/// Store one chunk of a file being uploaded in pieces: the body is the
+/// bytes at `offset`. At offset 0 the file is created (or replaced); later
+/// chunks are appended (APPE; REST + STOR where the server refuses APPE),
+/// and only when the file on the server has exactly `offset` bytes, so a
+/// chunk cut off by a dropped connection is resent from the size the
+/// server reports, never duplicated. Returns the file's new size.
+pub(crate) async fn put_chunk(
+    pool: &Arc<Pool>,
+    path: &str,
+    offset: u64,
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+) -> Result<u64, WebError> {
+    let room = max.checked_sub(offset).ok_or(WebError::TooLarge(max))?;
+    check_length(headers, room)?;
+    let (pool, path) = (pool.clone(), path.to_string());
+    detached(async move { append_chunk(&pool, &path, offset, body, room).await }).await
+}
+
+async fn append_chunk(pool: &Arc<Pool>, path: &str, offset: u64, body: Body, room: u64) -> Result<u64, WebError> {
+    let mut lease = pool.acquire().await?;
+    let mut used = 0;
+    if offset == 0 {
+        let written = store(&mut lease, path, body.into_data_stream(), &mut used, room).await?;
+        return Ok(written);
+    }
+    let size = lease.ftp()?.size(path).await.map_err(WebError::from);
+    let size = lease.check(size)? as u64;
+    if size != offset {
+        return Err(WebError::OffsetMismatch(size));
+    }
+    let opened = lease.ftp()?.append_with_stream(path).await.map_err(WebError::from);
+    let writer = match lease.check(opened) {
+        Ok(w) => w,
+        Err(WebError::Ftp { code: 500 | 502 | 504, .. }) => {
+            // No APPE: REST + STOR resumes the same way where the server allows
+            // it (suppaftp sends the REST with the STOR, and reports its refusal there).
+            let offset = usize::try_from(offset).map_err(|_| WebError::BadRequest("offset too large".into()))?;
+            lease.ftp()?.resume_transfer(offset).await.map_err(WebError::from)?;
+            let opened = lease.ftp()?.put_with_stream(path).await.map_err(WebError::from);
+            match lease.check(opened) {
+                Ok(w) => w,
+                Err(WebError::Ftp { code: 500 | 502 | 504, text }) => {
+                    return Err(WebError::Ftp {
+                        code: 504,
+                        text: format!(
+                            "the server can neither append nor resume uploads ({text}); upload the file again"
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let written = pump_into(&mut lease, writer, body.into_data_stream(), &mut used, room).await?;
+    Ok(offset + written)
+}
+
+/// Copy `body` into an open upload stream and finish it; on failure the
+/// transfer is aborted and what the server already has is left in place.
+async fn pump_into<S, E>(
+    lease: &mut Lease,
+    mut writer: crate::pool::Transfer,
+    mut body: S,
+    used: &mut u64,
+    max: u64,
+) -> Result<u64, WebError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut written = 0u64;
+    let failure = loop {
+        match body.next().await {
+            None => break None,
+            Some(Err(e)) => break Some(WebError::BadRequest(format!("upload interrupted: {e}"))),
+            Some(Ok(chunk)) => {
+                *used += chunk.len() as u64;
+                if *used > max {
+                    break Some(WebError::TooLarge(max));
+                }
+                if let Err(e) = writer.write_all(&chunk).await {
+                    lease.mark_broken();
+                    return Err(WebError::Upstream(format!("upload failed: {e}")));
+                }
+                written += chunk.len() as u64;
+            }
+        }
+    };
+    match failure {
+        None => {
+            let r = writer.finish().await.map_err(WebError::from);
+            lease.check(r)?;
+            Ok(written)
+        }
+        Some(err) => {
+            lease.abort(writer).await;
+            Err(err)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -124,6 +124,8 @@ pub fn web(
         trusted_proxies: settings.trusted_proxies.clone(),
         allowed_hosts: settings.allowed_hosts.clone(),
         hsts_max_age: settings.hsts_max_age,
+        shares_file: settings.shares_file.clone(),
+        share_max_lifetime: settings.share_max_lifetime,
         ..defaults
     };
     settings.limits.apply(&mut web);

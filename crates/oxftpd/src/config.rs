@@ -1302,6 +1302,9 @@ level = "debug"
             "trusted_proxies",
             "allowed_hosts",
             "hsts_max_age",
+            "shares_file",
+            "share_max_days",
+            "preview_listen",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -69,6 +69,7 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))
         .collect::<std::io::Result<_>>()
         .context("cannot read a listener's address")?;
+    let mut preview_tcp = None;
     let mut web = match &config.web {
         Some(settings) => {
             // The default upstream is this daemon's listeners as bound, so
@@ -77,6 +78,14 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
             let addr = settings.listen;
             let tcp = bind_listener(addr).with_context(|| format!("cannot listen on {addr} (web client)"))?;
             let local = tcp.local_addr().context("cannot read the web client's address")?;
+            let mut web_config = web_config;
+            if let Some(addr) = settings.preview_listen {
+                let preview =
+                    bind_listener(addr).with_context(|| format!("cannot listen on {addr} (web.preview_listen)"))?;
+                web_config.preview_port =
+                    Some(preview.local_addr().context("cannot read the preview's address")?.port());
+                preview_tcp = Some(preview);
+            }
             Some((tcp, local, web_config, web_tls))
         }
         None => None,
@@ -110,6 +119,19 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         let web_server = oxftp_web::WebServer::new(web_config).with_logger(web_logger.clone());
         if let Some(problem) = web_server.upstream_tls_problem() {
             warn!(logger, "web client: FTPS upstreams other than this server cannot be reached"; "reason" => problem);
+        }
+        if let Some(problem) = web_server.shares_problem() {
+            warn!(logger, "web client: share links are unavailable (none is made or changed)"; "reason" => problem);
+        }
+        if let Some(preview) = preview_tcp.take() {
+            let (preview_server, preview_logger) = (web_server.clone(), web_logger.clone());
+            let stop = stopped(shutdown.clone());
+            info!(logger, "web client's PDF preview listening"; "address" => %preview.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            tokio::spawn(async move {
+                if let Err(e) = preview_server.serve_preview(preview, stop).await {
+                    slog::error!(preview_logger, "web client's PDF preview failed"; "error" => %e);
+                }
+            });
         }
         let stop = stopped(shutdown.clone());
         tokio::spawn(async move {

@@ -473,3 +473,134 @@ async fn one_account_cannot_hoard_web_sessions_or_ftp_slots() {
     .await
     .unwrap();
 }
+
+// ---- issue 18: share links and folder ZIPs through the daemon ----
+
+/// An HTML form body (`application/x-www-form-urlencoded`).
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect::<String>()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+/// POST an HTML form.
+async fn post_form(c: &reqwest::Client, url: String, fields: &[(&str, &str)]) -> reqwest::Response {
+    c.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(fields))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A daemon with share links kept next to its config.
+fn daemon_with_shares() -> Daemon {
+    Daemon::start_with(DaemonConfig {
+        web: Some("listen = \"127.0.0.1:0\"\nshares_file = \"web-shares.json\"\nshare_max_days = 2\n".to_string()),
+        ..DaemonConfig::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_link_made_on_the_daemon_works_without_an_account() {
+    let d = tokio::task::spawn_blocking(daemon_with_shares).await.unwrap();
+    write(d.disk("alice/shared/report.txt"), b"for the auditors\n");
+    write(d.disk("alice/private.txt"), b"not shared\n");
+    let c = client();
+    let csrf = login_alice(&d, &c).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("path", "/shared"),
+        ("kind", "download"),
+        ("days", "2"),
+        ("owner_password", PASSWORD),
+    ];
+    let r = post_form(&c, format!("{}/form/shares", d.web_url()), &form).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let at = page.find("/s/").expect("the link is shown") + 3;
+    let token = &page[at..at + 64];
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+
+    // Kept next to the config, private, without the token or the password.
+    let store = d.dir().join("web-shares.json");
+    let text = std::fs::read_to_string(&store).unwrap();
+    assert!(!text.contains(token) && !text.contains(PASSWORD));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&store).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A browser with no account downloads; nothing outside the folder.
+    let stranger = client();
+    let base = format!("{}/s/{token}", d.web_url());
+    let r = stranger.get(format!("{base}/file/report.txt")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"for the auditors\n");
+    let r = stranger.get(format!("{base}/file/%2e%2e/private.txt")).send().await.unwrap();
+    assert!(matches!(r.status().as_u16(), 400 | 404), "{}", r.status());
+    // Longer than share_max_days is refused.
+    let long = [("csrf", csrf.as_str()), ("path", "/shared"), ("days", "3"), ("owner_password", PASSWORD)];
+    let r = post_form(&c, format!("{}/form/shares", d.web_url()), &long).await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_gib_folder_zip_keeps_the_daemon_small() {
+    const GIB: u64 = 1 << 30;
+    let d = tokio::task::spawn_blocking(daemon).await.unwrap();
+    write(d.disk("alice/big/small.txt"), b"small");
+    for name in ["one.img", "two.img"] {
+        // Sparse: no disk space used, 1 GiB read each.
+        std::fs::File::create(d.disk(&format!("alice/big/{name}"))).unwrap().set_len(GIB).unwrap();
+    }
+    let c = client();
+    login_alice(&d, &c).await;
+    let warm = c.get(format!("{}/zip/big/small.txt", d.web_url())).send().await.unwrap();
+    assert_eq!(warm.status(), 200);
+    warm.bytes().await.unwrap();
+    let (peak_before, _) = memory_kib(d.pid());
+
+    let c = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(300)).build().unwrap();
+    login_alice(&d, &c).await;
+    let mut r = c.get(format!("{}/zip/big", d.web_url())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut total = 0u64;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        total += chunk.len() as u64;
+    }
+    assert!(total > 2 * GIB, "{total} bytes");
+    let (peak, _) = memory_kib(d.pid());
+    let grown = peak.saturating_sub(peak_before) / 1024;
+    eprintln!(
+        "daemon: 2 GiB ZIP ({total} bytes) streamed; peak RSS {peak} KiB (before {peak_before} KiB), growth {grown} MiB"
+    );
+    assert!(grown < 64, "the daemon's peak RSS grew by {grown} MiB for a 2 GiB ZIP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdfs_are_shown_from_the_daemons_preview_origin_only() {
+    let d = tokio::task::spawn_blocking(|| {
+        Daemon::start_with(DaemonConfig {
+            web: Some("listen = \"127.0.0.1:0\"\npreview_listen = \"127.0.0.1:0\"\n".to_string()),
+            ..DaemonConfig::default()
+        })
+    })
+    .await
+    .unwrap();
+    write(d.disk("alice/paper.pdf"), b"%PDF-1.4\n%%EOF\n");
+    let c = client();
+    login_alice(&d, &c).await;
+    // The client's own origin saves PDFs; its preview redirects to another port.
+    let r = c.get(format!("{}/view/paper.pdf", d.web_url())).send().await.unwrap();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let r = c.get(format!("{}/preview/paper.pdf", d.web_url())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let web_port = d.web_url().rsplit(':').next().unwrap().to_string();
+    assert_ne!(r.url().port().map(|p| p.to_string()), Some(web_port), "served from another origin");
+    assert!(r.url().path().starts_with("/p/"), "{}", r.url());
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert_eq!(&r.bytes().await.unwrap()[..], b"%PDF-1.4\n%%EOF\n");
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{AppState, Authed, Client, has_session_cookie, session_from};
 use crate::error::WebError;
 use crate::html;
-use crate::listing::list;
+use crate::listing::{SortKey, list};
 use crate::ops;
 use crate::paths::{clean, url_encode};
 use crate::stats::Refusal;
@@ -30,19 +30,66 @@ pub(super) async fn app_css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], APP_CSS)
 }
 
-pub(super) async fn browse_root(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    render_browse(&state, &headers, "/").await
+const ICONS_SVG: &str = include_str!("../../assets/icons.svg");
+
+pub(super) async fn icons_svg() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-cache")], ICONS_SVG)
+}
+
+/// The query of a directory page: order, filter, page, and a notice code.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BrowseQuery {
+    sort: Option<String>,
+    order: Option<String>,
+    q: Option<String>,
+    page: Option<usize>,
+    done: Option<String>,
+    n: Option<u64>,
+}
+
+impl BrowseQuery {
+    fn view(&self) -> html::View {
+        html::View {
+            sort: SortKey::parse(self.sort.as_deref()),
+            desc: self.order.as_deref() == Some("desc"),
+            filter: self.q.clone().unwrap_or_default().chars().take(256).collect(),
+            page: self.page.unwrap_or(1),
+        }
+    }
+
+    /// What `?done=CODE&n=N` says: only this app's own words, chosen by code.
+    fn notice(&self) -> Option<String> {
+        let n = self.n.unwrap_or(1);
+        let what = match self.done.as_deref()? {
+            "uploaded" => "uploaded",
+            "created" => return Some("Folder created.".into()),
+            "deleted" => "deleted",
+            "moved" => "moved",
+            "copied" => "copied",
+            _ => return None,
+        };
+        Some(format!("{n} {} {what}.", if n == 1 { "entry" } else { "entries" }))
+    }
+}
+
+pub(super) async fn browse_root(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<BrowseQuery>,
+) -> Response {
+    render_browse(&state, &headers, "/", &q).await
 }
 
 pub(super) async fn browse(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(path): Path<String>,
+    Query(q): Query<BrowseQuery>,
 ) -> Response {
-    render_browse(&state, &headers, &path).await
+    render_browse(&state, &headers, &path, &q).await
 }
 
-async fn render_browse(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
+async fn render_browse(state: &AppState, headers: &HeaderMap, raw: &str, q: &BrowseQuery) -> Response {
     let path = match clean(raw) {
         Ok(p) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, Html(html::error_page(400, e.0))).into_response(),
@@ -60,7 +107,16 @@ async fn render_browse(state: &AppState, headers: &HeaderMap, raw: &str) -> Resp
     match result {
         Ok(listing) => {
             let login = session.pool.login();
-            Html(html::browse_page(&listing, &login.user, &login.upstream.to_string(), &session.csrf)).into_response()
+            let upstream = login.upstream.to_string();
+            let cx = html::BrowseContext {
+                user: &login.user,
+                upstream: &upstream,
+                csrf: &session.csrf,
+                notice: q.notice(),
+                shares: state.shares.may_share(&login.user),
+                pdf_preview: state.config.preview_port.is_some(),
+            };
+            Html(html::browse_page(&listing, &q.view(), &cx)).into_response()
         }
         Err(e) => (e.status(), Html(html::error_page(e.status().as_u16(), &e.to_string()))).into_response(),
     }
@@ -71,7 +127,7 @@ pub(super) async fn download(
     headers: HeaderMap,
     Path(path): Path<String>,
 ) -> Result<Response, WebError> {
-    transfer::download(&s.pool, &clean(&path)?, &headers, false).await
+    transfer::download(&s.pool, &clean(&path)?, &headers, transfer::Serve::Save).await
 }
 
 pub(super) async fn view(
@@ -79,7 +135,7 @@ pub(super) async fn view(
     headers: HeaderMap,
     Path(path): Path<String>,
 ) -> Result<Response, WebError> {
-    transfer::download(&s.pool, &clean(&path)?, &headers, true).await
+    transfer::download(&s.pool, &clean(&path)?, &headers, transfer::Serve::View).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,15 +183,73 @@ pub(super) async fn api_list(
     Ok(ok(serde_json::to_value(listing).map_err(|e| WebError::Upstream(e.to_string()))?))
 }
 
-pub(super) async fn mkdir(Authed(s): Authed, Json(b): Json<PathQuery>) -> Result<Json<serde_json::Value>, WebError> {
+#[derive(Debug, Deserialize)]
+pub(super) struct MkdirBody {
+    path: String,
+    /// Create missing parents too, and accept a folder that exists (`mkdir -p`).
+    #[serde(default)]
+    parents: bool,
+}
+
+pub(super) async fn mkdir(Authed(s): Authed, Json(b): Json<MkdirBody>) -> Result<Json<serde_json::Value>, WebError> {
     let path = clean(&b.path)?;
     if path == "/" {
         return Err(WebError::BadRequest("the root already exists".into()));
     }
     let mut lease = s.pool.acquire().await?;
-    let r = lease.ftp()?.mkdir(path.as_str()).await.map_err(WebError::from);
-    lease.check(r)?;
+    if b.parents {
+        let mut at = String::new();
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            at.push('/');
+            at.push_str(seg);
+            let r = lease.ftp()?.mkdir(at.as_str()).await.map_err(WebError::from);
+            match lease.check(r) {
+                Ok(()) => {}
+                // Exists already (or cannot be made: the listing below tells).
+                Err(WebError::Ftp { .. }) => {
+                    list(&mut lease, &at).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        let r = lease.ftp()?.mkdir(path.as_str()).await.map_err(WebError::from);
+        lease.check(r)?;
+    }
     Ok(ok(serde_json::json!({ "created": path })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChunkQuery {
+    path: String,
+    #[serde(default)]
+    offset: u64,
+}
+
+/// `PUT /api/chunk?path=&offset=`: one piece of a resumable upload (see
+/// [`transfer::put_chunk`]); answers the file's size on the server.
+pub(super) async fn put_chunk(
+    State(state): State<Arc<AppState>>,
+    Authed(s): Authed,
+    Query(q): Query<ChunkQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let path = clean(&q.path)?;
+    if path == "/" {
+        return Err(WebError::BadRequest("not a file path".into()));
+    }
+    let size = transfer::put_chunk(&s.pool, &path, q.offset, &headers, body, state.config.max_upload_bytes).await?;
+    Ok(ok(serde_json::json!({ "path": path, "size": size })))
+}
+
+/// `GET /api/stat?path=`: a file's size on the server (where to resume an upload).
+pub(super) async fn stat(Authed(s): Authed, Query(q): Query<PathQuery>) -> Result<Json<serde_json::Value>, WebError> {
+    let path = clean(&q.path)?;
+    let mut lease = s.pool.acquire().await?;
+    let size = lease.ftp()?.size(path.as_str()).await.map_err(WebError::from);
+    let size = lease.check(size)? as u64;
+    Ok(ok(serde_json::json!({ "path": path, "size": size })))
 }
 
 pub(super) async fn rename(Authed(s): Authed, Json(b): Json<FromTo>) -> Result<Json<serde_json::Value>, WebError> {
@@ -151,29 +265,9 @@ pub(super) async fn rename(Authed(s): Authed, Json(b): Json<FromTo>) -> Result<J
 
 pub(super) async fn delete(Authed(s): Authed, Json(b): Json<DeleteBody>) -> Result<Json<serde_json::Value>, WebError> {
     let path = clean(&b.path)?;
-    if path == "/" {
-        return Err(WebError::BadRequest("cannot delete the root".into()));
-    }
     let mut lease = s.pool.acquire().await?;
-    let as_file = lease.ftp()?.rm(path.as_str()).await.map_err(WebError::from);
-    let first = match lease.check(as_file) {
-        Ok(()) => return Ok(ok(serde_json::json!({ "deleted": path, "entries": 1 }))),
-        Err(e @ WebError::Ftp { .. }) => e,
-        Err(e) => return Err(e),
-    };
-    let as_dir = lease.ftp()?.rmdir(path.as_str()).await.map_err(WebError::from);
-    match lease.check(as_dir) {
-        Ok(()) => Ok(ok(serde_json::json!({ "deleted": path, "entries": 1 }))),
-        Err(WebError::Ftp { .. }) if b.recursive => {
-            let n = ops::delete_tree(&mut lease, &path).await?;
-            Ok(ok(serde_json::json!({ "deleted": path, "entries": n })))
-        }
-        Err(WebError::Ftp { code, text }) if code == 550 && !b.recursive => {
-            // Not a file, and rmdir refused: most likely a non-empty directory.
-            Err(WebError::Ftp { code, text })
-        }
-        Err(_) => Err(first),
-    }
+    let n = ops::delete_any(&mut lease, &path, b.recursive).await?;
+    Ok(ok(serde_json::json!({ "deleted": path, "entries": n })))
 }
 
 pub(super) async fn delete_file(

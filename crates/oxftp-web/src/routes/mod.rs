@@ -11,6 +11,9 @@
 
 mod auth;
 mod files;
+mod forms;
+mod preview;
+mod share;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -42,6 +45,8 @@ pub(crate) struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub hosts: AllowedHosts,
     pub telemetry: Arc<Telemetry>,
+    pub shares: crate::shares::Shares,
+    pub previews: crate::preview::Previews,
 }
 
 impl AppState {
@@ -64,6 +69,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let uploads = Router::new()
         .route("/api/upload", post(files::upload))
         .route("/api/file", put(files::put_file).delete(files::delete_file))
+        .route("/api/chunk", put(files::put_chunk))
+        .route("/form/upload", post(forms::upload))
+        .route("/s/{token}/upload", post(share::upload))
         .layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/", get(auth::root))
@@ -79,6 +87,26 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/view/{*path}", get(files::view))
         .route("/static/app.js", get(files::app_js))
         .route("/static/app.css", get(files::app_css))
+        .route("/static/icons.svg", get(files::icons_svg))
+        .route("/zip/{*path}", get(forms::zip_path))
+        .route("/zip/", get(forms::zip_path_root))
+        .route("/form/mkdir", post(forms::mkdir))
+        .route("/form/batch", post(forms::batch))
+        .route("/api/stat", get(files::stat))
+        .route("/preview/{*path}", get(preview::open))
+        .route("/shares", get(share::list_links))
+        .route("/shares/new", get(share::new_link))
+        .route("/form/shares", post(share::create))
+        .route("/form/shares/revoke", post(share::revoke))
+        .route("/s/{token}", get(share::landing))
+        .route("/s/{token}/", get(share::landing))
+        .route("/s/{token}/browse/", get(share::landing))
+        .route("/s/{token}/browse/{*sub}", get(share::browse))
+        .route("/s/{token}/file", get(share::file))
+        .route("/s/{token}/file/{*sub}", get(share::file_in))
+        .route("/s/{token}/zip", get(share::zip_root))
+        .route("/s/{token}/zip/{*sub}", get(share::zip_in))
+        .route("/s/{token}/unlock", post(share::unlock))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/list", get(files::api_list))
         .route("/api/mkdir", post(files::mkdir))
@@ -89,6 +117,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(uploads)
         .layer(DefaultBodyLimit::max(state.config.max_form_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), host_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+/// The preview origin's router: one read-only route, behind the same
+/// `Host` check and headers (see [`crate::preview`]).
+pub(crate) fn preview_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/p/{ticket}/{name}", get(preview::serve))
+        .layer(DefaultBodyLimit::max(1024))
         .layer(middleware::from_fn_with_state(state.clone(), host_guard))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
@@ -135,11 +174,14 @@ async fn host_guard(State(state): State<Arc<AppState>>, req: Request, next: Next
 
 /// Refuse POST/PUT/DELETE/PATCH without a session or a matching CSRF token.
 /// Login has no session yet (it checks `Origin` instead); logout accepts the
-/// token as a form field too so it works without JavaScript.
+/// token as a form field too so it works without JavaScript. The HTML forms
+/// (`/form/...`) and share-link visitors (`/s/...`) cannot send the header:
+/// their handlers check the token in the form itself and the `Origin`.
 async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let changing = matches!(*req.method(), Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
     let path = req.uri().path();
-    if !changing || path == "/logout" {
+    let checks_its_own = req.method() == Method::POST && (path.starts_with("/form/") || path.starts_with("/s/"));
+    if !changing || path == "/logout" || checks_its_own {
         return next.run(req).await;
     }
     if path == "/login" || path == "/api/login" {

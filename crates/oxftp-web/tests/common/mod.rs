@@ -201,6 +201,26 @@ impl Env {
         Env { ftp_addr, web, dir, server, pki, password_checks, stops: vec![stop_ftp, stop_web] }
     }
 
+    /// Another gateway in front of the same upstream (plain FTP and HTTP),
+    /// as after a restart: `tweak` sets its config. Stops with the Env.
+    pub async fn another_gateway(&mut self, tweak: impl FnOnce(&mut WebConfig)) -> String {
+        let mut config = WebConfig { default_upstream: self.ftp_addr.to_string(), ..WebConfig::default() };
+        tweak(&mut config);
+        let server = WebServer::new(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let web = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        self.stops.push(stop);
+        web
+    }
+
     /// Path on the upstream's disk under alice's home.
     pub fn alice(&self, rel: &str) -> PathBuf {
         self.dir.path().join("alice").join(rel)
@@ -258,6 +278,23 @@ impl Drop for Env {
             let _ = s.send(());
         }
     }
+}
+
+/// Read a ZIP archive whole: (name, content) of each entry, in order.
+// async_zip 0.0.19 marks its readers deprecated for a `read1` module it does not have yet.
+#[allow(deprecated)]
+pub async fn unzip(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    use futures::AsyncReadExt;
+    let mut reader =
+        async_zip::base::read::seek::ZipFileReader::new(futures::io::Cursor::new(bytes)).await.expect("a ZIP archive");
+    let mut out = Vec::new();
+    for i in 0..reader.file().entries().len() {
+        let name = reader.file().entries()[i].filename().as_str().expect("UTF-8 name").to_string();
+        let mut data = Vec::new();
+        reader.reader_with_entry(i).await.expect("entry").read_to_end(&mut data).await.expect("read");
+        out.push((name, data));
+    }
+    out
 }
 
 /// Send a raw HTTP/1.1 GET (no client-side URL normalisation) and return the status code.

@@ -66,7 +66,18 @@ pub struct WebSettings {
     pub allowed_hosts: Vec<String>,
     /// `Strict-Transport-Security` max-age under HTTPS, in seconds (0: none).
     pub hsts_max_age: u64,
+    /// `web.shares_file`: where share links are kept (relative names start
+    /// from the config file's directory); `None`: share links are off.
+    pub shares_file: Option<PathBuf>,
+    /// `web.share_max_days`: the longest a share link may last.
+    pub share_max_lifetime: Duration,
+    /// `web.preview_listen`: where the preview origin listens (PDFs shown
+    /// inline from an origin that is not the client's); `None`: PDFs are saved.
+    pub preview_listen: Option<SocketAddr>,
 }
+
+/// Most days `web.share_max_days` may allow (ten years).
+const MAX_SHARE_DAYS: u64 = 3650;
 
 /// `[web]` limits, each with what it protects against in `oxftpd.example.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +176,9 @@ impl Default for WebSettings {
             trusted_proxies: Vec::new(),
             allowed_hosts: Vec::new(),
             hsts_max_age: web.hsts_max_age,
+            shares_file: None,
+            share_max_lifetime: web.share_max_lifetime,
+            preview_listen: None,
         }
     }
 }
@@ -218,6 +232,9 @@ pub(super) struct RawWeb {
     trusted_proxies: Vec<Spanned<String>>,
     allowed_hosts: Vec<Spanned<String>>,
     hsts_max_age: Option<Spanned<u64>>,
+    shares_file: Option<Spanned<String>>,
+    share_max_days: Option<Spanned<u64>>,
+    preview_listen: Option<Spanned<String>>,
 }
 
 /// Most bytes a size limit of `[web]` may be set to (64 MiB): more would
@@ -368,12 +385,55 @@ impl Validator<'_> {
                 self.error(age.span(), "web.hsts_max_age", "expected seconds from 0 (no HSTS) to 63072000 (two years)");
             }
         }
+        if let Some(file) = raw.shares_file {
+            web.shares_file = self.shares_file(file, cx.base);
+        }
+        if let Some(days) = self.in_range(raw.share_max_days, "web.share_max_days", 1, MAX_SHARE_DAYS, "days") {
+            web.share_max_lifetime = Duration::from_secs(days * 86400);
+        }
+        if let Some(preview) = raw.preview_listen {
+            match preview.get_ref().parse::<SocketAddr>() {
+                Ok(addr) if addr.port() != 0 && addr == web.listen => self.error(
+                    preview.span(),
+                    "web.preview_listen",
+                    "must differ from web.listen: the preview is served from an origin of its own",
+                ),
+                Ok(addr) => web.preview_listen = Some(addr),
+                Err(_) => self.error(
+                    preview.span(),
+                    "web.preview_listen",
+                    format!("expected \"IP:PORT\" such as \"127.0.0.1:8081\", found {:?}", preview.get_ref()),
+                ),
+            }
+        }
         // A broken [tls] table may hold the only listeners: its errors say enough.
         if !(cx.tls_present && cx.tls.is_none()) {
             let upstream_tls_span = upstream_tls.map(|(_, span)| span);
             self.web_listeners(&web, &cx, upstream_tls_span);
         }
         web
+    }
+
+    /// `web.shares_file`: a file name whose folder exists (the file itself
+    /// is created with the first link); relative to the config's folder.
+    fn shares_file(&mut self, value: Spanned<String>, base: &Path) -> Option<PathBuf> {
+        let span = value.span();
+        let written = value.into_inner();
+        if written.trim().is_empty() {
+            self.error(span, "web.shares_file", "expected a file name such as \"oxftpd-web-shares.json\"");
+            return None;
+        }
+        let path = base.join(&written);
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(base);
+        if path.is_dir() {
+            self.error(span, "web.shares_file", format!("{} is a directory; name a file in it", path.display()));
+            return None;
+        }
+        if !folder.is_dir() {
+            self.error(span, "web.shares_file", format!("the folder {} does not exist", folder.display()));
+            return None;
+        }
+        Some(path)
     }
 
     /// The limits of `[web]`: each a number in its range, or its default.
@@ -735,6 +795,30 @@ mod tests {
         let web =
             parse("[web]\nlisten = \"[::]:8080\"\nallowed_hosts = [\"files.example.org\"]\n").unwrap().web.unwrap();
         assert_eq!(web.allowed_hosts, ["files.example.org"]);
+    }
+
+    #[test]
+    fn share_links_are_off_unless_a_file_is_named() {
+        let web = parse("[web]\n").unwrap().web.unwrap();
+        assert_eq!(web.shares_file, None);
+        assert_eq!(web.share_max_lifetime, Duration::from_secs(30 * 86400));
+        let web = parse("[web]\nshares_file = \"links.json\"\nshare_max_days = 7\n").unwrap().web.unwrap();
+        assert!(web.shares_file.as_deref().is_some_and(|p| p.is_absolute() && p.ends_with("links.json")));
+        assert_eq!(web.share_max_lifetime, Duration::from_secs(7 * 86400));
+        let errors = parse("[web]\nshares_file = \"no/such/folder/links.json\"\nshare_max_days = 0\n").unwrap_err();
+        let keys: Vec<_> = errors.iter().filter_map(|e| e.key.clone()).collect();
+        assert_eq!(keys, ["web.shares_file", "web.share_max_days"], "{errors:?}");
+        assert!(errors.iter().all(|e| e.line.is_some()));
+    }
+
+    #[test]
+    fn the_preview_listener_is_optional_and_apart_from_the_client() {
+        assert_eq!(parse("[web]\n").unwrap().web.unwrap().preview_listen, None);
+        let web = parse("[web]\npreview_listen = \"127.0.0.1:8081\"\n").unwrap().web.unwrap();
+        assert_eq!(web.preview_listen, Some("127.0.0.1:8081".parse().unwrap()));
+        let errors = parse("[web]\nlisten = \"127.0.0.1:8080\"\npreview_listen = \"127.0.0.1:8080\"\n").unwrap_err();
+        assert_eq!(errors.iter().filter_map(|e| e.key.as_deref()).collect::<Vec<_>>(), ["web.preview_listen"]);
+        assert!(parse("[web]\npreview_listen = \"nowhere\"\n").is_err());
     }
 
     #[test]

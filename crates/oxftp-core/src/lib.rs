@@ -17,6 +17,8 @@ pub mod server;
 mod session;
 pub mod storage;
 mod stream;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod tls;
 mod transfer;
 mod zero_copy;

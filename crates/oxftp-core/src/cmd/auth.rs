@@ -7,10 +7,12 @@
 //! TLS is required → 536) · `CCC` → 200 and back to plaintext when allowed,
 //! else 534.
 
+use oxftp_proto::command::{AuthMechanism, ProtLevel};
+
 use crate::session::{Flow, Session};
 
 impl Session {
-    pub(crate) async fn cmd_auth(&mut self, mechanism: &str) -> Flow {
+    pub(crate) async fn cmd_auth(&mut self, mechanism: &AuthMechanism) -> Flow {
         if self.tls.is_none() {
             self.reply(502, "TLS is not available on this server.").await;
             return Flow::Continue;
@@ -19,7 +21,7 @@ impl Session {
             self.reply(503, "TLS is already active.").await;
             return Flow::Continue;
         }
-        if !matches!(mechanism, "TLS" | "SSL" | "TLS-C" | "TLS-P") {
+        if !mechanism.is_tls() {
             self.reply(504, format!("AUTH {mechanism} not supported; use AUTH TLS.")).await;
             return Flow::Continue;
         }
@@ -38,34 +40,35 @@ impl Session {
         }
     }
 
-    pub(crate) async fn cmd_pbsz(&mut self, size: &str) {
+    pub(crate) async fn cmd_pbsz(&mut self) {
         if !self.reader.is_tls() {
             return self.reply(503, "PBSZ needs a TLS connection: send AUTH TLS first.").await;
         }
         // Streams have no protection buffer: any size is answered with 0 (RFC 4217 §8).
-        let _ = size;
         self.pbsz = true;
         self.reply(200, "PBSZ=0").await;
     }
 
-    pub(crate) async fn cmd_prot(&mut self, level: &str) {
+    pub(crate) async fn cmd_prot(&mut self, level: &ProtLevel) {
         if !self.reader.is_tls() || !self.pbsz {
             return self.reply(503, "PROT needs AUTH TLS and PBSZ first.").await;
         }
         match level {
-            "P" => {
+            ProtLevel::Private => {
                 self.protect_data = true;
                 self.reply(200, "Protection level set to Private.").await;
             }
-            "C" if self.data_tls_required() => {
+            ProtLevel::Clear if self.data_tls_required() => {
                 self.reply(536, "Data connections must be protected: use PROT P.").await;
             }
-            "C" => {
+            ProtLevel::Clear => {
                 self.protect_data = false;
                 self.reply(200, "Protection level set to Clear.").await;
             }
-            "S" | "E" => self.reply(536, format!("PROT {level} is not supported with TLS; use P or C.")).await,
-            other => self.reply(504, format!("Unknown protection level {other}.")).await,
+            ProtLevel::Safe | ProtLevel::Confidential => {
+                self.reply(536, format!("PROT {level} is not supported with TLS; use P or C.")).await
+            }
+            ProtLevel::Other(other) => self.reply(504, format!("Unknown protection level {other}.")).await,
         }
     }
 

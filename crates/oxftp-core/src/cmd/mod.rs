@@ -72,27 +72,7 @@ impl Session {
 
     pub(crate) async fn dispatch(&mut self, command: Command, rename_from: Option<VPath>) -> Flow {
         use Command as C;
-        let needs_login = !matches!(
-            command,
-            C::User { .. }
-                | C::Pass { .. }
-                | C::Acct { .. }
-                | C::Quit
-                | C::Rein
-                | C::Help { .. }
-                | C::Feat
-                | C::Syst
-                | C::Noop
-                | C::Opts { .. }
-                | C::Host { .. }
-                | C::Clnt { .. }
-                | C::Stat { path: None }
-                | C::Auth { .. }
-                | C::Pbsz { .. }
-                | C::Prot { .. }
-                | C::Ccc
-                | C::Abor
-        );
+        let needs_login = command.needs_login();
         if needs_login && !self.logged_in() {
             self.reply(530, "Please login with USER and PASS.").await;
             return Flow::Continue;
@@ -147,9 +127,9 @@ impl Session {
                 self.client_name = Some(client);
                 self.reply(200, "Noted.").await;
             }
-            C::Auth { mechanism } => return self.cmd_auth(&mechanism).await,
-            C::Pbsz { size } => self.cmd_pbsz(&size).await,
-            C::Prot { level } => self.cmd_prot(&level).await,
+            C::Auth(mechanism) => return self.cmd_auth(&mechanism).await,
+            C::Pbsz(_) => self.cmd_pbsz().await,
+            C::Prot(level) => self.cmd_prot(&level).await,
             C::Ccc => return self.cmd_ccc().await,
         }
         Flow::Continue

@@ -5,13 +5,17 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod admission;
 pub mod auth;
 mod cmd;
+mod context;
 mod data;
 pub mod events;
 pub mod limits;
 mod listing;
 pub mod memory;
+mod net;
+mod options;
 pub mod policy;
 pub mod server;
 mod session;

@@ -9,6 +9,7 @@ use std::fmt;
 use async_trait::async_trait;
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
+use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// What went wrong in a storage operation, coarse enough to pick an FTP reply.
@@ -89,6 +90,23 @@ impl From<std::io::Error> for StorageError {
             _ => e.to_string(),
         };
         StorageError { kind, message }
+    }
+}
+
+impl StorageError {
+    /// The FTP reply for a failed storage operation: the 550 family, 553 for
+    /// a name, 552 for space, 502 for what the backend cannot do, 45x for
+    /// what may work later.
+    pub(crate) fn reply(&self) -> Reply {
+        let code = match self.kind {
+            ErrorKind::InvalidName => 553,
+            ErrorKind::InsufficientStorage => 552,
+            ErrorKind::Unsupported => 502,
+            ErrorKind::Transient => 450,
+            ErrorKind::Other => 451,
+            _ => 550,
+        };
+        Reply::new(code, &self.message)
     }
 }
 

@@ -19,38 +19,9 @@ mod transfer;
 
 use oxftp_proto::command::Command;
 use oxftp_proto::path::VPath;
-use oxftp_proto::reply::Reply;
 
 use crate::session::{Flow, Session};
-use crate::storage::{ErrorKind, StorageError};
-use crate::transfer::TransferError;
-
-/// The reply for a failed storage operation (550 family; 552 for space; 45x for transient).
-pub(crate) fn storage_error_reply(e: &StorageError) -> Reply {
-    let code = match e.kind {
-        ErrorKind::InvalidName => 553,
-        ErrorKind::InsufficientStorage => 552,
-        ErrorKind::Unsupported => 502,
-        ErrorKind::Transient => 450,
-        ErrorKind::Other => 451,
-        _ => 550,
-    };
-    Reply::new(code, &e.message)
-}
-
-/// The final reply for a failed transfer.
-pub(crate) fn transfer_error_reply(e: &TransferError) -> Reply {
-    match e {
-        TransferError::Network(_) | TransferError::Stalled => Reply::new(426, e.to_string()),
-        TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
-        TransferError::Storage(s) => match s.kind {
-            ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
-            ErrorKind::Transient => Reply::new(451, &s.message),
-            ErrorKind::Other => Reply::new(451, format!("Local error: {}", s.message)),
-            _ => storage_error_reply(s),
-        },
-    }
-}
+use crate::storage::StorageError;
 
 impl Session {
     /// Resolve a client path against the current directory (501 on a bad path).
@@ -66,8 +37,7 @@ impl Session {
 
     /// Reply to a storage failure with its code and text.
     pub(crate) async fn storage_failed(&mut self, e: &StorageError) {
-        let reply = storage_error_reply(e);
-        self.send(&reply).await;
+        self.send(&e.reply()).await;
     }
 
     pub(crate) async fn dispatch(&mut self, command: Command, rename_from: Option<VPath>) -> Flow {

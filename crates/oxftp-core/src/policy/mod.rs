@@ -47,6 +47,7 @@ pub use permissions::PermissionsLayer;
 pub use quota::{MAX_WALK_DEPTH, QuotaLayer, QuotaLimits, QuotaRegistry, QuotaUsage};
 pub use read_only::{READ_ONLY_MESSAGE, ReadOnly};
 pub use rooted::Rooted;
+pub(crate) use throttle::Rates;
 pub use throttle::{RateLimiter, ThrottleLayer};
 
 /// The storage a session gets after login: the factory's storage wrapped in the layers the

@@ -19,12 +19,13 @@
 //! A throttled download loses zero-copy: a local file is read through tokio
 //! like any other stream, since `sendfile(2)` cannot be paced.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::account::Limits;
 use crate::storage::{Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// The smallest burst: small rates still let a typical TCP window through at once.
@@ -340,6 +342,51 @@ impl Storage for ThrottleLayer {
 
     async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
         self.inner.set_mtime(path, unix_secs).await
+    }
+}
+
+/// An account's (download, upload) limiters, alive while a session holds them.
+type AccountLimiters = (Weak<RateLimiter>, Weak<RateLimiter>);
+
+/// Bandwidth limiters: one per direction for the whole server and one per
+/// direction per account, shared by all of that account's sessions.
+#[derive(Debug)]
+pub(crate) struct Rates {
+    global_down: Option<Arc<RateLimiter>>,
+    global_up: Option<Arc<RateLimiter>>,
+    /// Per account and direction; entries live while any session holds them.
+    accounts: Mutex<HashMap<String, AccountLimiters>>,
+}
+
+impl Rates {
+    pub fn new(download: Option<u64>, upload: Option<u64>) -> Rates {
+        Rates {
+            global_down: RateLimiter::from_limit(download),
+            global_up: RateLimiter::from_limit(upload),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limiters a session of `user` with `limits` goes through: (download, upload).
+    pub fn for_account(&self, user: &str, limits: &Limits) -> (Vec<Arc<RateLimiter>>, Vec<Arc<RateLimiter>>) {
+        let mut down: Vec<_> = self.global_down.iter().cloned().collect();
+        let mut up: Vec<_> = self.global_up.iter().cloned().collect();
+        if limits.download_rate.is_some() || limits.upload_rate.is_some() {
+            // Each update is one insert or remove, so a poisoned map is still consistent.
+            let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.retain(|_, (d, u)| d.strong_count() > 0 || u.strong_count() > 0);
+            let entry = accounts.entry(user.to_string()).or_default();
+            let shared = |slot: &mut Weak<RateLimiter>, rate: Option<u64>| -> Option<Arc<RateLimiter>> {
+                // Reuse the account's limiter while a session holds it, so sessions share the rate.
+                let limiter =
+                    slot.upgrade().filter(|l| Some(l.rate()) == rate).or_else(|| RateLimiter::from_limit(rate))?;
+                *slot = Arc::downgrade(&limiter);
+                Some(limiter)
+            };
+            down.extend(shared(&mut entry.0, limits.download_rate));
+            up.extend(shared(&mut entry.1, limits.upload_rate));
+        }
+        (down, up)
     }
 }
 

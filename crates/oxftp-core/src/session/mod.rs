@@ -22,8 +22,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::auth::Identity;
+use crate::context::ServerContext as Shared;
 use crate::data::DataSetup;
-use crate::server::Shared;
 use crate::storage::Storage;
 use crate::stream::Side;
 use crate::transfer::{Progress, TransferError};
@@ -93,9 +93,9 @@ pub(crate) struct Session {
     /// Subject CN of a verified client certificate.
     pub client_cert_cn: Option<String>,
     /// This session's place in the per-address count.
-    pub ip_slot: Option<crate::limits::Slot<std::net::IpAddr>>,
+    pub ip_slot: Option<crate::admission::Slot<std::net::IpAddr>>,
     /// This session's place in its account's session count (after login).
-    pub user_slot: Option<crate::limits::Slot<String>>,
+    pub user_slot: Option<crate::admission::Slot<String>>,
 }
 
 impl Session {
@@ -264,11 +264,7 @@ impl Session {
                 let text = running.success_text.take().unwrap_or_else(|| b"Transfer complete.".to_vec());
                 (Reply::new(226, text), "complete", bytes)
             }
-            Ok(Err(e)) => (
-                crate::cmd::transfer_error_reply(&e),
-                "failed",
-                running.progress.load(std::sync::atomic::Ordering::Relaxed),
-            ),
+            Ok(Err(e)) => (e.reply(), "failed", running.progress.load(std::sync::atomic::Ordering::Relaxed)),
             Err(_) => (
                 Reply::new(426, "Transfer aborted."),
                 "aborted",

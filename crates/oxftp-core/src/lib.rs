@@ -8,6 +8,7 @@ pub mod account;
 pub mod admission;
 pub mod auth;
 mod cmd;
+mod conn;
 mod context;
 mod data;
 pub mod events;

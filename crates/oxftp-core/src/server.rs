@@ -197,11 +197,8 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls) {
-        Ok(mut session) => {
-            session.ip_slot = Some(ip_slot);
-            session.run().await
-        }
+    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
+        Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }
 }

@@ -16,7 +16,9 @@
 //! your own), and [`policy`] layers that give the classic access models
 //! (anonymous, user, guest) on top of any storage.
 
-pub use oxftp_core::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
+pub use oxftp_core::auth::{
+    AccessClass, AnonymousLogin, AuthError, Authenticator, Credentials, Identity, NoAccounts, Swappable,
+};
 pub use oxftp_core::storage::{
     Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, VecLister,
     WriteHandle, WriteMode,

@@ -11,14 +11,15 @@ use tokio::sync::watch;
 use crate::admission::{Bans, Counter};
 use crate::auth::Authenticator;
 use crate::options::Options;
-use crate::policy::{QuotaRegistry, Rates};
+use crate::policy::Stack;
 use crate::storage::StorageFactory;
 
 /// What every session of one server shares.
 #[derive(Debug)]
 pub(crate) struct ServerContext {
     pub options: Options,
-    pub storage: Arc<dyn StorageFactory>,
+    /// Builds each logged-in user's storage.
+    pub stack: Stack,
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
     pub sessions: AtomicUsize,
@@ -27,10 +28,6 @@ pub(crate) struct ServerContext {
     /// Live logged-in sessions per account.
     pub per_user: Counter<String>,
     pub bans: Bans,
-    /// Quota usage per account, measured at an account's first login.
-    pub quotas: QuotaRegistry,
-    /// Bandwidth limiters: server-wide and per account.
-    pub rates: Rates,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -45,15 +42,13 @@ impl ServerContext {
     ) -> ServerContext {
         ServerContext {
             bans: Bans::new(options.ban.clone()),
-            rates: Rates::new(options.download_rate, options.upload_rate),
+            stack: Stack::new(storage).with_rates(options.download_rate, options.upload_rate),
             options,
-            storage,
             auth,
             logger,
             sessions: AtomicUsize::new(0),
             per_ip: Counter::default(),
             per_user: Counter::default(),
-            quotas: QuotaRegistry::new(),
             shutdown,
         }
     }

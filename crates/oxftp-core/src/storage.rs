@@ -277,7 +277,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
 /// Gives each logged-in session its storage, already confined to the
 /// identity's home. A local-disk backend opens a backend rooted at the home
 /// (so symlinks are resolved against it); a shared backend is wrapped in the
-/// `Rooted` policy layer.
+/// `Rooted` policy layer. Async, so a backend may do I/O here (open the home
+/// directory, create an object store's home prefix) without blocking.
+#[async_trait]
 pub trait StorageFactory: Send + Sync + fmt::Debug {
     /// What the storages this factory hands out can do (FEAT is answered before login).
     fn capabilities(&self) -> Capabilities {
@@ -285,5 +287,5 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
     }
 
     /// The storage for one logged-in identity.
-    fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+    async fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
 }

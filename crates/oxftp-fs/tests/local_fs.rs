@@ -652,7 +652,7 @@ async fn factory_roots_each_session_at_its_home() {
     fs::write(f.root.join("home/file"), b"").unwrap();
 
     let factory = LocalFsFactory::new(&f.root).unwrap();
-    let ann = factory.storage_for(&identity(b"/home/ann")).unwrap();
+    let ann = factory.storage_for(&identity(b"/home/ann")).await.unwrap();
     let mut lister = ann.list(&VPath::root()).await.unwrap();
     let page = lister.next_page().await.unwrap().unwrap();
     let mut seen: Vec<Vec<u8>> = page.into_iter().map(|e| e.name).collect();
@@ -662,18 +662,18 @@ async fn factory_roots_each_session_at_its_home() {
     // The link to a sibling home leaves ann's root: refused.
     assert_eq!(kind(ann.metadata(&vp(b"/to-bob/diary")).await), ErrorKind::PermissionDenied);
 
-    let missing = factory.storage_for(&identity(b"/home/carol")).unwrap_err();
+    let missing = factory.storage_for(&identity(b"/home/carol")).await.unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
     assert_eq!(missing.message, "home directory does not exist");
-    assert_eq!(factory.storage_for(&identity(b"/home/file")).unwrap_err().kind, ErrorKind::NotADirectory);
-    assert_eq!(factory.storage_for(&identity(b"/home/escape")).unwrap_err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(factory.storage_for(&identity(b"/home/file")).await.unwrap_err().kind, ErrorKind::NotADirectory);
+    assert_eq!(factory.storage_for(&identity(b"/home/escape")).await.unwrap_err().kind, ErrorKind::PermissionDenied);
 
-    let whole = factory.storage_for(&identity(b"/")).unwrap();
+    let whole = factory.storage_for(&identity(b"/")).await.unwrap();
     assert_eq!(whole.metadata(&vp(b"/home/bob/diary")).await.unwrap().size, 5);
 
     // The atomic setting reaches the storages handed out.
     let plain = LocalFsFactory::new(&f.root).unwrap().atomic_uploads(false);
-    let bob = plain.storage_for(&identity(b"/home/bob")).unwrap();
+    let bob = plain.storage_for(&identity(b"/home/bob")).await.unwrap();
     let mut handle = bob.open_write(&vp(b"/diary"), CREATE).await.unwrap();
     handle.write_all(b"today").await.unwrap();
     handle.flush().await.unwrap();

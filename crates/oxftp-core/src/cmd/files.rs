@@ -67,7 +67,7 @@ pub(crate) async fn mdtm(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answer
 /// Modify=YYYYMMDDHHMMSS; <path>` · `502` when the storage cannot set times · `550`.
 pub(crate) async fn mfmt(conn: &mut Conn, user: &LoggedIn, unix_secs: i64, arg: &[u8]) -> Answered {
     let path = user.resolve(conn, arg).await?;
-    if !conn.ctx.storage.capabilities().set_mtime {
+    if !conn.ctx.stack.capabilities().set_mtime {
         return Err(conn.reply(502, "MFMT is not supported by this storage.").await);
     }
     match user.storage.set_mtime(&path, unix_secs).await {

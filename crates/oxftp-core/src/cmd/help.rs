@@ -35,7 +35,7 @@ pub(crate) async fn help(conn: &mut Conn, topic: Option<&str>) -> Answered {
 /// this server offers it: MFMT and REST STREAM when the storage can, AUTH,
 /// PBSZ and PROT (RFC 4217 §6) when TLS is configured.
 pub(crate) async fn feat(conn: &mut Conn) -> Answered {
-    let caps = conn.ctx.storage.capabilities();
+    let caps = conn.ctx.stack.capabilities();
     let tls = conn.tls.is_some();
     let offered = |verb: &Verb| match verb {
         Verb::Mfmt => caps.set_mtime,

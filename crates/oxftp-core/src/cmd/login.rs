@@ -9,9 +9,6 @@ use slog::o;
 
 use crate::auth::{AccessClass, AuthError, Credentials, Identity};
 use crate::conn::{Answered, Conn, Flow, LoggedIn, Login, State};
-use crate::context::ServerContext;
-use crate::policy;
-use crate::storage::{Storage, StorageError};
 
 /// `USER <name>` (RFC 959 4.1.1) → `331` (password required) · `530` when
 /// already logged in (send REIN first) · `534` when policy requires TLS
@@ -99,7 +96,7 @@ async fn finish_login(
             Err("account requires TLS but the control connection is plaintext".to_string())
         }
         Ok(identity) if !identity.allowed_ips.permits(ip) => Err(format!("account may not log in from {ip}")),
-        Ok(identity) => match storage_for(&ctx, &identity).await {
+        Ok(identity) => match ctx.stack.for_identity(&identity).await {
             Ok(storage) => Ok((identity, storage)),
             Err(e) => Err(format!("storage unavailable: {e}")),
         },
@@ -146,24 +143,6 @@ async fn finish_login(
             Flow::Continue
         }
     }
-}
-
-/// The storage a logged-in session works on, inside out: the factory's
-/// storage for the home, the quota (counted on the raw storage, under the
-/// access policies that may hide sizes), the access policies, and
-/// bandwidth limits outermost so refused calls never wait.
-async fn storage_for(ctx: &ServerContext, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-    let base = ctx.storage.storage_for(identity)?;
-    let limits = &identity.limits;
-    let storage = if limits.quota_bytes.is_some() || limits.quota_files.is_some() {
-        let usage = ctx.quotas.usage_for(&identity.user, base.as_ref()).await?;
-        policy::with_quota(base, usage, limits)
-    } else {
-        base
-    };
-    let storage = policy::apply_policies(storage, identity);
-    let (down, up) = ctx.rates.for_account(&identity.user, limits);
-    Ok(policy::with_throttle(storage, down, up))
 }
 
 /// Whether a verified client certificate names `user` and the policy lets that log them in.

@@ -7,7 +7,7 @@ use crate::conn::{Answered, Conn, LoggedIn};
 /// the next command, which must be RNTO.
 pub(crate) async fn rnfr(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> Answered {
     let path = user.resolve(conn, arg).await?;
-    if !conn.ctx.storage.capabilities().rename {
+    if !conn.ctx.stack.capabilities().rename {
         return Err(conn.reply(502, "Rename is not supported by this storage.").await);
     }
     if path.is_root() {

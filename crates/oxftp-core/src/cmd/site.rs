@@ -11,7 +11,7 @@ use crate::conn::{Answered, Conn, LoggedIn};
 pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) -> Answered {
     match site {
         SiteCommand::Chmod { mode, path } => {
-            if !conn.ctx.storage.capabilities().set_mode {
+            if !conn.ctx.stack.capabilities().set_mode {
                 return Err(conn.reply(502, "SITE CHMOD is not supported by this storage.").await);
             }
             let path = user.resolve(conn, &path).await?;

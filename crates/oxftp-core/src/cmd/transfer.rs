@@ -33,7 +33,7 @@ pub(crate) enum Upload {
 /// next RETR or STOR starts there · `502` when the storage cannot read from
 /// an offset.
 pub(crate) async fn rest(conn: &mut Conn, transfer: &mut Transfer, offset: u64) -> Answered {
-    if offset > 0 && !conn.ctx.storage.capabilities().read_at_offset {
+    if offset > 0 && !conn.ctx.stack.capabilities().read_at_offset {
         return Err(conn.reply(502, "REST is not supported by this storage.").await);
     }
     transfer.rest = offset;
@@ -107,7 +107,7 @@ pub(crate) async fn stor(
     kind: Upload,
 ) -> Result<Running, Replied> {
     let (path, offset) = prelude(conn, user, transfer, arg).await?;
-    let caps = conn.ctx.storage.capabilities();
+    let caps = conn.ctx.stack.capabilities();
     let mode = match kind {
         Upload::Append if !caps.append => {
             return Err(conn.reply(502, "APPE is not supported by this storage.").await);

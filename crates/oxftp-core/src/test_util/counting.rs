@@ -175,13 +175,14 @@ impl CountingFactory {
     }
 }
 
+#[async_trait]
 impl StorageFactory for CountingFactory {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
 
-    fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-        let inner = self.inner.storage_for(identity)?;
+    async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
+        let inner = self.inner.storage_for(identity).await?;
         Ok(Arc::new(Counting { inner, counts: Arc::clone(&self.counts) }))
     }
 }

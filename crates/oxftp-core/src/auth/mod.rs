@@ -1,4 +1,13 @@
-//! The `Authenticator` trait and the identity a successful login produces.
+//! The `Authenticator` trait and the identity a successful login produces,
+//! and authenticators that compose others: [`AnonymousLogin`] (anonymous in
+//! front of the accounts), [`Swappable`] (accounts replaced while running),
+//! [`NoAccounts`].
+
+mod anonymous;
+mod swap;
+
+pub use anonymous::{ANONYMOUS_USER, AnonymousLogin};
+pub use swap::{NoAccounts, Swappable};
 
 use std::fmt;
 use std::net::SocketAddr;

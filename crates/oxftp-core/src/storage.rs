@@ -203,6 +203,49 @@ pub enum WriteMode {
     Append,
 }
 
+/// What an upload's path holds before the upload starts, as one lookup found
+/// it. The layers of a storage stack that decide about a write (permissions,
+/// quotas) share that one lookup: the first that needs it looks, and passes
+/// it down with [`Storage::open_write_known`], so one STOR costs one
+/// `metadata` call (on an object store, one HEAD request) however many
+/// layers care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Nobody has looked yet.
+    Unknown,
+    /// A regular file of this many bytes.
+    File(u64),
+    /// No regular file: nothing there, something else (a directory), or
+    /// nothing that can be seen (the write itself then reports the problem).
+    NoFile,
+}
+
+impl Existing {
+    /// Look at `path` in `storage`: one `metadata` call.
+    pub async fn lookup(storage: &dyn Storage, path: &VPath) -> Existing {
+        match storage.metadata(path).await {
+            Ok(info) if info.is_file() => Existing::File(info.size),
+            _ => Existing::NoFile,
+        }
+    }
+
+    /// This, or a lookup now if nobody has looked yet.
+    pub async fn or_lookup(self, storage: &dyn Storage, path: &VPath) -> Existing {
+        match self {
+            Existing::Unknown => Existing::lookup(storage, path).await,
+            known => known,
+        }
+    }
+
+    /// The size of the regular file found, if one was.
+    pub fn file_size(self) -> Option<u64> {
+        match self {
+            Existing::File(size) => Some(size),
+            Existing::Unknown | Existing::NoFile => None,
+        }
+    }
+}
+
 /// An upload in progress. Bytes go through `AsyncWrite`; nothing is visible
 /// under the final name (for atomic backends) until `commit` succeeds.
 /// Dropping the handle without `commit` aborts the upload.
@@ -248,6 +291,20 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Open a file for writing.
     async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError>;
+
+    /// [`open_write`](Self::open_write) when a layer above has already looked
+    /// at what is at `path` (see [`Existing`]). Layers that need to know use
+    /// `existing` instead of asking again and pass it on; a backend ignores
+    /// it, which is what the default does.
+    async fn open_write_known(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+        existing: Existing,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        let _ = existing;
+        self.open_write(path, mode).await
+    }
 
     /// Remove a file (not a directory).
     async fn delete(&self, path: &VPath) -> Result<(), StorageError>;

@@ -2,23 +2,31 @@
 //!
 //! Each layer implements [`Storage`](crate::storage::Storage) by wrapping
 //! another `Arc<dyn Storage>`, in the manner of Apache OpenDAL's layers and
-//! tower's, so they compose by stacking:
-//! [`Rooted`] confines a session to its home in a shared storage,
-//! [`ReadOnly`] refuses every write, [`AnonymousPolicy`] applies the
-//! anonymous rules (read-only plus an optional upload-only directory),
-//! [`PermissionsLayer`] enforces per-directory permissions, [`QuotaLayer`]
-//! keeps an account within its byte and file quotas and [`ThrottleLayer`]
-//! paces transfers with shared [`RateLimiter`]s.
+//! tower's, so they compose by stacking. There are two kinds:
+//!
+//! - Guards only allow or refuse: each is a [`Guard`] rule that decides on
+//!   every call (an [`Op`]) with one exhaustive `match`, run by the one
+//!   storage implementation [`Guarded`]. [`ReadOnly`] refuses every write,
+//!   [`Anonymous`] applies the anonymous rules (read-only plus an optional
+//!   upload-only directory), [`Permissions`] enforces per-directory
+//!   permissions.
+//! - Shapers change some calls and pass the rest on: each implements
+//!   [`Shaper`] with only the calls it changes. [`Rooted`] confines a session
+//!   to its home in a shared storage, [`Quota`] keeps an account within its
+//!   byte and file quotas, [`Throttle`] paces transfers with shared
+//!   [`RateLimiter`]s.
 //!
 //! [`Stack`] builds what a logged-in identity calls for; every front end
 //! (the FTP session, and later others) gets a user's storage from it and
 //! none assembles layers itself. See [`Stack`] for the order.
 
 mod anonymous;
+mod guard;
 mod permissions;
 mod quota;
 mod read_only;
 mod rooted;
+mod shaper;
 mod shared;
 mod stack;
 #[cfg(test)]
@@ -27,11 +35,13 @@ mod throttle;
 
 /// Moved to [`crate::auth`]; re-exported here so existing imports keep working.
 pub use crate::auth::{ANONYMOUS_USER, AnonymousLogin};
-pub use anonymous::{ANONYMOUS_READ_ONLY_MESSAGE, AnonymousPolicy, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE};
-pub use permissions::PermissionsLayer;
-pub use quota::{MAX_WALK_DEPTH, QuotaLayer, QuotaLimits, QuotaRegistry, QuotaUsage};
+pub use anonymous::{ANONYMOUS_READ_ONLY_MESSAGE, Anonymous, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE};
+pub use guard::{Guard, Guarded, Op};
+pub use permissions::Permissions;
+pub use quota::{MAX_WALK_DEPTH, Quota, QuotaLimits, QuotaRegistry, QuotaUsage};
 pub use read_only::{READ_ONLY_MESSAGE, ReadOnly};
 pub use rooted::Rooted;
+pub use shaper::Shaper;
 pub use shared::SharedStorage;
 pub use stack::Stack;
-pub use throttle::{RateLimiter, ThrottleLayer};
+pub use throttle::{RateLimiter, Throttle};

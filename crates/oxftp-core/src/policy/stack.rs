@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use super::throttle::Rates;
 use super::{
-    AnonymousPolicy, PermissionsLayer, QuotaLayer, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly,
-    ThrottleLayer,
+    Anonymous, Guarded, Permissions, Quota, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly, Throttle,
 };
 use crate::account::Limits;
 use crate::auth::{AccessClass, Identity};
@@ -16,11 +15,11 @@ use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 ///
 /// ```text
 /// factory storage (the identity's home as /)
-///   -> QuotaLayer        when the account has a quota: sees every write, unrestricted metadata
-///   -> PermissionsLayer  when the permissions restrict anything
-///   -> AnonymousPolicy   for the anonymous class
-///   -> ReadOnly          for a read-only identity
-///   -> ThrottleLayer     when a bandwidth limit applies (outermost: only what is allowed moves)
+///   -> Quota                  when the account has a quota: sees every write, unrestricted metadata
+///   -> Guarded<Permissions>   when the permissions restrict anything
+///   -> Guarded<Anonymous>     for the anonymous class
+///   -> Guarded<ReadOnly>      for a read-only identity
+///   -> Throttle               when a bandwidth limit applies (outermost: only what is allowed moves)
 /// ```
 ///
 /// The quota counts on the raw storage, under the access policies that may
@@ -85,7 +84,7 @@ fn with_quota(storage: Arc<dyn Storage>, usage: Arc<QuotaUsage>, limits: &Limits
     if quota.is_unlimited() {
         return storage;
     }
-    Arc::new(QuotaLayer::new(storage, quota, usage))
+    Arc::new(Quota::new(storage, quota, usage))
 }
 
 /// `storage` under the access rules of `identity`, inside out: permissions
@@ -93,13 +92,13 @@ fn with_quota(storage: Arc<dyn Storage>, usage: Arc<QuotaUsage>, limits: &Limits
 /// read-only for a read-only identity.
 fn with_guards(mut storage: Arc<dyn Storage>, identity: &Identity) -> Arc<dyn Storage> {
     if !identity.permissions.is_unrestricted() {
-        storage = Arc::new(PermissionsLayer::new(storage, identity.permissions.clone()));
+        storage = Arc::new(Guarded::new(storage, Permissions::new(identity.permissions.clone())));
     }
     if identity.class == AccessClass::Anonymous {
-        storage = Arc::new(AnonymousPolicy::new(storage, identity.incoming.clone()));
+        storage = Arc::new(Guarded::new(storage, Anonymous::new(identity.incoming.clone())));
     }
     if identity.read_only {
-        storage = Arc::new(ReadOnly::new(storage));
+        storage = Arc::new(Guarded::new(storage, ReadOnly));
     }
     storage
 }
@@ -114,7 +113,7 @@ fn with_throttle(
     if down.is_empty() && up.is_empty() {
         return storage;
     }
-    Arc::new(ThrottleLayer::new(storage, down, up))
+    Arc::new(Throttle::new(storage, down, up))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Bandwidth limits: [`RateLimiter`] (a shareable token bucket) and
-//! [`ThrottleLayer`], which makes every download and upload of a session wait
+//! [`Throttle`], which makes every download and upload of a session wait
 //! for tokens from a list of limiters (typically the account's and the
 //! server's, one each per direction).
 //!
@@ -34,12 +34,11 @@ use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
-use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::account::Limits;
-use crate::storage::{Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use crate::storage::{Existing, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// The smallest burst: small rates still let a typical TCP window through at once.
 const MIN_BURST: u64 = 64 * 1024;
@@ -249,13 +248,7 @@ impl AsyncWrite for ThrottledWrite {
         Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    super::shaper::forward_write!(inner: flush, shutdown);
 }
 
 #[async_trait]
@@ -272,32 +265,25 @@ impl WriteHandle for ThrottledWrite {
 /// A storage whose downloads wait for `down` limiters and uploads for `up`
 /// limiters. Everything else passes through.
 #[derive(Debug, Clone)]
-pub struct ThrottleLayer {
+pub struct Throttle {
     inner: Arc<dyn Storage>,
     down: Limiters,
     up: Limiters,
 }
 
-impl ThrottleLayer {
+impl Throttle {
     /// Wrap `inner`: each download byte waits for every limiter in `down`,
     /// each upload byte for every limiter in `up`. Empty lists mean unlimited.
     pub fn new(inner: Arc<dyn Storage>, down: Vec<Arc<RateLimiter>>, up: Vec<Arc<RateLimiter>>) -> Self {
-        ThrottleLayer { inner, down: Limiters::new(down), up: Limiters::new(up) }
+        Throttle { inner, down: Limiters::new(down), up: Limiters::new(up) }
     }
 }
 
+/// Paces downloads and uploads; everything else passes through.
 #[async_trait]
-impl Storage for ThrottleLayer {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(path).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.inner.list(path).await
+impl super::Shaper for Throttle {
+    fn inner(&self) -> &dyn Storage {
+        self.inner.as_ref()
     }
 
     async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
@@ -312,36 +298,17 @@ impl Storage for ThrottleLayer {
         Ok(ReadHandle::Stream(Box::new(ThrottledRead { inner, meter: Meter::new(self.down.clone()) })))
     }
 
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        let handle = self.inner.open_write(path, mode).await?;
+    async fn open_write_known(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+        existing: Existing,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        let handle = self.inner.open_write_known(path, mode, existing).await?;
         if self.up.is_empty() {
             return Ok(handle);
         }
         Ok(Box::new(ThrottledWrite { inner: handle, meter: Meter::new(self.up.clone()) }))
-    }
-
-    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.delete(path).await
-    }
-
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.mkdir(path).await
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.rmdir(path).await
-    }
-
-    async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
-        self.inner.rename(from, to).await
-    }
-
-    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
-        self.inner.set_mode(path, mode).await
-    }
-
-    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
-        self.inner.set_mtime(path, unix_secs).await
     }
 }
 
@@ -395,6 +362,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
     use crate::policy::test_support::{p, read_all};
+    use crate::storage::{Capabilities, DirLister};
+    use oxftp_proto::listing::FileInfo;
     use tokio::io::AsyncWriteExt;
     use tokio::time::Instant;
 
@@ -429,7 +398,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn download_of_4_mib_at_1_mib_per_second_takes_about_4_seconds() {
         let mem = storage_with("/big", 4 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
         let start = Instant::now();
         let data = read_all(&s, "/big").await.unwrap();
         let took = start.elapsed();
@@ -442,7 +411,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rate_is_smooth_not_bursty() {
         let mem = storage_with("/f", 2 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
         let ReadHandle::Stream(mut r) = s.open_read(&p("/f"), 0).await.unwrap() else { panic!("a stream") };
         let start = Instant::now();
         let mut buf = vec![0u8; MIB as usize];
@@ -467,7 +436,7 @@ mod tests {
         let mem = MemoryStorage::new();
         let user = limiter(MIB);
         let global = limiter(2 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem.clone()), vec![], vec![Arc::clone(&user), global]);
+        let s = Throttle::new(Arc::new(mem.clone()), vec![], vec![Arc::clone(&user), global]);
         let start = Instant::now();
         // Two uploads at once share the user's 1 MiB/s: 2 MiB in about 2 s.
         let up = |name: &'static str| {
@@ -488,7 +457,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn slowest_limiter_sets_the_pace() {
         let mem = storage_with("/f", MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(4 * MIB), limiter(MIB / 2)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(4 * MIB), limiter(MIB / 2)], vec![]);
         let start = Instant::now();
         read_all(&s, "/f").await.unwrap();
         let took = start.elapsed();
@@ -535,10 +504,10 @@ mod tests {
         }
         let local: Arc<dyn Storage> = Arc::new(Local(path));
         // Unthrottled: the local file stays a local file (zero-copy possible).
-        let plain = ThrottleLayer::new(Arc::clone(&local), vec![], vec![]);
+        let plain = Throttle::new(Arc::clone(&local), vec![], vec![]);
         assert!(matches!(plain.open_read(&p("/f"), 0).await.unwrap(), ReadHandle::LocalFile(_)));
         // Throttled: it becomes a paced stream with the same bytes.
-        let slow = ThrottleLayer::new(local, vec![limiter(1000)], vec![]);
+        let slow = Throttle::new(local, vec![limiter(1000)], vec![]);
         assert!(matches!(slow.open_read(&p("/f"), 0).await.unwrap(), ReadHandle::Stream(_)));
         assert_eq!(read_all(&slow, "/f").await.unwrap(), b"local");
     }

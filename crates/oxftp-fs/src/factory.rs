@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use oxftp_core::auth::Identity;
 use oxftp_core::storage::{ErrorKind, Storage, StorageError, StorageFactory};
 
+use crate::blocking::blocking;
 use crate::local::LocalFs;
-use crate::resolve::{blocking, rel_path};
+use crate::paths::rel_path;
 
 /// Makes a [`LocalFs`] rooted at `root + identity.home` for each session.
 ///

@@ -11,11 +11,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxftp_core::auth::{AccessClass, Identity};
 use oxftp_core::storage::{DirEntry, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, WriteMode};
+use oxftp_core::test_util::Subject;
+use oxftp_core::test_util::helpers::kind_of as kind;
 use oxftp_fs::{LocalFs, LocalFsFactory};
 use oxftp_proto::listing::FileKind;
 use oxftp_proto::path::VPath;
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
+
+// The conformance suite every backend runs, on an empty temporary directory.
+oxftp_core::storage_conformance!(|| async {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = LocalFs::new(dir.path()).expect("open the temporary directory");
+    Some(Subject::new(fs).keeping(dir))
+});
+
+// The helpers below take raw byte paths (names need not be UTF-8) and insist
+// on local files (zero-copy), which the shared helpers do not.
 
 /// A temporary tree: `base/root` is served, `base/outside` is a sibling that
 /// must stay out of reach.
@@ -39,13 +51,6 @@ fn fixture() -> Fixture {
 
 fn vp(path: &[u8]) -> VPath {
     VPath::parse(path).unwrap()
-}
-
-fn kind<T>(result: Result<T, StorageError>) -> ErrorKind {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.kind,
-    }
 }
 
 async fn list_pages(fs: &LocalFs, path: &[u8]) -> Vec<Vec<DirEntry>> {

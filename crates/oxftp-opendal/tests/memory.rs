@@ -19,6 +19,9 @@ fn memory(tweak: impl FnOnce(&mut OpendalConfig)) -> OpendalStorage {
     OpendalStorage::from_config(&cfg).unwrap()
 }
 
+// The conformance suite every backend runs, on OpenDAL's memory service.
+oxftp_core::storage_conformance!(|| async { Some(oxftp_core::test_util::Subject::new(memory(|_| {}))) });
+
 #[tokio::test]
 async fn directories_are_prefixes_with_markers() {
     let s = memory(|_| {});

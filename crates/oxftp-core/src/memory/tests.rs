@@ -3,42 +3,9 @@
 use oxftp_proto::listing::FileKind;
 
 use super::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn p(s: &str) -> VPath {
-    VPath::parse(s.as_bytes()).unwrap()
-}
-
-async fn read_all(storage: &dyn Storage, path: &str, offset: u64) -> Result<Vec<u8>, StorageError> {
-    let ReadHandle::Stream(mut r) = storage.open_read(&p(path), offset).await? else {
-        panic!("memory storage hands out streams");
-    };
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).await.unwrap();
-    Ok(out)
-}
-
-async fn upload(storage: &dyn Storage, path: &str, mode: WriteMode, data: &[u8]) -> Result<(), StorageError> {
-    let mut w = storage.open_write(&p(path), mode).await?;
-    w.write_all(data).await?;
-    w.commit().await
-}
-
-async fn names(storage: &dyn Storage, path: &str) -> Vec<Vec<u8>> {
-    let mut lister = storage.list(&p(path)).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(page) = lister.next_page().await.unwrap() {
-        out.extend(page.into_iter().map(|e| e.name));
-    }
-    out
-}
-
-fn kind<T>(r: Result<T, StorageError>) -> ErrorKind {
-    match r {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.kind,
-    }
-}
+use crate::test_util::Subject;
+use crate::test_util::helpers::{kind_of as kind, list_names, p, read_at as read_all, write as upload};
+use tokio::io::AsyncWriteExt;
 
 const CREATE: WriteMode = WriteMode::Create { exclusive: false };
 
@@ -158,14 +125,14 @@ async fn list_is_sorted_raw_bytes_with_facts() {
     m.mkdir(&p("/a")).await.unwrap();
     let raw = VPath::root().join(b"\xff\xfename").unwrap();
     m.put_file(&raw, "").unwrap();
-    assert_eq!(names(&m, "/").await, vec![b"a".to_vec(), b"b".to_vec(), b"\xff\xfename".to_vec()]);
+    assert_eq!(list_names(&m, "/").await.unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"\xff\xfename".to_vec()]);
     let mut lister = m.list(&VPath::root()).await.unwrap();
     let page = lister.next_page().await.unwrap().unwrap();
     assert!(page[0].info.is_dir());
     assert_eq!(page[1].info.size, 2);
     assert_ne!(page[0].info.unique, page[1].info.unique);
     assert_eq!(m.metadata(&VPath::root()).await.unwrap().nlink, 3);
-    assert!(names(&m, "/a").await.is_empty());
+    assert!(list_names(&m, "/a").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -190,7 +157,7 @@ async fn mkdir_rmdir_delete_follow_posix() {
     assert_eq!(m.used_bytes(), 0);
     m.rmdir(&p("/d")).await.unwrap();
     assert_eq!(m.entry_count(), 0);
-    assert!(names(&m, "/").await.is_empty());
+    assert!(list_names(&m, "/").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -276,3 +243,5 @@ async fn clones_share_the_tree() {
     assert_eq!(m.file_contents(&p("/x")).unwrap(), b"seen");
     assert!(format!("{m:?}").contains("used_bytes: 4"));
 }
+
+crate::storage_conformance!(|| async { Some(Subject::new(MemoryStorage::new())) });

@@ -135,8 +135,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
     use crate::policy::Guarded;
-    use crate::policy::test_support::{list_names, p, read_all, upload};
     use crate::storage::Storage;
+    use crate::test_util::helpers::{list_names, p, read_all, upload};
     use tokio::io::AsyncWriteExt;
 
     fn setup(incoming: Option<&str>) -> (MemoryStorage, Guarded<Anonymous>) {

@@ -29,8 +29,6 @@ mod rooted;
 mod shaper;
 mod shared;
 mod stack;
-#[cfg(test)]
-mod test_support;
 mod throttle;
 
 /// Moved to [`crate::auth`]; re-exported here so existing imports keep working.

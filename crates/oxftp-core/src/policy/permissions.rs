@@ -154,8 +154,8 @@ mod tests {
     use crate::account::{DirRule, PermissionSet, Permissions as Rules};
     use crate::memory::MemoryStorage;
     use crate::policy::Guarded;
-    use crate::policy::test_support::{err_of, list_names, p, read_all, upload};
     use crate::storage::Storage;
+    use crate::test_util::helpers::{err_of, list_names, p, read_all, upload};
     use tokio::io::AsyncWriteExt;
 
     /// A layer where `/` has `default` and `dir` has `allow`.

@@ -520,8 +520,8 @@ impl Drop for QuotaUpload {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{err_of, p, upload};
     use crate::storage::{Capabilities, ReadHandle};
+    use crate::test_util::helpers::{err_of, p, upload};
     use oxftp_proto::listing::FileInfo;
     use tokio::io::AsyncWriteExt;
 

@@ -41,8 +41,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
     use crate::policy::Guarded;
-    use crate::policy::test_support::{list_names, p, read_all};
     use crate::storage::{Storage, WriteMode};
+    use crate::test_util::helpers::{list_names, p, read_all};
 
     fn setup() -> (MemoryStorage, Guarded<ReadOnly>) {
         let mem = MemoryStorage::new();

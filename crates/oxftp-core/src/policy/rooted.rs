@@ -51,8 +51,8 @@ impl super::Shaper for Rooted {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{list_names, p, read_all, upload};
     use crate::storage::{ErrorKind, StorageError};
+    use crate::test_util::helpers::{list_names, p, read_all, upload};
 
     fn setup() -> (MemoryStorage, Rooted) {
         let mem = MemoryStorage::new();

@@ -121,9 +121,9 @@ mod tests {
     use super::*;
     use crate::auth::AccessClass;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{err_of, list_names, p, read_all, upload};
     use crate::policy::{ANONYMOUS_READ_ONLY_MESSAGE, READ_ONLY_MESSAGE, SharedStorage, UPLOAD_ONLY_MESSAGE};
     use crate::storage::{Capabilities, ErrorKind, WriteMode};
+    use crate::test_util::helpers::{err_of, list_names, p, read_all, upload};
 
     fn shared() -> (MemoryStorage, Stack) {
         let mem = MemoryStorage::new();

@@ -361,8 +361,8 @@ impl Rates {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{p, read_all};
     use crate::storage::{Capabilities, DirLister};
+    use crate::test_util::helpers::{p, read_all};
     use oxftp_proto::listing::FileInfo;
     use tokio::io::AsyncWriteExt;
     use tokio::time::Instant;

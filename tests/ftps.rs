@@ -125,12 +125,15 @@ async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
     std::fs::write(root.path().join("alice/a.txt"), b"over TLS").unwrap();
     let storage = Arc::new(LocalFsFactory::new(root.path()).unwrap());
     let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Alice)), VPath::parse(b"/pub").unwrap(), None));
-    let options = Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    let mut options = Options::default();
+    options.tls = Some(tls.build().unwrap());
+    options.failed_login_delay = Duration::ZERO;
     let server = Server::new(storage, auth).with_options(options);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     tokio::spawn(async move {
-        server.run_listeners(vec![Listener { tcp, implicit_tls: implicit }], std::future::pending()).await
+        let listener = if implicit { Listener::implicit_tls(tcp) } else { Listener::new(tcp) };
+        server.run_listeners(vec![listener], std::future::pending()).await
     });
     Fixture { addr, root }
 }

@@ -20,8 +20,10 @@ pub enum TransferKind {
     Listing,
 }
 
-/// One finished transfer.
+/// One finished transfer. Non-exhaustive: a listener reads its fields; a
+/// test makes one with [`TransferEvent::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransferEvent {
     pub user: String,
     pub peer: SocketAddr,
@@ -35,6 +37,29 @@ pub struct TransferEvent {
     pub elapsed: Duration,
     /// The transfer finished and, for uploads, the file is in place.
     pub completed: bool,
+}
+
+impl TransferEvent {
+    /// An event for a transfer by `user` from `peer`: no bytes, no time, not
+    /// completed until those fields are set.
+    pub fn new(
+        user: impl Into<String>,
+        peer: SocketAddr,
+        kind: TransferKind,
+        command: &'static str,
+        path: VPath,
+    ) -> TransferEvent {
+        TransferEvent {
+            user: user.into(),
+            peer,
+            kind,
+            command,
+            path,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            completed: false,
+        }
+    }
 }
 
 /// Receives transfer events. Called on the session's task right after the

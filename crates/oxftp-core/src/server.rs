@@ -72,7 +72,7 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        let listeners = listeners.into_iter().map(|tcp| Listener { tcp, implicit_tls: false }).collect();
+        let listeners = listeners.into_iter().map(Listener::new).collect();
         self.run_listeners(listeners, shutdown).await
     }
 
@@ -136,6 +136,18 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+}
+
+impl Listener {
+    /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
+    pub fn new(tcp: TcpListener) -> Listener {
+        Listener { tcp, implicit_tls: false }
+    }
+
+    /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
+    pub fn implicit_tls(tcp: TcpListener) -> Listener {
+        Listener { tcp, implicit_tls: true }
+    }
 }
 
 async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {

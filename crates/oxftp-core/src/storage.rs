@@ -39,9 +39,12 @@ pub enum ErrorKind {
     Other,
 }
 
-/// A storage error: a kind for the reply code and a message for the reply text and logs.
+/// A storage error: a kind for the reply code and a message for the reply
+/// text and logs. Made with [`StorageError::new`] or one of the shorthands
+/// (non-exhaustive: new fields are not a breaking change).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct StorageError {
     pub kind: ErrorKind,
     pub message: String,

@@ -63,8 +63,10 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Who logged in and on what terms.
+/// Who logged in and on what terms. Made with [`Identity::new`], then its
+/// fields set (non-exhaustive: new fields are not a breaking change).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Identity {
     /// The account name (for anonymous: "anonymous").
     pub user: String,

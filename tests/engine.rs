@@ -646,3 +646,30 @@ async fn passive_port_is_reused_while_its_last_connection_is_in_time_wait() {
     assert_eq!(other.cmd("NOOP").await.0, 200);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn site_chmod_leaves_out_setuid_setgid_and_sticky_bits() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |srv: &TestServer| std::fs::metadata(srv.path("alice/tool")).unwrap().permissions().mode() & 0o7777;
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/tool"), b"#!/bin/sh\n").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    for (asked, kept) in [("4755", 0o755), ("2750", 0o750), ("1777", 0o777), ("7700", 0o700)] {
+        let (code, text) = raw.cmd(&format!("SITE CHMOD {asked} tool")).await;
+        assert_eq!(code, 200, "{text}");
+        assert!(text.contains("not allowed"), "the reply says what was left out: {text}");
+        assert_eq!(mode(&srv), kept, "SITE CHMOD {asked}");
+    }
+    let (code, text) = raw.cmd("SITE CHMOD 640 tool").await;
+    assert_eq!((code, text.contains("not allowed")), (200, false), "{text}");
+    assert_eq!(mode(&srv), 0o640);
+    srv.stop().await;
+
+    // Allowed by the server's option.
+    let srv = TestServer::start_with(|o| o.chmod_special_bits = true).await;
+    std::fs::write(srv.path("alice/tool"), b"#!/bin/sh\n").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert_eq!(raw.cmd("SITE CHMOD 4755 tool").await.0, 200);
+    assert_eq!(mode(&srv), 0o4755);
+    srv.stop().await;
+}

@@ -7,6 +7,7 @@ use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Id
 use oxftp_proto::path::VPath;
 
 use crate::config::PamConfig;
+use crate::libpam::LibPam;
 use crate::pam;
 use crate::service::{PamSetupError, check_service};
 
@@ -37,15 +38,21 @@ pub struct PamAuthenticator {
     config: PamConfig,
     home: Home,
     logins: BlockingChecks,
+    lib: &'static LibPam,
 }
 
 impl PamAuthenticator {
-    /// Validates the settings: the service name (no `/`, no `..`), the
+    /// Opens the system's libpam (`libpam.so.0`, once per process) and
+    /// validates the settings: the service name (no `/`, no `..`), the
     /// existence of `/etc/pam.d/<service>`, and the fixed home.
     pub fn new(config: PamConfig) -> Result<PamAuthenticator, PamSetupError> {
+        let lib = LibPam::system().map_err(|reason| PamSetupError::LibraryUnavailable {
+            library: crate::libpam::SYSTEM_LIBRARY,
+            reason: reason.to_string(),
+        })?;
         check_service(&config.service)?;
         let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
-        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS) })
+        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
     }
 
     /// Checks again that the service file exists (for a daemon's reload or
@@ -112,10 +119,11 @@ impl Authenticator for PamAuthenticator {
         let password = credentials.password.clone();
         let peer = credentials.peer.ip().to_canonical().to_string();
         let home = self.home.clone();
+        let lib = self.lib;
         let home = self
             .logins
             .run(move || {
-                pam::login(&service, &user, &password, &peer)?;
+                pam::login(lib, &service, &user, &password, &peer)?;
                 home_of(&home, &user)
             })
             .await??;

@@ -11,13 +11,18 @@
 //! [`PamAuthenticator::new`] therefore refuses a service without
 //! `/etc/pam.d/<service>`, and names containing `/` or `..`.
 //!
-//! Building needs libpam's development files (Debian: `libpam0g-dev`; the
-//! binding, `nonstick`, needs no libclang).
+//! **Nothing links against libpam.** The library is opened at run time
+//! (`dlopen("libpam.so.0")`) when the first authenticator is built, so the
+//! crate builds without libpam's development files and a program that never
+//! uses PAM runs where libpam is absent; [`PamAuthenticator::new`] returns
+//! [`PamSetupError::LibraryUnavailable`] when it cannot be loaded.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 mod authenticator;
 mod config;
+mod libpam;
 mod pam;
 mod service;
 

@@ -16,6 +16,18 @@ const MAX_SERVICE_LEN: usize = 64;
 /// Why a PAM authenticator could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum PamSetupError {
+    /// The system's PAM library could not be opened (not installed, or not
+    /// Linux-PAM).
+    #[error(
+        "PAM is not available on this machine: {library} could not be loaded ({reason}); install the system's \
+         PAM library (Debian: libpam0g) or choose another auth backend"
+    )]
+    LibraryUnavailable {
+        /// The library that was looked for.
+        library: &'static str,
+        /// What the dynamic loader said.
+        reason: String,
+    },
     /// The service name is not a plain file name.
     #[error("PAM service name {name:?} is invalid: {reason}")]
     InvalidService {

@@ -7,6 +7,7 @@
 
 mod cpuwatch;
 mod ftp;
+mod merge;
 mod procfs;
 mod record;
 mod reply;
@@ -186,9 +187,13 @@ enum Command {
     /// Polls the tree, so session processes that exit unreaped (vsftpd's)
     /// still count, which a before/after `cpu` reading would miss.
     CpuDuring {
-        /// Root of the server's process tree.
+        /// Root of the server's process tree (polled).
+        #[arg(long, required_unless_present = "cgroup")]
+        pid: Option<u32>,
+        /// The server's cgroup v2 directory (read before and after; exact,
+        /// and preferred over --pid).
         #[arg(long)]
-        pid: u32,
+        cgroup: Option<PathBuf>,
         /// Where to write the CPU seconds.
         #[arg(long)]
         out: PathBuf,
@@ -209,6 +214,19 @@ enum Command {
         /// Label whose ratio to every other label is shown.
         #[arg(long, default_value = "oxftpd")]
         ours: String,
+    },
+    /// Put one group's section into a Markdown report made of sections
+    /// (created if missing), keeping every other section as it was.
+    Merge {
+        /// The report to update.
+        #[arg(long)]
+        report: PathBuf,
+        /// The group whose section is replaced or added (big, small, ...).
+        #[arg(long)]
+        group: String,
+        /// File holding the section's Markdown, without the marker lines.
+        #[arg(long)]
+        section: PathBuf,
     },
     /// Wait until an FTP server answers with its 220 greeting.
     Wait {
@@ -249,6 +267,7 @@ async fn wait_for(host: &str, port: u16, seconds: u64) -> anyhow::Result<()> {
         timeout: 2,
         label: String::new(),
         pid: None,
+        cgroup: None,
     };
     let ep = conn.endpoint()?;
     let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
@@ -294,7 +313,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut record = Record::new(workload, label, &unit, !lower_is_better, values);
             record.errors = errors;
             record.first_error = error;
-            record.cpu_s_per_gib = stats::median(&cpu_s_per_gib);
+            record.set_cpu_runs(cpu_s_per_gib);
             record
         }
         Command::Report { file, ours } => {
@@ -313,10 +332,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        Command::Merge { report, group, section } => return merge_into(&report, &group, &section),
         Command::Wait { host, port, seconds } => return wait_for(&host, port, seconds).await,
         Command::CpuDuring { .. } => anyhow::bail!("cpu-during runs outside the async runtime"),
     };
     print(vec![record])
+}
+
+/// Merges the section in file `section` into `report` as group `group`.
+/// The new report is written next to the old one and renamed over it, so
+/// an interrupted merge leaves the old report whole.
+fn merge_into(report: &std::path::Path, group: &str, section: &std::path::Path) -> anyhow::Result<()> {
+    let body = std::fs::read_to_string(section).with_context(|| format!("cannot read {}", section.display()))?;
+    let old = match std::fs::read_to_string(report) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", report.display())),
+    };
+    let new = merge::merge(&old, group, &body).with_context(|| format!("cannot merge into {}", report.display()))?;
+    let mut tmp = report.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, new).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, report).with_context(|| format!("cannot replace {}", report.display()))
 }
 
 /// Prints each record as one JSON line. A closed stdout (`| head`) is an
@@ -341,14 +379,14 @@ fn is_concurrent(command: &Command) -> bool {
 
 /// Runs `cpu-during`: no async here, the command runs in the foreground.
 fn cpu_during(
-    pid: u32,
+    meter: &cpuwatch::Meter,
     out: &std::path::Path,
     interval_ms: u64,
     settle_ms: u64,
     command: &[String],
 ) -> anyhow::Result<()> {
     let (status, cpu) =
-        cpuwatch::run(pid, command, Duration::from_millis(interval_ms.max(1)), Duration::from_millis(settle_ms))?;
+        cpuwatch::run(meter, command, Duration::from_millis(interval_ms.max(1)), Duration::from_millis(settle_ms))?;
     std::fs::write(out, format!("{cpu:.3}\n")).with_context(|| format!("cannot write {}", out.display()))?;
     if !status.success() {
         // Pass the command's failure on, as the shell would see it.
@@ -359,8 +397,13 @@ fn cpu_during(
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::CpuDuring { pid, out, interval_ms, settle_ms, command } = &cli.command {
-        return cpu_during(*pid, out, *interval_ms, *settle_ms, command);
+    if let Command::CpuDuring { pid, cgroup, out, interval_ms, settle_ms, command } = &cli.command {
+        let meter = match (cgroup, pid) {
+            (Some(dir), _) => cpuwatch::Meter::Cgroup(dir.clone()),
+            (None, Some(pid)) => cpuwatch::Meter::Tree(*pid),
+            (None, None) => anyhow::bail!("cpu-during needs --pid or --cgroup"),
+        };
+        return cpu_during(&meter, out, *interval_ms, *settle_ms, command);
     }
     raise_fd_limit();
     let mut builder = if is_concurrent(&cli.command) {
@@ -422,6 +465,32 @@ mod tests {
     }
 
     #[test]
+    fn merge_into_creates_then_updates_a_report_file() {
+        let dir = std::env::temp_dir().join(format!("oxftp-bench-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = dir.join("RESULTS.md");
+        let section = dir.join("section.md");
+        std::fs::write(&section, "## s3\nfirst").unwrap();
+        merge_into(&report, "s3", &section).unwrap();
+        std::fs::write(&section, "## big\nrows").unwrap();
+        merge_into(&report, "big", &section).unwrap();
+        std::fs::write(&section, "## s3\nsecond").unwrap();
+        merge_into(&report, "s3", &section).unwrap();
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(text.starts_with(merge::PREAMBLE));
+        let big = text.find("## big\nrows").unwrap();
+        let s3 = text.find("## s3\nsecond").unwrap();
+        assert!(big < s3 && !text.contains("first"), "{text}");
+        assert!(!dir.join("RESULTS.md.tmp").exists());
+        // A report it cannot parse is left alone.
+        std::fs::write(&report, "<!-- group: big -->\nno end\n").unwrap();
+        assert!(merge_into(&report, "s3", &section).is_err());
+        assert_eq!(std::fs::read_to_string(&report).unwrap(), "<!-- group: big -->\nno end\n");
+        assert!(merge_into(&report, "s3", &dir.join("missing.md")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn record_takes_cpu_per_run_and_cpu_during_a_command() {
         let cli = Cli::try_parse_from([
             "oxftp-bench",
@@ -465,12 +534,18 @@ mod tests {
         ])
         .unwrap();
         match cli.command {
-            Command::CpuDuring { pid: 7, command, interval_ms: 20, .. } => {
+            Command::CpuDuring { pid: Some(7), cgroup: None, command, interval_ms: 20, .. } => {
                 assert_eq!(command, ["curl", "-sS", "-o", "/dev/null"]);
             }
             other => panic!("{other:?}"),
         }
         // The command is required.
         assert!(Cli::try_parse_from(["oxftp-bench", "cpu-during", "--pid", "7", "--out", "/tmp/x"]).is_err());
+        // A cgroup instead of a pid; one of the two is required.
+        let cli =
+            Cli::try_parse_from(["oxftp-bench", "cpu-during", "--cgroup", "/cg/x", "--out", "/tmp/x", "--", "true"])
+                .unwrap();
+        assert!(matches!(cli.command, Command::CpuDuring { pid: None, cgroup: Some(_), .. }));
+        assert!(Cli::try_parse_from(["oxftp-bench", "cpu-during", "--out", "/tmp/x", "--", "true"]).is_err());
     }
 }

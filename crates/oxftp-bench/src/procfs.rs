@@ -5,10 +5,17 @@
 //! fair number covers the root process and every live descendant. CPU time is
 //! `utime + stime + cutime + cstime` summed over the tree: a child's time
 //! moves into its parent's `cutime`/`cstime` when the parent reaps it, so the
-//! sum neither loses nor double-counts a finished session.
+//! sum neither loses nor double-counts a finished session — as long as every
+//! process is reaped by a member of the tree, which [`crate::cpuwatch`]
+//! explains is not always so.
+//!
+//! When the server runs in a cgroup of its own (cgroup v2, as `bench/run`
+//! starts it), [`cgroup_cpu_seconds`] reads the kernel's total for every
+//! process that ever ran in it instead, reaped or not: the exact figure.
 
 use std::collections::HashMap;
 use std::fs;
+use std::path::Path;
 
 /// Resource use of one process tree at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -126,6 +133,21 @@ pub fn usage(root: u32, with_memory: bool) -> Option<Usage> {
     Some(usage)
 }
 
+/// The `usage_usec` line of a cgroup v2 `cpu.stat` file, in seconds.
+pub fn parse_cpu_stat(text: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix("usage_usec ")?;
+        value.trim().parse::<u64>().ok().map(|us| us as f64 / 1e6)
+    })
+}
+
+/// CPU seconds used by every process that ever ran in the cgroup v2
+/// directory `dir` (live, exited, reaped by anyone or not), from its
+/// `cpu.stat`; `None` if unreadable.
+pub fn cgroup_cpu_seconds(dir: &Path) -> Option<f64> {
+    parse_cpu_stat(&fs::read_to_string(dir.join("cpu.stat")).ok()?)
+}
+
 /// CPU seconds of the tree, or `None` without a pid or if it is gone.
 pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     usage(pid?, false).map(|u| u.cpu_seconds)
@@ -153,6 +175,15 @@ mod tests {
         assert_eq!(parse_kib(status, "VmHWM"), None);
         assert_eq!(parse_kib("Pss:  17 kB", "Pss"), Some(17));
         assert_eq!(parse_kib("Pss:  x kB", "Pss"), None);
+    }
+
+    #[test]
+    fn parses_cgroup_cpu_stat() {
+        let text = "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n";
+        assert_eq!(parse_cpu_stat(text), Some(1.5));
+        assert_eq!(parse_cpu_stat("user_usec 1\n"), None);
+        assert_eq!(parse_cpu_stat("usage_usec x\n"), None);
+        assert_eq!(cgroup_cpu_seconds(Path::new("/nonexistent/cgroup")), None);
     }
 
     #[test]

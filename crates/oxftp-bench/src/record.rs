@@ -28,6 +28,10 @@ pub struct Record {
     /// Server CPU seconds per GiB moved (median over runs), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_s_per_gib: Option<f64>,
+    /// Server CPU seconds per GiB of each run, for the spread; empty in
+    /// lines written before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_runs: Vec<f64>,
     /// Further numbers a workload reports (latency percentiles, memory, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub detail: BTreeMap<String, f64>,
@@ -54,9 +58,16 @@ impl Record {
             runs,
             errors: 0,
             cpu_s_per_gib: None,
+            cpu_runs: Vec::new(),
             detail: BTreeMap::new(),
             first_error: None,
         }
+    }
+
+    /// Sets the server CPU of each run (s/GiB) and their median.
+    pub fn set_cpu_runs(&mut self, runs: Vec<f64>) {
+        self.cpu_s_per_gib = median(&runs);
+        self.cpu_runs = runs;
     }
 
     /// Counts one failure, keeping the first message.
@@ -82,7 +93,7 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let mut r = Record::new("retr 1 MiB", "oxftpd", "MB/s", true, vec![3.0, 1.0, 2.0]);
-        r.cpu_s_per_gib = Some(0.5);
+        r.set_cpu_runs(vec![0.5, 0.25, 0.75]);
         r.detail.insert("p99_ms".into(), 12.0);
         r.fail("boom");
         r.fail("second");
@@ -90,6 +101,7 @@ mod tests {
         let back: Record = serde_json::from_str(&line).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.median, Some(2.0));
+        assert_eq!(back.cpu_s_per_gib, Some(0.5));
         assert_eq!(back.errors, 2);
         assert_eq!(back.first_error.as_deref(), Some("boom"));
     }
@@ -99,5 +111,14 @@ mod tests {
         let r = Record::new("x", "y", "s", false, vec![]);
         assert_eq!(r.median, None);
         assert!(r.to_line().contains("\"median\":null"));
+        assert!(!r.to_line().contains("cpu_runs"));
+    }
+
+    #[test]
+    fn reads_lines_from_before_cpu_runs() {
+        let line = r#"{"workload":"retr","label":"vsftpd","unit":"MB/s","higher_is_better":true,"runs":[1.0],"median":1.0,"errors":0,"cpu_s_per_gib":0.7}"#;
+        let r: Record = serde_json::from_str(line).unwrap();
+        assert_eq!(r.cpu_s_per_gib, Some(0.7));
+        assert!(r.cpu_runs.is_empty());
     }
 }

@@ -22,6 +22,31 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     Some(a + (b - a) * (rank - lo as f64))
 }
 
+/// The smallest and the largest of a set of runs: the spread a table shows
+/// next to the median.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Range {
+    /// Whether the two ranges share at least one value (touching ends count):
+    /// then the runs cannot tell the two apart, whatever their medians say.
+    pub fn overlaps(&self, other: &Range) -> bool {
+        self.min <= other.max && other.min <= self.max
+    }
+}
+
+/// Min and max of `values`, NaNs left out; `None` when no number is left.
+pub fn range(values: &[f64]) -> Option<Range> {
+    let mut numbers = values.iter().copied().filter(|v| !v.is_nan());
+    let first = numbers.next()?;
+    Some(numbers.fold(Range { min: first, max: first }, |r, v| Range { min: r.min.min(v), max: r.max.max(v) }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +71,25 @@ mod tests {
     #[test]
     fn nan_does_not_panic() {
         assert_eq!(median(&[f64::NAN, 1.0, 2.0]), Some(2.0));
+    }
+
+    #[test]
+    fn range_ignores_nan_and_order() {
+        assert_eq!(range(&[3.0, f64::NAN, 1.0, 2.0]), Some(Range { min: 1.0, max: 3.0 }));
+        assert_eq!(range(&[5.0]), Some(Range { min: 5.0, max: 5.0 }));
+        assert_eq!(range(&[]), None);
+        assert_eq!(range(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn overlap_is_symmetric_and_counts_touching_ends() {
+        let a = Range { min: 1.0, max: 2.0 };
+        let b = Range { min: 2.0, max: 3.0 };
+        let c = Range { min: 2.5, max: 4.0 };
+        let inside = Range { min: 1.2, max: 1.3 };
+        assert!(a.overlaps(&b) && b.overlaps(&a));
+        assert!(!a.overlaps(&c) && !c.overlaps(&a));
+        assert!(b.overlaps(&c));
+        assert!(a.overlaps(&inside) && inside.overlaps(&a));
     }
 }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod limits;
 mod listing;
 pub mod memory;
+pub mod metrics;
 mod net;
 mod options;
 pub mod policy;

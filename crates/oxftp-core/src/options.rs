@@ -51,6 +51,10 @@ pub struct Options {
     pub upload_rate: Option<u64>,
     /// Told about every finished transfer (e.g. to announce completed uploads).
     pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
+    /// Let SITE CHMOD set the setuid, setgid and sticky bits. Off: they are
+    /// left out, since files belong to the user the server runs as (root,
+    /// often) and a client could otherwise make a setuid program of its own.
+    pub chmod_special_bits: bool,
 }
 
 impl Default for Options {
@@ -76,6 +80,7 @@ impl Default for Options {
             download_rate: None,
             upload_rate: None,
             transfer_listeners: Vec::new(),
+            chmod_special_bits: false,
         }
     }
 }

@@ -4,6 +4,11 @@
 //! - TLS 1.2 and 1.3 only, ring crypto, certificate chain and key from PEM files;
 //!   a missing, unreadable, mismatched or expired certificate is a start-up error
 //!   that says which.
+//! - The certificate and key can be replaced while the server runs
+//!   ([`Tls::reload_certificate`]): handshakes that start afterwards present
+//!   the new pair, connections already up keep theirs, and a pair that fails
+//!   any start-up check is refused with the same error, leaving the old one in
+//!   place. Other settings (requirements, client CAs) are fixed at build time.
 //! - Data-connection theft protection (vsftpd's `require_ssl_reuse`): every
 //!   control connection gets its own TLS session cache, so a data connection
 //!   that resumes a session can only be resuming *this* control connection's
@@ -14,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
+use arc_swap::ArcSwap;
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -98,11 +105,9 @@ impl TlsConfig {
 
     /// Load the certificate material and build the TLS server.
     pub fn build(&self) -> Result<Tls, TlsError> {
-        let certs = load_certs(&self.cert_file)?;
-        let key = PrivateKeyDer::from_pem_file(&self.key_file)
-            .map_err(|e| TlsError::Key(self.key_file.clone(), e.to_string()))?;
-        check_validity(&self.cert_file, &certs[0])?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let (certified, _) = self.load_certified_key(&provider)?;
+        let certificate = Arc::new(CurrentCertificate { current: ArcSwap::from_pointee(certified) });
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsError::Rustls(e.to_string()))?;
@@ -120,11 +125,54 @@ impl TlsConfig {
                 builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Rustls(e.to_string()))?)
             }
         };
-        let server = builder.with_single_cert(certs, key).map_err(|e| match e {
+        let server = builder.with_cert_resolver(certificate.clone());
+        Ok(Tls { config: self.clone(), server: Arc::new(server), certificate })
+    }
+
+    /// Reads `cert_file` and `key_file` and checks them the way start-up
+    /// does: a chain, a key rustls can sign with, the key belongs to the
+    /// first certificate, and that certificate is valid now.
+    fn load_certified_key(
+        &self,
+        provider: &rustls::crypto::CryptoProvider,
+    ) -> Result<(CertifiedKey, CertificateSummary), TlsError> {
+        let certs = load_certs(&self.cert_file)?;
+        let key = PrivateKeyDer::from_pem_file(&self.key_file)
+            .map_err(|e| TlsError::Key(self.key_file.clone(), e.to_string()))?;
+        let summary = check_validity(&self.cert_file, &certs[0])?;
+        let certified = CertifiedKey::from_der(certs, key, provider).map_err(|e| match e {
             rustls::Error::InconsistentKeys(_) => TlsError::Mismatch(self.cert_file.clone(), self.key_file.clone()),
             other => TlsError::Rustls(other.to_string()),
         })?;
-        Ok(Tls { config: self.clone(), server: Arc::new(server) })
+        Ok((certified, summary))
+    }
+}
+
+/// What a loaded certificate is, for the log line of a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    /// The subject, as text (`CN=localhost`).
+    pub subject: String,
+    /// The serial number, in hex.
+    pub serial: String,
+    /// The end of its validity, UTC.
+    pub not_after: String,
+}
+
+/// The certificate handshakes present: one pair, swapped whole.
+///
+/// Every session's acceptors (and anything else built from
+/// [`Tls::certificate_resolver`]) share this one resolver, so a reload
+/// reaches them all; a handshake takes the pair current when it reads its
+/// ClientHello and keeps it to the end.
+#[derive(Debug)]
+struct CurrentCertificate {
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl ResolvesServerCert for CurrentCertificate {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
     }
 }
 
@@ -157,7 +205,8 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn check_validity(path: &Path, cert: &CertificateDer<'_>) -> Result<(), TlsError> {
+/// Checks that `cert` is valid now; returns what it is.
+fn check_validity(path: &Path, cert: &CertificateDer<'_>) -> Result<CertificateSummary, TlsError> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
         .map_err(|e| TlsError::Cert(path.to_path_buf(), e.to_string()))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -168,7 +217,11 @@ fn check_validity(path: &Path, cert: &CertificateDer<'_>) -> Result<(), TlsError
     if validity.not_before.timestamp() > now {
         return Err(TlsError::NotYetValid(path.to_path_buf(), validity.not_before.to_string()));
     }
-    Ok(())
+    Ok(CertificateSummary {
+        subject: parsed.subject().to_string(),
+        serial: parsed.raw_serial_as_string(),
+        not_after: validity.not_after.to_string(),
+    })
 }
 
 /// The subject common name of a DER certificate, for CN-to-user mapping.
@@ -183,11 +236,37 @@ pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
 pub struct Tls {
     pub(crate) config: TlsConfig,
     server: Arc<ServerConfig>,
+    /// Shared by every clone, so a reload through any clone reaches all.
+    certificate: Arc<CurrentCertificate>,
 }
 
 impl Tls {
     pub fn config(&self) -> &TlsConfig {
         &self.config
+    }
+
+    /// Re-reads `cert_file` and `key_file` and, when they pass every check
+    /// [`TlsConfig::build`] makes, makes them the pair new handshakes
+    /// present (on every clone of this `Tls`). TLS connections already
+    /// established are not touched. On error nothing changes.
+    ///
+    /// Reads files: call it off the async threads.
+    pub fn reload_certificate(&self) -> Result<CertificateSummary, TlsError> {
+        let provider = rustls::crypto::ring::default_provider();
+        let (certified, summary) = self.config.load_certified_key(&provider)?;
+        self.certificate.current.store(Arc::new(certified));
+        Ok(summary)
+    }
+
+    /// The resolver that hands out the current certificate, for another
+    /// TLS listener (an HTTPS front end) that should follow reloads too.
+    pub fn certificate_resolver(&self) -> Arc<dyn ResolvesServerCert> {
+        self.certificate.clone()
+    }
+
+    /// The end-entity certificate handshakes present now (DER).
+    pub fn current_certificate(&self) -> Option<CertificateDer<'static>> {
+        self.certificate.current.load().cert.first().cloned()
     }
 
     /// Acceptors for one control connection and its data connections: the
@@ -236,5 +315,80 @@ impl rustls::server::StoresServerSessions for ReusableSessions {
     }
     fn can_cache(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// Writes a fresh self-signed pair for localhost as `NAME.pem`/`NAME.key`;
+    /// returns the certificate's DER. `expired` dates it in 2020.
+    fn pair(dir: &Path, name: &str, expired: bool) -> CertificateDer<'static> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 1, 2);
+        }
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        cert.der().clone()
+    }
+
+    fn install(dir: &Path, name: &str) {
+        std::fs::copy(dir.join(format!("{name}.pem")), dir.join("live.pem")).unwrap();
+        std::fs::copy(dir.join(format!("{name}.key")), dir.join("live.key")).unwrap();
+    }
+
+    #[test]
+    fn reload_swaps_the_certificate_for_every_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = pair(dir.path(), "a", false);
+        let second = pair(dir.path(), "b", false);
+        install(dir.path(), "a");
+        let tls = TlsConfig::new(dir.path().join("live.pem"), dir.path().join("live.key")).build().unwrap();
+        let clone = tls.clone();
+        assert_eq!(tls.current_certificate().as_ref(), Some(&first));
+
+        install(dir.path(), "b");
+        let summary = tls.reload_certificate().unwrap();
+        assert!(summary.subject.contains("CN="), "{summary:?}");
+        assert!(!summary.not_after.is_empty() && !summary.serial.is_empty());
+        assert_eq!(clone.current_certificate().as_ref(), Some(&second), "clones share the certificate");
+        // Session acceptors made before or after the reload use the same resolver.
+        assert!(Arc::ptr_eq(&tls.certificate, &clone.certificate));
+    }
+
+    #[test]
+    fn a_broken_pair_is_refused_and_the_old_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = pair(dir.path(), "good", false);
+        pair(dir.path(), "other", false);
+        pair(dir.path(), "old", true);
+        install(dir.path(), "good");
+        let tls = TlsConfig::new(dir.path().join("live.pem"), dir.path().join("live.key")).build().unwrap();
+
+        // A key that belongs to another certificate.
+        std::fs::copy(dir.path().join("other.key"), dir.path().join("live.key")).unwrap();
+        assert!(matches!(tls.reload_certificate(), Err(TlsError::Mismatch(..))));
+        // A truncated key file.
+        std::fs::write(dir.path().join("live.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n").unwrap();
+        assert!(matches!(tls.reload_certificate(), Err(TlsError::Key(..))));
+        // An empty certificate file.
+        install(dir.path(), "good");
+        std::fs::write(dir.path().join("live.pem"), "").unwrap();
+        assert!(matches!(tls.reload_certificate(), Err(TlsError::Cert(..))));
+        // An expired pair.
+        install(dir.path(), "old");
+        assert!(matches!(tls.reload_certificate(), Err(TlsError::Expired(..))));
+        // A missing file.
+        std::fs::remove_file(dir.path().join("live.pem")).unwrap();
+        assert!(matches!(tls.reload_certificate(), Err(TlsError::Cert(..))));
+
+        assert_eq!(tls.current_certificate().as_ref(), Some(&good), "every failure kept the old pair");
     }
 }

@@ -10,12 +10,12 @@ use std::path::Path;
 /// handlers (`cmd`), which sit above the connection state (`conn`), transfers
 /// and data connections, which sit above sockets.
 const LAYERS: &[&[&str]] = &[
-    // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, events, account rules.
-    &["stream", "net", "zero_copy", "tls", "events", "account"],
+    // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules, metric families.
+    &["stream", "net", "zero_copy", "tls", "account", "metrics"],
     // Who logs in.
     &["auth"],
-    // Where files live.
-    &["storage"],
+    // Where files live; what happened to them.
+    &["storage", "events"],
     // Test support (helpers, the conformance suite) that tests of the layers above use.
     &["test_util"],
     // Things built on storage or sockets alone.

@@ -36,7 +36,7 @@
     const r = await fetch(url, opts);
     let data = {};
     try { data = await r.json(); } catch (e) { /* not JSON */ }
-    if (r.status === 401) { location.href = '/login?dir=' + encodeURIComponent(dir); throw new Error('logged out'); }
+    if (r.status === 401) { location.href = '/login?error=expired&dir=' + encodeURIComponent(dir); throw new Error('logged out'); }
     if (!r.ok) {
       const code = data.ftp_code ? ' (FTP ' + data.ftp_code + ')' : '';
       throw new Error((data.error || r.statusText) + code);
@@ -117,7 +117,7 @@
       xhr.addEventListener('load', function () {
         let data = {};
         try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-        if (xhr.status === 401) { location.href = '/login?dir=' + encodeURIComponent(dir); reject(new Error('logged out')); return; }
+        if (xhr.status === 401) { location.href = '/login?error=expired&dir=' + encodeURIComponent(dir); reject(new Error('logged out')); return; }
         if (xhr.status < 200 || xhr.status >= 300) {
           reject(new Error(file.name + ': ' + (data.error || xhr.statusText) + (data.ftp_code ? ' (FTP ' + data.ftp_code + ')' : '')));
           return;

@@ -37,7 +37,8 @@ pub struct WebConfig {
     /// Mark the session cookie `Secure` (for plain HTTP behind an HTTPS
     /// proxy; under [`https`](Self::https) the cookie is always `Secure`).
     pub secure_cookies: bool,
-    /// Most sessions held at once; further logins get 503 so memory stays bounded.
+    /// Most sessions held at once; further logins get 503 so memory stays
+    /// bounded.
     pub max_sessions: usize,
     /// FTP connections one web session may hold open (at least 2 for copy).
     pub connections_per_session: usize,
@@ -57,6 +58,71 @@ pub struct WebConfig {
     /// Then that certificate is accepted, even self-signed, and no other;
     /// `upstream_trust` is not consulted for the default upstream.
     pub default_upstream_cert: Option<CertificateDer<'static>>,
+    /// When set with `default_upstream_cert`, the pin follows this instead:
+    /// asked at every handshake with the default upstream, it gives the
+    /// certificate that server presents now (a daemon that replaces its own
+    /// certificate on SIGHUP hands in its current one), so a reload there
+    /// does not lock the gateway out.
+    pub default_upstream_cert_source: Option<CertificateSource>,
+    /// Most bytes a multipart part's headers (its `Content-Disposition` and
+    /// the like) may take in an upload; more ends the request with 400. The
+    /// part's content is streamed and not counted here.
+    pub max_part_header_bytes: usize,
+    /// Largest body of a request that is read whole: logins, JSON calls,
+    /// forms (not uploads or saves, which are streamed); more gives 413.
+    pub max_form_bytes: usize,
+    /// Largest HTTP request head (request line and headers); more gives 431.
+    pub max_header_bytes: usize,
+    /// A request head must be complete this long after the connection
+    /// opened, or after its first byte on a reused connection; else the
+    /// connection is closed (slow or partial headers).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this long.
+    pub keep_alive_timeout: Duration,
+    /// Most browser connections open at once (TLS handshakes included);
+    /// more are closed at once, so they cannot use up the process's file
+    /// descriptors, which the FTP listeners share.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6
+    /// client counts by its /64 network).
+    pub max_connections_per_ip: usize,
+    /// Most sessions of one account (one user name on one upstream) at once;
+    /// a further login ends that account's least recently used session.
+    /// The shared anonymous account (`anonymous`, `ftp`) is not limited
+    /// here, only by [`max_sessions_per_ip`](Self::max_sessions_per_ip).
+    pub max_sessions_per_user: usize,
+    /// Most sessions logged in from one client address at once; further
+    /// logins from it get 429.
+    pub max_sessions_per_ip: usize,
+    /// An FTP connection a session has not used for this long is closed
+    /// (QUIT); the session reconnects when it next needs one. So an idle
+    /// browser holds no FTP connection, nor a slot of the account's
+    /// FTP session limit.
+    pub ftp_idle_timeout: Duration,
+    /// Login attempts one client address may make per minute (a burst of up
+    /// to this many, refilled evenly); more get 429.
+    pub login_attempts_per_minute: u32,
+    /// Failed logins from one client address within
+    /// [`login_failure_window`](Self::login_failure_window) that ban it for
+    /// [`login_ban_time`](Self::login_ban_time); a login in progress counts
+    /// as failed until it succeeds, so parallel guesses cannot overshoot.
+    pub max_login_failures: u32,
+    /// See [`max_login_failures`](Self::max_login_failures).
+    pub login_failure_window: Duration,
+    /// How long a banned address's logins are refused (429).
+    pub login_ban_time: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the browser: the
+    /// rightmost address in it that is not itself a trusted proxy is the
+    /// client for login throttling and per-address session limits. Empty:
+    /// the TCP peer is the client and the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Host names (or IP addresses) the `Host` header may name; anything else
+    /// gets 400, which defeats DNS rebinding. Empty: the listen address
+    /// (unless a wildcard), `localhost`, `127.0.0.1` and `::1`.
+    pub allowed_hosts: Vec<String>,
+    /// Under HTTPS, `Strict-Transport-Security: max-age=` this many seconds;
+    /// 0 sends no HSTS header.
+    pub hsts_max_age: u64,
     /// Offer TLS 1.3 to FTPS upstreams. Off by default: rustls uses each TLS
     /// 1.3 ticket once, so only as many data connections as the server sent
     /// tickets could resume the control connection's session, and servers
@@ -82,8 +148,49 @@ impl Default for WebConfig {
             tls_handshake_timeout: Duration::from_secs(10),
             upstream_trust: UpstreamTrust::System,
             default_upstream_cert: None,
+            default_upstream_cert_source: None,
             upstream_tls13: false,
+            max_part_header_bytes: 8 * 1024,
+            max_form_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_connections_per_ip: 64,
+            max_sessions_per_user: 8,
+            max_sessions_per_ip: 32,
+            ftp_idle_timeout: Duration::from_secs(60),
+            login_attempts_per_minute: 20,
+            max_login_failures: 5,
+            login_failure_window: Duration::from_secs(300),
+            login_ban_time: Duration::from_secs(900),
+            trusted_proxies: Vec::new(),
+            allowed_hosts: Vec::new(),
+            hsts_max_age: 365 * 24 * 3600,
         }
+    }
+}
+
+/// Where a pinned certificate that may change comes from (see
+/// [`WebConfig::default_upstream_cert_source`]).
+#[derive(Clone)]
+pub struct CertificateSource(Arc<dyn Fn() -> Option<CertificateDer<'static>> + Send + Sync>);
+
+impl CertificateSource {
+    /// A source that calls `current` for the certificate to accept.
+    pub fn new(current: impl Fn() -> Option<CertificateDer<'static>> + Send + Sync + 'static) -> Self {
+        CertificateSource(Arc::new(current))
+    }
+
+    /// The certificate to accept now.
+    pub(crate) fn current(&self) -> Option<CertificateDer<'static>> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for CertificateSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CertificateSource(..)")
     }
 }
 

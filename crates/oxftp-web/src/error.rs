@@ -33,6 +33,9 @@ pub enum WebError {
     /// The body is larger than the configured upload limit (in bytes).
     #[error("upload larger than the limit of {0} bytes")]
     TooLarge(u64),
+    /// A multipart part's headers were longer than this many bytes.
+    #[error("multipart part headers are longer than {0} bytes")]
+    PartHeadersTooLong(usize),
     /// A Range request beyond the end of a file of this size.
     #[error("range not satisfiable")]
     RangeNotSatisfiable(u64),
@@ -50,6 +53,15 @@ pub enum WebError {
     /// The gateway is at a limit (sessions, walk size) and cannot take this request.
     #[error("{0}")]
     Unavailable(String),
+    /// This client made too many requests of a kind (logins, sessions); it
+    /// may try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was refused and why.
+        message: String,
+        /// Seconds to wait, sent as `Retry-After`.
+        retry_after: u64,
+    },
 }
 
 impl WebError {
@@ -57,13 +69,14 @@ impl WebError {
     /// 530 → 403, 550 → 404 or 403, 552 → 413, 553 → 400, 50x → 501, 4yz → 503.
     pub fn status(&self) -> StatusCode {
         match self {
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_) | WebError::PartHeadersTooLong(_) => StatusCode::BAD_REQUEST,
             WebError::Unauthorized | WebError::LoginFailed { .. } => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             WebError::Upstream(_) => StatusCode::BAD_GATEWAY,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Ftp { code, text } => match code {
                 530 | 532 => StatusCode::FORBIDDEN,
                 550 | 450 => {
@@ -130,10 +143,16 @@ impl IntoResponse for WebError {
             None => serde_json::json!({ "error": self.to_string() }),
         };
         let mut resp = (status, Json(body)).into_response();
-        if let WebError::RangeNotSatisfiable(size) = self
-            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
-        {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        match self {
+            WebError::RangeNotSatisfiable(size) => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            WebError::TooManyRequests { retry_after, .. } => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
         }
         resp
     }

@@ -68,7 +68,9 @@ impl ClientTls {
             &[&rustls::version::TLS12]
         };
         let pinned = config.default_upstream_cert.as_ref().and_then(|cert| {
-            let verifier = Arc::new(PinnedCertificate::new(cert.clone(), &provider));
+            let verifier = Arc::new(
+                PinnedCertificate::new(cert.clone(), &provider).following(config.default_upstream_cert_source.clone()),
+            );
             let builder =
                 ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions).ok()?;
             Some(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
@@ -175,13 +177,21 @@ impl AsyncTlsConnector for Connector {
 #[derive(Debug)]
 pub(crate) struct PinnedCertificate {
     cert: CertificateDer<'static>,
+    /// Replaces `cert` when it gives one (a server that reloads its certificate).
+    source: Option<crate::config::CertificateSource>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl PinnedCertificate {
     /// Trust `cert` (DER) and nothing else; signatures checked with `provider`'s algorithms.
     pub(crate) fn new(cert: CertificateDer<'static>, provider: &CryptoProvider) -> Self {
-        PinnedCertificate { cert, algorithms: provider.signature_verification_algorithms }
+        PinnedCertificate { cert, source: None, algorithms: provider.signature_verification_algorithms }
+    }
+
+    /// Takes the pin from `source` at each check when it gives one.
+    pub(crate) fn following(mut self, source: Option<crate::config::CertificateSource>) -> Self {
+        self.source = source;
+        self
     }
 }
 
@@ -209,7 +219,9 @@ impl ServerCertVerifier for PinnedCertificate {
         // The name and dates are the certificate owner's business: the
         // operator named this exact certificate, and the daemon that uses it
         // checks its dates when it loads it.
-        if end_entity.as_ref() == self.cert.as_ref() {
+        let current = self.source.as_ref().and_then(|source| source.current());
+        let pinned = current.as_ref().unwrap_or(&self.cert);
+        if end_entity.as_ref() == pinned.as_ref() {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
@@ -262,6 +274,25 @@ mod tests {
         let err = pin.verify_server_cert(&other, &[], &name, &[], UnixTime::now()).unwrap_err();
         assert!(err.to_string().contains("different certificate"), "{err}");
         assert!(!pin.supported_verify_schemes().is_empty());
+    }
+
+    #[test]
+    fn a_followed_pin_accepts_the_current_certificate_only() {
+        let provider = rustls::crypto::ring::default_provider();
+        let (first, second) = (cert("localhost"), cert("localhost"));
+        let current = Arc::new(std::sync::Mutex::new(first.clone()));
+        let source = {
+            let current = current.clone();
+            crate::config::CertificateSource::new(move || Some(current.lock().unwrap().clone()))
+        };
+        let pin = PinnedCertificate::new(first.clone(), &provider).following(Some(source));
+        let name = ServerName::try_from("localhost").unwrap();
+        assert!(pin.verify_server_cert(&first, &[], &name, &[], UnixTime::now()).is_ok());
+        assert!(pin.verify_server_cert(&second, &[], &name, &[], UnixTime::now()).is_err());
+        // The server reloaded: the new certificate, and only it, is accepted.
+        *current.lock().unwrap() = second.clone();
+        assert!(pin.verify_server_cert(&second, &[], &name, &[], UnixTime::now()).is_ok());
+        assert!(pin.verify_server_cert(&first, &[], &name, &[], UnixTime::now()).is_err());
     }
 
     #[tokio::test]

@@ -19,7 +19,20 @@
 //! - every state-changing request needs the session's CSRF token;
 //! - paths with `.`/`..` segments are refused; names are HTML-escaped;
 //! - user files are served with `Content-Security-Policy: sandbox` and
-//!   `nosniff`; the app's pages allow only their own script and style files.
+//!   `nosniff` (PDFs only as attachments); the app's pages allow only their
+//!   own script and style files, are never cached (`no-store`), and answer
+//!   only to allowed host names (DNS rebinding);
+//! - data connections go to the upstream's own address whatever its PASV
+//!   reply says (EPSV when the server knows it).
+//!
+//! And so that no one client or account can take the gateway (or the FTP
+//! daemon sharing its process) down, every resource a client can make it
+//! hold is bounded: connections (in all and per address, with header-read
+//! and keep-alive timeouts), request heads and bodies read whole, multipart
+//! part headers, sessions (in all, per address, per account), FTP
+//! connections of idle sessions (closed, reopened on demand), and login
+//! attempts (rate-limited and banned per address). Each refusal is counted
+//! ([`WebServer::stats`]) and logged without flooding the log.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,18 +49,23 @@
 //! # }
 //! ```
 
+mod client;
 mod config;
+mod conn_gate;
 mod error;
 mod ftps;
 mod html;
-mod https;
 mod listing;
 mod mime;
+mod multipart;
 mod ops;
 mod paths;
 mod pool;
 mod routes;
+mod serve;
 mod session;
+mod stats;
+mod throttle;
 mod tls;
 mod transfer;
 
@@ -57,23 +75,29 @@ use std::time::Duration;
 
 use slog::Logger;
 
-pub use config::{Upstream, UpstreamTls, WebConfig, normalize_upstream};
+pub use config::{CertificateSource, Upstream, UpstreamTls, WebConfig, normalize_upstream};
 pub use error::WebError;
 pub use ftps::UpstreamTrust;
+pub use ipnet::IpNet;
 pub use routes::CSRF_HEADER;
-pub use session::COOKIE;
+pub use session::{COOKIE, SECURE_COOKIE};
+pub use stats::WebStats;
 pub use tls::{TlsSetupError, https_config, load_certificates};
 
+use client::AllowedHosts;
+use conn_gate::ConnectionGate;
 use ftps::ClientTls;
 use routes::AppState;
 use session::Sessions;
+use stats::Telemetry;
+use throttle::LoginThrottle;
 
 /// The web gateway: build it from a [`WebConfig`], then [`serve`](Self::serve)
 /// it on a listener or mount [`router`](Self::router) into a larger app.
 #[derive(Debug, Clone)]
 pub struct WebServer {
     state: Arc<AppState>,
-    logger: Logger,
+    gate: Arc<ConnectionGate>,
 }
 
 impl WebServer {
@@ -88,17 +112,21 @@ impl WebServer {
         }
         let upstreams = config::Upstreams::new(&config);
         let client_tls = ClientTls::new(&config, &upstreams);
-        let sessions = Sessions::new(config.idle_timeout, config.absolute_timeout, config.max_sessions);
+        let sessions = Sessions::new(&config);
+        let throttle = LoginThrottle::new(&config);
+        let hosts = AllowedHosts::new(&config.allowed_hosts, config.listen);
+        let gate = ConnectionGate::new(config.max_connections, config.max_connections_per_ip);
+        let telemetry = Arc::new(Telemetry::default());
         WebServer {
-            state: Arc::new(AppState { config, upstreams, client_tls, sessions }),
-            logger: Logger::root(slog::Discard, slog::o!()),
+            state: Arc::new(AppState { config, upstreams, client_tls, sessions, throttle, hosts, telemetry }),
+            gate,
         }
     }
 
-    /// Log to `logger` (failed HTTPS handshakes at debug, accept errors);
-    /// nothing is logged without one.
-    pub fn with_logger(mut self, logger: Logger) -> Self {
-        self.logger = logger;
+    /// Log to `logger` (refusals, failed HTTPS handshakes at debug, accept
+    /// errors); nothing is logged without one. Clones of this server share it.
+    pub fn with_logger(self, logger: Logger) -> Self {
+        self.state.telemetry.set_logger(logger);
         self
     }
 
@@ -115,14 +143,21 @@ impl WebServer {
 
     /// The HTTP routes. Expired sessions are closed when next used; call
     /// [`sweep`](Self::sweep) now and then (as [`serve`](Self::serve) does) to
-    /// close the ones nobody comes back for.
+    /// close the ones nobody comes back for. The per-address limits need the
+    /// peer's address: serve the router with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` (without it all
+    /// clients count as one address). Connection limits and timeouts are
+    /// [`serve`](Self::serve)'s, not the router's.
     pub fn router(&self) -> axum::Router {
         routes::router(self.state.clone())
     }
 
-    /// Close expired sessions and their FTP connections.
+    /// Close expired sessions, the FTP connections sessions have left idle
+    /// for `ftp_idle_timeout`, and forget expired login failures.
     pub fn sweep(&self) {
         self.state.sessions.sweep();
+        self.state.sessions.release_idle_connections();
+        self.state.throttle.sweep();
     }
 
     /// Number of live sessions (expired ones count until swept or used).
@@ -130,39 +165,41 @@ impl WebServer {
         self.state.sessions.len()
     }
 
-    /// Serve on `listener` until `shutdown` resolves, sweeping expired
-    /// sessions in the background; all sessions are closed on the way out.
-    /// HTTPS when the config has [`https`](WebConfig::https), plain HTTP otherwise.
+    /// What the gateway holds now and what it has refused so far.
+    pub fn stats(&self) -> WebStats {
+        WebStats {
+            connections_open: self.gate.open(),
+            sessions: self.state.sessions.len(),
+            idle_ftp_connections: self.state.sessions.idle_connections(),
+            ..self.state.telemetry.stats()
+        }
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, sweeping in the
+    /// background; then connections finish their requests in progress and
+    /// close, and all sessions are closed. HTTPS when the config has
+    /// [`https`](WebConfig::https), plain HTTP otherwise.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
-        let period = (state.config.idle_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        let config = &state.config;
+        let shortest = config.idle_timeout.min(config.ftp_idle_timeout);
+        let period = (shortest / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
         let sweeper = tokio::spawn({
-            let state = state.clone();
+            let server = self.clone();
             async move {
                 let mut tick = tokio::time::interval(period);
                 loop {
                     tick.tick().await;
-                    state.sessions.sweep();
+                    server.sweep();
                 }
             }
         });
         let router = self.router();
-        let result = match &state.config.https {
-            Some(tls) => {
-                let listener = https::TlsListener::new(
-                    listener,
-                    tls.clone(),
-                    state.config.tls_handshake_timeout,
-                    self.logger.clone(),
-                )?;
-                axum::serve(listener, router).with_graceful_shutdown(shutdown).await
-            }
-            None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
-        };
+        let result = serve::serve(listener, router, config, self.gate.clone(), state.telemetry.clone(), shutdown).await;
         sweeper.abort();
         state.sessions.clear();
         result

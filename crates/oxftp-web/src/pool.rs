@@ -4,14 +4,23 @@
 //! (2 by default: enough to copy a file, RETR on one and STOR on the other).
 //! A [`Lease`] gives one connection exclusively to a request and hands it back
 //! when dropped, unless the request saw it break; closing the pool drops the
-//! idle connections and stops leases from returning theirs.
+//! idle connections and stops leases from returning theirs. Connections left
+//! idle too long are closed ([`Pool::release_idle`]) and opened again when
+//! next needed, so an idle browser holds no FTP connection.
+//!
+//! Data connections go to the control connection's peer address, whatever a
+//! PASV reply names: a hostile or intercepted upstream could otherwise point
+//! the gateway at any host and port it can reach (FTP bounce, SSRF) and have
+//! it send a user's upload there. EPSV, which names only a port, is asked
+//! for when the server knows it.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use suppaftp::tokio::{AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream};
-use suppaftp::types::FileType;
+use suppaftp::types::{FileType, Mode};
 use suppaftp::{FtpError, Status};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -51,7 +60,8 @@ pub(crate) struct Pool {
     login: Login,
     connect_timeout: Duration,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Ftp>>,
+    /// Connections not lent out, with when each was handed back.
+    idle: Mutex<Vec<(Ftp, Instant)>>,
     closed: AtomicBool,
 }
 
@@ -101,10 +111,21 @@ pub(crate) async fn connect(login: &Login, timeout: Duration) -> Result<Ftp, Web
             ftp
         }
     };
+    let control_peer =
+        ftp.get_ref().await.peer_addr().map_err(|e| WebError::Upstream(format!("cannot connect: {e}")))?;
     let _ = ftp.get_ref().await.set_nodelay(true);
-    let mut ftp = ftp.passive_stream_builder(move |addr| Box::pin(data_connection(addr, timeout)));
+    let peer = control_peer.ip();
+    let mut ftp = ftp.passive_stream_builder(move |announced| Box::pin(data_connection(peer, announced, timeout)));
     ftp.login(login.user.as_str(), login.password.as_str()).await?;
     ftp.transfer_type(FileType::Binary).await?;
+    // `EPSV ALL` (RFC 2428): every transfer then uses EPSV, whose reply has
+    // no address to lie about. A server that does not know it refuses it,
+    // and PASV is used (its address replaced all the same).
+    match within(timeout, "EPSV ALL", ftp.custom_command("EPSV ALL", &[Status::CommandOk])).await {
+        Ok(_) => ftp.set_mode(Mode::ExtendedPassive),
+        Err(WebError::Ftp { .. }) => ftp.set_mode(Mode::Passive),
+        Err(e) => return Err(e),
+    }
     Ok(ftp)
 }
 
@@ -126,8 +147,11 @@ fn refused(what: &str) -> impl Fn(WebError) -> WebError + '_ {
     }
 }
 
-/// Open a passive data connection within `timeout` (suppaftp's own has no limit).
-async fn data_connection(addr: std::net::SocketAddr, timeout: Duration) -> Result<TcpStream, FtpError> {
+/// Open a passive data connection within `timeout` (suppaftp's own has no
+/// limit) to the port the server `announced`, on the control connection's
+/// `peer` address: never to the address a PASV reply names.
+async fn data_connection(peer: IpAddr, announced: SocketAddr, timeout: Duration) -> Result<TcpStream, FtpError> {
+    let addr = SocketAddr::new(peer, announced.port());
     let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr)).await;
     let tcp = connecting
         .map_err(|_| FtpError::ConnectionError(std::io::Error::new(std::io::ErrorKind::TimedOut, "data connection")))?
@@ -143,7 +167,7 @@ impl Pool {
             login,
             connect_timeout,
             permits: Arc::new(Semaphore::new(size.max(2))),
-            idle: Mutex::new(vec![first]),
+            idle: Mutex::new(vec![(first, Instant::now())]),
             closed: AtomicBool::new(false),
         })
     }
@@ -173,7 +197,7 @@ impl Pool {
         if self.closed.load(Ordering::Acquire) {
             return Err(WebError::Unauthorized);
         }
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop()).map(|(ftp, _)| ftp);
         let ftp = match idle {
             Some(ftp) => ftp,
             None => connect(&self.login, self.connect_timeout).await?,
@@ -187,16 +211,45 @@ impl Pool {
         self.closed.store(true, Ordering::Release);
         self.permits.close();
         let conns = self.idle.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
-        if conns.is_empty() {
-            return;
-        }
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                for mut ftp in conns {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), ftp.quit()).await;
-                }
-            });
-        }
+        quit_all(conns.into_iter().map(|(ftp, _)| ftp).collect());
+    }
+
+    /// Close the connections nobody has used for `max_idle` (QUIT in the
+    /// background); returns how many. The next request reconnects.
+    pub(crate) fn release_idle(&self, max_idle: Duration) -> usize {
+        let now = Instant::now();
+        let stale: Vec<Ftp> = match self.idle.lock() {
+            Ok(mut idle) => {
+                let (stale, fresh): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
+                    .into_iter()
+                    .partition(|(_, since)| now.duration_since(*since) >= max_idle);
+                *idle = fresh;
+                stale.into_iter().map(|(ftp, _)| ftp).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        let n = stale.len();
+        quit_all(stale);
+        n
+    }
+
+    /// Connections open and not lent out.
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+}
+
+/// Say QUIT on each connection in the background (a short wait each), then drop them.
+fn quit_all(conns: Vec<Ftp>) {
+    if conns.is_empty() {
+        return;
+    }
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            for mut ftp in conns {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ftp.quit()).await;
+            }
+        });
     }
 }
 
@@ -266,7 +319,7 @@ impl Drop for Lease {
             return;
         }
         if let Ok(mut idle) = self.pool.idle.lock() {
-            idle.push(ftp);
+            idle.push((ftp, Instant::now()));
         }
     }
 }

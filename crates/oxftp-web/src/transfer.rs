@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Multipart;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::{Stream, StreamExt};
@@ -15,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::WebError;
 use crate::mime;
+use crate::multipart;
 use crate::paths::{check_name, file_name, join, url_encode};
 use crate::pool::{Lease, Pool};
 
@@ -68,7 +68,8 @@ pub fn disposition(kind: &str, name: &str) -> String {
 }
 
 /// Stream the file `path` to the browser, honouring a single `Range`.
-/// `inline` chooses viewing (sandboxed, typed by extension) over saving.
+/// `inline` chooses viewing (sandboxed, typed by extension) over saving;
+/// some types are saved even then (see [`mime::viewed`]).
 pub(crate) async fn download(
     pool: &Arc<Pool>,
     path: &str,
@@ -95,7 +96,7 @@ pub(crate) async fn download(
     let name = file_name(path);
     let mut resp = Response::new(Body::from_stream(body));
     let h = resp.headers_mut();
-    let ctype = if inline { mime::inline_type(name) } else { "application/octet-stream" };
+    let (ctype, inline) = if inline { mime::viewed(name) } else { ("application/octet-stream", false) };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -234,23 +235,47 @@ pub(crate) async fn put_body(
     store(&mut lease, path, body.into_data_stream(), &mut used, max).await
 }
 
-/// Store every file part of a multipart form in `dir`; returns the names stored.
+/// Store every file part of a multipart form in `dir`; returns the names
+/// stored. Parts' content is streamed into STOR; their headers may take at
+/// most `max_part_header` bytes (see [`crate::multipart`]); parts that are
+/// not files are read and dropped, counted against `max` like files.
 pub(crate) async fn upload_multipart(
     pool: &Arc<Pool>,
     dir: &str,
     headers: &HeaderMap,
-    mut form: Multipart,
+    body: Body,
     max: u64,
+    max_part_header: usize,
 ) -> Result<Vec<String>, WebError> {
     check_length(headers, max)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| WebError::BadRequest("expected a multipart/form-data body with a boundary".into()))?;
+    let (guarded, budget) = multipart::guard(body.into_data_stream(), &boundary, max_part_header);
+    let mut form = multer::Multipart::new(guarded, boundary);
     let mut lease = pool.acquire().await?;
     let mut used = 0;
     let mut stored = Vec::new();
     loop {
-        let field = form.next_field().await.map_err(|e| WebError::BadRequest(format!("bad form: {e}")))?;
-        let Some(field) = field else { break };
-        let Some(name) = field.file_name().map(str::to_string) else { continue };
+        budget.start_headers();
+        let next = form.next_field().await;
+        budget.end_headers();
+        let field = match next {
+            Ok(field) => field,
+            Err(_) if budget.exceeded() => return Err(WebError::PartHeadersTooLong(max_part_header)),
+            Err(e) => return Err(WebError::BadRequest(format!("bad form: {e}"))),
+        };
+        let Some(mut field) = field else { break };
+        let name = field.file_name().unwrap_or_default().to_string();
         if name.is_empty() {
+            // Not a file: read past it (multer would otherwise do so while
+            // looking for the next part's headers, where it is not counted).
+            while let Some(chunk) = field.chunk().await.map_err(|e| WebError::BadRequest(format!("bad form: {e}")))? {
+                used += chunk.len() as u64;
+                if used > max {
+                    return Err(WebError::TooLarge(max));
+                }
+            }
             continue;
         }
         // Browsers may send a relative path for folder uploads: keep the last part.

@@ -45,6 +45,7 @@ pub fn options(config: &Config) -> Options {
         ban: config.ban.clone(),
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
+        chmod_special_bits: server.chmod_special_bits,
         ..Options::default()
     }
 }
@@ -56,11 +57,16 @@ pub fn options(config: &Config) -> Options {
 /// uses (see [`WebSettings::own_upstream_tls`]), over FTPS trusting exactly
 /// this daemon's own certificate. Certificate files are read here; config
 /// validation has already checked them, so errors are unlikely.
+///
+/// Certificates follow SIGHUP reloads: the HTTPS listener takes its
+/// certificate from a reloadable resolver (see [`crate::reload::web_https`];
+/// the second value is the web client's own pair, when it has one, for the
+/// reloader), and the pin on this daemon's certificate follows `[tls]`'s.
 pub fn web(
     settings: &WebSettings,
     tls: Option<&TlsSettings>,
     bound: &[(SocketAddr, bool)],
-) -> anyhow::Result<oxftp_web::WebConfig> {
+) -> anyhow::Result<(oxftp_web::WebConfig, Option<oxftp_core::tls::Tls>)> {
     let defaults = oxftp_web::WebConfig::default();
     let (default_upstream, default_upstream_cert) = match &settings.upstream {
         Some(upstream) => (upstream.clone(), None),
@@ -89,11 +95,19 @@ pub fn web(
         Some(file) => UpstreamTrust::Roots(oxftp_web::load_certificates(file).context("web.upstream_ca_file")?),
         None => UpstreamTrust::System,
     };
-    let https = match &settings.https {
-        Some((cert, key)) => Some(oxftp_web::https_config(cert, key).context("web.tls")?),
-        None => None,
+    let (https, web_tls) = match crate::reload::web_https(settings, tls)? {
+        Some((https, own)) => (Some(https), own),
+        None => (None, None),
     };
-    Ok(oxftp_web::WebConfig {
+    // The pin on this daemon's own certificate follows its reloads.
+    let default_upstream_cert_source = match (&default_upstream_cert, tls) {
+        (Some(_), Some(tls)) => {
+            let tls = tls.tls.clone();
+            Some(oxftp_web::CertificateSource::new(move || tls.current_certificate()))
+        }
+        _ => None,
+    };
+    let mut web = oxftp_web::WebConfig {
         listen: settings.listen,
         default_upstream,
         allowed_upstreams: settings.allowed_upstreams.clone(),
@@ -104,8 +118,14 @@ pub fn web(
         https,
         upstream_trust,
         default_upstream_cert,
+        default_upstream_cert_source,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        allowed_hosts: settings.allowed_hosts.clone(),
+        hsts_max_age: settings.hsts_max_age,
         ..defaults
-    })
+    };
+    settings.limits.apply(&mut web);
+    Ok((web, web_tls))
 }
 
 /// The address a local client dials to reach a listener on `addr`: a
@@ -141,7 +161,7 @@ impl Reload {
     /// leaves the accounts in force and is logged. Sessions are not touched.
     pub async fn run(&self, logger: &Logger) {
         match self {
-            Reload::Nothing => info!(logger, "SIGHUP: nothing to reload"),
+            Reload::Nothing => info!(logger, "SIGHUP: no accounts file to re-read"),
             Reload::TomlUsers { path, holder } => {
                 let file = path.clone();
                 match tokio::task::spawn_blocking(move || FileAuthenticator::load(&file)).await {
@@ -224,6 +244,8 @@ pub struct Composed {
     pub server: Server,
     /// Run on SIGHUP.
     pub reload: Reload,
+    /// The transfer log's writer, to start once privileges are dropped.
+    pub xferlog: Option<crate::xferlog::Pending>,
 }
 
 /// The server for `config`, logging to `logger`. With an object store, checks
@@ -256,8 +278,13 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
     let mut options = options(config);
     // One log line per completed upload, for pipelines that watch the log (issue 6's hook).
     options.transfer_listeners.push(Arc::new(oxftp_core::events::LogUploads(logger.clone())));
+    let xferlog = config.xferlog.as_ref().map(|path| {
+        let (listener, pending) = crate::xferlog::new(path, logger.new(slog::o!("component" => "xferlog")));
+        options.transfer_listeners.push(listener);
+        pending
+    });
     let server = Server::new(storage, auth).with_options(options).with_logger(logger);
-    Ok(Composed { server, reload })
+    Ok(Composed { server, reload, xferlog })
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.
@@ -354,6 +381,26 @@ fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
         warn!(logger, "the web client serves plain HTTP on a non-loopback address: passwords cross the network in clear unless an HTTPS proxy is in front (web.tls = true serves HTTPS)";
             "listen" => %web.listen);
     }
+    let limits = &web.limits;
+    info!(logger, "web client limits";
+        "max_connections" => limits.max_connections,
+        "max_connections_per_ip" => limits.max_connections_per_ip,
+        "max_sessions" => limits.max_sessions,
+        "max_sessions_per_user" => limits.max_sessions_per_user,
+        "max_sessions_per_ip" => limits.max_sessions_per_ip,
+        "login_attempts_per_minute" => limits.login_attempts_per_minute,
+        "max_login_failures" => limits.max_login_failures,
+        "trusted_proxies" => web.trusted_proxies.len(),
+    );
+    // The web listener shares the process's descriptors with FTP: a cap near
+    // the limit would let a flood of browser connections starve FTP logins.
+    let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if let Some(open_files) = open_files
+        && limits.max_connections as u64 > open_files / 2
+    {
+        warn!(logger, "web.max_connections is more than half the open-file limit, which the FTP listeners share: a flood of browser connections could leave FTP without descriptors; lower it or raise the limit (ulimit -n, LimitNOFILE=)";
+            "max_connections" => limits.max_connections, "open_file_limit" => open_files);
+    }
 }
 
 #[cfg(test)]
@@ -368,13 +415,13 @@ mod tests {
     #[test]
     fn web_defaults_to_the_bound_ftp_listener_through_loopback() {
         let settings = WebSettings::default();
-        let web = web(&settings, None, &[("0.0.0.0:40021".parse().unwrap(), false)]).unwrap();
+        let web = web(&settings, None, &[("0.0.0.0:40021".parse().unwrap(), false)]).unwrap().0;
         assert_eq!(web.default_upstream, "127.0.0.1:40021");
         assert_eq!(web.listen, settings.listen);
         assert_eq!((web.idle_timeout, web.absolute_timeout), (settings.idle_timeout, settings.absolute_timeout));
         assert_eq!(web.max_upload_bytes, settings.max_upload);
         assert!(web.https.is_none() && web.default_upstream_cert.is_none());
-        let web = super::web(&settings, None, &[("[::]:21".parse().unwrap(), false)]).unwrap();
+        let web = super::web(&settings, None, &[("[::]:21".parse().unwrap(), false)]).unwrap().0;
         assert_eq!(web.default_upstream, "[::1]:21");
         assert!(super::web(&settings, None, &[]).is_err());
     }
@@ -387,7 +434,7 @@ mod tests {
             secure_cookies: true,
             ..WebSettings::default()
         };
-        let web = web(&settings, None, &[("127.0.0.1:2121".parse().unwrap(), false)]).unwrap();
+        let web = web(&settings, None, &[("127.0.0.1:2121".parse().unwrap(), false)]).unwrap().0;
         assert_eq!(web.default_upstream, "ftp.example.org:21");
         assert_eq!(web.allowed_upstreams, ["other.example.org:2121", "ftps://secure.example.org:990"]);
         assert!(web.secure_cookies);
@@ -416,18 +463,20 @@ mod tests {
         let config = tls_config(&dir, "listen = [\"127.0.0.1:0\"]", "tls = true\n");
         let (settings, tls) = (config.web.as_ref().unwrap(), config.tls.as_ref());
         let bound = [("127.0.0.1:2121".parse().unwrap(), false), ("127.0.0.1:9990".parse().unwrap(), true)];
-        let web = web(settings, tls, &bound).unwrap();
+        let (web, own) = web(settings, tls, &bound).unwrap();
+        assert!(own.is_none(), "web.tls = true shares [tls]'s certificate");
+        assert!(web.default_upstream_cert_source.is_some(), "the pin follows reloads");
         assert_eq!(web.default_upstream, "ftpes://127.0.0.1:2121");
         let own = oxftp_web::load_certificates(&dir.path().join("server.pem")).unwrap();
         assert_eq!(web.default_upstream_cert.as_ref(), own.first(), "the pin is the daemon's own certificate");
         assert!(web.https.is_some(), "web.tls = true serves HTTPS with [tls]'s certificate");
 
         // Only an implicit listener: implicit FTPS to it.
-        let web = super::web(settings, tls, &bound[1..]).unwrap();
+        let web = super::web(settings, tls, &bound[1..]).unwrap().0;
         assert_eq!(web.default_upstream, "ftps://127.0.0.1:9990");
         // Plain FTP when asked for.
         let plain = WebSettings { upstream_tls: Some(UpstreamTls::None), ..settings.clone() };
-        let web = super::web(&plain, tls, &bound).unwrap();
+        let web = super::web(&plain, tls, &bound).unwrap().0;
         assert_eq!(web.default_upstream, "127.0.0.1:2121");
         assert!(web.default_upstream_cert.is_none());
     }

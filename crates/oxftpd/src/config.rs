@@ -87,6 +87,8 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// `[web]`: the browser FTP client, when the table is present.
     pub web: Option<WebSettings>,
+    /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
+    pub xferlog: Option<PathBuf>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -112,6 +114,12 @@ pub struct ServerConfig {
     pub max_login_failures: u32,
     /// Longest control line accepted.
     pub max_line: usize,
+    /// Started as root: the account to switch to once the listeners are bound.
+    pub run_as: Option<crate::privileges::RunAs>,
+    /// Started as root without `run_as`: keep root instead of refusing to start.
+    pub allow_root: bool,
+    /// Let SITE CHMOD set setuid, setgid and sticky bits.
+    pub chmod_special_bits: bool,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -198,6 +206,9 @@ impl Default for ServerConfig {
             failed_login_delay: Duration::from_millis(1000),
             max_login_failures: 3,
             max_line: 4096,
+            run_as: None,
+            allow_root: false,
+            chmod_special_bits: false,
         }
     }
 }
@@ -246,6 +257,7 @@ impl Config {
             log: LogConfig::default(),
             tls: None,
             web: None,
+            xferlog: None,
         })
     }
 
@@ -410,6 +422,10 @@ struct RawServer {
     max_sessions_per_ip: Option<usize>,
     download_rate: Option<u64>,
     upload_rate: Option<u64>,
+    run_as: Option<Spanned<String>>,
+    run_as_group: Option<Spanned<String>>,
+    allow_root: Option<bool>,
+    chmod_special_bits: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -445,6 +461,7 @@ struct RawUsers {
 struct RawLog {
     format: Option<Spanned<String>>,
     level: Option<Spanned<String>>,
+    xferlog: Option<Spanned<String>>,
 }
 
 /// Checks raw values one by one, collecting every problem.
@@ -489,7 +506,7 @@ impl Validator<'_> {
     /// Builds the config; `None` when a required piece (the storage root)
     /// could not be resolved. Other problems leave a default in place and are
     /// only recorded, so validation goes on and reports them all.
-    fn config(&mut self, raw: RawConfig, base: &Path, overrides: &Overrides) -> Option<Config> {
+    fn config(&mut self, mut raw: RawConfig, base: &Path, overrides: &Overrides) -> Option<Config> {
         let listen_span = raw.server.listen.as_ref().map(Spanned::span);
         let load = LoadLimits {
             max_sessions_per_ip: raw.server.max_sessions_per_ip.unwrap_or(0),
@@ -519,6 +536,7 @@ impl Validator<'_> {
         };
         let access = self.access(raw.access);
         let ban = self.ban(raw.ban);
+        let xferlog = raw.log.xferlog.take().and_then(|file| self.xferlog(file, base));
         let log = self.log(raw.log);
         let tls_present = raw.tls.is_some();
         let tls = raw.tls.and_then(|table| {
@@ -547,7 +565,28 @@ impl Validator<'_> {
             log,
             tls,
             web,
+            xferlog,
         })
+    }
+
+    /// `log.xferlog`: a file in an existing directory (created at start-up
+    /// when missing), never a directory.
+    fn xferlog(&mut self, value: Spanned<String>, base: &Path) -> Option<PathBuf> {
+        let path = base.join(value.get_ref());
+        let problem = if value.get_ref().is_empty() {
+            "expected a file path such as \"/var/log/oxftpd/xferlog\"".to_string()
+        } else if path.is_dir() {
+            format!("{} is a directory; expected a file path such as \"/var/log/oxftpd/xferlog\"", path.display())
+        } else {
+            match path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                Some(dir) if !dir.is_dir() => {
+                    format!("{} is not an existing directory; create it for the transfer log", dir.display())
+                }
+                _ => return Some(path),
+            }
+        };
+        self.error(value.span(), "log.xferlog", problem);
+        None
     }
 
     /// Cross-checks the two listener lists: at least one listener in all,
@@ -616,6 +655,8 @@ impl Validator<'_> {
         if let Some(max) = raw.max_sessions {
             server.max_sessions = max;
         }
+        server.allow_root = raw.allow_root.unwrap_or(false);
+        self.run_as(&mut server, raw.run_as, raw.run_as_group);
         for (slot, raw, key) in [
             (&mut server.idle_timeout, raw.idle_timeout, "server.idle_timeout"),
             (&mut server.login_timeout, raw.login_timeout, "server.login_timeout"),
@@ -651,6 +692,7 @@ impl Validator<'_> {
                 self.error(failures.span(), "server.max_login_failures", "expected at least 1");
             }
         }
+        server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -664,6 +706,25 @@ impl Validator<'_> {
             }
         }
         server
+    }
+
+    /// `server.run_as` / `server.run_as_group`: accounts that exist and are not root.
+    fn run_as(&mut self, server: &mut ServerConfig, user: Option<Spanned<String>>, group: Option<Spanned<String>>) {
+        use crate::privileges::{LookupError, lookup};
+        let Some(user) = user else {
+            if let Some(group) = group {
+                self.error(group.span(), "server.run_as_group", "needs server.run_as: the user it is the group of");
+            }
+            return;
+        };
+        match lookup(user.get_ref(), group.as_ref().map(|g| g.get_ref().as_str())) {
+            Ok(run_as) => server.run_as = Some(run_as),
+            Err(LookupError::User(message)) => self.error(user.span(), "server.run_as", message),
+            Err(LookupError::Group(message)) => {
+                let span = group.map_or_else(|| user.span(), |g| g.span());
+                self.error(span, "server.run_as_group", message);
+            }
+        }
     }
 
     fn passive(&mut self, raw: RawPassive) -> PassiveConfig {
@@ -1071,6 +1132,42 @@ level = "debug"
     }
 
     #[test]
+    fn run_as_must_name_an_unprivileged_account() {
+        let dir = tree();
+        let (line, key, message) = only_error(&dir, "[server]\n\nrun_as = \"no-such-user-oxftpd\"\n");
+        assert_eq!((line, key.as_deref()), (Some(3), Some("server.run_as")));
+        assert!(message.contains("no user \"no-such-user-oxftpd\""), "{message}");
+        let (_, key, message) = only_error(&dir, "[server]\nrun_as = \"root\"\n");
+        assert_eq!(key.as_deref(), Some("server.run_as"));
+        assert!(message.contains("uid 0"), "{message}");
+        let (line, key, _) =
+            only_error(&dir, "[server]\nrun_as = \"nobody\"\nrun_as_group = \"no-such-group-oxftpd\"\n");
+        assert_eq!((line, key.as_deref()), (Some(3), Some("server.run_as_group")));
+        let (line, key, message) = only_error(&dir, "[server]\nrun_as_group = \"nogroup\"\n");
+        assert_eq!((line, key.as_deref()), (Some(2), Some("server.run_as_group")));
+        assert!(message.contains("needs server.run_as"), "{message}");
+        let config = parse(&dir, "[server]\nrun_as = \"nobody\"\nallow_root = true\n").unwrap();
+        assert_eq!(config.server.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
+        assert!(config.server.allow_root);
+        let (line, key, _) = only_error(&dir, "[server]\nallow_root = \"yes\"\n");
+        assert_eq!((line, key.as_deref()), (Some(2), Some("server.allow_root")));
+    }
+
+    #[test]
+    fn xferlog_needs_an_existing_directory() {
+        let dir = tree();
+        let config = parse(&dir, "[log]\nxferlog = \"xferlog\"\n").unwrap();
+        assert_eq!(config.xferlog, Some(dir.path().join("xferlog")));
+        assert!(parse(&dir, "").unwrap().xferlog.is_none());
+        let (line, key, message) = only_error(&dir, "[log]\nlevel = \"info\"\nxferlog = \"nowhere/xferlog\"\n");
+        assert_eq!((line, key.as_deref()), (Some(3), Some("log.xferlog")));
+        assert!(message.contains("not an existing directory"), "{message}");
+        let (_, key, message) = only_error(&dir, "[log]\nxferlog = \"srv\"\n");
+        assert_eq!(key.as_deref(), Some("log.xferlog"));
+        assert!(message.contains("is a directory"), "{message}");
+    }
+
+    #[test]
     fn users_file_is_loaded_relative_to_the_config() {
         let dir = tree();
         let hash = oxftp_auth_file::hash_password("pw");
@@ -1185,6 +1282,26 @@ level = "debug"
             "tls",
             "upstream_tls",
             "upstream_ca_file",
+            "run_as",
+            "run_as_group",
+            "allow_root",
+            "xferlog",
+            "chmod_special_bits",
+            "max_part_header",
+            "max_form_body",
+            "max_request_header",
+            "header_read_timeout",
+            "keep_alive_timeout",
+            "max_connections",
+            "max_connections_per_ip",
+            "max_sessions_per_user",
+            "ftp_idle_timeout",
+            "login_attempts_per_minute",
+            "login_failure_window",
+            "login_ban_time",
+            "trusted_proxies",
+            "allowed_hosts",
+            "hsts_max_age",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

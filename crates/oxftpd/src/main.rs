@@ -8,8 +8,12 @@ mod cli;
 mod compose;
 mod config;
 mod logging;
+mod notify;
 mod password;
+mod privileges;
+mod reload;
 mod serve;
+mod xferlog;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -86,8 +90,17 @@ fn serve(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Whether oxftpd may run as the user it is, decided before anything is
+    // bound; a refusal is one line on stderr.
+    let plan = match privileges::plan(&config, mode == Mode::Configured) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("oxftpd: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let logging = logging::logger(&config.log);
-    let result = serve::run(&config, mode, logging.logger.clone());
+    let result = serve::run(&config, mode, plan, logging.logger.clone());
     if let Err(e) = &result {
         slog::crit!(logging.logger, "oxftpd failed"; "error" => format!("{e:#}"));
     }

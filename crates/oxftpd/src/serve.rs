@@ -12,6 +12,11 @@
 //! With a `[web]` table the browser FTP client is served too, on its own
 //! listener, announced after the FTP ones as `oxftpd web client on
 //! http://ADDR/` (`https://` with `web.tls`), and stopped by the same signal.
+//!
+//! Start-up order: compose the server, bind every listener (as root when
+//! started as root, so ports below 1024 work), switch to `server.run_as`,
+//! open the xferlog (as that user), install the signal handlers, announce,
+//! tell systemd READY=1, serve.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -24,6 +29,9 @@ use tokio::sync::watch;
 
 use crate::compose;
 use crate::config::Config;
+use crate::notify;
+use crate::privileges::{self, Plan};
+use crate::reload::Reloader;
 
 /// How the daemon was started, for what it prints on startup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +43,16 @@ pub enum Mode {
 }
 
 /// Serves `config` until a shutdown signal; returns when the server has stopped.
-pub fn run(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
+pub fn run(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("oxftpd")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, mode, logger))
+    runtime.block_on(serve(config, mode, plan, logger))
 }
 
-async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()> {
+async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::Result<()> {
     let composed = compose::server(config, logger.clone()).await?;
     let server = composed.server;
     let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
@@ -61,28 +69,42 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
         .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))
         .collect::<std::io::Result<_>>()
         .context("cannot read a listener's address")?;
-    let web = match &config.web {
+    let mut web = match &config.web {
         Some(settings) => {
             // The default upstream is this daemon's listeners as bound, so
             // `listen = ["127.0.0.1:0"]` still gives the client a real port.
-            let web_config = compose::web(settings, config.tls.as_ref(), &bound)?;
+            let (web_config, web_tls) = compose::web(settings, config.tls.as_ref(), &bound)?;
             let addr = settings.listen;
             let tcp = bind_listener(addr).with_context(|| format!("cannot listen on {addr} (web client)"))?;
             let local = tcp.local_addr().context("cannot read the web client's address")?;
-            Some((tcp, local, web_config))
+            Some((tcp, local, web_config, web_tls))
         }
         None => None,
+    };
+    // Every listener is bound: now leave root for good (when asked to).
+    become_unprivileged(&plan, config, &logger)?;
+    let xferlog = match composed.xferlog {
+        Some(pending) => Some(pending.start()?),
+        None => None,
+    };
+    let reloader = Reloader {
+        accounts: composed.reload,
+        tls: config.tls.as_ref().map(|settings| settings.tls.clone()),
+        web_tls: web.as_mut().and_then(|(_, _, _, web_tls)| web_tls.take()),
+        xferlog: xferlog.as_ref().map(|handle| handle.reopener()),
     };
     // Signal handlers go in before the announcement: a script that reads
     // "listening" and then sends SIGTERM must get a graceful shutdown.
     let shutdown = shutdown_signal(logger.clone())?;
-    reload_on_hangup(composed.reload, logger.clone())?;
-    let web_announced = web.as_ref().map(|(_, local, web_config)| (*local, web_config.https.is_some()));
+    reload_on_hangup(reloader, logger.clone())?;
+    let web_announced = web.as_ref().map(|(_, local, web_config, _)| (*local, web_config.https.is_some()));
     announce(&bound, web_announced, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
-    let web_task = web.map(|(tcp, local, web_config)| {
+    let status = bound.iter().map(|(addr, _)| addr.to_string()).collect::<Vec<_>>().join(", ");
+    notify::ready(&logger, &format!("listening on {status}"));
+    let web_task = web.map(|(tcp, local, web_config, _)| {
         info!(logger, "web client listening"; "address" => %local, "upstream" => &web_config.default_upstream);
         let web_logger = logger.new(slog::o!("component" => "web"));
         let web_server = oxftp_web::WebServer::new(web_config).with_logger(web_logger.clone());
@@ -106,8 +128,44 @@ async fn serve(config: &Config, mode: Mode, logger: Logger) -> anyhow::Result<()
             abort.abort();
         }
     }
+    if let Some(xferlog) = xferlog {
+        xferlog.close().await;
+    }
     info!(logger, "stopped");
     Ok(())
+}
+
+/// Carries out the privilege plan once every listener is bound: switch to
+/// `server.run_as` and check that it can reach the storage (warnings for
+/// files only SIGHUP re-reads), or log that root is kept.
+fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow::Result<()> {
+    match plan {
+        Plan::Stay => Ok(()),
+        Plan::KeepRoot => {
+            warn!(
+                logger,
+                "running as root (server.allow_root = true): every session works with root's rights; \
+                           set server.run_as to switch to an unprivileged user after binding"
+            );
+            Ok(())
+        }
+        Plan::QuickStartAsRoot => {
+            warn!(
+                logger,
+                "running as root without a config: the quick start serves this directory read-only to anonymous \
+                 users; for anything more, use a config with server.run_as"
+            );
+            Ok(())
+        }
+        Plan::DropTo(run_as) => {
+            privileges::drop_to(run_as)?;
+            info!(logger, "switched to an unprivileged user"; "user" => &run_as.user, "uid" => run_as.uid, "gid" => run_as.gid);
+            for warning in privileges::check_access(config)? {
+                warn!(logger, "{}", warning);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Prints one `oxftpd listening on ADDR` line per listener (with an
@@ -157,13 +215,13 @@ pub fn url_for(addr: SocketAddr) -> String {
     format!("ftp://{}/", compose::reachable(addr))
 }
 
-/// Re-reads the accounts file on every SIGHUP (see [`compose::Reload`]);
-/// sessions are never dropped by a reload.
-fn reload_on_hangup(reload: compose::Reload, logger: Logger) -> anyhow::Result<()> {
+/// Reloads on every SIGHUP (accounts, certificates, xferlog; see
+/// [`Reloader`]); sessions are never dropped by a reload.
+fn reload_on_hangup(reloader: Reloader, logger: Logger) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
-            reload.run(&logger).await;
+            reloader.run(&logger).await;
         }
     });
     Ok(())
@@ -185,6 +243,7 @@ fn shutdown_signal(logger: Logger) -> anyhow::Result<watch::Receiver<bool>> {
             _ = terminate.recv() => "SIGTERM",
         };
         info!(logger, "shutting down: no new connections, running transfers may finish"; "signal" => name);
+        notify::stopping(&logger);
         let _ = tx.send(true);
         let name = tokio::select! {
             _ = interrupt.recv() => "SIGINT",

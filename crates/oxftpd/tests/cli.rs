@@ -146,7 +146,11 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str], cwd: &Path) -> Running {
-        let mut child = oxftpd()
+        Running::start_cmd(oxftpd(), args, cwd)
+    }
+
+    fn start_cmd(mut cmd: Command, args: &[&str], cwd: &Path) -> Running {
+        let mut child = cmd
             .args(args)
             .current_dir(cwd)
             .stdin(Stdio::null())
@@ -206,10 +210,36 @@ fn greeting(addr: SocketAddr) -> String {
     text(&buf[..n])
 }
 
+/// `oxftpd` run by an unprivileged user. When the tests run as root (as CI
+/// does) that is `nobody`, running a copy of the binary from a directory it
+/// can enter (the build directory may be closed to others); the directory
+/// is returned to keep it alive.
+fn as_normal_user() -> (Command, Option<tempfile::TempDir>) {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    if !nix::unistd::Uid::effective().is_root() {
+        return (oxftpd(), None);
+    }
+    let nobody = nix::unistd::User::from_name("nobody").expect("look up nobody").expect("user nobody exists");
+    let bin_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = bin_dir.path().join("oxftpd");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_oxftpd"), &bin).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_oxftpd"), &bin).expect("copy the binary");
+    }
+    let mut cmd = Command::new(&bin);
+    cmd.uid(nobody.uid.as_raw()).gid(nobody.gid.as_raw());
+    (cmd, Some(bin_dir))
+}
+
 #[test]
 fn bare_oxftpd_serves_the_current_directory_and_stops_on_sigterm() {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().expect("temp dir");
-    let running = Running::start(&["--listen", "127.0.0.1:0"], dir.path());
+    // A normal user's directory, readable by others.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (cmd, _bin_dir) = as_normal_user();
+    let running = Running::start_cmd(cmd, &["--listen", "127.0.0.1:0"], dir.path());
     let addr = listening(&running.next_line());
     assert_ne!(addr.port(), 0, "the real bound port is printed");
     let hint = running.next_line();
@@ -220,10 +250,49 @@ fn bare_oxftpd_serves_the_current_directory_and_stops_on_sigterm() {
     assert_eq!(running.terminate(), Some(0));
 }
 
+/// A newcomer who runs the no-config command as root (a fresh VM, a
+/// container) is served, with a warning in the log; a config run as root must
+/// choose run_as or allow_root.
+#[test]
+fn bare_oxftpd_as_root_serves_read_only_and_a_config_must_choose() {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(std::env::var_os("OXFTP_REQUIRE_ROOT_TESTS").is_none(), "OXFTP_REQUIRE_ROOT_TESTS is set but not root");
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("hello.txt"), b"hello").expect("write");
+    let running = Running::start_cmd(oxftpd(), &["--listen", "127.0.0.1:0"], dir.path());
+    let addr = listening(&running.next_line());
+    assert!(greeting(addr).starts_with("220"));
+    assert_eq!(running.terminate(), Some(0));
+
+    // With a config but neither run_as nor allow_root: one line naming both keys.
+    let (_dir, path) = setup("[server]\nlisten = [\"127.0.0.1:0\"]\n[storage]\nroot = \"srv\"\n");
+    let out = run(oxftpd().arg("--config").arg(&path));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("refusing to run as root") && err.contains("server.allow_root = true"), "{err}");
+}
+
+#[test]
+fn check_config_looks_up_run_as() {
+    let (_dir, path) =
+        setup("[server]\nlisten = [\"127.0.0.1:0\"]\nrun_as = \"no-such-user-oxftpd\"\n[storage]\nroot = \"srv\"\n");
+    let out = run(oxftpd().arg("check-config").arg(&path));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:3: server.run_as: no user \"no-such-user-oxftpd\"", path.display())), "{err}");
+    let (_dir, path) = setup("[server]\nrun_as = \"nobody\"\n[storage]\nroot = \"srv\"\n");
+    let out = run(oxftpd().arg("check-config").arg(&path));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 #[test]
 fn configured_daemon_announces_every_listener() {
     let (dir, path) = setup(
-        "[server]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\ngreeting = \"hello from the config\"\n\
+        "[server]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\ngreeting = \"hello from the config\"\nallow_root = true\n\
          [storage]\nroot = \"srv\"\n[log]\nformat = \"json\"\n",
     );
     let config = path.to_str().expect("utf-8 temp path");

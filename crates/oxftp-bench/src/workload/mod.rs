@@ -4,6 +4,7 @@
 //! run many sessions at once with a bounded number in flight.
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -52,9 +53,22 @@ pub struct Conn {
     /// is read from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// The server's own cgroup v2 directory: its CPU time is read from there
+    /// instead (every process that ran in it, reaped or not).
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
 }
 
 impl Conn {
+    /// The server's CPU seconds so far: from `--cgroup` when given, else
+    /// from the process tree of `--pid`; `None` without either.
+    pub fn server_cpu(&self) -> Option<f64> {
+        match &self.cgroup {
+            Some(dir) => crate::procfs::cgroup_cpu_seconds(dir),
+            None => crate::procfs::cpu_seconds(self.pid),
+        }
+    }
+
     /// The endpoint for the FTP client.
     pub fn endpoint(&self) -> anyhow::Result<Endpoint> {
         let addr: SocketAddr = (self.host.as_str(), self.port)
@@ -149,6 +163,7 @@ mod tests {
             timeout: 0,
             label: "x".into(),
             pid: None,
+            cgroup: None,
         };
         let ep = conn.endpoint().unwrap();
         assert_eq!(ep.addr, "127.0.0.1:2121".parse().unwrap());

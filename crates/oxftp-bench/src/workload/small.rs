@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use crate::ftp::Control;
-use crate::procfs::cpu_seconds;
 use crate::record::Record;
 use crate::workload::transfer::pattern;
 use crate::workload::{BUFFER, Conn};
@@ -38,7 +37,7 @@ async fn one_run(
     buf: &mut [u8],
 ) -> anyhow::Result<(f64, Option<f64>)> {
     let mut control = Control::open(&conn.endpoint()?).await?;
-    let cpu_before = cpu_seconds(conn.pid);
+    let cpu_before = conn.server_cpu();
     let start = Instant::now();
     for i in 0..count {
         let path = file_path(dir, direction, i);
@@ -50,7 +49,7 @@ async fn one_run(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let cpu = cpu_before.zip(cpu_seconds(conn.pid)).map(|(a, b)| b - a);
+    let cpu = cpu_before.zip(conn.server_cpu()).map(|(a, b)| b - a);
     control.quit().await?;
     Ok((count as f64 / seconds.max(f64::MIN_POSITIVE), cpu))
 }

@@ -8,9 +8,7 @@
 use std::time::Instant;
 
 use crate::ftp::Control;
-use crate::procfs::cpu_seconds;
 use crate::record::Record;
-use crate::stats::median;
 use crate::workload::{BUFFER, Conn};
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -50,7 +48,7 @@ async fn one_run(conn: &Conn, path: &str, dir: Direction, buf: &mut [u8]) -> any
         // 250 or 550 (nothing there yet) are both fine.
         control.command(&format!("DELE {path}")).await?;
     }
-    let cpu_before = cpu_seconds(conn.pid);
+    let cpu_before = conn.server_cpu();
     let start = Instant::now();
     let bytes = match dir {
         Direction::Retr => control.retr(path, buf).await?,
@@ -62,7 +60,7 @@ async fn one_run(conn: &Conn, path: &str, dir: Direction, buf: &mut [u8]) -> any
     let seconds = start.elapsed().as_secs_f64();
     // Read CPU while the session is still live, so a forking server's
     // session process is counted (it is part of the tree until it exits).
-    let cpu = cpu_before.zip(cpu_seconds(conn.pid)).map(|(a, b)| b - a);
+    let cpu = cpu_before.zip(conn.server_cpu()).map(|(a, b)| b - a);
     control.quit().await?;
     Ok(Run { bytes, seconds, cpu })
 }
@@ -89,7 +87,7 @@ pub async fn run(conn: &Conn, workload: &str, path: &str, dir: Direction, runs: 
         }
     }
     let mut record = Record::new(workload, &conn.label, "MB/s", true, speeds);
-    record.cpu_s_per_gib = median(&cpu_per_gib);
+    record.set_cpu_runs(cpu_per_gib);
     for f in failures {
         record.fail(f);
     }

@@ -1,11 +1,18 @@
 //! SITE (RFC 959 4.1.3): SITE CHMOD and SITE HELP.
+//!
+//! The setuid, setgid and sticky bits are left out (the 200 says so) unless
+//! [`Options::chmod_special_bits`](crate::server::Options::chmod_special_bits)
+//! allows them: files belong to the user the daemon runs as, so a guest could
+//! otherwise make a setuid-root program. This is done here, before any
+//! backend is asked, so it holds for every backend.
 
 use oxftp_proto::command::SiteCommand;
 use oxftp_proto::reply::Reply;
 
 use crate::conn::{Answered, Conn, LoggedIn};
 
-/// `SITE CHMOD <octal> <path>` → `200` · `550` · `502` when the storage
+/// `SITE CHMOD <octal> <path>` → `200` (saying so when the setuid, setgid or
+/// sticky bits were left out) · `550` · `502` when the storage
 /// cannot change modes · `SITE HELP` → `214` · other SITE commands → `502`
 /// (RFC 959 4.1.3 leaves SITE to the server).
 pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) -> Answered {
@@ -15,8 +22,16 @@ pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) ->
                 return Err(conn.reply(502, "SITE CHMOD is not supported by this storage.").await);
             }
             let path = user.resolve(conn, &path).await?;
-            match user.storage.set_mode(&path, mode).await {
-                Ok(()) => Ok(conn.reply(200, "SITE CHMOD command successful.").await),
+            let allowed = if conn.ctx.options.chmod_special_bits { 0o7777 } else { 0o777 };
+            let kept = mode & allowed;
+            match user.storage.set_mode(&path, kept).await {
+                Ok(()) if kept == mode => Ok(conn.reply(200, "SITE CHMOD command successful.").await),
+                Ok(()) => {
+                    let text = format!(
+                        "SITE CHMOD command successful: mode {kept:o}; setuid, setgid and sticky bits are not allowed."
+                    );
+                    Ok(conn.reply(200, text).await)
+                }
                 Err(e) => Err(conn.storage_failed(&e).await),
             }
         }

@@ -155,6 +155,8 @@ impl Running {
             bytes,
             elapsed,
             completed: outcome == Outcome::Complete,
+            class: identity.map_or(crate::auth::AccessClass::User, |i| i.class),
+            ascii: self.ty == TransferType::Ascii,
         };
         for listener in listeners {
             listener.transfer_finished(&event);

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -86,14 +87,19 @@ pub struct Setup {
     pub https: bool,
 }
 
-/// `alice`/`secret` (home /alice); anonymous sees /pub.
-#[derive(Debug)]
-pub struct Accounts;
+/// `alice`/`secret` (home /alice) and `bob`/`secret` (home /alice, at most
+/// one FTP session at a time); anonymous sees /pub. Counts the password
+/// checks it is asked for.
+#[derive(Debug, Default)]
+pub struct Accounts {
+    pub checks: Arc<AtomicUsize>,
+}
 
 #[async_trait]
 impl Authenticator for Accounts {
     async fn authenticate(&self, c: &Credentials) -> Result<Identity, AuthError> {
-        if c.user != "alice" {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        if c.user != "alice" && c.user != "bob" {
             return Err(AuthError::UnknownUser);
         }
         if c.password != "secret" {
@@ -101,6 +107,9 @@ impl Authenticator for Accounts {
         }
         let mut id = Identity::new(c.user.clone(), AccessClass::User);
         id.home = VPath::parse(b"/alice").map_err(|e| AuthError::Backend(e.to_string()))?;
+        if c.user == "bob" {
+            id.limits.max_sessions = Some(1);
+        }
         Ok(id)
     }
 }
@@ -113,6 +122,8 @@ pub struct Env {
     pub server: WebServer,
     /// The certificates, when the upstream or the gateway uses TLS.
     pub pki: Option<Pki>,
+    /// How many password checks (anonymous ones aside) reached the upstream.
+    pub password_checks: Arc<AtomicUsize>,
     stops: Vec<oneshot::Sender<()>>,
 }
 
@@ -135,7 +146,9 @@ impl Env {
         }
         let pki = Pki::new();
         let storage = Arc::new(LocalFsFactory::new(dir.path()).expect("storage"));
-        let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Accounts)), VPath::parse(b"/pub").expect("vpath"), None));
+        let accounts = Accounts::default();
+        let password_checks = accounts.checks.clone();
+        let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(accounts)), VPath::parse(b"/pub").expect("vpath"), None));
         let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
         if setup.upstream != UpstreamTls::None {
             let mut tls = TlsConfig::new(pki.file("server.pem"), pki.file("server.key"));
@@ -185,7 +198,7 @@ impl Env {
                 .await;
         });
         let pki = (setup.upstream != UpstreamTls::None || setup.https).then_some(pki);
-        Env { ftp_addr, web, dir, server, pki, stops: vec![stop_ftp, stop_web] }
+        Env { ftp_addr, web, dir, server, pki, password_checks, stops: vec![stop_ftp, stop_web] }
     }
 
     /// Path on the upstream's disk under alice's home.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oxftp_auth_json::JsonAuthenticator;
-use oxftp_auth_pam::{PamAuthenticator, PamConfig};
+use oxftp_auth_pam::{PamAuthenticator, PamConfig, PamSetupError};
 use oxftp_opendal::OpendalConfig;
 use serde::Deserialize;
 use toml::Spanned;
@@ -273,6 +273,11 @@ impl Validator<'_> {
                 let span = pam.span();
                 match PamAuthenticator::new(pam.into_inner()) {
                     Ok(auth) => Some(AuthBackend::Pam(Arc::new(auth))),
+                    // The machine, not the [auth.pam] table, is what cannot do PAM.
+                    Err(e @ PamSetupError::LibraryUnavailable { .. }) => {
+                        self.error(backend_span, "auth.backend", e.to_string());
+                        None
+                    }
                     Err(e) => {
                         self.error(span, "auth.pam", e.to_string());
                         None

@@ -7,14 +7,18 @@
 //! normalised here, and an address that could never be reached (or would
 //! turn the gateway into an open proxy) is refused at start-up rather than at
 //! the first login. Certificate files are loaded here too, so a bad one is a
-//! config error naming its key and line.
+//! config error naming its key and line. So are the limits that keep one
+//! browser, address or account from taking the web client (and the FTP
+//! listeners in the same process) down: each must be in its range, and a
+//! wildcard listen address needs `allowed_hosts` (or every request would be
+//! refused as naming an unknown host).
 
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oxftp_web::{TlsSetupError, Upstream, UpstreamTls};
+use oxftp_web::{IpNet, TlsSetupError, Upstream, UpstreamTls};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -53,6 +57,94 @@ pub struct WebSettings {
     /// Mark the session cookie `Secure` (behind an HTTPS proxy; always so
     /// when `https` is set).
     pub secure_cookies: bool,
+    /// The limits that keep one client or account from taking the web
+    /// client (and the FTP listeners sharing its process) down.
+    pub limits: WebLimits,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Host names the `Host` header may name (empty: the listen address and localhost).
+    pub allowed_hosts: Vec<String>,
+    /// `Strict-Transport-Security` max-age under HTTPS, in seconds (0: none).
+    pub hsts_max_age: u64,
+}
+
+/// `[web]` limits, each with what it protects against in `oxftpd.example.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebLimits {
+    /// `web.max_part_header`: bytes of one multipart part's headers.
+    pub max_part_header: usize,
+    /// `web.max_form_body`: bytes of a body read whole (logins, JSON, forms).
+    pub max_form_body: usize,
+    /// `web.max_request_header`: bytes of an HTTP request head.
+    pub max_request_header: usize,
+    /// `web.header_read_timeout`.
+    pub header_read_timeout: Duration,
+    /// `web.keep_alive_timeout`.
+    pub keep_alive_timeout: Duration,
+    /// `web.max_connections`.
+    pub max_connections: usize,
+    /// `web.max_connections_per_ip`.
+    pub max_connections_per_ip: usize,
+    /// `web.max_sessions`.
+    pub max_sessions: usize,
+    /// `web.max_sessions_per_user`.
+    pub max_sessions_per_user: usize,
+    /// `web.max_sessions_per_ip`.
+    pub max_sessions_per_ip: usize,
+    /// `web.ftp_idle_timeout`.
+    pub ftp_idle_timeout: Duration,
+    /// `web.login_attempts_per_minute`.
+    pub login_attempts_per_minute: u32,
+    /// `web.max_login_failures`.
+    pub max_login_failures: u32,
+    /// `web.login_failure_window`.
+    pub login_failure_window: Duration,
+    /// `web.login_ban_time`.
+    pub login_ban_time: Duration,
+}
+
+impl Default for WebLimits {
+    fn default() -> Self {
+        let web = oxftp_web::WebConfig::default();
+        WebLimits {
+            max_part_header: web.max_part_header_bytes,
+            max_form_body: web.max_form_bytes,
+            max_request_header: web.max_header_bytes,
+            header_read_timeout: web.header_read_timeout,
+            keep_alive_timeout: web.keep_alive_timeout,
+            max_connections: web.max_connections,
+            max_connections_per_ip: web.max_connections_per_ip,
+            max_sessions: web.max_sessions,
+            max_sessions_per_user: web.max_sessions_per_user,
+            max_sessions_per_ip: web.max_sessions_per_ip,
+            ftp_idle_timeout: web.ftp_idle_timeout,
+            login_attempts_per_minute: web.login_attempts_per_minute,
+            max_login_failures: web.max_login_failures,
+            login_failure_window: web.login_failure_window,
+            login_ban_time: web.login_ban_time,
+        }
+    }
+}
+
+impl WebLimits {
+    /// These limits on `config`.
+    pub fn apply(&self, config: &mut oxftp_web::WebConfig) {
+        config.max_part_header_bytes = self.max_part_header;
+        config.max_form_bytes = self.max_form_body;
+        config.max_header_bytes = self.max_request_header;
+        config.header_read_timeout = self.header_read_timeout;
+        config.keep_alive_timeout = self.keep_alive_timeout;
+        config.max_connections = self.max_connections;
+        config.max_connections_per_ip = self.max_connections_per_ip;
+        config.max_sessions = self.max_sessions;
+        config.max_sessions_per_user = self.max_sessions_per_user;
+        config.max_sessions_per_ip = self.max_sessions_per_ip;
+        config.ftp_idle_timeout = self.ftp_idle_timeout;
+        config.login_attempts_per_minute = self.login_attempts_per_minute;
+        config.max_login_failures = self.max_login_failures;
+        config.login_failure_window = self.login_failure_window;
+        config.login_ban_time = self.login_ban_time;
+    }
 }
 
 impl Default for WebSettings {
@@ -69,6 +161,10 @@ impl Default for WebSettings {
             absolute_timeout: Duration::from_secs(12 * 3600),
             max_upload: web.max_upload_bytes,
             secure_cookies: false,
+            limits: WebLimits::default(),
+            trusted_proxies: Vec::new(),
+            allowed_hosts: Vec::new(),
+            hsts_max_age: web.hsts_max_age,
         }
     }
 }
@@ -104,6 +200,73 @@ pub(super) struct RawWeb {
     absolute_timeout: Option<Spanned<u64>>,
     max_upload: Option<Spanned<u64>>,
     secure_cookies: Option<bool>,
+    max_part_header: Option<Spanned<u64>>,
+    max_form_body: Option<Spanned<u64>>,
+    max_request_header: Option<Spanned<u64>>,
+    header_read_timeout: Option<Spanned<u64>>,
+    keep_alive_timeout: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_connections_per_ip: Option<Spanned<u64>>,
+    max_sessions: Option<Spanned<u64>>,
+    max_sessions_per_user: Option<Spanned<u64>>,
+    max_sessions_per_ip: Option<Spanned<u64>>,
+    ftp_idle_timeout: Option<Spanned<u64>>,
+    login_attempts_per_minute: Option<Spanned<u64>>,
+    max_login_failures: Option<Spanned<u64>>,
+    login_failure_window: Option<Spanned<u64>>,
+    login_ban_time: Option<Spanned<u64>>,
+    trusted_proxies: Vec<Spanned<String>>,
+    allowed_hosts: Vec<Spanned<String>>,
+    hsts_max_age: Option<Spanned<u64>>,
+}
+
+/// Most bytes a size limit of `[web]` may be set to (64 MiB): more would
+/// not be a limit on buffering.
+const MAX_BUFFER_LIMIT: u64 = 64 << 20;
+
+/// Most of anything a count limit of `[web]` may be set to.
+const MAX_COUNT: u64 = 1_000_000;
+
+/// The limit keys of `[web]`, taken out of [`RawWeb`] to be checked together.
+#[derive(Default)]
+struct RawLimits {
+    max_part_header: Option<Spanned<u64>>,
+    max_form_body: Option<Spanned<u64>>,
+    max_request_header: Option<Spanned<u64>>,
+    header_read_timeout: Option<Spanned<u64>>,
+    keep_alive_timeout: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_connections_per_ip: Option<Spanned<u64>>,
+    max_sessions: Option<Spanned<u64>>,
+    max_sessions_per_user: Option<Spanned<u64>>,
+    max_sessions_per_ip: Option<Spanned<u64>>,
+    ftp_idle_timeout: Option<Spanned<u64>>,
+    login_attempts_per_minute: Option<Spanned<u64>>,
+    max_login_failures: Option<Spanned<u64>>,
+    login_failure_window: Option<Spanned<u64>>,
+    login_ban_time: Option<Spanned<u64>>,
+}
+
+impl RawLimits {
+    fn take(raw: &mut RawWeb) -> RawLimits {
+        RawLimits {
+            max_part_header: raw.max_part_header.take(),
+            max_form_body: raw.max_form_body.take(),
+            max_request_header: raw.max_request_header.take(),
+            header_read_timeout: raw.header_read_timeout.take(),
+            keep_alive_timeout: raw.keep_alive_timeout.take(),
+            max_connections: raw.max_connections.take(),
+            max_connections_per_ip: raw.max_connections_per_ip.take(),
+            max_sessions: raw.max_sessions.take(),
+            max_sessions_per_user: raw.max_sessions_per_user.take(),
+            max_sessions_per_ip: raw.max_sessions_per_ip.take(),
+            ftp_idle_timeout: raw.ftp_idle_timeout.take(),
+            login_attempts_per_minute: raw.login_attempts_per_minute.take(),
+            max_login_failures: raw.max_login_failures.take(),
+            login_failure_window: raw.login_failure_window.take(),
+            login_ban_time: raw.login_ban_time.take(),
+        }
+    }
 }
 
 /// What `[web]` is checked against: the rest of the config.
@@ -123,8 +286,10 @@ pub(super) struct WebContext<'a> {
 
 impl Validator<'_> {
     /// `[web]`: every value checked, every bad one recorded.
-    pub(super) fn web(&mut self, raw: RawWeb, cx: WebContext<'_>) -> WebSettings {
+    pub(super) fn web(&mut self, mut raw: RawWeb, cx: WebContext<'_>) -> WebSettings {
         let mut web = WebSettings::default();
+        let mut raw_limits = RawLimits::take(&mut raw);
+        let listen_span = raw.listen.as_ref().map(Spanned::span);
         if let Some(listen) = raw.listen {
             match listen.get_ref().parse::<SocketAddr>() {
                 Ok(addr) => web.listen = addr,
@@ -182,12 +347,132 @@ impl Validator<'_> {
             }
         }
         web.secure_cookies = raw.secure_cookies.unwrap_or(false);
+        web.limits = self.web_limits(&mut raw_limits);
+        web.trusted_proxies = raw.trusted_proxies.into_iter().filter_map(|p| self.trusted_proxy(p)).collect();
+        web.allowed_hosts = raw.allowed_hosts.into_iter().filter_map(|h| self.allowed_host(h)).collect();
+        if web.allowed_hosts.is_empty() && web.listen.ip().is_unspecified() {
+            self.error(
+                listen_span.unwrap_or_else(|| cx.table.clone()),
+                "web.allowed_hosts",
+                format!(
+                    "required when web.listen is a wildcard address ({}): list the host names users reach \
+                     the web client by, such as [\"files.example.org\"]; requests naming any other host are refused",
+                    web.listen.ip()
+                ),
+            );
+        }
+        if let Some(age) = raw.hsts_max_age {
+            if *age.get_ref() <= 2 * 365 * 24 * 3600 {
+                web.hsts_max_age = *age.get_ref();
+            } else {
+                self.error(age.span(), "web.hsts_max_age", "expected seconds from 0 (no HSTS) to 63072000 (two years)");
+            }
+        }
         // A broken [tls] table may hold the only listeners: its errors say enough.
         if !(cx.tls_present && cx.tls.is_none()) {
             let upstream_tls_span = upstream_tls.map(|(_, span)| span);
             self.web_listeners(&web, &cx, upstream_tls_span);
         }
         web
+    }
+
+    /// The limits of `[web]`: each a number in its range, or its default.
+    fn web_limits(&mut self, raw: &mut RawLimits) -> WebLimits {
+        let mut limits = WebLimits::default();
+        for (value, key, into) in [
+            (raw.max_part_header.take(), "web.max_part_header", &mut limits.max_part_header),
+            (raw.max_form_body.take(), "web.max_form_body", &mut limits.max_form_body),
+            (raw.max_request_header.take(), "web.max_request_header", &mut limits.max_request_header),
+        ] {
+            if let Some(n) = self.in_range(value, key, 1024, MAX_BUFFER_LIMIT, "bytes") {
+                *into = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+        }
+        for (value, key, into) in [
+            (raw.max_connections.take(), "web.max_connections", &mut limits.max_connections),
+            (raw.max_connections_per_ip.take(), "web.max_connections_per_ip", &mut limits.max_connections_per_ip),
+            (raw.max_sessions.take(), "web.max_sessions", &mut limits.max_sessions),
+            (raw.max_sessions_per_user.take(), "web.max_sessions_per_user", &mut limits.max_sessions_per_user),
+            (raw.max_sessions_per_ip.take(), "web.max_sessions_per_ip", &mut limits.max_sessions_per_ip),
+        ] {
+            if let Some(n) = self.in_range(value, key, 1, MAX_COUNT, "a count") {
+                *into = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+        }
+        for (value, key, into) in [
+            (
+                raw.login_attempts_per_minute.take(),
+                "web.login_attempts_per_minute",
+                &mut limits.login_attempts_per_minute,
+            ),
+            (raw.max_login_failures.take(), "web.max_login_failures", &mut limits.max_login_failures),
+        ] {
+            if let Some(n) = self.in_range(value, key, 1, MAX_COUNT, "a count") {
+                *into = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+        }
+        for (value, key, into) in [
+            (raw.header_read_timeout.take(), "web.header_read_timeout", &mut limits.header_read_timeout),
+            (raw.keep_alive_timeout.take(), "web.keep_alive_timeout", &mut limits.keep_alive_timeout),
+            (raw.ftp_idle_timeout.take(), "web.ftp_idle_timeout", &mut limits.ftp_idle_timeout),
+            (raw.login_failure_window.take(), "web.login_failure_window", &mut limits.login_failure_window),
+            (raw.login_ban_time.take(), "web.login_ban_time", &mut limits.login_ban_time),
+        ] {
+            if let Some(d) = self.seconds(value, key) {
+                *into = d;
+            }
+        }
+        limits
+    }
+
+    /// `value` when it is within `min..=max`; otherwise an error at its key.
+    fn in_range(&mut self, value: Option<Spanned<u64>>, key: &str, min: u64, max: u64, what: &str) -> Option<u64> {
+        let value = value?;
+        let n = *value.get_ref();
+        if (min..=max).contains(&n) {
+            Some(n)
+        } else {
+            self.error(value.span(), key, format!("expected {what} from {min} to {max}, found {n}"));
+            None
+        }
+    }
+
+    /// One `web.trusted_proxies` entry: an address or a network.
+    fn trusted_proxy(&mut self, value: Spanned<String>) -> Option<IpNet> {
+        let text = value.get_ref().trim();
+        let parsed = text.parse::<IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from));
+        if parsed.is_none() {
+            self.error(
+                value.span(),
+                "web.trusted_proxies",
+                format!("expected an address or network such as \"127.0.0.1\" or \"10.0.0.0/8\", found {text:?}"),
+            );
+        }
+        parsed
+    }
+
+    /// One `web.allowed_hosts` entry: a host name or an IP address, without a port.
+    fn allowed_host(&mut self, value: Spanned<String>) -> Option<String> {
+        let text = value.get_ref().trim();
+        let ok = !text.is_empty()
+            && text.len() <= 253
+            && (text.parse::<std::net::IpAddr>().is_ok()
+                || text
+                    .strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .is_some_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
+                || text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'));
+        if !ok {
+            self.error(
+                value.span(),
+                "web.allowed_hosts",
+                format!(
+                    "expected a host name or IP address without a port, such as \"files.example.org\", found {text:?}"
+                ),
+            );
+            return None;
+        }
+        Some(text.to_ascii_lowercase())
     }
 
     /// `web.tls`, `web.cert_file`, `web.key_file`: the HTTPS certificate and
@@ -381,6 +666,81 @@ mod tests {
         assert_eq!(web.max_upload, 1024);
         assert!(web.secure_cookies);
         assert!(web.https.is_none());
+    }
+
+    #[test]
+    fn limits_and_host_settings_are_read() {
+        let web = parse(
+            "[web]\nmax_part_header = 4096\nmax_form_body = 2048\nmax_request_header = 8192\n\
+             header_read_timeout = 5\nkeep_alive_timeout = 30\nmax_connections = 100\nmax_connections_per_ip = 10\n\
+             max_sessions = 50\nmax_sessions_per_user = 3\nmax_sessions_per_ip = 4\nftp_idle_timeout = 20\n\
+             login_attempts_per_minute = 6\nmax_login_failures = 3\nlogin_failure_window = 60\nlogin_ban_time = 120\n\
+             trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n\
+             allowed_hosts = [\"Files.Example.org\", \"192.0.2.7\", \"[2001:db8::1]\"]\nhsts_max_age = 0\n",
+        )
+        .unwrap()
+        .web
+        .unwrap();
+        let l = &web.limits;
+        assert_eq!((l.max_part_header, l.max_form_body, l.max_request_header), (4096, 2048, 8192));
+        assert_eq!((l.header_read_timeout.as_secs(), l.keep_alive_timeout.as_secs()), (5, 30));
+        assert_eq!((l.max_connections, l.max_connections_per_ip), (100, 10));
+        assert_eq!((l.max_sessions, l.max_sessions_per_user, l.max_sessions_per_ip), (50, 3, 4));
+        assert_eq!(l.ftp_idle_timeout.as_secs(), 20);
+        assert_eq!((l.login_attempts_per_minute, l.max_login_failures), (6, 3));
+        assert_eq!((l.login_failure_window.as_secs(), l.login_ban_time.as_secs()), (60, 120));
+        let proxies: Vec<String> = web.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert_eq!(web.allowed_hosts, ["files.example.org", "192.0.2.7", "[2001:db8::1]"]);
+        assert_eq!(web.hsts_max_age, 0);
+        // Each lands in the gateway's config.
+        let mut config = oxftp_web::WebConfig::default();
+        l.apply(&mut config);
+        assert_eq!((config.max_part_header_bytes, config.max_sessions_per_user), (4096, 3));
+        assert_eq!(config.login_ban_time, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn bad_limits_name_key_and_line() {
+        let errors = parse(
+            "[web]\nmax_part_header = 100\nmax_connections = 0\nheader_read_timeout = 0\n\
+             trusted_proxies = [\"proxy.local\"]\nallowed_hosts = [\"a b:80\", \"host:8080\"]\n\
+             hsts_max_age = 99999999999\nmax_login_failures = 0\nmax_form_body = 999999999\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            where_(&errors),
+            vec![
+                (Some(2), "web.max_part_header".to_string()),
+                (Some(3), "web.max_connections".to_string()),
+                (Some(4), "web.header_read_timeout".to_string()),
+                (Some(5), "web.trusted_proxies".to_string()),
+                (Some(6), "web.allowed_hosts".to_string()),
+                (Some(6), "web.allowed_hosts".to_string()),
+                (Some(7), "web.hsts_max_age".to_string()),
+                (Some(8), "web.max_login_failures".to_string()),
+                (Some(9), "web.max_form_body".to_string()),
+            ]
+        );
+        assert!(errors[0].message.contains("from 1024 to 67108864, found 100"), "{}", errors[0].message);
+        assert!(errors[3].message.contains("proxy.local"), "{}", errors[3].message);
+        assert!(errors[4].message.contains("without a port"), "{}", errors[4].message);
+    }
+
+    #[test]
+    fn a_wildcard_listener_needs_allowed_hosts() {
+        let errors = parse("[web]\nlisten = \"0.0.0.0:8080\"\n").unwrap_err();
+        assert_eq!(where_(&errors), vec![(Some(2), "web.allowed_hosts".to_string())]);
+        assert!(errors[0].message.contains("0.0.0.0"), "{}", errors[0].message);
+        let web =
+            parse("[web]\nlisten = \"[::]:8080\"\nallowed_hosts = [\"files.example.org\"]\n").unwrap().web.unwrap();
+        assert_eq!(web.allowed_hosts, ["files.example.org"]);
+    }
+
+    #[test]
+    fn chmod_special_bits_are_off_unless_allowed() {
+        assert!(!parse("").unwrap().server.chmod_special_bits);
+        assert!(parse("[server]\nchmod_special_bits = true\n").unwrap().server.chmod_special_bits);
     }
 
     /// `(line within the test text, key)` of each error.

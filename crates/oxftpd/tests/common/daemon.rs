@@ -80,6 +80,17 @@ pub struct DaemonConfig {
     /// The body of a `[web]` table: `Some` turns the web client on, and the
     /// harness waits for its `oxftpd web client on` line ([`Daemon::web_url`]).
     pub web: Option<String>,
+    /// `log.xferlog` in a `logs/` directory of the daemon's own
+    /// ([`Daemon::xferlog`]).
+    pub xferlog: bool,
+    /// `server.run_as`: the harness gives that user the storage tree and the
+    /// log directory (and lets it through the temporary directory) first.
+    pub run_as: Option<String>,
+    /// More environment variables for the daemon (e.g. `NOTIFY_SOCKET`).
+    pub env: Vec<(String, String)>,
+    /// Run the daemon with this open-file limit (soft and hard), through
+    /// util-linux's `prlimit`, which execs it (so its pid is the daemon's).
+    pub open_files: Option<u64>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -109,6 +120,10 @@ impl Default for DaemonConfig {
             users_extra: String::new(),
             no_users_file: false,
             web: None,
+            xferlog: false,
+            run_as: None,
+            env: Vec::new(),
+            open_files: None,
         }
     }
 }
@@ -149,11 +164,25 @@ impl Daemon {
         if let Some(web) = &config.web {
             let _ = writeln!(text, "\n[web]\n{web}");
         }
+        std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
+        if let Some(user) = &config.run_as {
+            give_to(user, dir.path(), &root);
+        }
         std::fs::write(&config_path, text).expect("write config");
         let log_path = dir.path().join("oxftpd.log");
         let log = std::fs::File::create(&log_path).expect("create daemon log");
 
-        let mut child = Command::new(oxftpd_bin())
+        let mut command = match config.open_files {
+            None => Command::new(oxftpd_bin()),
+            Some(n) => {
+                super::client::require_tool("prlimit");
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(oxftpd_bin());
+                c
+            }
+        };
+        let mut child = command
+            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .arg("--config")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -293,10 +322,42 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (for reading its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The daemon's temp directory (config, users file, log, scratch dirs).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// `log.xferlog` (set when started with `xferlog: true`).
+    pub fn xferlog(&self) -> PathBuf {
+        self.dir.path().join("logs/xferlog")
+    }
+}
+
+/// Lets `user` run the daemon's files: the storage tree and `logs/` become
+/// its own, and the temporary directory (0700 by default) may be passed
+/// through (not listed) so it can reach them.
+fn give_to(user: &str, dir: &Path, root: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let account = nix::unistd::User::from_name(user)
+        .expect("look up the run_as user")
+        .unwrap_or_else(|| panic!("no user {user:?}: scripts/test creates it (run it as root once)"));
+    let (uid, gid) = (account.uid.as_raw(), account.gid.as_raw());
+    fn chown_tree(path: &Path, uid: u32, gid: u32) {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).expect("read dir") {
+                chown_tree(&entry.expect("dir entry").path(), uid, gid);
+            }
+        }
+    }
+    chown_tree(root, uid, gid);
+    chown_tree(&dir.join("logs"), uid, gid);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).expect("chmod temp dir");
 }
 
 impl Drop for Daemon {
@@ -358,8 +419,17 @@ fn users_file(tls: bool) -> String {
 /// The `[server]` table for tests: loopback on a free port, no delay after
 /// a failed login (tests try wrong passwords on purpose), and a short data
 /// timeout so a data connection that never comes fails fast.
-const SERVER_DEFAULTS: &[&str] =
-    &["listen = [\"127.0.0.1:0\"]", "failed_login_delay_ms = 0", "idle_timeout = 300", "data_timeout = 10"];
+///
+/// The tests run as root (CI does), and oxftpd refuses to start as root
+/// without `server.run_as` unless `allow_root = true` says it is meant; the
+/// harness says so, and the tests of `run_as` set it on top.
+const SERVER_DEFAULTS: &[&str] = &[
+    "listen = [\"127.0.0.1:0\"]",
+    "failed_login_delay_ms = 0",
+    "idle_timeout = 300",
+    "data_timeout = 10",
+    "allow_root = true",
+];
 
 fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
     let mut text = String::new();
@@ -373,6 +443,9 @@ fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
     for line in &config.server_extra {
         text.push_str(line);
         text.push('\n');
+    }
+    if let Some(user) = &config.run_as {
+        let _ = writeln!(text, "run_as = \"{user}\"");
     }
     if let Some((lo, hi)) = config.passive_range {
         let _ = writeln!(text, "\n[passive]\nport_range = [{lo}, {hi}]");
@@ -392,6 +465,10 @@ fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
         let _ = writeln!(text, "\n[users]\nfile = {}", toml_str(users));
     }
     text.push_str("\n[log]\nformat = \"terminal\"\nlevel = \"debug\"\n");
+    if config.xferlog {
+        let dir = root.parent().expect("the storage root is in the daemon's directory");
+        let _ = writeln!(text, "xferlog = {}", toml_str(&dir.join("logs/xferlog")));
+    }
     text.push_str(&config.extra_tables);
     text
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use oxftp_core::auth::Identity;
-use oxftp_core::policy::Rooted;
+use oxftp_core::policy::SharedStorage;
 use oxftp_core::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
 use crate::storage::OpendalStorage;
 
-/// Gives each identity the shared store confined to its home
-/// ([`Rooted`]), creating the home first when it does not exist: on an
+/// Gives each identity the shared store confined to its home (as
+/// [`SharedStorage`] does), creating the home first when it does not exist: on an
 /// object store a prefix with nothing in it cannot even be listed, and
 /// accounts come and go with the users file, so they cannot all be created
 /// in advance. A home that cannot be created is logged and the session
@@ -19,12 +19,14 @@ use crate::storage::OpendalStorage;
 #[derive(Debug, Clone)]
 pub struct OpendalFactory {
     store: Arc<OpendalStorage>,
+    shared: SharedStorage,
 }
 
 impl OpendalFactory {
     /// Serve every identity from `store`.
     pub fn new(store: Arc<OpendalStorage>) -> Self {
-        OpendalFactory { store }
+        let shared = SharedStorage::new(Arc::clone(&store) as Arc<dyn Storage>);
+        OpendalFactory { store, shared }
     }
 }
 
@@ -41,6 +43,6 @@ impl StorageFactory for OpendalFactory {
             slog::warn!(self.store.logger(), "cannot create home";
                 "user" => &identity.user, "home" => %identity.home, "error" => %e.message);
         }
-        Ok(Arc::new(Rooted::new(Arc::clone(&self.store) as Arc<dyn Storage>, identity.home.clone())))
+        self.shared.storage_for(identity).await
     }
 }

@@ -7,7 +7,7 @@
 //! A backend's tests get the whole suite with one macro call, one test per
 //! check:
 //!
-//! ```ignore
+//! ```text
 //! oxftp_core::storage_conformance!(|| async {
 //!     Some(oxftp_core::test_util::Subject::new(oxftp_core::memory::MemoryStorage::new()))
 //! });

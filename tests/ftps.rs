@@ -125,9 +125,7 @@ async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
     std::fs::write(root.path().join("alice/a.txt"), b"over TLS").unwrap();
     let storage = Arc::new(LocalFsFactory::new(root.path()).unwrap());
     let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Alice)), VPath::parse(b"/pub").unwrap(), None));
-    let mut options = Options::default();
-    options.tls = Some(tls.build().unwrap());
-    options.failed_login_delay = Duration::ZERO;
+    let options = Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
     let server = Server::new(storage, auth).with_options(options);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();

@@ -98,8 +98,7 @@ impl TestServer {
             VPath::parse(b"/pub").expect("vpath"),
             Some(VPath::parse(b"/incoming").expect("vpath")),
         ));
-        let mut options = Options::default();
-        options.failed_login_delay = Duration::from_millis(10);
+        let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
         tweak(&mut options);
         let server = Server::new(storage, auth).with_options(options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

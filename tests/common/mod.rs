@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oxftp::fs::LocalFsFactory;
-use oxftp::policy::AnonymousLogin;
+use oxftp::policy::{AnonymousLogin, Stack};
 use oxftp::{AccessClass, AuthError, Authenticator, Credentials, Identity, Options, Server, StorageFactory, VPath};
 use suppaftp::tokio::AsyncFtpStream;
 use tokio::sync::oneshot;
@@ -88,6 +88,20 @@ impl TestServer {
         wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
         tweak: impl FnOnce(&mut Options),
     ) -> TestServer {
+        Self::start_full(wrap, tweak, |_| None).await
+    }
+
+    /// A server whose sessions get their storage from the stack `stack`
+    /// makes over the local disk factory (a stack shared with another front end).
+    pub async fn start_with_stack(stack: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<Stack>) -> TestServer {
+        Self::start_full(|local| local, |_| {}, |factory| Some(stack(factory))).await
+    }
+
+    async fn start_full(
+        wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
+        tweak: impl FnOnce(&mut Options),
+        stack: impl FnOnce(Arc<dyn StorageFactory>) -> Option<Arc<Stack>>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in ["alice", "guest", "pub/incoming", "quota", "alice/upload/archive"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
@@ -100,7 +114,11 @@ impl TestServer {
         ));
         let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
         tweak(&mut options);
-        let server = Server::new(storage, auth).with_options(options);
+        let shared = stack(Arc::clone(&storage));
+        let mut server = Server::new(storage, auth).with_options(options);
+        if let Some(stack) = shared {
+            server = server.with_stack(stack);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();

@@ -12,14 +12,13 @@ use crate::admission::{Bans, Counter};
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::policy::Stack;
-use crate::storage::StorageFactory;
 
 /// What every session of one server shares.
 #[derive(Debug)]
 pub(crate) struct ServerContext {
     pub options: Options,
     /// Builds each logged-in user's storage.
-    pub stack: Stack,
+    pub stack: Arc<Stack>,
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
     pub sessions: AtomicUsize,
@@ -35,14 +34,14 @@ pub(crate) struct ServerContext {
 impl ServerContext {
     pub(crate) fn new(
         options: Options,
-        storage: Arc<dyn StorageFactory>,
+        stack: Arc<Stack>,
         auth: Arc<dyn Authenticator>,
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
         ServerContext {
             bans: Bans::new(options.ban.clone()),
-            stack: Stack::new(storage).with_rates(options.download_rate, options.upload_rate),
+            stack,
             options,
             auth,
             logger,

@@ -20,6 +20,7 @@ use crate::auth::Authenticator;
 use crate::context::ServerContext;
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::Options;
+use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
 
@@ -27,6 +28,8 @@ use crate::storage::StorageFactory;
 #[derive(Clone)]
 pub struct Server {
     storage: Arc<dyn StorageFactory>,
+    /// A storage stack shared with other front ends, if one was given.
+    stack: Option<Arc<Stack>>,
     auth: Arc<dyn Authenticator>,
     options: Options,
     logger: Logger,
@@ -35,7 +38,18 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server { storage, stack: None, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+    }
+
+    /// Build logged-in users' storage with `stack`, which other front ends
+    /// of the same service (SFTP, the web client's direct mode) share, so an
+    /// account's quota and bandwidth are counted once across them. Its
+    /// server-wide rates apply instead of `Options::download_rate` and
+    /// `upload_rate`. Without it, each run builds its own stack over the
+    /// factory given to [`Server::new`].
+    pub fn with_stack(mut self, stack: Arc<Stack>) -> Server {
+        self.stack = Some(stack);
+        self
     }
 
     pub fn with_options(mut self, options: Options) -> Server {
@@ -90,13 +104,14 @@ impl Server {
             ));
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(ServerContext::new(
-            self.options.clone(),
-            self.storage.clone(),
-            self.auth.clone(),
-            self.logger.clone(),
-            stop_rx,
-        ));
+        let stack = match &self.stack {
+            Some(stack) => Arc::clone(stack),
+            None => Arc::new(
+                Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
+            ),
+        };
+        let shared =
+            Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
         let mut acceptors = JoinSet::new();

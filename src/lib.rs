@@ -16,10 +16,12 @@
 //! your own), and [`policy`] layers that give the classic access models
 //! (anonymous, user, guest) on top of any storage.
 
-pub use oxftp_core::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
+pub use oxftp_core::auth::{
+    AccessClass, AnonymousLogin, AuthError, Authenticator, Credentials, Identity, NoAccounts, Swappable,
+};
 pub use oxftp_core::storage::{
-    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, VecLister,
-    WriteHandle, WriteMode,
+    Capabilities, DirEntry, DirLister, ErrorKind, Existing, ReadHandle, Storage, StorageError, StorageFactory,
+    VecLister, WriteHandle, WriteMode,
 };
 pub use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
 pub use oxftp_core::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};

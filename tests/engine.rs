@@ -673,3 +673,38 @@ async fn site_chmod_leaves_out_setuid_setgid_and_sticky_bits() {
     assert_eq!(mode(&srv), 0o4755);
     srv.stop().await;
 }
+
+/// A stack given to the server is the one its sessions use, so another front
+/// end holding it shares the account's quota counter with FTP.
+#[tokio::test]
+async fn a_stack_shared_with_another_front_end_shares_the_quota_counter() {
+    use std::sync::Arc;
+
+    use oxftp::policy::Stack;
+    use oxftp::{AccessClass, Identity, VPath};
+
+    let mut shared = None;
+    let srv = TestServer::start_with_stack(|factory| {
+        let stack = Arc::new(Stack::new(factory));
+        shared = Some(Arc::clone(&stack));
+        stack
+    })
+    .await;
+    let stack = shared.expect("the server took the stack");
+    let mut raw = Raw::login(srv.addr, "quota", "quota").await;
+    assert_eq!(raw.cmd("TYPE I").await.0, 200);
+    let mut data = raw.pasv_connect(None).await.unwrap();
+    assert_eq!(raw.cmd("STOR up.bin").await.0, 150);
+    data.write_all(&[1u8; 1000]).await.unwrap();
+    drop(data);
+    assert_eq!(raw.reply().await.0, 226);
+    // Written behind the server's back: a fresh count would see it, the shared one does not.
+    std::fs::write(srv.path("quota/outside.bin"), [2u8; 500]).unwrap();
+    let mut identity = Identity::new("quota", AccessClass::User);
+    identity.home = VPath::parse(b"/quota").unwrap();
+    identity.limits.quota_bytes = Some(100_000);
+    let storage = stack.for_identity(&identity).await.unwrap();
+    let usage = stack.quotas().usage_for("quota", storage.as_ref()).await.unwrap();
+    assert_eq!(usage.bytes(), 1000, "the FTP session's count, not a new walk");
+    srv.stop().await;
+}

@@ -130,7 +130,8 @@ async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     tokio::spawn(async move {
-        server.run_listeners(vec![Listener { tcp, implicit_tls: implicit }], std::future::pending()).await
+        let listener = if implicit { Listener::implicit_tls(tcp) } else { Listener::new(tcp) };
+        server.run_listeners(vec![listener], std::future::pending()).await
     });
     Fixture { addr, root }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oxftp::fs::LocalFsFactory;
-use oxftp::policy::AnonymousLogin;
-use oxftp::{AccessClass, AuthError, Authenticator, Credentials, Identity, Options, Server, VPath};
+use oxftp::policy::{AnonymousLogin, Stack};
+use oxftp::{AccessClass, AuthError, Authenticator, Credentials, Identity, Options, Server, StorageFactory, VPath};
 use suppaftp::tokio::AsyncFtpStream;
 use tokio::sync::oneshot;
 
@@ -28,6 +28,7 @@ impl Authenticator for TestAccounts {
             "quota" => (AccessClass::User, "/quota", false, "quota"),
             "slow" => (AccessClass::User, "/alice", false, "slow"),
             "perm" => (AccessClass::User, "/alice", false, "perm"),
+            "budget" => (AccessClass::User, "/alice", false, "budget"),
             _ => return Err(AuthError::UnknownUser),
         };
         if c.password != password {
@@ -39,6 +40,13 @@ impl Authenticator for TestAccounts {
         match c.user.as_str() {
             "quota" => id.limits.quota_bytes = Some(100_000),
             "slow" => id.limits.download_rate = Some(1024 * 1024),
+            "budget" => {
+                // A quota and a permission rule: every layer that looks before a write is stacked.
+                use oxftp::account::{DirRule, Permission, PermissionSet};
+                id.limits.quota_bytes = Some(100_000_000);
+                let dir = VPath::parse(b"/upload/archive").map_err(|e| AuthError::Backend(e.to_string()))?;
+                id.permissions.rules.push(DirRule { dir, allow: PermissionSet::all().without(Permission::Delete) });
+            }
             "perm" => {
                 use oxftp::account::{DirRule, Permission, PermissionSet};
                 let vp = |s: &str| VPath::parse(s.as_bytes()).map_err(|e| AuthError::Backend(e.to_string()));
@@ -72,11 +80,33 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Options)) -> TestServer {
+        Self::start_over(|local| local, tweak).await
+    }
+
+    /// A server whose storage is `wrap` of the local disk factory (e.g. a counting wrapper).
+    pub async fn start_over(
+        wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
+        tweak: impl FnOnce(&mut Options),
+    ) -> TestServer {
+        Self::start_full(wrap, tweak, |_| None).await
+    }
+
+    /// A server whose sessions get their storage from the stack `stack`
+    /// makes over the local disk factory (a stack shared with another front end).
+    pub async fn start_with_stack(stack: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<Stack>) -> TestServer {
+        Self::start_full(|local| local, |_| {}, |factory| Some(stack(factory))).await
+    }
+
+    async fn start_full(
+        wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
+        tweak: impl FnOnce(&mut Options),
+        stack: impl FnOnce(Arc<dyn StorageFactory>) -> Option<Arc<Stack>>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in ["alice", "guest", "pub/incoming", "quota", "alice/upload/archive"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
-        let storage = Arc::new(LocalFsFactory::new(dir.path()).expect("storage"));
+        let storage = wrap(Arc::new(LocalFsFactory::new(dir.path()).expect("storage")));
         let auth = Arc::new(AnonymousLogin::new(
             Some(Arc::new(TestAccounts)),
             VPath::parse(b"/pub").expect("vpath"),
@@ -84,7 +114,11 @@ impl TestServer {
         ));
         let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
         tweak(&mut options);
-        let server = Server::new(storage, auth).with_options(options);
+        let shared = stack(Arc::clone(&storage));
+        let mut server = Server::new(storage, auth).with_options(options);
+        if let Some(stack) = shared {
+            server = server.with_stack(stack);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();

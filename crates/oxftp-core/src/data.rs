@@ -94,7 +94,7 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     // TIME_WAIT for a minute, and without SO_REUSEADDR a busy server runs out
     // of passive ports (8,000 ports last about 8,000 transfers a minute).
     // One data connection per listener; a tiny backlog is enough.
-    crate::server::listen_reusable(addr, 4)
+    crate::net::listen_reusable(addr, 4)
 }
 
 /// Open the data connection a transfer needs.

@@ -20,8 +20,10 @@ pub enum TransferKind {
     Listing,
 }
 
-/// One finished transfer.
+/// One finished transfer. Non-exhaustive: a listener reads its fields; a
+/// test makes one with [`TransferEvent::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransferEvent {
     pub user: String,
     pub peer: SocketAddr,
@@ -39,6 +41,31 @@ pub struct TransferEvent {
     pub class: crate::auth::AccessClass,
     /// Sent in TYPE A (ASCII, CRLF line ends on the wire) rather than TYPE I.
     pub ascii: bool,
+}
+
+impl TransferEvent {
+    /// An event for a binary transfer by `user` (a full account) from
+    /// `peer`: no bytes, no time, not completed until those fields are set.
+    pub fn new(
+        user: impl Into<String>,
+        peer: SocketAddr,
+        kind: TransferKind,
+        command: &'static str,
+        path: VPath,
+    ) -> TransferEvent {
+        TransferEvent {
+            user: user.into(),
+            peer,
+            kind,
+            command,
+            path,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            completed: false,
+            class: crate::auth::AccessClass::User,
+            ascii: false,
+        }
+    }
 }
 
 /// Receives transfer events. Called on the session's task right after the

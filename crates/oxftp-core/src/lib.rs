@@ -5,19 +5,26 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod admission;
 pub mod auth;
 mod cmd;
+mod conn;
+mod context;
 mod data;
 pub mod events;
 pub mod limits;
 mod listing;
 pub mod memory;
 pub mod metrics;
+mod net;
+mod options;
 pub mod policy;
 pub mod server;
 mod session;
 pub mod storage;
 mod stream;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod tls;
 mod transfer;
 mod zero_copy;

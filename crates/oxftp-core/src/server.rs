@@ -6,128 +6,30 @@
 //! `Options::shutdown_timeout`.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slog::{Logger, o};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
-use crate::limits::{Bans, Counter};
+use crate::context::ServerContext;
+pub use crate::net::{LISTEN_BACKLOG, bind_listener};
+pub use crate::options::Options;
+use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
-
-/// Everything about the engine's behaviour that a daemon or embedder sets.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Text of the 220 greeting.
-    pub greeting: String,
-    /// Passive data ports (inclusive); `None` lets the OS pick ephemeral ports.
-    pub passive_ports: Option<(u16, u16)>,
-    /// Address advertised in 227 replies (a NAT's public address); default: the
-    /// address the client reached us on.
-    pub passive_address: Option<IpAddr>,
-    /// Allow PORT/EPRT (active mode).
-    pub active_enabled: bool,
-    /// Connect active data channels from port 20 (needs privilege; falls back
-    /// to an ephemeral port when binding fails).
-    pub active_source_port_20: bool,
-    /// A logged-in session with no command for this long gets 421 and is closed.
-    pub idle_timeout: Duration,
-    /// A connection must log in within this time.
-    pub login_timeout: Duration,
-    /// Waiting for a data connection (passive accept, active connect), and for
-    /// any progress on one.
-    pub data_timeout: Duration,
-    /// Concurrent sessions; more get 421 at the greeting. 0 = unlimited.
-    pub max_sessions: usize,
-    /// Longest control line accepted (longer ones get 500).
-    pub max_line: usize,
-    /// Delay before a failed login's 530 (slows password guessing; the same for
-    /// every failure reason).
-    pub failed_login_delay: Duration,
-    /// Failed logins after which the connection is closed.
-    pub max_login_failures: u32,
-    /// On shutdown, how long running sessions may go on before they are dropped.
-    pub shutdown_timeout: Duration,
-    /// FTPS (AUTH TLS, PROT P, implicit listeners); `None` = plain FTP only.
-    pub tls: Option<crate::tls::Tls>,
-    /// Concurrent sessions from one client address (421 at the greeting). 0 = unlimited.
-    pub max_sessions_per_ip: usize,
-    /// Which client addresses may connect at all (421 at the greeting otherwise).
-    pub ip_rules: crate::account::IpRules,
-    /// Ban addresses (and optionally accounts) after repeated failed logins; `None` = off.
-    pub ban: Option<crate::limits::BanPolicy>,
-    /// Server-wide download rate, bytes per second, shared by every session.
-    pub download_rate: Option<u64>,
-    /// Server-wide upload rate, bytes per second, shared by every session.
-    pub upload_rate: Option<u64>,
-    /// Told about every finished transfer (e.g. to announce completed uploads).
-    pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
-    /// Let SITE CHMOD set the setuid, setgid and sticky bits. Off: they are
-    /// left out, since files belong to the user the server runs as (root,
-    /// often) and a client could otherwise make a setuid program of its own.
-    pub chmod_special_bits: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            greeting: "oxftp ready".to_string(),
-            passive_ports: None,
-            passive_address: None,
-            active_enabled: true,
-            active_source_port_20: false,
-            idle_timeout: Duration::from_secs(300),
-            login_timeout: Duration::from_secs(60),
-            data_timeout: Duration::from_secs(30),
-            max_sessions: 1000,
-            max_line: oxftp_proto::line::DEFAULT_MAX_LINE,
-            failed_login_delay: Duration::from_secs(1),
-            max_login_failures: 3,
-            shutdown_timeout: Duration::from_secs(30),
-            tls: None,
-            max_sessions_per_ip: 0,
-            ip_rules: crate::account::IpRules::default(),
-            ban: None,
-            download_rate: None,
-            upload_rate: None,
-            transfer_listeners: Vec::new(),
-            chmod_special_bits: false,
-        }
-    }
-}
-
-/// What every session of one server shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub options: Options,
-    pub storage: Arc<dyn StorageFactory>,
-    pub auth: Arc<dyn Authenticator>,
-    pub logger: Logger,
-    pub sessions: AtomicUsize,
-    /// Live sessions per client address.
-    pub per_ip: Counter<IpAddr>,
-    /// Live logged-in sessions per account.
-    pub per_user: Counter<String>,
-    pub bans: Bans,
-    /// Quota usage per account, measured at an account's first login.
-    pub quotas: crate::policy::QuotaRegistry,
-    /// Bandwidth limiters: server-wide and per account.
-    pub rates: crate::limits::Rates,
-    /// Flips to true when the server shuts down; sessions close once idle.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// An FTP server: storage and authentication plus options. Cheap to clone.
 #[derive(Clone)]
 pub struct Server {
     storage: Arc<dyn StorageFactory>,
+    /// A storage stack shared with other front ends, if one was given.
+    stack: Option<Arc<Stack>>,
     auth: Arc<dyn Authenticator>,
     options: Options,
     logger: Logger,
@@ -136,7 +38,18 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server { storage, stack: None, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+    }
+
+    /// Build logged-in users' storage with `stack`, which other front ends
+    /// of the same service (SFTP, the web client's direct mode) share, so an
+    /// account's quota and bandwidth are counted once across them. Its
+    /// server-wide rates apply instead of `Options::download_rate` and
+    /// `upload_rate`. Without it, each run builds its own stack over the
+    /// factory given to [`Server::new`].
+    pub fn with_stack(mut self, stack: Arc<Stack>) -> Server {
+        self.stack = Some(stack);
+        self
     }
 
     pub fn with_options(mut self, options: Options) -> Server {
@@ -173,7 +86,7 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        let listeners = listeners.into_iter().map(|tcp| Listener { tcp, implicit_tls: false }).collect();
+        let listeners = listeners.into_iter().map(Listener::new).collect();
         self.run_listeners(listeners, shutdown).await
     }
 
@@ -191,19 +104,14 @@ impl Server {
             ));
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            options: self.options.clone(),
-            storage: self.storage.clone(),
-            auth: self.auth.clone(),
-            logger: self.logger.clone(),
-            sessions: AtomicUsize::new(0),
-            per_ip: Counter::default(),
-            per_user: Counter::default(),
-            bans: Bans::new(self.options.ban.clone()),
-            quotas: crate::policy::QuotaRegistry::new(),
-            rates: crate::limits::Rates::new(self.options.download_rate, self.options.upload_rate),
-            shutdown: stop_rx,
-        });
+        let stack = match &self.stack {
+            Some(stack) => Arc::clone(stack),
+            None => Arc::new(
+                Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
+            ),
+        };
+        let shared =
+            Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
         let mut acceptors = JoinSet::new();
@@ -237,38 +145,24 @@ impl Server {
     }
 }
 
-/// Accept-queue length asked for on control listeners; the kernel caps it at
-/// `net.core.somaxconn` (4096 on current kernels). A burst of clients waits
-/// here until the accept loop takes them. std and tokio ask for 128 (vsftpd
-/// for 32): when that queue is full the kernel drops the client's last
-/// handshake packet, and the client, which believes it is connected, waits
-/// for a greeting that comes only after retransmissions, or never.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// A listener on `addr` for control (or web) connections, with a
-/// [`LISTEN_BACKLOG`]-deep accept queue (see [`listen_reusable`]). Needs to
-/// run inside the tokio runtime.
-pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    listen_reusable(addr, LISTEN_BACKLOG)
-}
-
-/// Listen on `addr` with SO_REUSEADDR, so the port can be bound while earlier
-/// connections on it sit in TIME_WAIT (a restarted server; a passive port
-/// after a download, where we closed first). Linux still refuses a second
-/// listener on a port that has one.
-pub(crate) fn listen_reusable(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
-}
-
 /// A listening socket and how connections on it start.
 #[derive(Debug)]
 pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+}
+
+impl Listener {
+    /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
+    pub fn new(tcp: TcpListener) -> Listener {
+        Listener { tcp, implicit_tls: false }
+    }
+
+    /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
+    pub fn implicit_tls(tcp: TcpListener) -> Listener {
+        Listener { tcp, implicit_tls: true }
+    }
 }
 
 async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
@@ -289,7 +183,7 @@ async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStrea
 }
 
 /// Decrements the live-session count however a session ends.
-struct SessionSlot(Arc<Shared>);
+struct SessionSlot(Arc<ServerContext>);
 
 impl Drop for SessionSlot {
     fn drop(&mut self) {
@@ -297,7 +191,7 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<Shared>, mut stream: TcpStream, implicit_tls: bool) {
+async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
@@ -330,11 +224,8 @@ async fn start_session(shared: Arc<Shared>, mut stream: TcpStream, implicit_tls:
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls) {
-        Ok(mut session) => {
-            session.ip_slot = Some(ip_slot);
-            session.run().await
-        }
+    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
+        Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use async_trait::async_trait;
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
+use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// What went wrong in a storage operation, coarse enough to pick an FTP reply.
@@ -38,9 +39,12 @@ pub enum ErrorKind {
     Other,
 }
 
-/// A storage error: a kind for the reply code and a message for the reply text and logs.
+/// A storage error: a kind for the reply code and a message for the reply
+/// text and logs. Made with [`StorageError::new`] or one of the shorthands
+/// (non-exhaustive: new fields are not a breaking change).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct StorageError {
     pub kind: ErrorKind,
     pub message: String,
@@ -89,6 +93,23 @@ impl From<std::io::Error> for StorageError {
             _ => e.to_string(),
         };
         StorageError { kind, message }
+    }
+}
+
+impl StorageError {
+    /// The FTP reply for a failed storage operation: the 550 family, 553 for
+    /// a name, 552 for space, 502 for what the backend cannot do, 45x for
+    /// what may work later.
+    pub(crate) fn reply(&self) -> Reply {
+        let code = match self.kind {
+            ErrorKind::InvalidName => 553,
+            ErrorKind::InsufficientStorage => 552,
+            ErrorKind::Unsupported => 502,
+            ErrorKind::Transient => 450,
+            ErrorKind::Other => 451,
+            _ => 550,
+        };
+        Reply::new(code, &self.message)
     }
 }
 
@@ -185,6 +206,49 @@ pub enum WriteMode {
     Append,
 }
 
+/// What an upload's path holds before the upload starts, as one lookup found
+/// it. The layers of a storage stack that decide about a write (permissions,
+/// quotas) share that one lookup: the first that needs it looks, and passes
+/// it down with [`Storage::open_write_known`], so one STOR costs one
+/// `metadata` call (on an object store, one HEAD request) however many
+/// layers care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Nobody has looked yet.
+    Unknown,
+    /// A regular file of this many bytes.
+    File(u64),
+    /// No regular file: nothing there, something else (a directory), or
+    /// nothing that can be seen (the write itself then reports the problem).
+    NoFile,
+}
+
+impl Existing {
+    /// Look at `path` in `storage`: one `metadata` call.
+    pub async fn lookup(storage: &dyn Storage, path: &VPath) -> Existing {
+        match storage.metadata(path).await {
+            Ok(info) if info.is_file() => Existing::File(info.size),
+            _ => Existing::NoFile,
+        }
+    }
+
+    /// This, or a lookup now if nobody has looked yet.
+    pub async fn or_lookup(self, storage: &dyn Storage, path: &VPath) -> Existing {
+        match self {
+            Existing::Unknown => Existing::lookup(storage, path).await,
+            known => known,
+        }
+    }
+
+    /// The size of the regular file found, if one was.
+    pub fn file_size(self) -> Option<u64> {
+        match self {
+            Existing::File(size) => Some(size),
+            Existing::Unknown | Existing::NoFile => None,
+        }
+    }
+}
+
 /// An upload in progress. Bytes go through `AsyncWrite`; nothing is visible
 /// under the final name (for atomic backends) until `commit` succeeds.
 /// Dropping the handle without `commit` aborts the upload.
@@ -231,6 +295,20 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Open a file for writing.
     async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError>;
 
+    /// [`open_write`](Self::open_write) when a layer above has already looked
+    /// at what is at `path` (see [`Existing`]). Layers that need to know use
+    /// `existing` instead of asking again and pass it on; a backend ignores
+    /// it, which is what the default does.
+    async fn open_write_known(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+        existing: Existing,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        let _ = existing;
+        self.open_write(path, mode).await
+    }
+
     /// Remove a file (not a directory).
     async fn delete(&self, path: &VPath) -> Result<(), StorageError>;
 
@@ -259,7 +337,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
 /// Gives each logged-in session its storage, already confined to the
 /// identity's home. A local-disk backend opens a backend rooted at the home
 /// (so symlinks are resolved against it); a shared backend is wrapped in the
-/// `Rooted` policy layer.
+/// `Rooted` policy layer. Async, so a backend may do I/O here (open the home
+/// directory, create an object store's home prefix) without blocking.
+#[async_trait]
 pub trait StorageFactory: Send + Sync + fmt::Debug {
     /// What the storages this factory hands out can do (FEAT is answered before login).
     fn capabilities(&self) -> Capabilities {
@@ -267,5 +347,5 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
     }
 
     /// The storage for one logged-in identity.
-    fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+    async fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
 }

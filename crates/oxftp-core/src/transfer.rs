@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use oxftp_proto::ascii::{AsciiDecoder, AsciiEncoder};
+use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::data::{DataError, DataSetup, DataTls};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
-use crate::storage::{ReadHandle, Storage, StorageError, WriteHandle};
+use crate::storage::{ErrorKind, ReadHandle, Storage, StorageError, WriteHandle};
 use crate::stream::DataStream;
 use crate::zero_copy::{ReceiveError, ZeroCopy, receive_file, send_file};
 
@@ -61,6 +62,22 @@ pub(crate) enum TransferError {
     /// The data connection could not be made (425).
     #[error("{0}")]
     NoConnection(#[from] DataError),
+}
+
+impl TransferError {
+    /// The final reply for a transfer that ended with this error.
+    pub(crate) fn reply(&self) -> Reply {
+        match self {
+            TransferError::Network(_) | TransferError::Stalled => Reply::new(426, self.to_string()),
+            TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
+            TransferError::Storage(s) => match s.kind {
+                ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
+                ErrorKind::Transient => Reply::new(451, &s.message),
+                ErrorKind::Other => Reply::new(451, format!("Local error: {}", s.message)),
+                _ => s.reply(),
+            },
+        }
+    }
 }
 
 /// Bytes moved so far, readable by STAT while the transfer runs.

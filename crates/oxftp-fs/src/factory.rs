@@ -4,11 +4,13 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use oxftp_core::auth::Identity;
 use oxftp_core::storage::{ErrorKind, Storage, StorageError, StorageFactory};
 
+use crate::blocking::blocking;
 use crate::local::LocalFs;
-use crate::resolve::rel_path;
+use crate::paths::rel_path;
 
 /// Makes a [`LocalFs`] rooted at `root + identity.home` for each session.
 ///
@@ -34,20 +36,25 @@ impl LocalFsFactory {
     }
 }
 
+#[async_trait]
 impl StorageFactory for LocalFsFactory {
-    /// Opens the home directory: one `openat` beneath the root, run inline
-    /// because the trait is synchronous (it happens once per login).
-    fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
+    /// Opens the home directory: one `openat` beneath the root, on the
+    /// blocking pool like every other filesystem call.
+    async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
         if identity.home.is_root() {
             return Ok(Arc::new(self.base.clone()));
         }
         let rel = rel_path(&identity.home);
-        let dir = self.base.root_dir().open_dir(&rel).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StorageError::new(ErrorKind::NotFound, "home directory does not exist"),
-            io::ErrorKind::NotADirectory => StorageError::new(ErrorKind::NotADirectory, "home is not a directory"),
-            _ => StorageError::from(e),
-        })?;
-        let storage = LocalFs::from_dir(dir, self.base.origin().join(rel)).atomic_uploads(self.base.is_atomic());
+        let base = self.base.clone();
+        let storage = blocking(move || {
+            let dir = base.root_dir().open_dir(&rel).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => StorageError::new(ErrorKind::NotFound, "home directory does not exist"),
+                io::ErrorKind::NotADirectory => StorageError::new(ErrorKind::NotADirectory, "home is not a directory"),
+                _ => StorageError::from(e),
+            })?;
+            Ok(LocalFs::from_dir(dir, base.origin().join(rel)).atomic_uploads(base.is_atomic()))
+        })
+        .await?;
         Ok(Arc::new(storage))
     }
 }

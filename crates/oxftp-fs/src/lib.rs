@@ -29,12 +29,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod blocking;
 mod factory;
 mod list;
 mod local;
 mod meta;
 mod open;
-mod resolve;
+mod paths;
 mod upload;
 mod writer;
 

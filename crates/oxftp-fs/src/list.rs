@@ -47,7 +47,7 @@ impl DirLister for LocalLister {
         let Some(state) = self.state.take() else {
             return Ok(None);
         };
-        let (state, page) = crate::resolve::blocking(move || read_page(state)).await?;
+        let (state, page) = crate::blocking::blocking(move || read_page(state)).await?;
         self.state = state;
         // A directory whose size is a multiple of the page size ends with an
         // empty read: that is the end, not an empty page.

@@ -16,10 +16,11 @@ use oxftp_core::storage::{
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 
+use crate::blocking::blocking;
 use crate::list::LocalLister;
 use crate::meta::{MODE_MASK, file_info};
 use crate::open::open_regular;
-use crate::resolve::{blocking, rel_path};
+use crate::paths::rel_path;
 use crate::upload::{LocalUpload, is_temp_upload_name, open_upload};
 
 /// Local disk storage confined to `root`.

@@ -22,8 +22,9 @@ use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::blocking::blocking;
 use crate::open::open_regular;
-use crate::resolve::{blocking, name_path, rel_path};
+use crate::paths::{name_path, rel_path};
 use crate::writer::BlockWriter;
 
 /// Start of every temporary upload name (hidden: a leading dot).

@@ -11,11 +11,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxftp_core::auth::{AccessClass, Identity};
 use oxftp_core::storage::{DirEntry, ErrorKind, ReadHandle, Storage, StorageError, StorageFactory, WriteMode};
+use oxftp_core::test_util::Subject;
+use oxftp_core::test_util::helpers::kind_of as kind;
 use oxftp_fs::{LocalFs, LocalFsFactory};
 use oxftp_proto::listing::FileKind;
 use oxftp_proto::path::VPath;
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
+
+// The conformance suite every backend runs, on an empty temporary directory.
+oxftp_core::storage_conformance!(|| async {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = LocalFs::new(dir.path()).expect("open the temporary directory");
+    Some(Subject::new(fs).keeping(dir))
+});
+
+// The helpers below take raw byte paths (names need not be UTF-8) and insist
+// on local files (zero-copy), which the shared helpers do not.
 
 /// A temporary tree: `base/root` is served, `base/outside` is a sibling that
 /// must stay out of reach.
@@ -39,13 +51,6 @@ fn fixture() -> Fixture {
 
 fn vp(path: &[u8]) -> VPath {
     VPath::parse(path).unwrap()
-}
-
-fn kind<T>(result: Result<T, StorageError>) -> ErrorKind {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.kind,
-    }
 }
 
 async fn list_pages(fs: &LocalFs, path: &[u8]) -> Vec<Vec<DirEntry>> {
@@ -652,7 +657,7 @@ async fn factory_roots_each_session_at_its_home() {
     fs::write(f.root.join("home/file"), b"").unwrap();
 
     let factory = LocalFsFactory::new(&f.root).unwrap();
-    let ann = factory.storage_for(&identity(b"/home/ann")).unwrap();
+    let ann = factory.storage_for(&identity(b"/home/ann")).await.unwrap();
     let mut lister = ann.list(&VPath::root()).await.unwrap();
     let page = lister.next_page().await.unwrap().unwrap();
     let mut seen: Vec<Vec<u8>> = page.into_iter().map(|e| e.name).collect();
@@ -662,18 +667,18 @@ async fn factory_roots_each_session_at_its_home() {
     // The link to a sibling home leaves ann's root: refused.
     assert_eq!(kind(ann.metadata(&vp(b"/to-bob/diary")).await), ErrorKind::PermissionDenied);
 
-    let missing = factory.storage_for(&identity(b"/home/carol")).unwrap_err();
+    let missing = factory.storage_for(&identity(b"/home/carol")).await.unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
     assert_eq!(missing.message, "home directory does not exist");
-    assert_eq!(factory.storage_for(&identity(b"/home/file")).unwrap_err().kind, ErrorKind::NotADirectory);
-    assert_eq!(factory.storage_for(&identity(b"/home/escape")).unwrap_err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(factory.storage_for(&identity(b"/home/file")).await.unwrap_err().kind, ErrorKind::NotADirectory);
+    assert_eq!(factory.storage_for(&identity(b"/home/escape")).await.unwrap_err().kind, ErrorKind::PermissionDenied);
 
-    let whole = factory.storage_for(&identity(b"/")).unwrap();
+    let whole = factory.storage_for(&identity(b"/")).await.unwrap();
     assert_eq!(whole.metadata(&vp(b"/home/bob/diary")).await.unwrap().size, 5);
 
     // The atomic setting reaches the storages handed out.
     let plain = LocalFsFactory::new(&f.root).unwrap().atomic_uploads(false);
-    let bob = plain.storage_for(&identity(b"/home/bob")).unwrap();
+    let bob = plain.storage_for(&identity(b"/home/bob")).await.unwrap();
     let mut handle = bob.open_write(&vp(b"/diary"), CREATE).await.unwrap();
     handle.write_all(b"today").await.unwrap();
     handle.flush().await.unwrap();

@@ -29,6 +29,7 @@ mod blocks;
 pub mod config;
 pub mod error;
 pub mod events;
+mod factory;
 pub mod keys;
 pub mod list;
 mod storage;
@@ -36,6 +37,7 @@ pub mod write;
 
 pub use config::{ConfigError, OpendalConfig, S3Checksum, S3Config, Tuning};
 pub use events::UploadListener;
+pub use factory::OpendalFactory;
 pub use storage::{OpendalStorage, install_http_client};
 
 /// The OpenDAL crate this backend is built on, for callers that build their own operator.

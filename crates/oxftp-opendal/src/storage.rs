@@ -115,6 +115,11 @@ impl OpendalStorage {
         self
     }
 
+    /// The logger given with [`Self::with_logger`].
+    pub(crate) fn logger(&self) -> &slog::Logger {
+        &self.logger
+    }
+
     /// The underlying operator.
     pub fn operator(&self) -> &Operator {
         &self.op
@@ -162,8 +167,8 @@ impl OpendalStorage {
 
     /// Make sure the directory `path` exists, creating it and any missing
     /// parents (`mkdir -p`). For homes: a `Rooted` session whose home does
-    /// not exist cannot even list its root, so the daemon creates homes at
-    /// start-up or login. Fails with `NotADirectory` if a file is in the way.
+    /// not exist cannot even list its root, so [`OpendalFactory`](crate::OpendalFactory)
+    /// creates homes at login. Fails with `NotADirectory` if a file is in the way.
     pub async fn ensure_dir(&self, path: &VPath) -> Result<(), StorageError> {
         match self.metadata(path).await {
             Ok(info) if info.is_dir() => return Ok(()),

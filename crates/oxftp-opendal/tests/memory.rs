@@ -19,6 +19,9 @@ fn memory(tweak: impl FnOnce(&mut OpendalConfig)) -> OpendalStorage {
     OpendalStorage::from_config(&cfg).unwrap()
 }
 
+// The conformance suite every backend runs, on OpenDAL's memory service.
+oxftp_core::storage_conformance!(|| async { Some(oxftp_core::test_util::Subject::new(memory(|_| {}))) });
+
 #[tokio::test]
 async fn directories_are_prefixes_with_markers() {
     let s = memory(|_| {});
@@ -279,4 +282,26 @@ async fn ensure_dir_makes_homes() {
     put(&s, "/file", b"x").await;
     assert_eq!(s.ensure_dir(&p("/file/sub")).await.unwrap_err().kind, ErrorKind::NotADirectory);
     s.ensure_dir(&VPath::root()).await.unwrap();
+}
+
+#[tokio::test]
+async fn factory_creates_homes_at_login_and_roots_sessions_there() {
+    use oxftp_core::auth::{AccessClass, Identity};
+    use oxftp_core::storage::StorageFactory;
+    let store = Arc::new(memory(|_| {}));
+    let factory = oxftp_opendal::OpendalFactory::new(Arc::clone(&store));
+    assert_eq!(factory.capabilities(), store.capabilities());
+    let mut al = Identity::new("al", AccessClass::Guest);
+    al.home = p("/homes/al");
+    assert_eq!(store.metadata(&p("/homes/al")).await.unwrap_err().kind, ErrorKind::NotFound);
+    let session = factory.storage_for(&al).await.unwrap();
+    assert!(store.metadata(&p("/homes/al")).await.unwrap().is_dir(), "created at the first login");
+    let mut w = session.open_write(&p("/notes"), WriteMode::Create { exclusive: false }).await.unwrap();
+    w.write_all(b"al's").await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(get(&store, "/homes/al/notes", 0).await, b"al's", "the session's / is the home");
+    // A second login finds it there; a root home needs nothing created.
+    factory.storage_for(&al).await.unwrap();
+    let whole = factory.storage_for(&Identity::new("root", AccessClass::User)).await.unwrap();
+    assert!(whole.metadata(&p("/homes/al/notes")).await.unwrap().is_file());
 }

@@ -57,6 +57,29 @@ async fn directories_markers_and_rmdir() {
     assert_eq!(s.rmdir(&p("/implicit")).await.unwrap_err().kind, ErrorKind::DirectoryNotEmpty);
 }
 
+/// A fresh bucket per conformance check, all on one moto server started at
+/// the first call (`None`, and the suite is skipped, without moto).
+fn fresh_buckets() -> impl FnMut() -> std::future::Ready<Option<oxftp_core::test_util::Subject>> {
+    let mut moto: Option<Arc<Moto>> = None;
+    let mut buckets = 0;
+    move || {
+        if moto.is_none() {
+            moto = Moto::start().map(Arc::new);
+        }
+        let subject = moto.as_ref().map(|moto| {
+            buckets += 1;
+            let bucket = format!("conformance-{buckets}");
+            moto.create_bucket(&bucket);
+            oxftp_core::test_util::Subject::new(moto.storage(&bucket, |_| {})).keeping(Arc::clone(moto))
+        });
+        std::future::ready(subject)
+    }
+}
+
+// The conformance suite every backend runs, on a real S3 server (one moto
+// for all checks: starting one per check would cost seconds each).
+oxftp_core::storage_conformance!(one_test storage_conformance_on_s3, fresh_buckets());
+
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(VPath, u64)>>);
 

@@ -7,18 +7,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
-use oxftp_core::auth::{AuthError, Authenticator, Credentials, Identity};
-use oxftp_core::policy::{AnonymousLogin, SharedStorage};
+use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
 use oxftp_core::server::{Options, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
-use oxftp_opendal::OpendalStorage;
+use oxftp_opendal::{OpendalFactory, OpendalStorage};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
@@ -195,43 +193,6 @@ impl Reload {
     }
 }
 
-/// An authenticator that can be replaced while sessions run: each login
-/// uses whichever one is current when it starts, and sessions already
-/// logged in keep their identity (so a reload drops nobody).
-#[derive(Debug)]
-pub struct Swappable {
-    current: RwLock<Arc<dyn Authenticator>>,
-}
-
-impl Swappable {
-    /// Starts with `auth`.
-    pub fn new(auth: Arc<dyn Authenticator>) -> Swappable {
-        Swappable { current: RwLock::new(auth) }
-    }
-
-    /// Makes `auth` the one future logins use.
-    pub fn replace(&self, auth: Arc<dyn Authenticator>) {
-        // A poisoned lock only means a panic elsewhere between two Arc
-        // moves; the value is whole, so carry on with it.
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = auth;
-    }
-
-    fn current(&self) -> Arc<dyn Authenticator> {
-        Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
-}
-
-#[async_trait]
-impl Authenticator for Swappable {
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        self.current().authenticate(credentials).await
-    }
-
-    async fn certificate_login(&self, user: &str, peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
-        self.current().certificate_login(user, peer).await
-    }
-}
-
 /// Who may log in (anonymous in front of the accounts backend when enabled;
 /// nobody when neither is configured), and what SIGHUP reloads.
 pub fn authenticator(config: &Config) -> (Arc<dyn Authenticator>, Reload) {
@@ -311,9 +272,8 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
                     store.ensure_dir(&dir).await.map_err(|e| anyhow::anyhow!("cannot create {dir}: {}", e.message))?;
                 }
             }
-            let shared = SharedStorage::new(Arc::clone(&store) as Arc<dyn oxftp_core::storage::Storage>);
-            let auth = Arc::new(EnsureHome { inner: auth, store, logger: logger.clone() });
-            (Arc::new(shared), auth)
+            // The factory creates each account's home at its first login.
+            (Arc::new(OpendalFactory::new(store)), auth)
         }
     };
     describe(config, &logger);
@@ -327,43 +287,6 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
     });
     let server = Server::new(storage, auth).with_options(options).with_logger(logger);
     Ok(Composed { server, reload, xferlog })
-}
-
-/// Creates an account's home in the object store at login: a prefix that
-/// does not exist cannot even be listed, and accounts come and go with the
-/// users file, so start-up cannot create them all.
-#[derive(Debug)]
-struct EnsureHome {
-    inner: Arc<dyn Authenticator>,
-    store: Arc<OpendalStorage>,
-    logger: Logger,
-}
-
-impl EnsureHome {
-    async fn ensure(&self, identity: &Identity) {
-        if identity.home.is_root() {
-            return;
-        }
-        if let Err(e) = self.store.ensure_dir(&identity.home).await {
-            // The session still starts; its commands will report the store's trouble.
-            warn!(self.logger, "cannot create home"; "user" => &identity.user, "home" => %identity.home, "error" => %e.message);
-        }
-    }
-}
-
-#[async_trait]
-impl Authenticator for EnsureHome {
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        let identity = self.inner.authenticate(credentials).await?;
-        self.ensure(&identity).await;
-        Ok(identity)
-    }
-
-    async fn certificate_login(&self, user: &str, peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
-        let identity = self.inner.certificate_login(user, peer).await?;
-        self.ensure(&identity).await;
-        Ok(identity)
-    }
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.
@@ -482,23 +405,11 @@ fn describe_web(config: &Config, web: &WebSettings, logger: &Logger) {
     }
 }
 
-/// The authenticator when no login method is configured: refuses everyone,
-/// so the server still starts (and answers) while the admin finishes setup.
-#[derive(Debug)]
-struct NoAccounts;
-
-#[async_trait]
-impl Authenticator for NoAccounts {
-    async fn authenticate(&self, _credentials: &Credentials) -> Result<Identity, AuthError> {
-        Err(AuthError::UnknownUser)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use oxftp_core::auth::AccessClass;
+    use oxftp_core::auth::{AccessClass, AuthError, Credentials};
 
     use super::*;
     use crate::config::Overrides;
@@ -712,17 +623,19 @@ mod tests {
         let composed = server(&config, Logger::root(slog::Discard, slog::o!())).await.unwrap();
         assert!(matches!(composed.reload, Reload::TomlUsers { .. }));
 
-        // The wrapper the server uses for object stores, over its own store.
+        // The factory the server uses for object stores, over its own store:
+        // the engine asks it for storage only after a successful login.
         use oxftp_core::storage::Storage as _;
         let logger = Logger::root(slog::Discard, slog::o!());
         let store = object_store(&config, &logger).unwrap().expect("an object store");
-        let (inner, _) = authenticator(&config);
-        let auth = EnsureHome { inner, store: Arc::clone(&store), logger };
+        let factory = OpendalFactory::new(Arc::clone(&store));
+        let (auth, _) = authenticator(&config);
         let home = oxftp_proto::path::VPath::parse(b"/homes/al").unwrap();
         assert!(store.metadata(&home).await.is_err(), "no home before the first login");
         assert!(auth.authenticate(&creds("al", "nope")).await.is_err());
         assert!(store.metadata(&home).await.is_err(), "a failed login creates nothing");
-        auth.authenticate(&creds("al", "pw")).await.unwrap();
+        let identity = auth.authenticate(&creds("al", "pw")).await.unwrap();
+        factory.storage_for(&identity).await.unwrap();
         assert!(store.metadata(&home).await.unwrap().is_dir());
     }
 

@@ -281,18 +281,14 @@ mod tests {
     use super::*;
 
     fn event(kind: TransferKind, path: &[u8]) -> TransferEvent {
-        TransferEvent {
-            user: "alice".into(),
-            peer: "[::ffff:192.0.2.7]:40000".parse().unwrap(),
-            kind,
-            command: "RETR",
-            path: VPath::parse(path).unwrap(),
-            bytes: 1234,
-            elapsed: Duration::from_millis(2600),
-            completed: true,
-            class: AccessClass::User,
-            ascii: false,
-        }
+        let peer = "[::ffff:192.0.2.7]:40000".parse().unwrap();
+        let mut event = TransferEvent::new("alice", peer, kind, "RETR", VPath::parse(path).unwrap());
+        event.bytes = 1234;
+        event.elapsed = Duration::from_millis(2600);
+        event.completed = true;
+        event.class = AccessClass::User;
+        event.ascii = false;
+        event
     }
 
     fn at(day: u32) -> chrono::DateTime<chrono::Utc> {

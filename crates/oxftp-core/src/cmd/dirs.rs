@@ -1,70 +1,55 @@
-//! Directories: CWD/XCWD, CDUP/XCUP, PWD/XPWD, MKD/XMKD, RMD/XRMD (RFC 959 4.1.1, 4.1.3; RFC 775).
-//!
-//! Wire format: `CWD <path>` → 250 or 550 · `CDUP` → 250 (same as `CWD ..`) ·
-//! `PWD` → 257 "<path>" (quotes in the path doubled) · `MKD <path>` → 257
-//! "<path>" created · `RMD <path>` → 250, or 550 when missing or not empty.
+//! Directories: CWD/XCWD, CDUP/XCUP, PWD/XPWD, MKD/XMKD, RMD/XRMD (RFC 959
+//! 4.1.1, 4.1.3; the X forms from RFC 775).
 
-use crate::session::Session;
+use crate::conn::{Answered, Conn, LoggedIn};
 
-impl Session {
-    pub(crate) async fn cmd_cwd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        match storage.metadata(&path).await {
-            Ok(info) if info.is_dir() => {
-                self.cwd = path;
-                self.reply(250, "Directory successfully changed.").await;
-            }
-            Ok(_) => self.reply(550, "Not a directory.").await,
-            Err(e) => self.storage_failed(&e).await,
+/// `CWD <path>` (RFC 959 4.1.1; `CDUP` is `CWD ..`) → `250` · `550` when
+/// it is not a directory or cannot be reached.
+pub(crate) async fn cwd(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> Answered {
+    let path = user.resolve(conn, arg).await?;
+    match user.storage.metadata(&path).await {
+        Ok(info) if info.is_dir() => {
+            user.cwd = path;
+            Ok(conn.reply(250, "Directory successfully changed.").await)
         }
+        Ok(_) => Err(conn.reply(550, "Not a directory.").await),
+        Err(e) => Err(conn.storage_failed(&e).await),
     }
+}
 
-    pub(crate) async fn cmd_pwd(&mut self) {
-        let mut text = self.cwd.quoted();
-        text.extend_from_slice(b" is the current directory.");
-        self.reply(257, text).await;
+/// `PWD` (RFC 959 4.1.3) → `257 "<path>" is the current directory.` (quotes
+/// in the path doubled).
+pub(crate) async fn pwd(conn: &mut Conn, user: &LoggedIn) -> Answered {
+    let mut text = user.cwd.quoted();
+    text.extend_from_slice(b" is the current directory.");
+    Ok(conn.reply(257, text).await)
+}
+
+/// `MKD <path>` (RFC 959 4.1.3) → `257 "<path>" directory created.` · `550`.
+pub(crate) async fn mkd(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answered {
+    let path = user.resolve(conn, arg).await?;
+    if path.is_root() {
+        return Err(conn.reply(550, "File exists.").await);
     }
-
-    pub(crate) async fn cmd_mkd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if path.is_root() {
-            self.reply(550, "File exists.").await;
-            return;
+    match user.storage.mkdir(&path).await {
+        Ok(()) => {
+            let mut text = path.quoted();
+            text.extend_from_slice(b" directory created.");
+            Ok(conn.reply(257, text).await)
         }
-        match storage.mkdir(&path).await {
-            Ok(()) => {
-                let mut text = path.quoted();
-                text.extend_from_slice(b" directory created.");
-                self.reply(257, text).await;
-            }
-            Err(e) => self.storage_failed(&e).await,
-        }
+        Err(e) => Err(conn.storage_failed(&e).await),
     }
+}
 
-    pub(crate) async fn cmd_rmd(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if path.is_root() || self.cwd.starts_with(&path) {
-            self.reply(550, "Cannot remove the current directory or one of its parents.").await;
-            return;
-        }
-        match storage.rmdir(&path).await {
-            Ok(()) => self.reply(250, "Directory removed.").await,
-            Err(e) => self.storage_failed(&e).await,
-        }
+/// `RMD <path>` (RFC 959 4.1.3) → `250` · `550` when missing, not empty, or
+/// the current directory or one of its parents.
+pub(crate) async fn rmd(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answered {
+    let path = user.resolve(conn, arg).await?;
+    if path.is_root() || user.cwd.starts_with(&path) {
+        return Err(conn.reply(550, "Cannot remove the current directory or one of its parents.").await);
+    }
+    match user.storage.rmdir(&path).await {
+        Ok(()) => Ok(conn.reply(250, "Directory removed.").await),
+        Err(e) => Err(conn.storage_failed(&e).await),
     }
 }

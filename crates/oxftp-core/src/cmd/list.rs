@@ -1,7 +1,5 @@
 //! Directory listings over the data connection: LIST and NLST (RFC 959 4.1.3).
 //!
-//! Wire format: `LIST [-flags] [path|pattern]` → 150, `ls -l` lines, 226 ·
-//! `NLST [-flags] [path|pattern]` → 150, one name per line, 226.
 //! Flags as `ls` takes them (`-a`, `-l`, `-la`, `-CF`…): `-a` shows dot files,
 //! `-F` marks directories with `/`, `-d` lists a directory itself, and
 //! `NLST -l` gives long lines. A pattern (`*.txt`, `data/?.csv`, `[ab]*`)
@@ -13,9 +11,9 @@ use oxftp_proto::glob::{Glob, has_glob_chars};
 use oxftp_proto::listing::parse_list_args;
 use oxftp_proto::path::VPath;
 
-use crate::auth::AccessClass;
+use super::transfer::{Announce, start};
+use crate::conn::{Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
 use crate::listing::{ListSpec, MAX_GLOB_MATCHES, Style};
-use crate::session::Session;
 use crate::storage::DirEntry;
 use crate::transfer::Job;
 
@@ -26,85 +24,81 @@ pub(crate) enum Kind {
     Nlst,
 }
 
-impl Session {
-    /// Whether this session may write at all (for MLSx `perm`).
-    pub(crate) fn writable(&self) -> bool {
-        self.identity.as_ref().is_some_and(|i| !i.read_only && i.class != AccessClass::Anonymous)
+/// Work out what a LIST/NLST/STAT argument names; replies on error.
+pub(crate) async fn list_spec(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    args: &[u8],
+    style: Style,
+) -> Result<ListSpec, Replied> {
+    let (opts, arg) = parse_list_args(args);
+    let style = if style == Style::Names && opts.long { Style::Long } else { style };
+    let mut spec = ListSpec {
+        lister: None,
+        dir: user.cwd.clone(),
+        single: None,
+        filter: None,
+        style,
+        show_hidden: opts.all,
+        classify: opts.classify,
+        prefix: Vec::new(),
+        writable: user.writable(),
+        max_entries: usize::MAX,
+    };
+    let Some(arg) = arg else { return Ok(spec) };
+    let (dir_part, last) = match arg.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&arg[..=i], &arg[i + 1..]),
+        None => (&b""[..], &arg[..]),
+    };
+    if has_glob_chars(last) {
+        let glob = match Glob::new(last) {
+            Ok(g) => g,
+            Err(e) => return Err(conn.reply(501, format!("Bad pattern: {e}")).await),
+        };
+        spec.dir = user.resolve(conn, if dir_part.is_empty() { b"." } else { dir_part }).await?;
+        spec.filter = Some(glob);
+        spec.prefix = dir_part.to_vec();
+        spec.max_entries = MAX_GLOB_MATCHES;
+        return Ok(spec);
     }
+    let path = user.resolve(conn, &arg).await?;
+    match user.storage.metadata(&path).await {
+        Ok(info) if info.is_dir() && !opts.directory => {
+            spec.dir = path;
+            Ok(spec)
+        }
+        Ok(info) => {
+            let name = if style == Style::Names { arg.clone() } else { display_name(&path) };
+            spec.single = Some(DirEntry { name, info });
+            Ok(spec)
+        }
+        Err(e) => Err(conn.storage_failed(&e).await),
+    }
+}
 
-    /// Work out what a LIST/NLST/STAT argument names. Replies and returns None on error.
-    pub(crate) async fn list_spec(&mut self, args: &[u8], style: Style) -> Option<ListSpec> {
-        let storage = self.storage.clone()?;
-        let (opts, arg) = parse_list_args(args);
-        let style = if style == Style::Names && opts.long { Style::Long } else { style };
-        let mut spec = ListSpec {
-            lister: None,
-            dir: self.cwd.clone(),
-            single: None,
-            filter: None,
-            style,
-            show_hidden: opts.all,
-            classify: opts.classify,
-            prefix: Vec::new(),
-            writable: self.writable(),
-            max_entries: usize::MAX,
-        };
-        let Some(arg) = arg else { return Some(spec) };
-        let (dir_part, last) = match arg.iter().rposition(|&b| b == b'/') {
-            Some(i) => (&arg[..=i], &arg[i + 1..]),
-            None => (&b""[..], &arg[..]),
-        };
-        if has_glob_chars(last) {
-            let glob = match Glob::new(last) {
-                Ok(g) => g,
-                Err(e) => {
-                    self.reply(501, format!("Bad pattern: {e}")).await;
-                    return None;
-                }
-            };
-            spec.dir = self.resolve(if dir_part.is_empty() { b"." } else { dir_part }).await?;
-            spec.filter = Some(glob);
-            spec.prefix = dir_part.to_vec();
-            spec.max_entries = MAX_GLOB_MATCHES;
-            return Some(spec);
-        }
-        let path = self.resolve(&arg).await?;
-        match storage.metadata(&path).await {
-            Ok(info) if info.is_dir() && !opts.directory => {
-                spec.dir = path;
-                Some(spec)
-            }
-            Ok(info) => {
-                let name = if style == Style::Names { arg.clone() } else { display_name(&path) };
-                spec.single = Some(DirEntry { name, info });
-                Some(spec)
-            }
-            Err(e) => {
-                self.storage_failed(&e).await;
-                None
-            }
-        }
+/// `LIST [-flags] [path|pattern]` (RFC 959 4.1.3) → `150`, `ls -l` lines,
+/// `226` · `NLST [-flags] [path|pattern]` → `150`, one name per line, `226`
+/// · `425` without a data connection set up · `550` (before any 150) when
+/// the directory cannot be listed.
+pub(crate) async fn list(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    args: &[u8],
+    kind: Kind,
+) -> Result<Running, Replied> {
+    if transfer.data.is_none() {
+        return Err(conn.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await);
     }
-
-    pub(crate) async fn cmd_list(&mut self, args: &[u8], kind: Kind) {
-        if self.data.is_none() {
-            return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
-        }
-        let style = if kind == Kind::List { Style::Long } else { Style::Names };
-        let Some(mut spec) = self.list_spec(args, style).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if let Err(e) = spec.open(storage.as_ref()).await {
-            return self.storage_failed(&e).await;
-        }
-        let path = spec.dir.clone();
-        let what = if kind == Kind::List { "LIST" } else { "NLST" };
-        self.start(Job::List { storage, spec: Box::new(spec) }, what, path, "Here comes the directory listing.", None)
-            .await;
+    let style = if kind == Kind::List { Style::Long } else { Style::Names };
+    let mut spec = list_spec(conn, user, args, style).await?;
+    if let Err(e) = spec.open(user.storage.as_ref()).await {
+        return Err(conn.storage_failed(&e).await);
     }
+    let path = spec.dir.clone();
+    let command = if kind == Kind::List { TransferCommand::List } else { TransferCommand::Nlst };
+    let job = Job::List { storage: user.storage.clone(), spec: Box::new(spec) };
+    start(conn, user, transfer, job, Announce::new(command, path, "Here comes the directory listing.")).await
 }
 
 /// The last component of a path, or `/` for the root.

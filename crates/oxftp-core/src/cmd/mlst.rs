@@ -1,80 +1,68 @@
-//! Machine-readable listings: MLSD and MLST (RFC 3659 §7), and OPTS MLST.
-//!
-//! Wire format: `MLSD [dir]` → 150, one `facts; name` line per entry, 226 ·
-//! `MLST [path]` → `250-Listing path`, one line ` facts; path`, `250 End`.
-//! Facts: type, size, modify, perm, unique, UNIX.mode.
+//! Machine-readable listings: MLSD and MLST (RFC 3659 §7). Facts: type,
+//! size, modify, perm, unique, UNIX.mode.
 
 use oxftp_proto::listing::mlsx_line;
 use oxftp_proto::reply::Reply;
 
+use super::transfer::{Announce, start};
+use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
 use crate::listing::{ListSpec, Style, perm_fact};
-use crate::session::Session;
 use crate::transfer::Job;
 
-impl Session {
-    pub(crate) async fn cmd_mlsd(&mut self, arg: Option<&[u8]>) {
-        if self.data.is_none() {
-            return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
-        }
-        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        match storage.metadata(&path).await {
-            Ok(info) if info.is_dir() => {}
-            Ok(_) => {
-                return self.reply(501, "MLSD needs a directory; use MLST for a file.").await;
-            }
-            Err(e) => return self.storage_failed(&e).await,
-        }
-        let mut spec = ListSpec {
-            lister: None,
-            dir: path.clone(),
-            single: None,
-            filter: None,
-            style: Style::Facts,
-            show_hidden: true,
-            classify: false,
-            prefix: Vec::new(),
-            writable: self.writable(),
-            max_entries: usize::MAX,
-        };
-        if let Err(e) = spec.open(storage.as_ref()).await {
-            return self.storage_failed(&e).await;
-        }
-        self.start(
-            Job::List { storage, spec: Box::new(spec) },
-            "MLSD",
-            path,
-            "Here comes the directory listing.",
-            None,
-        )
-        .await;
+/// `MLSD [dir]` (RFC 3659 §7) → `150`, one `facts; name` line per entry,
+/// `226` · `425` without a data connection set up · `501` for a file (use
+/// MLST) · `550`.
+pub(crate) async fn mlsd(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    arg: Option<&[u8]>,
+) -> Result<Running, Replied> {
+    if transfer.data.is_none() {
+        return Err(conn.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await);
     }
+    let path = user.resolve(conn, arg.unwrap_or(b".")).await?;
+    match user.storage.metadata(&path).await {
+        Ok(info) if info.is_dir() => {}
+        Ok(_) => return Err(conn.reply(501, "MLSD needs a directory; use MLST for a file.").await),
+        Err(e) => return Err(conn.storage_failed(&e).await),
+    }
+    let mut spec = ListSpec {
+        lister: None,
+        dir: path.clone(),
+        single: None,
+        filter: None,
+        style: Style::Facts,
+        show_hidden: true,
+        classify: false,
+        prefix: Vec::new(),
+        writable: user.writable(),
+        max_entries: usize::MAX,
+    };
+    if let Err(e) = spec.open(user.storage.as_ref()).await {
+        return Err(conn.storage_failed(&e).await);
+    }
+    let job = Job::List { storage: user.storage.clone(), spec: Box::new(spec) };
+    let announce = Announce::new(TransferCommand::Mlsd, path, "Here comes the directory listing.");
+    start(conn, user, transfer, job, announce).await
+}
 
-    pub(crate) async fn cmd_mlst(&mut self, arg: Option<&[u8]>) {
-        let Some(path) = self.resolve(arg.unwrap_or(b".")).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        match storage.metadata(&path).await {
-            Ok(info) => {
-                let mut line = vec![b' '];
-                mlsx_line(path.as_bytes(), &info, perm_fact(&info, self.writable()), None, &mut line);
-                // mlsx_line ends its line with CRLF; the reply adds its own.
-                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    line.pop();
-                }
-                let mut first = b"Listing ".to_vec();
-                first.extend_from_slice(path.as_bytes());
-                let reply = Reply::multi(250, vec![first, line, b"End".to_vec()]);
-                self.send(&reply).await;
+/// `MLST [path]` (RFC 3659 §7) → `250-Listing path`, one line ` facts;
+/// path`, `250 End` · `550`.
+pub(crate) async fn mlst(conn: &mut Conn, user: &LoggedIn, arg: Option<&[u8]>) -> Answered {
+    let path = user.resolve(conn, arg.unwrap_or(b".")).await?;
+    match user.storage.metadata(&path).await {
+        Ok(info) => {
+            let mut line = vec![b' '];
+            mlsx_line(path.as_bytes(), &info, perm_fact(&info, user.writable()), None, &mut line);
+            // mlsx_line ends its line with CRLF; the reply adds its own.
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
             }
-            Err(e) => self.storage_failed(&e).await,
+            let mut first = b"Listing ".to_vec();
+            first.extend_from_slice(path.as_bytes());
+            Ok(conn.send(&Reply::multi(250, vec![first, line, b"End".to_vec()])).await)
         }
+        Err(e) => Err(conn.storage_failed(&e).await),
     }
 }

@@ -1,157 +1,25 @@
-//! Command handlers, one file per command or small family, each with its RFC
-//! and wire format. `dispatch` checks login state, then calls the handler.
+//! Command handlers, one file per command or small family (like mini-redis's
+//! `cmd/`). Each handler is a function that takes only the state it needs:
+//! the connection ([`Conn`](crate::conn::Conn)), the logged-in user
+//! ([`LoggedIn`](crate::conn::LoggedIn): identity, storage, directory) when
+//! the command works on files, transfer parameters when it uses them. Each
+//! says in its doc comment which RFC defines the command and what goes over
+//! the wire, and returns [`Answered`](crate::conn::Answered), the proof that
+//! it replied. `crate::session` parses and dispatches to them.
 
-mod abor;
-mod auth;
-mod dirs;
-mod files;
-mod help;
-mod info;
-mod list;
-mod login;
-mod mlst;
-mod params;
-mod ports;
-mod rename;
-mod site;
-mod stat;
-mod transfer;
-
-use oxftp_proto::command::Command;
-use oxftp_proto::path::VPath;
-use oxftp_proto::reply::Reply;
-
-use crate::session::{Flow, Session};
-use crate::storage::{ErrorKind, StorageError};
-use crate::transfer::TransferError;
-
-/// The reply for a failed storage operation (550 family; 552 for space; 45x for transient).
-pub(crate) fn storage_error_reply(e: &StorageError) -> Reply {
-    let code = match e.kind {
-        ErrorKind::InvalidName => 553,
-        ErrorKind::InsufficientStorage => 552,
-        ErrorKind::Unsupported => 502,
-        ErrorKind::Transient => 450,
-        ErrorKind::Other => 451,
-        _ => 550,
-    };
-    Reply::new(code, &e.message)
-}
-
-/// The final reply for a failed transfer.
-pub(crate) fn transfer_error_reply(e: &TransferError) -> Reply {
-    match e {
-        TransferError::Network(_) | TransferError::Stalled => Reply::new(426, e.to_string()),
-        TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
-        TransferError::Storage(s) => match s.kind {
-            ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
-            ErrorKind::Transient => Reply::new(451, &s.message),
-            ErrorKind::Other => Reply::new(451, format!("Local error: {}", s.message)),
-            _ => storage_error_reply(s),
-        },
-    }
-}
-
-impl Session {
-    /// Resolve a client path against the current directory (501 on a bad path).
-    pub(crate) async fn resolve(&mut self, arg: &[u8]) -> Option<VPath> {
-        match self.cwd.resolve(arg) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                self.reply(501, format!("Invalid path: {e}")).await;
-                None
-            }
-        }
-    }
-
-    /// Reply to a storage failure with its code and text.
-    pub(crate) async fn storage_failed(&mut self, e: &StorageError) {
-        let reply = storage_error_reply(e);
-        self.send(&reply).await;
-    }
-
-    pub(crate) async fn dispatch(&mut self, command: Command, rename_from: Option<VPath>) -> Flow {
-        use Command as C;
-        let needs_login = !matches!(
-            command,
-            C::User { .. }
-                | C::Pass { .. }
-                | C::Acct { .. }
-                | C::Quit
-                | C::Rein
-                | C::Help { .. }
-                | C::Feat
-                | C::Syst
-                | C::Noop
-                | C::Opts { .. }
-                | C::Host { .. }
-                | C::Clnt { .. }
-                | C::Stat { path: None }
-                | C::Auth { .. }
-                | C::Pbsz { .. }
-                | C::Prot { .. }
-                | C::Ccc
-                | C::Abor
-        );
-        if needs_login && !self.logged_in() {
-            self.reply(530, "Please login with USER and PASS.").await;
-            return Flow::Continue;
-        }
-        match command {
-            C::User { name } => return self.cmd_user(name).await,
-            C::Pass { password } => return self.cmd_pass(password).await,
-            C::Acct { .. } => self.cmd_acct().await,
-            C::Rein => self.cmd_rein().await,
-            C::Quit => {
-                self.reply(221, "Goodbye.").await;
-                return Flow::Close;
-            }
-            C::Cwd { path } => self.cmd_cwd(&path).await,
-            C::Cdup => self.cmd_cwd(b"..").await,
-            C::Pwd => self.cmd_pwd().await,
-            C::Mkd { path } => self.cmd_mkd(&path).await,
-            C::Rmd { path } => self.cmd_rmd(&path).await,
-            C::Dele { path } => self.cmd_dele(&path).await,
-            C::Rnfr { path } => self.cmd_rnfr(&path).await,
-            C::Rnto { path } => self.cmd_rnto(&path, rename_from).await,
-            C::Retr { path } => self.cmd_retr(&path).await,
-            C::Stor { path } => self.cmd_stor(&path, transfer::Upload::Store).await,
-            C::Appe { path } => self.cmd_stor(&path, transfer::Upload::Append).await,
-            C::Stou { path } => self.cmd_stou(path).await,
-            C::Rest { offset } => self.cmd_rest(offset).await,
-            C::Allo => self.reply(202, "ALLO not needed: storage grows on demand.").await,
-            C::Abor => return self.cmd_abor().await,
-            C::Type(t) => self.cmd_type(t).await,
-            C::Mode => self.reply(200, "Mode set to S.").await,
-            C::Stru => self.reply(200, "Structure set to F.").await,
-            C::Pasv => self.cmd_pasv().await,
-            C::Epsv(arg) => self.cmd_epsv(arg).await,
-            C::Port(addr) => self.cmd_port(std::net::SocketAddr::V4(addr)).await,
-            C::Eprt(addr) => self.cmd_port(addr).await,
-            C::List { args } => self.cmd_list(&args, list::Kind::List).await,
-            C::Nlst { args } => self.cmd_list(&args, list::Kind::Nlst).await,
-            C::Mlsd { path } => self.cmd_mlsd(path.as_deref()).await,
-            C::Mlst { path } => self.cmd_mlst(path.as_deref()).await,
-            C::Size { path } => self.cmd_size(&path).await,
-            C::Mdtm { path } => self.cmd_mdtm(&path).await,
-            C::Mfmt { unix_secs, path } => self.cmd_mfmt(unix_secs, &path).await,
-            C::Stat { path } => return self.cmd_stat(path.as_deref()).await,
-            C::Help { topic } => self.cmd_help(topic.as_deref()).await,
-            C::Syst => self.reply(215, "UNIX Type: L8").await,
-            C::Noop => self.reply(200, "NOOP ok.").await,
-            C::Feat => self.cmd_feat().await,
-            C::Opts { option, value } => self.cmd_opts(&option, &value).await,
-            C::Site(site) => self.cmd_site(site).await,
-            C::Host { host } => self.cmd_host(&host).await,
-            C::Clnt { client } => {
-                self.client_name = Some(client);
-                self.reply(200, "Noted.").await;
-            }
-            C::Auth { mechanism } => return self.cmd_auth(&mechanism).await,
-            C::Pbsz { size } => self.cmd_pbsz(&size).await,
-            C::Prot { level } => self.cmd_prot(&level).await,
-            C::Ccc => return self.cmd_ccc().await,
-        }
-        Flow::Continue
-    }
-}
+pub(crate) mod abor;
+pub(crate) mod client;
+pub(crate) mod dirs;
+pub(crate) mod files;
+pub(crate) mod help;
+pub(crate) mod info;
+pub(crate) mod list;
+pub(crate) mod login;
+pub(crate) mod mlst;
+pub(crate) mod params;
+pub(crate) mod ports;
+pub(crate) mod rename;
+pub(crate) mod site;
+pub(crate) mod stat;
+pub(crate) mod tls;
+pub(crate) mod transfer;

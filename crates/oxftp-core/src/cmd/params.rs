@@ -1,19 +1,29 @@
-//! TYPE (RFC 959 4.1.2; MODE and STRU are answered in `dispatch`: only S and F exist here).
-//!
-//! Wire format: `TYPE A` / `TYPE A N` → 200 ASCII; `TYPE I` / `TYPE L 8` → 200
-//! binary; `TYPE E`, `TYPE A T`, `TYPE L 16`… → 504 (parsed in oxftp-proto).
+//! Transfer parameters: TYPE, MODE, STRU (RFC 959 4.1.2).
 
 use oxftp_proto::command::TransferType;
 
-use crate::session::Session;
+use crate::conn::{Answered, Conn, Transfer};
 
-impl Session {
-    pub(crate) async fn cmd_type(&mut self, t: TransferType) {
-        self.transfer_type = t;
-        let text = match t {
-            TransferType::Ascii => "Switching to ASCII mode.",
-            TransferType::Image => "Switching to Binary mode.",
-        };
-        self.reply(200, text).await;
-    }
+/// `TYPE A` / `TYPE A N` → `200` ASCII; `TYPE I` / `TYPE L 8` → `200`
+/// binary (RFC 959 4.1.2); `TYPE E`, `TYPE A T`, `TYPE L 16`… → `504`
+/// (parsed in oxftp-proto).
+pub(crate) async fn type_(conn: &mut Conn, transfer: &mut Transfer, ty: TransferType) -> Answered {
+    transfer.ty = ty;
+    let text = match ty {
+        TransferType::Ascii => "Switching to ASCII mode.",
+        TransferType::Image => "Switching to Binary mode.",
+    };
+    Ok(conn.reply(200, text).await)
+}
+
+/// `MODE S` (RFC 959 4.1.2) → `200`; stream is the only mode (others are
+/// refused by the parser with 504).
+pub(crate) async fn mode(conn: &mut Conn) -> Answered {
+    Ok(conn.reply(200, "Mode set to S.").await)
+}
+
+/// `STRU F` (RFC 959 4.1.2) → `200`; file is the only structure (others are
+/// refused by the parser with 504).
+pub(crate) async fn stru(conn: &mut Conn) -> Answered {
+    Ok(conn.reply(200, "Structure set to F.").await)
 }

@@ -1,54 +1,42 @@
 //! Renaming: RNFR then RNTO (RFC 959 4.1.3).
-//!
-//! Wire format: `RNFR <from>` → 350 (exists; send RNTO) or 550 · `RNTO <to>` →
-//! 250, or 503 when the previous command was not a successful RNFR.
 
-use oxftp_proto::path::VPath;
+use crate::conn::{Answered, Conn, LoggedIn};
 
-use crate::session::Session;
-
-impl Session {
-    pub(crate) async fn cmd_rnfr(&mut self, arg: &[u8]) {
-        let Some(path) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if !self.shared.storage.capabilities().rename {
-            return self.reply(502, "Rename is not supported by this storage.").await;
-        }
-        if path.is_root() {
-            return self.reply(550, "Cannot rename the root directory.").await;
-        }
-        match storage.metadata(&path).await {
-            Ok(_) => {
-                self.rename_from = Some(path);
-                self.reply(350, "File exists, ready for destination name.").await;
-            }
-            Err(e) => self.storage_failed(&e).await,
-        }
+/// `RNFR <from>` (RFC 959 4.1.3) → `350` (exists; send RNTO) · `550` ·
+/// `502` when the storage cannot rename. The path waits in the session for
+/// the next command, which must be RNTO.
+pub(crate) async fn rnfr(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> Answered {
+    let path = user.resolve(conn, arg).await?;
+    if !conn.ctx.stack.capabilities().rename {
+        return Err(conn.reply(502, "Rename is not supported by this storage.").await);
     }
+    if path.is_root() {
+        return Err(conn.reply(550, "Cannot rename the root directory.").await);
+    }
+    match user.storage.metadata(&path).await {
+        Ok(_) => {
+            user.rename_from = Some(path);
+            Ok(conn.reply(350, "File exists, ready for destination name.").await)
+        }
+        Err(e) => Err(conn.storage_failed(&e).await),
+    }
+}
 
-    pub(crate) async fn cmd_rnto(&mut self, arg: &[u8], from: Option<VPath>) {
-        let Some(from) = from else {
-            return self.reply(503, "RNTO must follow RNFR.").await;
-        };
-        let Some(to) = self.resolve(arg).await else {
-            return;
-        };
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if to.is_root() || to.starts_with(&from) && to != from {
-            return self.reply(553, "Cannot move a directory into itself.").await;
+/// `RNTO <to>` (RFC 959 4.1.3) → `250` · `503` when the previous command was
+/// not a successful RNFR · `553` for a move into itself · `550`.
+pub(crate) async fn rnto(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> Answered {
+    let Some(from) = user.rename_from.take() else {
+        return Err(conn.reply(503, "RNTO must follow RNFR.").await);
+    };
+    let to = user.resolve(conn, arg).await?;
+    if to.is_root() || to.starts_with(&from) && to != from {
+        return Err(conn.reply(553, "Cannot move a directory into itself.").await);
+    }
+    match user.storage.rename(&from, &to).await {
+        Ok(()) => {
+            slog::info!(user.logger, "rename"; "from" => %from, "to" => %to);
+            Ok(conn.reply(250, "Rename successful.").await)
         }
-        match storage.rename(&from, &to).await {
-            Ok(()) => {
-                slog::info!(self.logger, "rename"; "from" => %from, "to" => %to);
-                self.reply(250, "Rename successful.").await;
-            }
-            Err(e) => self.storage_failed(&e).await,
-        }
+        Err(e) => Err(conn.storage_failed(&e).await),
     }
 }

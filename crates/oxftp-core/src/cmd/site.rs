@@ -1,8 +1,5 @@
 //! SITE (RFC 959 4.1.3): SITE CHMOD and SITE HELP.
 //!
-//! Wire format: `SITE CHMOD <octal> <path>` → 200, 550, or 502 when the storage
-//! cannot change modes · `SITE HELP` → 214 · other SITE commands → 502.
-//!
 //! The setuid, setgid and sticky bits are left out (the 200 says so) unless
 //! [`Options::chmod_special_bits`](crate::server::Options::chmod_special_bits)
 //! allows them: files belong to the user the daemon runs as, so a guest could
@@ -12,44 +9,41 @@
 use oxftp_proto::command::SiteCommand;
 use oxftp_proto::reply::Reply;
 
-use crate::session::Session;
+use crate::conn::{Answered, Conn, LoggedIn};
 
-impl Session {
-    pub(crate) async fn cmd_site(&mut self, site: SiteCommand) {
-        match site {
-            SiteCommand::Chmod { mode, path } => {
-                if !self.shared.storage.capabilities().set_mode {
-                    return self.reply(502, "SITE CHMOD is not supported by this storage.").await;
-                }
-                let Some(path) = self.resolve(&path).await else {
-                    return;
-                };
-                let Some(storage) = self.storage.clone() else {
-                    return;
-                };
-                let allowed = if self.shared.options.chmod_special_bits { 0o7777 } else { 0o777 };
-                let kept = mode & allowed;
-                match storage.set_mode(&path, kept).await {
-                    Ok(()) if kept == mode => self.reply(200, "SITE CHMOD command successful.").await,
-                    Ok(()) => {
-                        let text = format!(
-                            "SITE CHMOD command successful: mode {kept:o}; setuid, setgid and sticky bits are not allowed."
-                        );
-                        self.reply(200, text).await
-                    }
-                    Err(e) => self.storage_failed(&e).await,
-                }
+/// `SITE CHMOD <octal> <path>` → `200` (saying so when the setuid, setgid or
+/// sticky bits were left out) · `550` · `502` when the storage
+/// cannot change modes · `SITE HELP` → `214` · other SITE commands → `502`
+/// (RFC 959 4.1.3 leaves SITE to the server).
+pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) -> Answered {
+    match site {
+        SiteCommand::Chmod { mode, path } => {
+            if !conn.ctx.stack.capabilities().set_mode {
+                return Err(conn.reply(502, "SITE CHMOD is not supported by this storage.").await);
             }
-            SiteCommand::Help { .. } => {
-                let lines = vec![
-                    b"SITE commands:".to_vec(),
-                    b" CHMOD <octal mode> <path>".to_vec(),
-                    b" HELP".to_vec(),
-                    b"End".to_vec(),
-                ];
-                self.send(&Reply::multi(214, lines)).await;
+            let path = user.resolve(conn, &path).await?;
+            let allowed = if conn.ctx.options.chmod_special_bits { 0o7777 } else { 0o777 };
+            let kept = mode & allowed;
+            match user.storage.set_mode(&path, kept).await {
+                Ok(()) if kept == mode => Ok(conn.reply(200, "SITE CHMOD command successful.").await),
+                Ok(()) => {
+                    let text = format!(
+                        "SITE CHMOD command successful: mode {kept:o}; setuid, setgid and sticky bits are not allowed."
+                    );
+                    Ok(conn.reply(200, text).await)
+                }
+                Err(e) => Err(conn.storage_failed(&e).await),
             }
-            SiteCommand::Other { name, .. } => self.reply(502, format!("Unknown SITE command {name}.")).await,
         }
+        SiteCommand::Help { .. } => {
+            let lines = vec![
+                b"SITE commands:".to_vec(),
+                b" CHMOD <octal mode> <path>".to_vec(),
+                b" HELP".to_vec(),
+                b"End".to_vec(),
+            ];
+            Ok(conn.send(&Reply::multi(214, lines)).await)
+        }
+        SiteCommand::Other { name, .. } => Err(conn.reply(502, format!("Unknown SITE command {name}.")).await),
     }
 }

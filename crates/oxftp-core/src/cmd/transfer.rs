@@ -1,9 +1,5 @@
-//! File transfers: RETR, STOR, APPE, STOU, REST (RFC 959 4.1.3; RFC 3659 §5 for
-//! REST STREAM; RFC 1123 4.1.2.9 for STOU's reply).
-//!
-//! Wire format: `REST <offset>` → 350 · `RETR <path>` → 150, then 226 (or 425
-//! no data connection, 426 aborted, 451/550 storage) · `STOR <path>` → 150 … 226
-//! · `APPE <path>` → 150 … 226 · `STOU [<base>]` → `150 FILE: <name>` … 226.
+//! File transfers: RETR, STOR, APPE, STOU, REST, ALLO (RFC 959 4.1.3; RFC
+//! 3659 §5 for REST STREAM; RFC 1123 4.1.2.9 for STOU's reply).
 //!
 //! The 150 goes out before the data connection is made, and the transfer (with
 //! its connect) runs in its own task, so the control connection stays
@@ -21,8 +17,8 @@ use oxftp_proto::command::TransferType;
 use oxftp_proto::path::VPath;
 use rand::Rng;
 
+use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
 use crate::data::DataTls;
-use crate::session::{Running, Session};
 use crate::storage::{ErrorKind, WriteMode};
 use crate::transfer::{Connect, Job, run};
 
@@ -33,164 +29,211 @@ pub(crate) enum Upload {
     Append,
 }
 
-impl Session {
-    pub(crate) async fn cmd_rest(&mut self, offset: u64) {
-        if offset > 0 && !self.shared.storage.capabilities().read_at_offset {
-            return self.reply(502, "REST is not supported by this storage.").await;
+/// `REST <offset>` (RFC 959 4.1.3, RFC 3659 §5 STREAM mode) → `350`; the
+/// next RETR or STOR starts there · `502` when the storage cannot read from
+/// an offset.
+pub(crate) async fn rest(conn: &mut Conn, transfer: &mut Transfer, offset: u64) -> Answered {
+    if offset > 0 && !conn.ctx.stack.capabilities().read_at_offset {
+        return Err(conn.reply(502, "REST is not supported by this storage.").await);
+    }
+    transfer.rest = offset;
+    Ok(conn.reply(350, format!("Restarting at {offset}. Send STOR or RETR to start the transfer.")).await)
+}
+
+/// `ALLO <bytes>` (RFC 959 4.1.3) → `202`: storage grows on demand.
+pub(crate) async fn allo(conn: &mut Conn) -> Answered {
+    Ok(conn.reply(202, "ALLO not needed: storage grows on demand.").await)
+}
+
+/// Take the REST offset for a transfer, refusing it in ASCII mode (`550`).
+async fn take_rest(conn: &mut Conn, transfer: &mut Transfer) -> Result<u64, Replied> {
+    let rest = std::mem::take(&mut transfer.rest);
+    if rest > 0 && transfer.ty == TransferType::Ascii {
+        return Err(conn.reply(550, "REST is not allowed in ASCII mode; use TYPE I.").await);
+    }
+    Ok(rest)
+}
+
+/// `425` when no PASV/EPSV/PORT/EPRT came first.
+async fn require_data_setup(conn: &mut Conn, transfer: &Transfer) -> Result<(), Replied> {
+    if transfer.data.is_none() {
+        return Err(conn.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await);
+    }
+    Ok(())
+}
+
+/// What RETR, STOR and APPE check first, in RFC order: the path (`501`), a
+/// data channel (`425`), the REST offset (`550` in ASCII mode).
+async fn prelude(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    arg: &[u8],
+) -> Result<(VPath, u64), Replied> {
+    let path = user.resolve(conn, arg).await?;
+    require_data_setup(conn, transfer).await?;
+    let offset = take_rest(conn, transfer).await?;
+    Ok((path, offset))
+}
+
+/// `RETR <path>` (RFC 959 4.1.3) → `150`, then `226` · `425` no data
+/// connection · `426` aborted · `451`/`550` storage.
+pub(crate) async fn retr(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    arg: &[u8],
+) -> Result<Running, Replied> {
+    let (path, offset) = prelude(conn, user, transfer, arg).await?;
+    let source = match user.storage.open_read(&path, offset).await {
+        Ok(source) => source,
+        Err(e) => return Err(conn.storage_failed(&e).await),
+    };
+    let ascii = transfer.ty == TransferType::Ascii;
+    let mode = if ascii { "ASCII" } else { "BINARY" };
+    let preliminary = format!("Opening {mode} mode data connection.");
+    let announce = Announce::new(TransferCommand::Retr, path, preliminary);
+    start(conn, user, transfer, Job::Send { source, ascii }, announce).await
+}
+
+/// `STOR <path>` / `APPE <path>` (RFC 959 4.1.3) → `150`, then `226` · `502`
+/// when the storage cannot append or resume · `552` over quota · `425`,
+/// `426`, `451`, `550` as for RETR.
+pub(crate) async fn stor(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    arg: &[u8],
+    kind: Upload,
+) -> Result<Running, Replied> {
+    let (path, offset) = prelude(conn, user, transfer, arg).await?;
+    let caps = conn.ctx.stack.capabilities();
+    let mode = match kind {
+        Upload::Append if !caps.append => {
+            return Err(conn.reply(502, "APPE is not supported by this storage.").await);
         }
-        self.rest = offset;
-        self.reply(350, format!("Restarting at {offset}. Send STOR or RETR to start the transfer.")).await;
-    }
-
-    /// Take the REST offset for a transfer, refusing it in ASCII mode.
-    async fn take_rest(&mut self) -> Option<u64> {
-        let rest = std::mem::take(&mut self.rest);
-        if rest > 0 && self.transfer_type == TransferType::Ascii {
-            self.reply(550, "REST is not allowed in ASCII mode; use TYPE I.").await;
-            return None;
+        Upload::Append => WriteMode::Append,
+        Upload::Store if offset > 0 && !caps.write_at_offset => {
+            return Err(conn.reply(502, "Resuming an upload is not supported by this storage.").await);
         }
-        Some(rest)
-    }
+        Upload::Store if offset > 0 => WriteMode::At(offset),
+        Upload::Store => WriteMode::Create { exclusive: false },
+    };
+    let sink = match user.storage.open_write(&path, mode).await {
+        Ok(sink) => sink,
+        Err(e) => return Err(conn.storage_failed(&e).await),
+    };
+    let ascii = transfer.ty == TransferType::Ascii;
+    let command = if kind == Upload::Append { TransferCommand::Appe } else { TransferCommand::Stor };
+    start(conn, user, transfer, Job::Receive { sink, ascii }, Announce::new(command, path, "Ok to send data.")).await
+}
 
-    /// 425 when no PASV/EPSV/PORT/EPRT came first.
-    async fn require_data_setup(&mut self) -> bool {
-        if self.data.is_none() {
-            self.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await;
-            return false;
+/// `STOU [<base>]` (RFC 959 4.1.3; reply form from RFC 1123 4.1.2.9) → `150
+/// FILE: <name>`, then `226 Transfer complete (unique file name: <name>).`;
+/// the name is `<base>.<8 random characters>` in the base's directory.
+pub(crate) async fn stou(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    base: Option<Vec<u8>>,
+) -> Result<Running, Replied> {
+    require_data_setup(conn, transfer).await?;
+    transfer.rest = 0;
+    let base = base.unwrap_or_else(|| b"ftp".to_vec());
+    let base_path = user.resolve(conn, &base).await?;
+    let Some(dir) = base_path.parent() else {
+        return Err(conn.reply(553, "STOU needs a file name.").await);
+    };
+    let stem = base_path.file_name().unwrap_or(b"ftp").to_vec();
+    let mut attempt = 0;
+    let (path, sink) = loop {
+        attempt += 1;
+        let mut name = stem.clone();
+        name.push(b'.');
+        name.extend_from_slice(random_suffix().as_bytes());
+        let Ok(path) = dir.join(&name) else {
+            return Err(conn.reply(553, "File name not allowed.").await);
+        };
+        match user.storage.open_write(&path, WriteMode::Create { exclusive: true }).await {
+            Ok(sink) => break (path, sink),
+            Err(e) if e.kind == ErrorKind::AlreadyExists && attempt < 10 => continue,
+            Err(e) => return Err(conn.storage_failed(&e).await),
         }
-        true
-    }
+    };
+    let name = path.file_name().map(|n| n.to_vec()).unwrap_or_default();
+    let mut preliminary = b"FILE: ".to_vec();
+    preliminary.extend_from_slice(&name);
+    let mut done = b"Transfer complete (unique file name: ".to_vec();
+    done.extend_from_slice(&name);
+    done.extend_from_slice(b").");
+    let ascii = transfer.ty == TransferType::Ascii;
+    let announce = Announce { success_text: Some(done), ..Announce::new(TransferCommand::Stou, path, preliminary) };
+    start(conn, user, transfer, Job::Receive { sink, ascii }, announce).await
+}
 
-    /// What RETR, STOR and APPE check first, in RFC order: the path, a data
-    /// channel (425), the REST offset (550 in ASCII mode). Replies on failure.
-    async fn transfer_prelude(&mut self, arg: &[u8]) -> Option<(VPath, Arc<dyn crate::storage::Storage>, u64)> {
-        let path = self.resolve(arg).await?;
-        let storage = self.storage.clone()?;
-        if !self.require_data_setup().await {
-            return None;
-        }
-        let offset = self.take_rest().await?;
-        Some((path, storage, offset))
-    }
+/// What a transfer says about itself: the command it serves, its path, the
+/// text of its 150 and (for STOU) of its 226.
+pub(crate) struct Announce {
+    pub command: TransferCommand,
+    pub path: VPath,
+    pub preliminary: Vec<u8>,
+    pub success_text: Option<Vec<u8>>,
+}
 
-    pub(crate) async fn cmd_retr(&mut self, arg: &[u8]) {
-        let Some((path, storage, offset)) = self.transfer_prelude(arg).await else {
-            return;
-        };
-        let source = match storage.open_read(&path, offset).await {
-            Ok(source) => source,
-            Err(e) => return self.storage_failed(&e).await,
-        };
-        let ascii = self.transfer_type == TransferType::Ascii;
-        let mode = if ascii { "ASCII" } else { "BINARY" };
-        self.start(Job::Send { source, ascii }, "RETR", path, format!("Opening {mode} mode data connection."), None)
-            .await;
+impl Announce {
+    pub(crate) fn new(command: TransferCommand, path: VPath, preliminary: impl Into<Vec<u8>>) -> Self {
+        Announce { command, path, preliminary: preliminary.into(), success_text: None }
     }
+}
 
-    pub(crate) async fn cmd_stor(&mut self, arg: &[u8], kind: Upload) {
-        let Some((path, storage, offset)) = self.transfer_prelude(arg).await else {
-            return;
-        };
-        let caps = self.shared.storage.capabilities();
-        let mode = match kind {
-            Upload::Append if !caps.append => {
-                return self.reply(502, "APPE is not supported by this storage.").await;
-            }
-            Upload::Append => WriteMode::Append,
-            Upload::Store if offset > 0 && !caps.write_at_offset => {
-                return self.reply(502, "Resuming an upload is not supported by this storage.").await;
-            }
-            Upload::Store if offset > 0 => WriteMode::At(offset),
-            Upload::Store => WriteMode::Create { exclusive: false },
-        };
-        let sink = match storage.open_write(&path, mode).await {
-            Ok(sink) => sink,
-            Err(e) => return self.storage_failed(&e).await,
-        };
-        let ascii = self.transfer_type == TransferType::Ascii;
-        let what = if kind == Upload::Append { "APPE" } else { "STOR" };
-        self.start(Job::Receive { sink, ascii }, what, path, "Ok to send data.".to_string(), None).await;
+/// Send the 150 and start the transfer task (which opens the data
+/// connection): `521` when data connections must be protected and PROT P
+/// was not given (RFC 4217 §9), `425` without a data connection set up.
+pub(crate) async fn start(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    transfer: &mut Transfer,
+    job: Job,
+    announce: Announce,
+) -> Result<Running, Replied> {
+    let Announce { command, path, preliminary, success_text } = announce;
+    if conn.data_tls_required(Some(&user.identity)) && !conn.protection.private {
+        transfer.data = None;
+        return Err(conn.reply(521, "Data connections must be protected: send PBSZ 0 and PROT P first.").await);
     }
-
-    pub(crate) async fn cmd_stou(&mut self, base: Option<Vec<u8>>) {
-        let Some(storage) = self.storage.clone() else {
-            return;
-        };
-        if !self.require_data_setup().await {
-            return;
-        }
-        self.rest = 0;
-        let base = base.unwrap_or_else(|| b"ftp".to_vec());
-        let Some(base_path) = self.resolve(&base).await else {
-            return;
-        };
-        let Some(dir) = base_path.parent() else {
-            return self.reply(553, "STOU needs a file name.").await;
-        };
-        let stem = base_path.file_name().unwrap_or(b"ftp").to_vec();
-        let mut attempt = 0;
-        let (path, sink) = loop {
-            attempt += 1;
-            let mut name = stem.clone();
-            name.push(b'.');
-            name.extend_from_slice(random_suffix().as_bytes());
-            let Ok(path) = dir.join(&name) else {
-                return self.reply(553, "File name not allowed.").await;
-            };
-            match storage.open_write(&path, WriteMode::Create { exclusive: true }).await {
-                Ok(sink) => break (path, sink),
-                Err(e) if e.kind == ErrorKind::AlreadyExists && attempt < 10 => continue,
-                Err(e) => return self.storage_failed(&e).await,
-            }
-        };
-        let name = path.file_name().map(|n| n.to_vec()).unwrap_or_default();
-        let mut preliminary = b"FILE: ".to_vec();
-        preliminary.extend_from_slice(&name);
-        let mut done = b"Transfer complete (unique file name: ".to_vec();
-        done.extend_from_slice(&name);
-        done.extend_from_slice(b").");
-        let ascii = self.transfer_type == TransferType::Ascii;
-        self.start(Job::Receive { sink, ascii }, "STOU", path, preliminary, Some(done)).await;
-    }
-
-    /// Send the 150 and start the transfer task (which opens the data connection).
-    pub(crate) async fn start(
-        &mut self,
-        job: Job,
-        what: &'static str,
-        path: VPath,
-        preliminary: impl AsRef<[u8]>,
-        success_text: Option<Vec<u8>>,
-    ) {
-        if self.data_tls_required() && !self.protect_data {
-            self.data = None;
-            return self.reply(521, "Data connections must be protected: send PBSZ 0 and PROT P first.").await;
-        }
-        let Some(setup) = self.data.take() else {
-            return;
-        };
-        let options = &self.shared.options;
-        let tls = match (&self.tls, &options.tls) {
-            (Some(acceptors), Some(settings)) if self.protect_data => Some(DataTls {
-                acceptor: acceptors.data.clone(),
-                require_reuse: settings.config.require_session_reuse,
-                timeout: settings.config.handshake_timeout,
-            }),
-            _ => None,
-        };
-        let connect = Connect {
-            setup,
-            control_peer: self.peer.ip(),
-            control_local: self.local.ip(),
-            source_port_20: options.active_source_port_20,
-            timeout: options.data_timeout,
-            tls,
-        };
-        self.reply(150, preliminary).await;
-        let progress = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(run(job, connect, progress.clone()));
-        self.running = Some(Running { task, progress, what, path, started: Instant::now(), success_text });
-    }
+    let Some(setup) = transfer.data.take() else {
+        return Err(conn.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await);
+    };
+    let options = &conn.ctx.options;
+    let tls = match (&conn.tls, &options.tls) {
+        (Some(acceptors), Some(settings)) if conn.protection.private => Some(DataTls {
+            acceptor: acceptors.data.clone(),
+            require_reuse: settings.config.require_session_reuse,
+            timeout: settings.config.handshake_timeout,
+        }),
+        _ => None,
+    };
+    let connect = Connect {
+        setup,
+        control_peer: conn.peer.ip(),
+        control_local: conn.local.ip(),
+        source_port_20: options.active_source_port_20,
+        timeout: options.data_timeout,
+        tls,
+    };
+    let _ = conn.reply(150, preliminary).await;
+    let progress = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(run(job, connect, progress.clone()));
+    Ok(Running {
+        task,
+        progress,
+        command,
+        path,
+        started: Instant::now(),
+        ty: transfer.ty,
+        success_text,
+        logger: user.logger.clone(),
+    })
 }
 
 fn random_suffix() -> String {

@@ -1,4 +1,4 @@
-//! `AnonymousPolicy`: what an anonymous login may do, after vsftpd.
+//! `Anonymous`: what an anonymous login may do, after vsftpd.
 //!
 //! Outside the upload directory the storage is read-only: browse and
 //! download. Inside it (the directory and everything below) the only thing
@@ -12,17 +12,10 @@
 //! `incoming` is a path in the session's view (e.g. `/incoming`); when it is
 //! `None` the whole storage is read-only.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use async_trait::async_trait;
-use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
-use tokio::io::AsyncWrite;
 
-use crate::storage::{Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use super::guard::{Guard, Op};
+use crate::storage::{ErrorKind, Existing, StorageError, WriteMode};
 
 /// The refusal of any write outside the upload directory.
 pub const ANONYMOUS_READ_ONLY_MESSAGE: &str = "Permission denied: anonymous access is read-only";
@@ -31,10 +24,9 @@ pub const UPLOAD_ONLY_MESSAGE: &str = "Permission denied: anonymous users may on
 /// The refusal of an upload whose name is taken.
 pub const NO_OVERWRITE_MESSAGE: &str = "Permission denied: cannot overwrite an existing file";
 
-/// Anonymous access rules over another storage.
+/// The anonymous access rules.
 #[derive(Debug, Clone)]
-pub struct AnonymousPolicy {
-    inner: Arc<dyn Storage>,
+pub struct Anonymous {
     incoming: Option<VPath>,
 }
 
@@ -49,11 +41,11 @@ enum Zone {
     BelowIncoming,
 }
 
-impl AnonymousPolicy {
-    /// Wrap `inner` with anonymous rules; `incoming` is the upload-only
-    /// directory as the session sees it, if there is one.
-    pub fn new(inner: Arc<dyn Storage>, incoming: Option<VPath>) -> Self {
-        AnonymousPolicy { inner, incoming }
+impl Anonymous {
+    /// The anonymous rules; `incoming` is the upload-only directory as the
+    /// session sees it, if there is one.
+    pub fn new(incoming: Option<VPath>) -> Self {
+        Anonymous { incoming }
     }
 
     /// The upload directory, if any.
@@ -94,136 +86,66 @@ fn upload_only() -> StorageError {
     denied(UPLOAD_ONLY_MESSAGE)
 }
 
-/// An existing target is a refusal here, not a conflict to report as such.
-fn no_overwrite(e: StorageError) -> StorageError {
-    if e.kind == ErrorKind::AlreadyExists { denied(NO_OVERWRITE_MESSAGE) } else { e }
-}
+impl Guard for Anonymous {
+    /// An existing target is a refusal here, not a conflict to report as
+    /// such, whether it is found at open or at commit.
+    const MAPS_WRITE_ERRORS: bool = true;
 
-#[async_trait]
-impl Storage for AnonymousPolicy {
-    fn capabilities(&self) -> Capabilities {
-        // The same for every user so FEAT does not depend on who asks; the
-        // rules are permissions.
-        self.inner.capabilities()
-    }
-
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        match self.zone(path) {
-            Zone::Public | Zone::Incoming => self.inner.metadata(path).await,
-            Zone::BelowIncoming => Err(upload_only()),
+    fn check(&self, op: &Op<'_>) -> Result<(), StorageError> {
+        match *op {
+            // The upload directory itself answers metadata so clients can CWD into it.
+            Op::Metadata { path } => match self.zone(path) {
+                Zone::Public | Zone::Incoming => Ok(()),
+                Zone::BelowIncoming => Err(upload_only()),
+            },
+            Op::List { path } | Op::Read { path, .. } => self.check_read(path),
+            Op::Write { path, mode, .. } => {
+                if self.zone(path) != Zone::BelowIncoming {
+                    return Err(self.refuse_write(path));
+                }
+                match mode {
+                    // REST 0 + STOR is a plain upload.
+                    WriteMode::Create { .. } | WriteMode::At(0) => Ok(()),
+                    WriteMode::At(_) | WriteMode::Append => Err(upload_only()),
+                }
+            }
+            Op::Delete { path }
+            | Op::Mkdir { path }
+            | Op::Rmdir { path }
+            | Op::SetMode { path, .. }
+            | Op::SetMtime { path, .. } => Err(self.refuse_write(path)),
+            Op::Rename { from, .. } => Err(self.refuse_write(from)),
         }
     }
 
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.check_read(path)?;
-        self.inner.list(path).await
+    /// Every upload is a new file: no overwrite, even of a name that appears meanwhile.
+    fn write_mode(&self, _path: &VPath, _mode: WriteMode, _existing: Existing) -> WriteMode {
+        WriteMode::Create { exclusive: true }
     }
 
-    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
-        self.check_read(path)?;
-        self.inner.open_read(path, offset).await
-    }
-
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        if self.zone(path) != Zone::BelowIncoming {
-            return Err(self.refuse_write(path));
-        }
-        match mode {
-            // REST 0 + STOR is a plain upload.
-            WriteMode::Create { .. } | WriteMode::At(0) => {}
-            WriteMode::At(_) | WriteMode::Append => return Err(upload_only()),
-        }
-        let handle = self.inner.open_write(path, WriteMode::Create { exclusive: true }).await.map_err(no_overwrite)?;
-        Ok(Box::new(NewFileUpload { inner: handle }))
-    }
-
-    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
-        Err(self.refuse_write(path))
-    }
-
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        Err(self.refuse_write(path))
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        Err(self.refuse_write(path))
-    }
-
-    async fn rename(&self, from: &VPath, _to: &VPath) -> Result<(), StorageError> {
-        Err(self.refuse_write(from))
-    }
-
-    async fn set_mode(&self, path: &VPath, _mode: u32) -> Result<(), StorageError> {
-        Err(self.refuse_write(path))
-    }
-
-    async fn set_mtime(&self, path: &VPath, _unix_secs: i64) -> Result<(), StorageError> {
-        Err(self.refuse_write(path))
-    }
-}
-
-/// An anonymous upload: the inner upload, with a name taken between open and
-/// commit reported as the same refusal as a name taken at open.
-struct NewFileUpload {
-    inner: Box<dyn WriteHandle>,
-}
-
-impl AsyncWrite for NewFileUpload {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-#[async_trait]
-impl WriteHandle for NewFileUpload {
-    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        self.inner.commit().await.map_err(no_overwrite)
-    }
-
-    async fn abort(self: Box<Self>) {
-        self.inner.abort().await
-    }
-
-    async fn local_file(&mut self) -> Result<Option<std::fs::File>, StorageError> {
-        // The no-overwrite check happens at commit: bytes may bypass us.
-        self.inner.local_file().await
+    fn write_error(&self, error: StorageError) -> StorageError {
+        if error.kind == ErrorKind::AlreadyExists { denied(NO_OVERWRITE_MESSAGE) } else { error }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{list_names, p, read_all, upload};
+    use crate::policy::Guarded;
+    use crate::storage::Storage;
+    use crate::test_util::helpers::{list_names, p, read_all, upload};
     use tokio::io::AsyncWriteExt;
 
-    fn setup(incoming: Option<&str>) -> (MemoryStorage, AnonymousPolicy) {
+    fn setup(incoming: Option<&str>) -> (MemoryStorage, Guarded<Anonymous>) {
         let mem = MemoryStorage::new();
         mem.put_file(&p("/pub/readme"), "hello").unwrap();
         mem.put_file(&p("/incoming/someone-elses"), "theirs").unwrap();
         mem.create_dir_all(&p("/incoming/sub")).unwrap();
         mem.create_dir_all(&p("/pub/empty")).unwrap();
-        (mem.clone(), AnonymousPolicy::new(Arc::new(mem), incoming.map(p)))
+        (mem.clone(), Guarded::new(Arc::new(mem), Anonymous::new(incoming.map(p))))
     }
 
     fn assert_denied<T>(r: Result<T, StorageError>, message: &str) {
@@ -238,7 +160,7 @@ mod tests {
         assert_eq!(list_names(&anon, "/").await.unwrap(), vec![b"incoming".to_vec(), b"pub".to_vec()]);
         assert_eq!(anon.metadata(&p("/pub/readme")).await.unwrap().size, 5);
         assert_eq!(anon.metadata(&p("/nothing")).await.unwrap_err().kind, ErrorKind::NotFound);
-        assert_eq!(anon.incoming(), Some(&p("/incoming")));
+        assert_eq!(anon.guard().incoming(), Some(&p("/incoming")));
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
-//! `PermissionsLayer`: enforce an account's per-directory [`Permissions`].
+//! `Permissions`: enforce an account's per-directory [`account::Permissions`](crate::account::Permissions).
 //!
-//! Every storage call is mapped to the [`Permission`] it needs at the path it
+//! Every storage call is mapped to the [`Permission`](crate::account::Permission) it needs at the path it
 //! touches (paths are in the session's view, so rules name directories as
 //! the user sees them):
 //!
@@ -29,21 +29,17 @@
 //! e.g. "Permission denied: no 'delete' permission in /archive", so a user can
 //! tell a rule from a backend error.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 
-use crate::account::{Permission, Permissions};
-use crate::storage::{Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use super::guard::{Guard, Op};
+use crate::account::{self, Permission};
+use crate::storage::{ErrorKind, Existing, StorageError, WriteMode};
 
-/// A storage that checks each call against per-directory permissions before
-/// passing it to the storage it wraps.
+/// The rule that checks each call against an account's per-directory
+/// permissions.
 #[derive(Debug, Clone)]
-pub struct PermissionsLayer {
-    inner: Arc<dyn Storage>,
-    permissions: Permissions,
+pub struct Permissions {
+    rules: account::Permissions,
 }
 
 /// What a refusal names as the place: a directory itself for operations on a
@@ -55,20 +51,20 @@ enum Place {
     Parent,
 }
 
-impl PermissionsLayer {
-    /// Wrap `inner` so that every call must be allowed by `permissions`.
-    pub fn new(inner: Arc<dyn Storage>, permissions: Permissions) -> Self {
-        PermissionsLayer { inner, permissions }
+impl Permissions {
+    /// Every call must be allowed by `rules`.
+    pub fn new(rules: account::Permissions) -> Self {
+        Permissions { rules }
     }
 
-    /// The rules this layer enforces.
-    pub fn permissions(&self) -> &Permissions {
-        &self.permissions
+    /// The rules this guard enforces.
+    pub fn rules(&self) -> &account::Permissions {
+        &self.rules
     }
 
     /// Refuse unless `permission` applies at `path`.
     fn require(&self, permission: Permission, path: &VPath, place: Place) -> Result<(), StorageError> {
-        if self.permissions.at(path).contains(permission) {
+        if self.rules.at(path).contains(permission) {
             return Ok(());
         }
         let shown = match place {
@@ -76,14 +72,6 @@ impl PermissionsLayer {
             Place::Parent => path.parent().unwrap_or_else(VPath::root),
         };
         Err(denied(permission, &shown))
-    }
-
-    /// Whether `path` names an existing regular file. Errors other than "not
-    /// there" count as "not a file": the inner `open_write` will report them
-    /// itself, and the stricter permission is never skipped because of them
-    /// (a file we cannot see is created with `Upload` and exclusively).
-    async fn is_existing_file(&self, path: &VPath) -> bool {
-        matches!(self.inner.metadata(path).await, Ok(info) if info.is_file())
     }
 }
 
@@ -95,116 +83,93 @@ fn denied(permission: Permission, dir: &VPath) -> StorageError {
     )
 }
 
-#[async_trait]
-impl Storage for PermissionsLayer {
-    fn capabilities(&self) -> Capabilities {
-        // A rule is a permission, not a capability: FEAT stays the same for
-        // every user and a refusal is 550, not 502.
-        self.inner.capabilities()
-    }
+/// Whether a write in `mode` decides between Upload and Overwrite (or also
+/// needs Upload) by what is already there.
+fn depends_on_existing(mode: WriteMode) -> bool {
+    matches!(mode, WriteMode::Create { exclusive: false } | WriteMode::At(0) | WriteMode::Append)
+}
 
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(path).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.require(Permission::List, path, Place::Itself)?;
-        self.inner.list(path).await
-    }
-
-    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
-        self.require(Permission::Read, path, Place::Parent)?;
-        self.inner.open_read(path, offset).await
-    }
-
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        let allowed = self.permissions.at(path);
-        let mode = match mode {
-            WriteMode::Create { exclusive: true } => {
-                self.require(Permission::Upload, path, Place::Parent)?;
-                mode
-            }
-            WriteMode::Create { exclusive: false } | WriteMode::At(0) => {
-                if self.is_existing_file(path).await {
-                    self.require(Permission::Overwrite, path, Place::Parent)?;
-                    mode
-                } else {
-                    self.require(Permission::Upload, path, Place::Parent)?;
-                    if allowed.contains(Permission::Overwrite) {
-                        mode
-                    } else {
-                        // No replacing a file that appears during the upload.
-                        WriteMode::Create { exclusive: true }
+impl Guard for Permissions {
+    fn check(&self, op: &Op<'_>) -> Result<(), StorageError> {
+        match *op {
+            Op::Metadata { .. } => Ok(()),
+            Op::List { path } => self.require(Permission::List, path, Place::Itself),
+            Op::Read { path, .. } => self.require(Permission::Read, path, Place::Parent),
+            Op::Write { path, mode, existing } => {
+                // An error looking (other than "not there") counts as "not a
+                // file": the write reports it itself, and the stricter
+                // permission is never skipped because of it.
+                let is_file = existing.file_size().is_some();
+                match mode {
+                    WriteMode::Create { exclusive: true } => self.require(Permission::Upload, path, Place::Parent),
+                    WriteMode::Create { exclusive: false } | WriteMode::At(0) if is_file => {
+                        self.require(Permission::Overwrite, path, Place::Parent)
+                    }
+                    WriteMode::Create { exclusive: false } | WriteMode::At(0) => {
+                        self.require(Permission::Upload, path, Place::Parent)
+                    }
+                    WriteMode::At(_) => self.require(Permission::Append, path, Place::Parent),
+                    WriteMode::Append => {
+                        self.require(Permission::Append, path, Place::Parent)?;
+                        if is_file { Ok(()) } else { self.require(Permission::Upload, path, Place::Parent) }
                     }
                 }
             }
-            WriteMode::At(_) => {
-                self.require(Permission::Append, path, Place::Parent)?;
-                mode
+            Op::Delete { path } => self.require(Permission::Delete, path, Place::Parent),
+            Op::Mkdir { path } => self.require(Permission::Mkdir, path, Place::Itself),
+            Op::Rmdir { path } => self.require(Permission::Rmdir, path, Place::Itself),
+            Op::Rename { from, to } => {
+                self.require(Permission::Rename, from, Place::Parent)?;
+                self.require(Permission::Rename, to, Place::Parent)
             }
-            WriteMode::Append => {
-                self.require(Permission::Append, path, Place::Parent)?;
-                if !self.is_existing_file(path).await {
-                    self.require(Permission::Upload, path, Place::Parent)?;
-                }
-                mode
+            Op::SetMode { path, .. } => self.require(Permission::Chmod, path, Place::Parent),
+            Op::SetMtime { path, .. } => self.require(Permission::SetMtime, path, Place::Parent),
+        }
+    }
+
+    fn needs_existing(&self, mode: WriteMode) -> bool {
+        depends_on_existing(mode)
+    }
+
+    /// A new file by a user without `Overwrite` is created exclusively, so a
+    /// file another session puts there during the upload is not replaced.
+    fn write_mode(&self, path: &VPath, mode: WriteMode, existing: Existing) -> WriteMode {
+        let new_file = existing.file_size().is_none();
+        match mode {
+            WriteMode::Create { exclusive: false } | WriteMode::At(0)
+                if new_file && !self.rules.at(path).contains(Permission::Overwrite) =>
+            {
+                WriteMode::Create { exclusive: true }
             }
-        };
-        self.inner.open_write(path, mode).await
-    }
-
-    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
-        self.require(Permission::Delete, path, Place::Parent)?;
-        self.inner.delete(path).await
-    }
-
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.require(Permission::Mkdir, path, Place::Itself)?;
-        self.inner.mkdir(path).await
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.require(Permission::Rmdir, path, Place::Itself)?;
-        self.inner.rmdir(path).await
-    }
-
-    async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
-        self.require(Permission::Rename, from, Place::Parent)?;
-        self.require(Permission::Rename, to, Place::Parent)?;
-        self.inner.rename(from, to).await
-    }
-
-    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
-        self.require(Permission::Chmod, path, Place::Parent)?;
-        self.inner.set_mode(path, mode).await
-    }
-
-    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
-        self.require(Permission::SetMtime, path, Place::Parent)?;
-        self.inner.set_mtime(path, unix_secs).await
+            other => other,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::account::{DirRule, PermissionSet};
+    use crate::account::{DirRule, PermissionSet, Permissions as Rules};
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{err_of, list_names, p, read_all, upload};
+    use crate::policy::Guarded;
+    use crate::storage::Storage;
+    use crate::test_util::helpers::{err_of, list_names, p, read_all, upload};
     use tokio::io::AsyncWriteExt;
 
     /// A layer where `/` has `default` and `dir` has `allow`.
-    fn layer(default: PermissionSet, dir: &str, allow: PermissionSet) -> (MemoryStorage, PermissionsLayer) {
+    fn layer(default: PermissionSet, dir: &str, allow: PermissionSet) -> (MemoryStorage, Guarded<Permissions>) {
         let mem = MemoryStorage::new();
         mem.put_file(&p("/top.txt"), "top").unwrap();
         mem.put_file(&p("/archive/old.txt"), "old").unwrap();
         mem.create_dir_all(&p("/archive/empty")).unwrap();
-        let perms = Permissions { default, rules: vec![DirRule { dir: p(dir), allow }] };
-        (mem.clone(), PermissionsLayer::new(Arc::new(mem), perms))
+        let perms = Rules { default, rules: vec![DirRule { dir: p(dir), allow }] };
+        (mem.clone(), Guarded::new(Arc::new(mem), Permissions::new(perms)))
     }
 
     /// A layer where `/archive` has everything but `missing`.
-    fn all_but(missing: Permission) -> (MemoryStorage, PermissionsLayer) {
+    fn all_but(missing: Permission) -> (MemoryStorage, Guarded<Permissions>) {
         layer(PermissionSet::all(), "/archive", PermissionSet::all().without(missing))
     }
 
@@ -352,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn most_specific_rule_wins_and_default_applies_elsewhere() {
-        let perms = Permissions {
+        let perms = Rules {
             default: PermissionSet::read_only(),
             rules: vec![
                 DirRule { dir: p("/archive"), allow: PermissionSet::all() },
@@ -362,8 +327,8 @@ mod tests {
         let mem = MemoryStorage::new();
         mem.put_file(&p("/top.txt"), "top").unwrap();
         mem.create_dir_all(&p("/archive/empty")).unwrap();
-        let s = PermissionsLayer::new(Arc::new(mem.clone()), perms.clone());
-        assert_eq!(s.permissions(), &perms);
+        let s = Guarded::new(Arc::new(mem.clone()), Permissions::new(perms.clone()));
+        assert_eq!(s.guard().rules(), &perms);
         assert_denied(s.delete(&p("/top.txt")).await, Permission::Delete, "/");
         upload(&s, "/archive/a", b"a").await.unwrap();
         assert_denied(

@@ -4,7 +4,7 @@
 //!
 //! An account's usage is computed from its storage when it first logs in
 //! (a walk of the home tree, see [`QuotaUsage::measure`]) and then kept up to
-//! date in memory by [`QuotaLayer`] as the account's sessions upload, delete
+//! date in memory by [`Quota`] as the account's sessions upload, delete
 //! and rename. [`QuotaRegistry`] holds one [`QuotaUsage`] per account, so
 //! concurrent sessions of one user share one counter and cannot together
 //! overshoot the quota.
@@ -34,8 +34,13 @@
 //! - A new file beyond `quota_files` is refused at `open_write`, before any
 //!   data is sent ("Quota exceeded: N files allowed"); so is any upload when
 //!   the account has no byte left.
-//! - When an upload commits or aborts, the file's real size is read back with
-//!   `metadata` and the usage corrected to it. On an atomic backend an
+//! - Whether an upload replaces a file, and how big that file is, comes from
+//!   one lookup shared with the layers above ([`Existing`], which the
+//!   permissions guard may already have made).
+//! - A committed create holds exactly the bytes written. When any other
+//!   upload (a resume, an append) commits, or any upload aborts, the file's
+//!   real size is read back with `metadata` and the usage corrected to it.
+//!   So a STOR costs one `metadata` call in all. On an atomic backend an
 //!   aborted upload leaves nothing; on a non-atomic one (REST + STOR or APPE
 //!   writing in place) the bytes written before the refusal stay, as FTP
 //!   servers traditionally keep partial uploads (the client can resume after
@@ -56,19 +61,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use oxftp_proto::listing::{FileInfo, FileKind};
+use oxftp_proto::listing::FileKind;
 use oxftp_proto::path::VPath;
 use tokio::io::AsyncWrite;
 
 use crate::account::Limits;
-use crate::storage::{
-    Capabilities, DirEntry, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
-};
+use crate::storage::{DirEntry, DirLister, ErrorKind, Existing, Storage, StorageError, WriteHandle, WriteMode};
 
 /// How deep [`QuotaUsage::measure`] descends at most; deeper directories are not counted.
 pub const MAX_WALK_DEPTH: usize = 256;
 
-/// The quotas a [`QuotaLayer`] enforces (`None`: no limit).
+/// The quotas a [`Quota`] enforces (`None`: no limit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaLimits {
     /// Bytes of regular files under the home.
@@ -259,7 +262,7 @@ impl QuotaRegistry {
 
 /// A storage that keeps an account within its quotas; see the module doc.
 #[derive(Debug, Clone)]
-pub struct QuotaLayer {
+pub struct Quota {
     inner: Arc<dyn Storage>,
     limits: QuotaLimits,
     usage: Arc<QuotaUsage>,
@@ -273,11 +276,11 @@ fn insufficient(message: String) -> StorageError {
     StorageError::new(ErrorKind::InsufficientStorage, message)
 }
 
-impl QuotaLayer {
+impl Quota {
     /// Wrap `inner` (the account's storage, its home as `/`) so that it stays
     /// within `limits`, counting in `usage` (from [`QuotaRegistry::usage_for`]).
     pub fn new(inner: Arc<dyn Storage>, limits: QuotaLimits, usage: Arc<QuotaUsage>) -> Self {
-        QuotaLayer { inner, limits, usage }
+        Quota { inner, limits, usage }
     }
 
     /// The counter this layer keeps.
@@ -288,33 +291,26 @@ impl QuotaLayer {
     /// The size of the regular file at `path`, `None` if there is none (or it
     /// cannot be seen: the inner storage then reports the problem itself).
     async fn file_size(&self, path: &VPath) -> Option<u64> {
-        match self.inner.metadata(path).await {
-            Ok(info) if info.is_file() => Some(info.size),
-            _ => None,
-        }
+        Existing::lookup(self.inner.as_ref(), path).await.file_size()
     }
 }
 
+/// Counts uploads, deletes and renames; reads pass through.
 #[async_trait]
-impl Storage for QuotaLayer {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+impl super::Shaper for Quota {
+    fn inner(&self) -> &dyn Storage {
+        self.inner.as_ref()
     }
 
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(path).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.inner.list(path).await
-    }
-
-    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
-        self.inner.open_read(path, offset).await
-    }
-
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        let old = self.file_size(path).await;
+    async fn open_write_known(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+        existing: Existing,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        // What a layer above found, or one lookup now.
+        let existing = existing.or_lookup(self.inner.as_ref(), path).await;
+        let old = existing.file_size();
         // The bytes of the old file this upload will free when it commits.
         let credit = match mode {
             WriteMode::Create { exclusive: false } | WriteMode::At(0) => old.unwrap_or(0),
@@ -332,7 +328,7 @@ impl Storage for QuotaLayer {
             let limit = self.limits.files.unwrap_or(u64::MAX);
             return Err(insufficient(format!("Quota exceeded: {limit} files allowed")));
         }
-        let handle = match self.inner.open_write(path, mode).await {
+        let handle = match self.inner.open_write_known(path, mode, existing).await {
             Ok(handle) => handle,
             Err(e) => {
                 if new_file {
@@ -364,27 +360,11 @@ impl Storage for QuotaLayer {
         Ok(())
     }
 
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.mkdir(path).await
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.rmdir(path).await
-    }
-
     async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
         let replaced = if from == to { None } else { self.file_size(to).await };
         self.inner.rename(from, to).await?;
         self.usage.replace(replaced, None);
         Ok(())
-    }
-
-    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
-        self.inner.set_mode(path, mode).await
-    }
-
-    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
-        self.inner.set_mtime(path, unix_secs).await
     }
 }
 
@@ -416,9 +396,11 @@ impl Books {
         }
     }
 
-    /// The upload is over: count the file as it now is. When its size cannot
-    /// be read back, assume a commit produced what was written and an abort
-    /// changed nothing.
+    /// The upload is over: count the file as it now is. A committed create
+    /// holds exactly the bytes written; anything else (a resume, an append,
+    /// an abort that may leave part of the file) is read back. When its size
+    /// cannot be read back, assume a commit produced what was written and an
+    /// abort changed nothing.
     async fn settle(mut self, committed: bool) {
         let written = self.written;
         self.release();
@@ -431,6 +413,10 @@ impl Books {
                 WriteMode::Append => self.old.unwrap_or(0).saturating_add(written),
             })
         };
+        if committed && matches!(self.mode, WriteMode::Create { .. } | WriteMode::At(0)) {
+            self.usage.replace(self.old, expected);
+            return;
+        }
         let new = match self.storage.metadata(&self.path).await {
             Ok(info) if info.is_file() => Some(info.size),
             Ok(_) => None,
@@ -534,7 +520,9 @@ impl Drop for QuotaUpload {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{err_of, p, upload};
+    use crate::storage::{Capabilities, ReadHandle};
+    use crate::test_util::helpers::{err_of, p, upload};
+    use oxftp_proto::listing::FileInfo;
     use tokio::io::AsyncWriteExt;
 
     fn quota(bytes: Option<u64>, files: Option<u64>) -> QuotaLimits {
@@ -550,9 +538,9 @@ mod tests {
         mem
     }
 
-    async fn layer(mem: &MemoryStorage, limits: QuotaLimits) -> QuotaLayer {
+    async fn layer(mem: &MemoryStorage, limits: QuotaLimits) -> Quota {
         let usage = Arc::new(QuotaUsage::measure(mem).await.unwrap());
-        QuotaLayer::new(Arc::new(mem.clone()), limits, usage)
+        Quota::new(Arc::new(mem.clone()), limits, usage)
     }
 
     async fn write(s: &dyn Storage, path: &str, mode: WriteMode, data: &[u8]) -> Result<(), StorageError> {
@@ -662,15 +650,7 @@ mod tests {
     struct KeepPartial(Box<dyn WriteHandle>);
 
     impl AsyncWrite for KeepPartial {
-        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write(cx, buf)
-        }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_flush(cx)
-        }
-        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_shutdown(cx)
-        }
+        crate::policy::shaper::forward_write!(0: write, flush, shutdown);
     }
 
     #[async_trait]
@@ -791,7 +771,7 @@ mod tests {
         let mem = seeded();
         let disk = BadDir(mem.clone(), ErrorKind::PermissionDenied);
         let usage = Arc::new(QuotaUsage::measure(&disk).await.unwrap());
-        let s = QuotaLayer::new(Arc::new(disk), quota(Some(40), None), usage);
+        let s = Quota::new(Arc::new(disk), quota(Some(40), None), usage);
         let over = write(&s, "/a/ten", WriteMode::Append, &[0u8; 30]).await;
         assert_quota(over, "Quota exceeded: 40 bytes allowed");
         // Nothing was written: the only write was refused whole.
@@ -883,8 +863,8 @@ mod tests {
     async fn sessions_of_one_account_share_the_quota() {
         let mem = seeded();
         let usage = Arc::new(QuotaUsage::measure(&mem).await.unwrap());
-        let one = QuotaLayer::new(Arc::new(mem.clone()), quota(Some(35), None), Arc::clone(&usage));
-        let two = QuotaLayer::new(Arc::new(mem.clone()), quota(Some(35), None), Arc::clone(&usage));
+        let one = Quota::new(Arc::new(mem.clone()), quota(Some(35), None), Arc::clone(&usage));
+        let two = Quota::new(Arc::new(mem.clone()), quota(Some(35), None), Arc::clone(&usage));
         let mut a = one.open_write(&p("/a1"), WriteMode::Create { exclusive: false }).await.unwrap();
         let mut b = two.open_write(&p("/b1"), WriteMode::Create { exclusive: false }).await.unwrap();
         a.write_all(&[0u8; 15]).await.unwrap();

@@ -4,92 +4,51 @@
 //! inner storage's, so FEAT answers the same for every user of a server and a
 //! refused write gets 550 "Permission denied", not 502 "not implemented".
 
-use std::sync::Arc;
+use crate::storage::{ErrorKind, StorageError};
 
-use async_trait::async_trait;
-use oxftp_proto::listing::FileInfo;
-use oxftp_proto::path::VPath;
-
-use crate::storage::{Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use super::guard::{Guard, Op};
 
 /// The text every refused write carries.
 pub const READ_ONLY_MESSAGE: &str = "Permission denied: read-only account";
 
-/// A storage that passes reads to the one it wraps and refuses every write.
-#[derive(Debug, Clone)]
-pub struct ReadOnly {
-    inner: Arc<dyn Storage>,
-}
-
-impl ReadOnly {
-    /// Wrap `inner` so that only reads reach it.
-    pub fn new(inner: Arc<dyn Storage>) -> Self {
-        ReadOnly { inner }
-    }
-}
+/// The rule of an account that may look and download but change nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOnly;
 
 fn refused() -> StorageError {
     StorageError::new(ErrorKind::PermissionDenied, READ_ONLY_MESSAGE)
 }
 
-#[async_trait]
-impl Storage for ReadOnly {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(path).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.inner.list(path).await
-    }
-
-    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
-        self.inner.open_read(path, offset).await
-    }
-
-    async fn open_write(&self, _path: &VPath, _mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        Err(refused())
-    }
-
-    async fn delete(&self, _path: &VPath) -> Result<(), StorageError> {
-        Err(refused())
-    }
-
-    async fn mkdir(&self, _path: &VPath) -> Result<(), StorageError> {
-        Err(refused())
-    }
-
-    async fn rmdir(&self, _path: &VPath) -> Result<(), StorageError> {
-        Err(refused())
-    }
-
-    async fn rename(&self, _from: &VPath, _to: &VPath) -> Result<(), StorageError> {
-        Err(refused())
-    }
-
-    async fn set_mode(&self, _path: &VPath, _mode: u32) -> Result<(), StorageError> {
-        Err(refused())
-    }
-
-    async fn set_mtime(&self, _path: &VPath, _unix_secs: i64) -> Result<(), StorageError> {
-        Err(refused())
+impl Guard for ReadOnly {
+    fn check(&self, op: &Op<'_>) -> Result<(), StorageError> {
+        match op {
+            Op::Metadata { .. } | Op::List { .. } | Op::Read { .. } => Ok(()),
+            Op::Write { .. }
+            | Op::Delete { .. }
+            | Op::Mkdir { .. }
+            | Op::Rmdir { .. }
+            | Op::Rename { .. }
+            | Op::SetMode { .. }
+            | Op::SetMtime { .. } => Err(refused()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{list_names, p, read_all};
+    use crate::policy::Guarded;
+    use crate::storage::{Storage, WriteMode};
+    use crate::test_util::helpers::{list_names, p, read_all};
 
-    fn setup() -> (MemoryStorage, ReadOnly) {
+    fn setup() -> (MemoryStorage, Guarded<ReadOnly>) {
         let mem = MemoryStorage::new();
         mem.put_file(&p("/pub/file"), "data").unwrap();
         mem.create_dir_all(&p("/pub/empty")).unwrap();
-        (mem.clone(), ReadOnly::new(Arc::new(mem)))
+        (mem.clone(), Guarded::new(Arc::new(mem), ReadOnly))
     }
 
     fn assert_refused<T>(r: Result<T, StorageError>) {

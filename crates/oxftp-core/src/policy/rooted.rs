@@ -10,13 +10,12 @@
 //! What the inner storage returns (listings, metadata, errors) passes through
 //! unchanged: listing entries are names within a directory and carry no path.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 
-use crate::storage::{Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use crate::storage::Storage;
 
 /// A storage whose `/` is `home` in the storage it wraps.
 #[derive(Debug, Clone)]
@@ -35,57 +34,16 @@ impl Rooted {
     pub fn home(&self) -> &VPath {
         &self.home
     }
-
-    /// Where a session path lives in the inner storage.
-    fn map(&self, path: &VPath) -> VPath {
-        path.under(&self.home)
-    }
 }
 
-#[async_trait]
-impl Storage for Rooted {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+/// Every call goes through with its paths nested under the home.
+impl super::Shaper for Rooted {
+    fn inner(&self) -> &dyn Storage {
+        self.inner.as_ref()
     }
 
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(&self.map(path)).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.inner.list(&self.map(path)).await
-    }
-
-    async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
-        self.inner.open_read(&self.map(path), offset).await
-    }
-
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        self.inner.open_write(&self.map(path), mode).await
-    }
-
-    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.delete(&self.map(path)).await
-    }
-
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.mkdir(&self.map(path)).await
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.rmdir(&self.map(path)).await
-    }
-
-    async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
-        self.inner.rename(&self.map(from), &self.map(to)).await
-    }
-
-    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
-        self.inner.set_mode(&self.map(path), mode).await
-    }
-
-    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
-        self.inner.set_mtime(&self.map(path), unix_secs).await
+    fn map_path<'p>(&self, path: &'p VPath) -> Cow<'p, VPath> {
+        Cow::Owned(path.under(&self.home))
     }
 }
 
@@ -93,8 +51,8 @@ impl Storage for Rooted {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{list_names, p, read_all, upload};
-    use crate::storage::ErrorKind;
+    use crate::storage::{ErrorKind, StorageError};
+    use crate::test_util::helpers::{list_names, p, read_all, upload};
 
     fn setup() -> (MemoryStorage, Rooted) {
         let mem = MemoryStorage::new();

@@ -1,5 +1,5 @@
 //! Bandwidth limits: [`RateLimiter`] (a shareable token bucket) and
-//! [`ThrottleLayer`], which makes every download and upload of a session wait
+//! [`Throttle`], which makes every download and upload of a session wait
 //! for tokens from a list of limiters (typically the account's and the
 //! server's, one each per direction).
 //!
@@ -19,12 +19,13 @@
 //! A throttled download loses zero-copy: a local file is read through tokio
 //! like any other stream, since `sendfile(2)` cannot be paced.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -33,11 +34,11 @@ use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
-use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::storage::{Capabilities, DirLister, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
+use crate::account::Limits;
+use crate::storage::{Existing, ReadHandle, Storage, StorageError, WriteHandle, WriteMode};
 
 /// The smallest burst: small rates still let a typical TCP window through at once.
 const MIN_BURST: u64 = 64 * 1024;
@@ -247,13 +248,7 @@ impl AsyncWrite for ThrottledWrite {
         Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    super::shaper::forward_write!(inner: flush, shutdown);
 }
 
 #[async_trait]
@@ -270,32 +265,25 @@ impl WriteHandle for ThrottledWrite {
 /// A storage whose downloads wait for `down` limiters and uploads for `up`
 /// limiters. Everything else passes through.
 #[derive(Debug, Clone)]
-pub struct ThrottleLayer {
+pub struct Throttle {
     inner: Arc<dyn Storage>,
     down: Limiters,
     up: Limiters,
 }
 
-impl ThrottleLayer {
+impl Throttle {
     /// Wrap `inner`: each download byte waits for every limiter in `down`,
     /// each upload byte for every limiter in `up`. Empty lists mean unlimited.
     pub fn new(inner: Arc<dyn Storage>, down: Vec<Arc<RateLimiter>>, up: Vec<Arc<RateLimiter>>) -> Self {
-        ThrottleLayer { inner, down: Limiters::new(down), up: Limiters::new(up) }
+        Throttle { inner, down: Limiters::new(down), up: Limiters::new(up) }
     }
 }
 
+/// Paces downloads and uploads; everything else passes through.
 #[async_trait]
-impl Storage for ThrottleLayer {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn metadata(&self, path: &VPath) -> Result<FileInfo, StorageError> {
-        self.inner.metadata(path).await
-    }
-
-    async fn list(&self, path: &VPath) -> Result<Box<dyn DirLister>, StorageError> {
-        self.inner.list(path).await
+impl super::Shaper for Throttle {
+    fn inner(&self) -> &dyn Storage {
+        self.inner.as_ref()
     }
 
     async fn open_read(&self, path: &VPath, offset: u64) -> Result<ReadHandle, StorageError> {
@@ -310,36 +298,62 @@ impl Storage for ThrottleLayer {
         Ok(ReadHandle::Stream(Box::new(ThrottledRead { inner, meter: Meter::new(self.down.clone()) })))
     }
 
-    async fn open_write(&self, path: &VPath, mode: WriteMode) -> Result<Box<dyn WriteHandle>, StorageError> {
-        let handle = self.inner.open_write(path, mode).await?;
+    async fn open_write_known(
+        &self,
+        path: &VPath,
+        mode: WriteMode,
+        existing: Existing,
+    ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        let handle = self.inner.open_write_known(path, mode, existing).await?;
         if self.up.is_empty() {
             return Ok(handle);
         }
         Ok(Box::new(ThrottledWrite { inner: handle, meter: Meter::new(self.up.clone()) }))
     }
+}
 
-    async fn delete(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.delete(path).await
+/// An account's (download, upload) limiters, alive while a session holds them.
+type AccountLimiters = (Weak<RateLimiter>, Weak<RateLimiter>);
+
+/// Bandwidth limiters: one per direction for the whole server and one per
+/// direction per account, shared by all of that account's sessions.
+#[derive(Debug)]
+pub(crate) struct Rates {
+    global_down: Option<Arc<RateLimiter>>,
+    global_up: Option<Arc<RateLimiter>>,
+    /// Per account and direction; entries live while any session holds them.
+    accounts: Mutex<HashMap<String, AccountLimiters>>,
+}
+
+impl Rates {
+    pub fn new(download: Option<u64>, upload: Option<u64>) -> Rates {
+        Rates {
+            global_down: RateLimiter::from_limit(download),
+            global_up: RateLimiter::from_limit(upload),
+            accounts: Mutex::new(HashMap::new()),
+        }
     }
 
-    async fn mkdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.mkdir(path).await
-    }
-
-    async fn rmdir(&self, path: &VPath) -> Result<(), StorageError> {
-        self.inner.rmdir(path).await
-    }
-
-    async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
-        self.inner.rename(from, to).await
-    }
-
-    async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
-        self.inner.set_mode(path, mode).await
-    }
-
-    async fn set_mtime(&self, path: &VPath, unix_secs: i64) -> Result<(), StorageError> {
-        self.inner.set_mtime(path, unix_secs).await
+    /// The limiters a session of `user` with `limits` goes through: (download, upload).
+    pub fn for_account(&self, user: &str, limits: &Limits) -> (Vec<Arc<RateLimiter>>, Vec<Arc<RateLimiter>>) {
+        let mut down: Vec<_> = self.global_down.iter().cloned().collect();
+        let mut up: Vec<_> = self.global_up.iter().cloned().collect();
+        if limits.download_rate.is_some() || limits.upload_rate.is_some() {
+            // Each update is one insert or remove, so a poisoned map is still consistent.
+            let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.retain(|_, (d, u)| d.strong_count() > 0 || u.strong_count() > 0);
+            let entry = accounts.entry(user.to_string()).or_default();
+            let shared = |slot: &mut Weak<RateLimiter>, rate: Option<u64>| -> Option<Arc<RateLimiter>> {
+                // Reuse the account's limiter while a session holds it, so sessions share the rate.
+                let limiter =
+                    slot.upgrade().filter(|l| Some(l.rate()) == rate).or_else(|| RateLimiter::from_limit(rate))?;
+                *slot = Arc::downgrade(&limiter);
+                Some(limiter)
+            };
+            down.extend(shared(&mut entry.0, limits.download_rate));
+            up.extend(shared(&mut entry.1, limits.upload_rate));
+        }
+        (down, up)
     }
 }
 
@@ -347,7 +361,9 @@ impl Storage for ThrottleLayer {
 mod tests {
     use super::*;
     use crate::memory::MemoryStorage;
-    use crate::policy::test_support::{p, read_all};
+    use crate::storage::{Capabilities, DirLister};
+    use crate::test_util::helpers::{p, read_all};
+    use oxftp_proto::listing::FileInfo;
     use tokio::io::AsyncWriteExt;
     use tokio::time::Instant;
 
@@ -382,7 +398,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn download_of_4_mib_at_1_mib_per_second_takes_about_4_seconds() {
         let mem = storage_with("/big", 4 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
         let start = Instant::now();
         let data = read_all(&s, "/big").await.unwrap();
         let took = start.elapsed();
@@ -395,7 +411,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rate_is_smooth_not_bursty() {
         let mem = storage_with("/f", 2 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(MIB)], vec![]);
         let ReadHandle::Stream(mut r) = s.open_read(&p("/f"), 0).await.unwrap() else { panic!("a stream") };
         let start = Instant::now();
         let mut buf = vec![0u8; MIB as usize];
@@ -420,7 +436,7 @@ mod tests {
         let mem = MemoryStorage::new();
         let user = limiter(MIB);
         let global = limiter(2 * MIB);
-        let s = ThrottleLayer::new(Arc::new(mem.clone()), vec![], vec![Arc::clone(&user), global]);
+        let s = Throttle::new(Arc::new(mem.clone()), vec![], vec![Arc::clone(&user), global]);
         let start = Instant::now();
         // Two uploads at once share the user's 1 MiB/s: 2 MiB in about 2 s.
         let up = |name: &'static str| {
@@ -441,7 +457,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn slowest_limiter_sets_the_pace() {
         let mem = storage_with("/f", MIB);
-        let s = ThrottleLayer::new(Arc::new(mem), vec![limiter(4 * MIB), limiter(MIB / 2)], vec![]);
+        let s = Throttle::new(Arc::new(mem), vec![limiter(4 * MIB), limiter(MIB / 2)], vec![]);
         let start = Instant::now();
         read_all(&s, "/f").await.unwrap();
         let took = start.elapsed();
@@ -488,10 +504,10 @@ mod tests {
         }
         let local: Arc<dyn Storage> = Arc::new(Local(path));
         // Unthrottled: the local file stays a local file (zero-copy possible).
-        let plain = ThrottleLayer::new(Arc::clone(&local), vec![], vec![]);
+        let plain = Throttle::new(Arc::clone(&local), vec![], vec![]);
         assert!(matches!(plain.open_read(&p("/f"), 0).await.unwrap(), ReadHandle::LocalFile(_)));
         // Throttled: it becomes a paced stream with the same bytes.
-        let slow = ThrottleLayer::new(local, vec![limiter(1000)], vec![]);
+        let slow = Throttle::new(local, vec![limiter(1000)], vec![]);
         assert!(matches!(slow.open_read(&p("/f"), 0).await.unwrap(), ReadHandle::Stream(_)));
         assert_eq!(read_all(&slow, "/f").await.unwrap(), b"local");
     }

@@ -1,37 +1,20 @@
-//! Storage calls the object-store tests make over and over.
+//! Storage calls the object-store tests make over and over, on top of the
+//! shared helpers in `oxftp_core::test_util`.
 
-use oxftp_core::storage::{ReadHandle, Storage, WriteMode};
+use oxftp_core::test_util::helpers::{entries, read_at, upload};
 use oxftp_opendal::OpendalStorage;
-use oxftp_proto::path::VPath;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub fn p(s: &str) -> VPath {
-    VPath::parse(s.as_bytes()).unwrap()
-}
+pub use oxftp_core::test_util::helpers::p;
 
 pub async fn put(s: &OpendalStorage, path: &str, data: &[u8]) {
-    let mut w = s.open_write(&p(path), WriteMode::Create { exclusive: false }).await.unwrap();
-    w.write_all(data).await.unwrap();
-    w.commit().await.unwrap();
+    upload(s, path, data).await.unwrap();
 }
 
 pub async fn get(s: &OpendalStorage, path: &str, offset: u64) -> Vec<u8> {
-    let ReadHandle::Stream(mut r) = s.open_read(&p(path), offset).await.unwrap() else {
-        panic!("object stores hand out streams");
-    };
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).await.unwrap();
-    out
+    read_at(s, path, offset).await.unwrap()
 }
 
+/// Names and whether each is a directory, sorted.
 pub async fn names(s: &OpendalStorage, path: &str) -> Vec<(String, bool)> {
-    let mut lister = s.list(&p(path)).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(page) = lister.next_page().await.unwrap() {
-        for e in page {
-            out.push((String::from_utf8(e.name).unwrap(), e.info.is_dir()));
-        }
-    }
-    out.sort();
-    out
+    entries(s, path).await.unwrap().into_iter().map(|e| (String::from_utf8(e.name).unwrap(), e.info.is_dir())).collect()
 }

@@ -5,11 +5,11 @@ use std::io;
 
 use tokio::io::AsyncReadExt;
 
-use crate::session::Session;
+use super::Conn;
 use crate::stream::Side;
 use crate::tls::common_name;
 
-impl Session {
+impl Conn {
     /// Run the TLS handshake on the control connection. On error the session is unusable.
     pub(crate) async fn start_tls(&mut self) -> io::Result<()> {
         let acceptor =
@@ -18,7 +18,7 @@ impl Session {
             return Err(io::Error::other("control connection is not plaintext"));
         };
         let tcp = read.reunite(write).map_err(io::Error::other)?;
-        let timeout = self.shared.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
+        let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
         let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
@@ -43,7 +43,7 @@ impl Session {
         let mut tls = read.unsplit(write);
         tls.get_mut().1.send_close_notify();
         tokio::io::AsyncWriteExt::flush(&mut tls).await?;
-        let timeout = self.shared.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
+        let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
         let mut sink = [0u8; 512];
         let drain = async {
             // rustls reports the peer's close_notify as end of stream.

@@ -1,11 +1,9 @@
-//! From virtual paths to paths beneath the root handle, and from blocking
-//! filesystem work to async results.
+//! From virtual paths to paths beneath the root directory handle.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use oxftp_core::storage::{ErrorKind, StorageError};
 use oxftp_proto::path::VPath;
 
 /// The path of `vpath` relative to the root handle. The root itself is `.`,
@@ -22,19 +20,6 @@ pub(crate) fn name_path(name: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(name))
 }
 
-/// Run blocking filesystem work on tokio's blocking pool. A panic or a
-/// cancelled task becomes an `Other` error rather than a panic of our own.
-pub(crate) async fn blocking<T, F>(work: F) -> Result<T, StorageError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(e) => Err(StorageError::new(ErrorKind::Other, format!("storage task failed: {e}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,12 +31,5 @@ mod tests {
         assert_eq!(rel_path(&p), PathBuf::from("a/b c"));
         let raw = VPath::parse(b"/caf\xe9").unwrap();
         assert_eq!(rel_path(&raw).as_os_str().as_bytes(), b"caf\xe9");
-    }
-
-    #[tokio::test]
-    async fn blocking_returns_the_work_result() {
-        assert_eq!(blocking(|| Ok(7)).await.unwrap(), 7);
-        let err = blocking::<(), _>(|| Err(StorageError::not_found())).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::NotFound);
     }
 }

@@ -3,16 +3,16 @@
 //!
 //! Anonymous logins accept any password: by convention it is the user's
 //! e-mail address, which the engine logs and never checks. The identity this
-//! produces is not marked read-only; `AnonymousPolicy`, which
-//! `session_storage` stacks for the anonymous class, decides what it may do
-//! (read-only except uploads into `incoming`).
+//! produces is not marked read-only; the `Anonymous` guard, which the storage
+//! stack puts on the anonymous class, decides what it may do (read-only
+//! except uploads into `incoming`).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use oxftp_proto::path::VPath;
 
-use crate::auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
+use super::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 
 /// The account name every anonymous identity carries, whichever alias logged in.
 pub const ANONYMOUS_USER: &str = "anonymous";
@@ -65,7 +65,10 @@ impl Authenticator for AnonymousLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::test_support::p;
+
+    fn p(s: &str) -> VPath {
+        VPath::parse(s.as_bytes()).expect("valid test path")
+    }
 
     /// Knows one account, `ann` with password `pw`.
     #[derive(Debug)]

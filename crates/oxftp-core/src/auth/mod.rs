@@ -1,4 +1,13 @@
-//! The `Authenticator` trait and the identity a successful login produces.
+//! The `Authenticator` trait and the identity a successful login produces,
+//! and authenticators that compose others: [`AnonymousLogin`] (anonymous in
+//! front of the accounts), [`Swappable`] (accounts replaced while running),
+//! [`NoAccounts`].
+
+mod anonymous;
+mod swap;
+
+pub use anonymous::{ANONYMOUS_USER, AnonymousLogin};
+pub use swap::{NoAccounts, Swappable};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -54,8 +63,10 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Who logged in and on what terms.
+/// Who logged in and on what terms. Made with [`Identity::new`], then its
+/// fields set (non-exhaustive: new fields are not a breaking change).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Identity {
     /// The account name (for anonymous: "anonymous").
     pub user: String,

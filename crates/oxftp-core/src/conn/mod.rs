@@ -1,0 +1,204 @@
+//! The state of one control connection, in three parts that live as long as
+//! they mean something:
+//!
+//! - [`Conn`]: the connection itself: its sockets (plain or TLS), peer and
+//!   local address, the server context, data-connection protection
+//!   (PBSZ/PROT), and counters that outlive a login (failed logins).
+//! - [`Login`]: where the login dance is; [`LoggedIn`] (identity, storage,
+//!   current directory, a pending rename) exists only inside
+//!   [`Login::LoggedIn`], so a handler given a `&mut LoggedIn` has storage.
+//! - [`Transfer`]: transfer parameters (TYPE, REST, the prepared data
+//!   connection, EPSV ALL).
+//!
+//! REIN replaces [`State`] (login and transfer parameters) with a fresh one
+//! in one assignment; the connection and its TLS stay.
+//!
+//! Handlers answer through [`Conn::reply`], which hands back a [`Replied`]:
+//! a handler returns [`Answered`], so it cannot end without a reply.
+
+mod io;
+mod login;
+mod running;
+mod upgrade;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use oxftp_proto::command::TransferType;
+use oxftp_proto::reply::Reply;
+use slog::{Logger, o};
+use tokio::net::TcpStream;
+
+use crate::admission::Slot;
+use crate::auth::{AccessClass, Identity};
+use crate::context::ServerContext;
+use crate::data::DataSetup;
+use crate::storage::StorageError;
+use crate::stream::Side;
+use crate::tls::SessionAcceptors;
+
+pub(crate) use io::Incoming;
+use io::{ControlReader, ControlWriter};
+pub(crate) use login::{LoggedIn, Login};
+pub(crate) use running::{Running, TaskResult, TransferCommand};
+
+/// Proof that a reply went out: only [`Conn::send`] (and so [`Conn::reply`])
+/// makes one.
+#[must_use = "a handler returns the proof that it replied"]
+#[derive(Debug)]
+pub(crate) struct Replied(());
+
+/// What a command handler returns: it replied, either way. `Err` is a
+/// refusal, so `?` ends a handler early, after its reply went out.
+pub(crate) type Answered = Result<Replied, Replied>;
+
+/// What the session loop does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Close,
+}
+
+/// Login state and transfer parameters: what REIN resets.
+#[derive(Default)]
+pub(crate) struct State {
+    pub login: Login,
+    pub transfer: Transfer,
+}
+
+/// Transfer parameters set by TYPE, REST, PASV/EPSV/PORT/EPRT and EPSV ALL.
+pub(crate) struct Transfer {
+    pub ty: TransferType,
+    /// The REST offset for the next transfer.
+    pub rest: u64,
+    /// The data connection the next transfer uses.
+    pub data: Option<DataSetup>,
+    /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
+    pub epsv_all: bool,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        // RFC 959 §5.1: the default type is ASCII.
+        Transfer { ty: TransferType::Ascii, rest: 0, data: None, epsv_all: false }
+    }
+}
+
+/// Data-connection protection (RFC 4217 §8, §9).
+#[derive(Debug, Default)]
+pub(crate) struct Protection {
+    /// PBSZ 0 was given (required before PROT).
+    pub pbsz: bool,
+    /// PROT P: data connections use TLS.
+    pub private: bool,
+}
+
+/// One control connection.
+pub(crate) struct Conn {
+    pub ctx: Arc<ServerContext>,
+    /// The connection's logger (the peer's address); a login adds the user in [`LoggedIn`].
+    pub logger: Logger,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    reader: ControlReader,
+    writer: ControlWriter,
+    /// TLS for this control connection and its data connections (its own session cache).
+    pub tls: Option<SessionAcceptors>,
+    /// Whether this connection came in on an implicit-TLS listener.
+    pub implicit_tls: bool,
+    /// PBSZ and PROT, kept across REIN like the control connection's TLS.
+    pub protection: Protection,
+    /// Subject CN of a verified client certificate.
+    pub client_cert_cn: Option<String>,
+    /// Failed logins on this connection (across REIN).
+    pub failed_logins: u32,
+    /// The client's name from CLNT, for logs.
+    pub client_name: Option<String>,
+    pub connected: Instant,
+    /// This connection's place in the per-address count.
+    pub ip_slot: Option<Slot<IpAddr>>,
+}
+
+impl Conn {
+    pub(crate) fn new(ctx: Arc<ServerContext>, stream: TcpStream, implicit_tls: bool) -> std::io::Result<Conn> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        // Keep Telnet "Synch" urgent bytes in the stream so IAC IP IAC DM ABOR
+        // parses as a whole (RFC 959 4.1.3); otherwise the kernel drops the DM.
+        let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+        let logger = ctx.logger.new(o!("peer" => peer.to_string()));
+        let (read_half, write_half) = stream.into_split();
+        let max_line = ctx.options.max_line;
+        Ok(Conn {
+            logger,
+            peer,
+            local,
+            reader: ControlReader::new(Side::Plain(read_half), max_line),
+            writer: ControlWriter::new(Side::Plain(write_half)),
+            tls: ctx.options.tls.as_ref().map(|t| t.session_acceptors()),
+            implicit_tls,
+            protection: Protection::default(),
+            client_cert_cn: None,
+            failed_logins: 0,
+            client_name: None,
+            connected: Instant::now(),
+            ip_slot: None,
+            ctx,
+        })
+    }
+
+    /// The next line (or event) from the client. Cancel-safe.
+    pub(crate) async fn next_event(&mut self) -> Incoming {
+        self.reader.next_event().await
+    }
+
+    /// Send a reply; a failed write means the client is gone, which the read side notices.
+    pub(crate) async fn send(&mut self, reply: &Reply) -> Replied {
+        let _ = self.writer.send(reply).await;
+        Replied(())
+    }
+
+    /// Send a one-line (or line-broken) reply.
+    pub(crate) async fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> Replied {
+        self.send(&Reply::new(code, text)).await
+    }
+
+    /// Reply to a storage failure with its code and text.
+    pub(crate) async fn storage_failed(&mut self, e: &StorageError) -> Replied {
+        self.send(&e.reply()).await
+    }
+
+    /// 530 for a command that needs a login.
+    pub(crate) async fn not_logged_in(&mut self) -> Replied {
+        self.reply(530, "Please login with USER and PASS.").await
+    }
+
+    /// Whether the control connection is protected by TLS now.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.reader.is_tls()
+    }
+
+    /// Close the control connection.
+    pub(crate) async fn close(&mut self) {
+        self.writer.close().await;
+    }
+
+    /// Whether this session's control connection must be protected.
+    pub(crate) fn control_tls_required(&self, identity: Option<&Identity>) -> bool {
+        let Some(tls) = &self.ctx.options.tls else { return false };
+        let per_user = identity.is_some_and(|i| i.require_tls);
+        per_user || tls.config.control.applies_to(is_anonymous(identity))
+    }
+
+    /// Whether this session's data connections must be protected.
+    pub(crate) fn data_tls_required(&self, identity: Option<&Identity>) -> bool {
+        let Some(tls) = &self.ctx.options.tls else { return false };
+        let per_user = identity.is_some_and(|i| i.require_tls);
+        per_user || tls.config.data.applies_to(is_anonymous(identity))
+    }
+}
+
+fn is_anonymous(identity: Option<&Identity>) -> bool {
+    identity.is_some_and(|i| i.class == AccessClass::Anonymous)
+}

@@ -1,0 +1,165 @@
+//! A transfer running in its own task, and how it ends: the final reply, one
+//! log line (the xferlog fields) and the transfer event.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use oxftp_proto::command::{TransferType, Verb};
+use oxftp_proto::path::VPath;
+use oxftp_proto::reply::Reply;
+use slog::Logger;
+use tokio::task::{JoinError, JoinHandle};
+
+use super::{Conn, Replied};
+use crate::auth::Identity;
+use crate::events::{TransferEvent, TransferKind};
+use crate::transfer::{Progress, TransferError};
+
+/// The command a transfer serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferCommand {
+    Retr,
+    Stor,
+    Appe,
+    Stou,
+    List,
+    Nlst,
+    Mlsd,
+}
+
+impl TransferCommand {
+    fn verb(self) -> Verb {
+        match self {
+            TransferCommand::Retr => Verb::Retr,
+            TransferCommand::Stor => Verb::Stor,
+            TransferCommand::Appe => Verb::Appe,
+            TransferCommand::Stou => Verb::Stou,
+            TransferCommand::List => Verb::List,
+            TransferCommand::Nlst => Verb::Nlst,
+            TransferCommand::Mlsd => Verb::Mlsd,
+        }
+    }
+
+    /// The command's name, for STAT and the log.
+    pub(crate) fn name(self) -> &'static str {
+        self.verb().name()
+    }
+
+    fn kind(self) -> TransferKind {
+        match self {
+            TransferCommand::Retr => TransferKind::Download,
+            TransferCommand::Stor | TransferCommand::Appe | TransferCommand::Stou => TransferKind::Upload,
+            TransferCommand::List | TransferCommand::Nlst | TransferCommand::Mlsd => TransferKind::Listing,
+        }
+    }
+}
+
+/// How a transfer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Complete,
+    Failed,
+    Aborted,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Failed => "failed",
+            Outcome::Aborted => "aborted",
+        }
+    }
+}
+
+/// What the transfer task returns, or why it did not.
+pub(crate) type TaskResult = Result<Result<u64, TransferError>, JoinError>;
+
+/// A transfer running in its own task.
+pub(crate) struct Running {
+    pub task: JoinHandle<Result<u64, TransferError>>,
+    pub progress: Progress,
+    pub command: TransferCommand,
+    pub path: VPath,
+    pub started: Instant,
+    /// The representation type it runs in (for the log).
+    pub ty: TransferType,
+    /// Reply text on success (e.g. STOU's unique name).
+    pub success_text: Option<Vec<u8>>,
+    /// The session's logger when it started (with the user).
+    pub logger: Logger,
+}
+
+impl Running {
+    /// Bytes moved so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Wait for the task (unless its result is given), send the final reply and log it.
+    pub(crate) async fn finish(
+        mut self,
+        conn: &mut Conn,
+        identity: Option<&Identity>,
+        result: Option<TaskResult>,
+    ) -> Replied {
+        let result = match result {
+            Some(r) => r,
+            None => (&mut self.task).await,
+        };
+        let (reply, outcome, bytes) = match result {
+            Ok(Ok(bytes)) => {
+                let text = self.success_text.take().unwrap_or_else(|| b"Transfer complete.".to_vec());
+                (Reply::new(226, text), Outcome::Complete, bytes)
+            }
+            Ok(Err(e)) => (e.reply(), Outcome::Failed, self.bytes()),
+            Err(_) => (Reply::new(426, "Transfer aborted."), Outcome::Aborted, self.bytes()),
+        };
+        let replied = conn.send(&reply).await;
+        self.log(conn, identity, outcome, bytes);
+        replied
+    }
+
+    /// ABOR: stop the task, wait until its data socket and storage handles
+    /// are closed, and reply 426 (RFC 959 4.1.3).
+    pub(crate) async fn abort(mut self, conn: &mut Conn, identity: Option<&Identity>) -> Replied {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        let replied = conn.reply(426, "Connection closed; transfer aborted.").await;
+        self.log(conn, identity, Outcome::Aborted, self.bytes());
+        replied
+    }
+
+    /// One structured line per transfer (the fields of an xferlog entry), and
+    /// the event for the server's transfer listeners.
+    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: Outcome, bytes: u64) {
+        let elapsed = self.started.elapsed();
+        slog::info!(self.logger, "transfer";
+            "op" => self.command.name(),
+            "path" => %self.path,
+            "bytes" => bytes,
+            "ms" => elapsed.as_millis() as u64,
+            "type" => if self.ty == TransferType::Ascii { "a" } else { "b" },
+            "status" => outcome.as_str(),
+        );
+        let listeners = &conn.ctx.options.transfer_listeners;
+        if listeners.is_empty() {
+            return;
+        }
+        let event = TransferEvent {
+            user: identity.map(|i| i.user.clone()).unwrap_or_default(),
+            peer: conn.peer,
+            kind: self.command.kind(),
+            command: self.command.name(),
+            path: self.path.clone(),
+            bytes,
+            elapsed,
+            completed: outcome == Outcome::Complete,
+            class: identity.map_or(crate::auth::AccessClass::User, |i| i.class),
+            ascii: self.ty == TransferType::Ascii,
+        };
+        for listener in listeners {
+            listener.transfer_finished(&event);
+        }
+    }
+}

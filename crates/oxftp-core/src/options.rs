@@ -1,0 +1,86 @@
+//! [`Options`]: everything about the engine's behaviour that a daemon or
+//! embedder sets (timeouts, ports, limits, TLS, listeners of events).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Everything about the engine's behaviour that a daemon or embedder sets.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Text of the 220 greeting.
+    pub greeting: String,
+    /// Passive data ports (inclusive); `None` lets the OS pick ephemeral ports.
+    pub passive_ports: Option<(u16, u16)>,
+    /// Address advertised in 227 replies (a NAT's public address); default: the
+    /// address the client reached us on.
+    pub passive_address: Option<IpAddr>,
+    /// Allow PORT/EPRT (active mode).
+    pub active_enabled: bool,
+    /// Connect active data channels from port 20 (needs privilege; falls back
+    /// to an ephemeral port when binding fails).
+    pub active_source_port_20: bool,
+    /// A logged-in session with no command for this long gets 421 and is closed.
+    pub idle_timeout: Duration,
+    /// A connection must log in within this time.
+    pub login_timeout: Duration,
+    /// Waiting for a data connection (passive accept, active connect), and for
+    /// any progress on one.
+    pub data_timeout: Duration,
+    /// Concurrent sessions; more get 421 at the greeting. 0 = unlimited.
+    pub max_sessions: usize,
+    /// Longest control line accepted (longer ones get 500).
+    pub max_line: usize,
+    /// Delay before a failed login's 530 (slows password guessing; the same for
+    /// every failure reason).
+    pub failed_login_delay: Duration,
+    /// Failed logins after which the connection is closed.
+    pub max_login_failures: u32,
+    /// On shutdown, how long running sessions may go on before they are dropped.
+    pub shutdown_timeout: Duration,
+    /// FTPS (AUTH TLS, PROT P, implicit listeners); `None` = plain FTP only.
+    pub tls: Option<crate::tls::Tls>,
+    /// Concurrent sessions from one client address (421 at the greeting). 0 = unlimited.
+    pub max_sessions_per_ip: usize,
+    /// Which client addresses may connect at all (421 at the greeting otherwise).
+    pub ip_rules: crate::account::IpRules,
+    /// Ban addresses (and optionally accounts) after repeated failed logins; `None` = off.
+    pub ban: Option<crate::admission::BanPolicy>,
+    /// Server-wide download rate, bytes per second, shared by every session.
+    pub download_rate: Option<u64>,
+    /// Server-wide upload rate, bytes per second, shared by every session.
+    pub upload_rate: Option<u64>,
+    /// Told about every finished transfer (e.g. to announce completed uploads).
+    pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
+    /// Let SITE CHMOD set the setuid, setgid and sticky bits. Off: they are
+    /// left out, since files belong to the user the server runs as (root,
+    /// often) and a client could otherwise make a setuid program of its own.
+    pub chmod_special_bits: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            greeting: "oxftp ready".to_string(),
+            passive_ports: None,
+            passive_address: None,
+            active_enabled: true,
+            active_source_port_20: false,
+            idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            data_timeout: Duration::from_secs(30),
+            max_sessions: 1000,
+            max_line: oxftp_proto::line::DEFAULT_MAX_LINE,
+            failed_login_delay: Duration::from_secs(1),
+            max_login_failures: 3,
+            shutdown_timeout: Duration::from_secs(30),
+            tls: None,
+            max_sessions_per_ip: 0,
+            ip_rules: crate::account::IpRules::default(),
+            ban: None,
+            download_rate: None,
+            upload_rate: None,
+            transfer_listeners: Vec::new(),
+            chmod_special_bits: false,
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! [`SharedStorage`]: one storage for every account, each confined to its home.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::Rooted;
+use crate::auth::Identity;
+use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
+
+/// A StorageFactory over one shared storage: each identity gets `Rooted(shared, identity.home)`.
+///
+/// For backends where one instance serves every user (object stores, a
+/// memory storage); a local-disk backend rather opens itself at the home so
+/// symlinks resolve inside it.
+#[derive(Debug, Clone)]
+pub struct SharedStorage {
+    inner: Arc<dyn Storage>,
+}
+
+impl SharedStorage {
+    /// Serve every identity from `inner`, each confined to its home.
+    pub fn new(inner: Arc<dyn Storage>) -> Self {
+        SharedStorage { inner }
+    }
+}
+
+#[async_trait]
+impl StorageFactory for SharedStorage {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
+        Ok(Arc::new(Rooted::new(Arc::clone(&self.inner), identity.home.clone())))
+    }
+}

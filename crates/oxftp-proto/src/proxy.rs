@@ -41,6 +41,31 @@
 //! Whether a header is expected at all, and from which peers, is the
 //! listener's decision: the specification forbids detecting it
 //! automatically, because any client could then forge its address.
+//!
+//! A listener reads exactly what [`Parsed::Incomplete`] asks for, so the
+//! first byte after the header (FTP, or a TLS ClientHello) stays unread:
+//!
+//! ```
+//! use oxftp_proto::proxy::{Parsed, parse};
+//!
+//! // Stands in for the socket.
+//! let mut socket: &[u8] = b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 21\r\nUSER ann\r\n";
+//! let mut buf = Vec::new();
+//! let header = loop {
+//!     match parse(&buf)? {
+//!         Parsed::Complete(header) => break header,
+//!         Parsed::Incomplete { needed } => {
+//!             let (chunk, rest) = socket.split_at(needed.min(socket.len()));
+//!             buf.extend_from_slice(chunk);
+//!             socket = rest;
+//!         }
+//!     }
+//! };
+//! assert_eq!(header.source(), Some("192.0.2.1:56324".parse().unwrap()));
+//! assert_eq!(header.len, buf.len());
+//! assert_eq!(socket, b"USER ann\r\n");
+//! # Ok::<(), oxftp_proto::proxy::ProxyError>(())
+//! ```
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -45,7 +45,7 @@ use crate::hash::check_hash;
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    user: Vec<RawUser>,
+    user: Vec<Table<RawUser>>,
 }
 
 /// One `[[user]]` table as written. Fields checked after parsing keep their
@@ -66,7 +66,7 @@ struct RawUser {
     #[serde(default)]
     permissions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    dir: Vec<RawDir>,
+    dir: Vec<Table<RawDir>>,
     #[serde(default)]
     quota_bytes: Option<u64>,
     #[serde(default)]
@@ -87,6 +87,32 @@ struct RawUser {
 struct RawDir {
     path: Spanned<String>,
     permissions: Spanned<Vec<Spanned<String>>>,
+}
+
+/// A struct read only from a TOML table. serde's derived `Deserialize` also
+/// takes an array of the field values in declaration order, so without this
+/// `user = [["alice", "$argon2id$..."]]` would define an account without
+/// naming a single key (and past every check that a key is known).
+struct Table<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TableOnly<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for TableOnly<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer.deserialize_map(TableOnly(std::marker::PhantomData)).map(Table)
+    }
 }
 
 /// One validated account.
@@ -153,7 +179,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
 
     let mut first_line: HashMap<String, usize> = HashMap::new();
     let mut users = Vec::with_capacity(raw.user.len());
-    for user in raw.user {
+    for Table(user) in raw.user {
         let name_span = user.name.span();
         let name = user.name.into_inner();
         if name.is_empty() {
@@ -203,7 +229,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             None => PermissionSet::all(),
         };
         let mut rules: Vec<DirRule> = Vec::with_capacity(user.dir.len());
-        for dir in user.dir {
+        for Table(dir) in user.dir {
             let path = VPath::parse(dir.path.get_ref().as_bytes()).map_err(|e| {
                 at(
                     dir.path.span(),
@@ -275,6 +301,21 @@ mod tests {
             Ok(_) => panic!("expected an error for:\n{text}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn accounts_are_tables_not_arrays() {
+        // serde also reads a struct from an array of its field values, which
+        // defined an account by position (the users_json fuzz target found
+        // this in the JSON file; the TOML file had the same hole).
+        let e = error(&format!("user = [[\"alice\", \"{DUMMY_HASH}\"]]\n"));
+        assert_eq!((e.line(), e.key()), (Some(1), Some("user")), "{e}");
+        assert!(e.message().contains("expected a table"), "{e}");
+        let e = error(&user("dir = [[\"/pub\", [\"list\"]]]\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.dir")), "{e}");
+        // The table forms still work, inline ones included.
+        let inline = format!("user = [{{ name = \"a\", password_hash = \"{DUMMY_HASH}\" }}]\n");
+        assert_eq!(parse(&inline).map(|users| users.len()).ok(), Some(1));
     }
 
     #[test]

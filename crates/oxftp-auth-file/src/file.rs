@@ -35,7 +35,7 @@ use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::diag::{key_at, line_of};
+use crate::diag::{key_at, line_of, line_of_unplaced_error};
 use crate::error::UsersFileError;
 use crate::hash::check_hash;
 
@@ -169,6 +169,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let span = e.span();
         let line = span.as_ref().map(|s| line_of(text, s.start));
+        let line = line.or_else(|| line_of_unplaced_error(text, e.message()));
         let key = span.and_then(|s| key_at(text, s));
         UsersFileError::invalid(line, key, e.message().trim_end().to_string())
     })?;
@@ -301,6 +302,13 @@ mod tests {
             Ok(_) => panic!("expected an error for:\n{text}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn a_too_deep_key_is_reported_at_its_line() {
+        // Found by the users_toml fuzz target: toml gives this error no span.
+        let e = error(&user(&format!("{}x = 1\n", "a.".repeat(90))));
+        assert_eq!(e.line(), Some(4), "{e}");
     }
 
     #[test]

@@ -71,9 +71,52 @@ fn walk_value(
     }
 }
 
+/// The 1-based line of a TOML syntax error that `toml` reported without a
+/// position (it does so for "recursion limit": a key of 80 or more dotted
+/// parts). Found by parsing ever longer prefixes of `text`, whole lines at a
+/// time, for the shortest one that fails the same way: a binary search, so
+/// about log2(lines) parses, and only on this rare error path. `None` when no
+/// prefix reproduces the error.
+pub fn line_of_unplaced_error(text: &str, message: &str) -> Option<usize> {
+    // Byte offsets just past each line (the last one may lack its '\n').
+    let mut ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+    if ends.last() != Some(&text.len()) {
+        ends.push(text.len());
+    }
+    let fails_here = |lines: usize| {
+        let prefix = text.get(..ends[lines - 1]).unwrap_or(text);
+        matches!(DeTable::parse(prefix), Err(e) if e.span().is_none() && e.message() == message)
+    };
+    // The shortest failing prefix, assuming failure persists once it begins
+    // (lines before the error stay the same in every longer prefix).
+    let (mut lo, mut hi) = (1, ends.len());
+    if hi == 0 || !fails_here(hi) {
+        return None;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails_here(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    Some(lo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unplaced_errors_are_found_by_line() {
+        // Found by the users_toml fuzz target: toml says "recursion limit"
+        // with no position for a key of 80+ dotted parts.
+        let deep = format!("{}b = 1", "a.".repeat(90));
+        let text = format!("x = 1\n\n[t]\n{deep}\ny = 2\n");
+        let error = DeTable::parse(&text).unwrap_err();
+        assert_eq!(error.span(), None);
+        assert_eq!(line_of_unplaced_error(&text, error.message()), Some(4));
+        assert_eq!(line_of_unplaced_error(&deep, error.message()), Some(1));
+        assert_eq!(line_of_unplaced_error("x = 1\n", error.message()), None);
+        assert_eq!(line_of_unplaced_error("", error.message()), None);
+    }
 
     #[test]
     fn lines_are_one_based_and_clamped() {

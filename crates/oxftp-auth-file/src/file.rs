@@ -35,7 +35,7 @@ use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::diag::{key_at, line_of};
+use crate::diag::{key_at, line_of, line_of_unplaced_error};
 use crate::error::UsersFileError;
 use crate::hash::check_hash;
 
@@ -45,7 +45,7 @@ use crate::hash::check_hash;
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    user: Vec<RawUser>,
+    user: Vec<Table<RawUser>>,
 }
 
 /// One `[[user]]` table as written. Fields checked after parsing keep their
@@ -66,7 +66,7 @@ struct RawUser {
     #[serde(default)]
     permissions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    dir: Vec<RawDir>,
+    dir: Vec<Table<RawDir>>,
     #[serde(default)]
     quota_bytes: Option<u64>,
     #[serde(default)]
@@ -87,6 +87,32 @@ struct RawUser {
 struct RawDir {
     path: Spanned<String>,
     permissions: Spanned<Vec<Spanned<String>>>,
+}
+
+/// A struct read only from a TOML table. serde's derived `Deserialize` also
+/// takes an array of the field values in declaration order, so without this
+/// `user = [["alice", "$argon2id$..."]]` would define an account without
+/// naming a single key (and past every check that a key is known).
+struct Table<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TableOnly<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for TableOnly<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer.deserialize_map(TableOnly(std::marker::PhantomData)).map(Table)
+    }
 }
 
 /// One validated account.
@@ -143,6 +169,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let span = e.span();
         let line = span.as_ref().map(|s| line_of(text, s.start));
+        let line = line.or_else(|| line_of_unplaced_error(text, e.message()));
         let key = span.and_then(|s| key_at(text, s));
         UsersFileError::invalid(line, key, e.message().trim_end().to_string())
     })?;
@@ -153,7 +180,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
 
     let mut first_line: HashMap<String, usize> = HashMap::new();
     let mut users = Vec::with_capacity(raw.user.len());
-    for user in raw.user {
+    for Table(user) in raw.user {
         let name_span = user.name.span();
         let name = user.name.into_inner();
         if name.is_empty() {
@@ -203,7 +230,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             None => PermissionSet::all(),
         };
         let mut rules: Vec<DirRule> = Vec::with_capacity(user.dir.len());
-        for dir in user.dir {
+        for Table(dir) in user.dir {
             let path = VPath::parse(dir.path.get_ref().as_bytes()).map_err(|e| {
                 at(
                     dir.path.span(),
@@ -275,6 +302,28 @@ mod tests {
             Ok(_) => panic!("expected an error for:\n{text}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn a_too_deep_key_is_reported_at_its_line() {
+        // Found by the users_toml fuzz target: toml gives this error no span.
+        let e = error(&user(&format!("{}x = 1\n", "a.".repeat(90))));
+        assert_eq!(e.line(), Some(4), "{e}");
+    }
+
+    #[test]
+    fn accounts_are_tables_not_arrays() {
+        // serde also reads a struct from an array of its field values, which
+        // defined an account by position (the users_json fuzz target found
+        // this in the JSON file; the TOML file had the same hole).
+        let e = error(&format!("user = [[\"alice\", \"{DUMMY_HASH}\"]]\n"));
+        assert_eq!((e.line(), e.key()), (Some(1), Some("user")), "{e}");
+        assert!(e.message().contains("expected a table"), "{e}");
+        let e = error(&user("dir = [[\"/pub\", [\"list\"]]]\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.dir")), "{e}");
+        // The table forms still work, inline ones included.
+        let inline = format!("user = [{{ name = \"a\", password_hash = \"{DUMMY_HASH}\" }}]\n");
+        assert_eq!(parse(&inline).map(|users| users.len()).ok(), Some(1));
     }
 
     #[test]

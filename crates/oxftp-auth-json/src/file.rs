@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::num::NonZeroU32;
 
 use base64::Engine;
@@ -13,7 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use oxftp_core::auth::AccessClass;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
-use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
 use crate::error::JsonUsersError;
 use crate::ip::IpRanges;
@@ -73,7 +75,7 @@ struct RawUser {
     #[serde(default)]
     account_enabled: Option<bool>,
     #[serde(default)]
-    client_cert: Option<RawClientCert>,
+    client_cert: Option<Object<RawClientCert>>,
     #[serde(default)]
     class: Option<RawClass>,
     #[serde(default)]
@@ -91,9 +93,39 @@ struct RawUser {
 }
 
 /// One validated account; the wrapper keeps `Deserialize` off the public type.
-#[derive(Deserialize)]
-#[serde(try_from = "RawUser")]
 struct Entry(JsonUser);
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entry, D::Error> {
+        let Object(raw) = Object::<RawUser>::deserialize(deserializer)?;
+        Entry::try_from(raw).map_err(D::Error::custom)
+    }
+}
+
+/// A struct read only from a JSON object. serde's derived `Deserialize` also
+/// takes an array of the field values in declaration order, so without this
+/// `["alice", "secret"]` would define an account without naming a single key.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer.deserialize_map(ObjectOnly(PhantomData)).map(Object)
+    }
+}
 
 impl TryFrom<RawUser> for Entry {
     type Error = String;
@@ -117,7 +149,7 @@ impl TryFrom<RawUser> for Entry {
             read_only: raw.read_only,
             enabled: raw.account_enabled.unwrap_or(true),
             allowed_ips: raw.allowed_ip_ranges,
-            client_cert: raw.client_cert.map(|c| ClientCert { allowed_cn: c.allowed_cn }),
+            client_cert: raw.client_cert.map(|Object(c)| ClientCert { allowed_cn: c.allowed_cn }),
             limits: Limits {
                 quota_bytes: raw.quota_bytes,
                 quota_files: raw.quota_files,
@@ -340,6 +372,19 @@ mod tests {
         let u = one(r#"[{"username": "freddie", "client_cert": {}}]"#);
         assert_eq!(u.client_cert, Some(ClientCert { allowed_cn: None }));
         assert!(!u.has_password());
+    }
+
+    #[test]
+    fn accounts_must_be_objects() {
+        // Found by the users_json fuzz target: serde also reads a struct from
+        // an array of its field values, so `["alice", "pw"]` was an account.
+        let e = err(r#"[["alice", "I am in Wonderland!"]]"#);
+        assert!(e.line() == Some(1) && e.column().is_some(), "{e}");
+        assert!(e.message().contains("expected an object"), "{e}");
+        let e = err(r#"[{"username": "dave", "client_cert": []}]"#);
+        assert_eq!(e.line(), Some(1), "{e}");
+        assert!(e.message().contains("expected an object"), "{e}");
+        assert!(one(r#"[{"username": "dave", "client_cert": {}}]"#).client_cert.is_some());
     }
 
     #[test]

@@ -95,6 +95,28 @@ impl Glob {
 
     /// Whether `name` (one file name, not a path) matches the pattern.
     pub fn matches(&self, name: &[u8]) -> bool {
+        self.walk(name, &mut 0)
+    }
+
+    /// [`Glob::matches`], also returning the number of steps the walk took
+    /// (for the fuzz target's bound: at most (tokens + 1) × (name + 1)).
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn matches_counting_steps(&self, name: &[u8]) -> (bool, u64) {
+        let mut steps = 0;
+        let matched = self.walk(name, &mut steps);
+        (matched, steps)
+    }
+
+    /// The number of compiled tokens (`**` counts once).
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The matcher; `steps` counts loop iterations.
+    fn walk(&self, name: &[u8], steps: &mut u64) -> bool {
         if name.first() == Some(&b'.') && self.tokens.first() != Some(&Token::Byte(b'.')) {
             return false;
         }
@@ -104,6 +126,7 @@ impl Glob {
         // last star seen, and the name position that star now starts from.
         let mut restart: Option<(usize, usize)> = None;
         while let Some(&b) = name.get(n) {
+            *steps += 1;
             match tokens.get(p) {
                 Some(Token::Star) => {
                     restart = Some((p + 1, n));

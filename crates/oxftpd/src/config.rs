@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxftp_auth_file::FileAuthenticator;
-use oxftp_auth_file::diag::{key_at, line_of};
+use oxftp_auth_file::diag::{key_at, line_of, line_of_unplaced_error};
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
@@ -280,6 +280,7 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span();
             let line = span.as_ref().map(|s| line_of(text, s.start));
+            let line = line.or_else(|| line_of_unplaced_error(text, e.message()));
             let key = span.and_then(|s| key_at(text, s));
             ConfigErrors(vec![ConfigError { file: None, line, key, message: e.message().trim_end().to_string() }])
         })?;
@@ -888,6 +889,17 @@ mod tests {
 
     fn parse(dir: &tempfile::TempDir, text: &str) -> Result<Config, ConfigErrors> {
         Config::from_toml(text, dir.path(), &Overrides::default())
+    }
+
+    #[test]
+    fn a_too_deep_key_is_reported_at_its_line() {
+        // toml reports "recursion limit" without a position; the users_toml
+        // fuzz target found it there, and config errors must name a line too.
+        let dir = tree();
+        let text = format!("[storage]\nroot = \"srv\"\n{}x = 1\n", "a.".repeat(90));
+        let errors = parse(&dir, &text).unwrap_err().0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, Some(3), "{:?}", errors[0]);
     }
 
     fn errors(dir: &tempfile::TempDir, text: &str) -> Vec<ConfigError> {

@@ -6,7 +6,6 @@
 
 mod cli;
 mod compose;
-mod config;
 mod logging;
 mod notify;
 mod password;
@@ -19,6 +18,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+// The config module lives in the library target (src/lib.rs) so the fuzz
+// targets can reach it; `crate::config` keeps naming it here.
+use oxftpd::config;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Overrides};

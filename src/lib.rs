@@ -33,6 +33,13 @@ pub mod events {
     pub use oxftp_core::events::*;
 }
 
+/// Networks in front of the server: PROXY protocol headers from trusted
+/// balancers, and what PASV announces behind NAT or a balancer.
+pub mod net {
+    pub use oxftp_core::endpoints::{Endpoints, MAX_HEADER_LEN, ProxyProtocol};
+    pub use oxftp_core::server::{PassiveAddress, ResolvedName};
+}
+
 /// Admission control: sessions per address and account, failed-login bans.
 pub mod limits {
     pub use oxftp_core::limits::BanPolicy;

@@ -118,6 +118,14 @@ struct Fixture {
 }
 
 async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
+    serve_on(tls, move |tcp| if implicit { Listener::implicit_tls(tcp) } else { Listener::new(tcp) }, |_| {}).await
+}
+
+async fn serve_on(
+    tls: TlsConfig,
+    listener: impl FnOnce(tokio::net::TcpListener) -> Listener + Send + 'static,
+    tweak: impl FnOnce(&mut Options),
+) -> Fixture {
     let root = tempfile::tempdir().unwrap();
     for d in ["alice", "pub"] {
         std::fs::create_dir_all(root.path().join(d)).unwrap();
@@ -125,14 +133,13 @@ async fn serve(tls: TlsConfig, implicit: bool) -> Fixture {
     std::fs::write(root.path().join("alice/a.txt"), b"over TLS").unwrap();
     let storage = Arc::new(LocalFsFactory::new(root.path()).unwrap());
     let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Alice)), VPath::parse(b"/pub").unwrap(), None));
-    let options = Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    let mut options =
+        Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    tweak(&mut options);
     let server = Server::new(storage, auth).with_options(options);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    tokio::spawn(async move {
-        let listener = if implicit { Listener::implicit_tls(tcp) } else { Listener::new(tcp) };
-        server.run_listeners(vec![listener], std::future::pending()).await
-    });
+    tokio::spawn(async move { server.run_listeners(vec![listener(tcp)], std::future::pending()).await });
     Fixture { addr, root }
 }
 
@@ -290,6 +297,33 @@ async fn implicit_ftps_greets_after_the_handshake() {
     for f in [" AUTH TLS", " PBSZ", " PROT"] {
         assert!(text.contains(f), "{text}");
     }
+}
+
+#[tokio::test]
+async fn implicit_ftps_reads_the_proxy_header_before_the_handshake() {
+    use oxftp_proto::proxy::{Addresses, Command, Transport, write_v2};
+    let pki = Pki::new();
+    let trusted = oxftp::net::ProxyProtocol {
+        trusted: vec!["127.0.0.1".parse().unwrap()],
+        header_timeout: Duration::from_secs(2),
+    };
+    let listener = |tcp| Listener::implicit_tls(tcp).with_proxy_protocol();
+    let fx = serve_on(pki.tls_config(), listener, |o| o.proxy_protocol = trusted).await;
+    let mut tcp = TcpStream::connect(fx.addr).await.unwrap();
+    let addresses = Addresses::Inet {
+        source: "198.51.100.7:5000".parse().unwrap(),
+        destination: "203.0.113.1:990".parse().unwrap(),
+    };
+    tcp.write_all(&write_v2(Command::Proxy, Transport::Stream, &addresses, &[], false).unwrap()).await.unwrap();
+    let tls = pki.connector().connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+    let mut ctl = Ctl { io: BufReader::new(tls) };
+    assert_eq!(ctl.reply().await.0, 220);
+    let (code, text) = ctl.cmd("STAT").await;
+    assert_eq!(code, 211, "{text}");
+    assert!(text.contains("Connected from 198.51.100.7:5000"), "{text}");
+    // Without the header, the ClientHello is not a header: refused, no handshake.
+    let tcp = TcpStream::connect(fx.addr).await.unwrap();
+    assert!(pki.connector().connect("localhost".try_into().unwrap(), tcp).await.is_err());
 }
 
 #[test]

@@ -97,10 +97,28 @@ impl TestServer {
         Self::start_full(|local| local, |_| {}, |factory| Some(stack(factory))).await
     }
 
+    /// A server on a listener made by `listener` (one that expects PROXY
+    /// headers, say), with options changed by `tweak`.
+    pub async fn start_on(
+        tweak: impl FnOnce(&mut Options),
+        listener: impl FnOnce(tokio::net::TcpListener) -> oxftp::Listener,
+    ) -> TestServer {
+        Self::start_listening(|local| local, tweak, |_| None, listener).await
+    }
+
     async fn start_full(
         wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
         tweak: impl FnOnce(&mut Options),
         stack: impl FnOnce(Arc<dyn StorageFactory>) -> Option<Arc<Stack>>,
+    ) -> TestServer {
+        Self::start_listening(wrap, tweak, stack, oxftp::Listener::new).await
+    }
+
+    async fn start_listening(
+        wrap: impl FnOnce(Arc<dyn StorageFactory>) -> Arc<dyn StorageFactory>,
+        tweak: impl FnOnce(&mut Options),
+        stack: impl FnOnce(Arc<dyn StorageFactory>) -> Option<Arc<Stack>>,
+        make_listener: impl FnOnce(tokio::net::TcpListener) -> oxftp::Listener,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in ["alice", "guest", "pub/incoming", "quota", "alice/upload/archive"] {
@@ -122,9 +140,10 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
+        let listener = make_listener(listener);
         let task = tokio::spawn(async move {
             server
-                .run(vec![listener], async {
+                .run_listeners(vec![listener], async {
                     let _ = stopped.await;
                 })
                 .await

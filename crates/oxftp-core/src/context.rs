@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::admission::{Bans, Counter};
 use crate::auth::Authenticator;
 use crate::options::Options;
+use crate::passive::PassivePorts;
 use crate::policy::Stack;
 
 /// What every session of one server shares.
@@ -27,6 +28,8 @@ pub(crate) struct ServerContext {
     /// Live logged-in sessions per account.
     pub per_user: Counter<String>,
     pub bans: Bans,
+    /// The passive ports sessions wait on for data connections.
+    pub passive: PassivePorts,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -39,8 +42,11 @@ impl ServerContext {
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
+        let proxy = options.passive_proxy_protocol.then(|| options.proxy_protocol.clone());
+        let passive_logger = logger.new(slog::o!("component" => "passive"));
         ServerContext {
             bans: Bans::new(options.ban.clone()),
+            passive: PassivePorts::new(options.passive_ports, proxy, passive_logger),
             stack,
             options,
             auth,

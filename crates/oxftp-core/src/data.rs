@@ -1,21 +1,24 @@
 //! Data channels: passive listeners (PASV/EPSV) and active targets (PORT/EPRT).
 //!
 //! Security rules (vsftpd's stance): a passive connection must come from the
-//! control connection's peer IP, or the transfer fails with 425; an active
-//! target must be the control peer's IP on a port >= 1024 (no FTP bounce).
+//! control connection's client (checked where the port hands connections
+//! out, see [`crate::passive`]); an active target must be the control
+//! client's IP on a port >= 1024 (no FTP bounce, checked by PORT/EPRT).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use rand::Rng;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::passive::{PassiveWait, WaitError};
 
 /// A data channel the client asked for and the next transfer will use.
 #[derive(Debug)]
 pub(crate) enum DataSetup {
-    /// We listen; the client connects. Dropping the listener frees the port.
-    Passive(TcpListener),
+    /// We wait on a passive port; the client connects. Dropping the wait
+    /// gives up the session's place on the port.
+    Passive(PassiveWait),
     /// We connect to the client.
     Active(SocketAddr),
 }
@@ -70,49 +73,21 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
     a.to_canonical() == b.to_canonical()
 }
 
-/// Listen for a passive data connection on `local_ip`, in `ports` if given.
-pub(crate) async fn bind_passive(local_ip: IpAddr, ports: Option<(u16, u16)>) -> io::Result<TcpListener> {
-    let Some((lo, hi)) = ports else {
-        return listen_on(SocketAddr::new(local_ip, 0));
-    };
-    let span = u32::from(hi - lo) + 1;
-    // Start at a random place so concurrent sessions don't all fight over `lo`.
-    let first = rand::rng().random_range(0..span);
-    for i in 0..span {
-        let port = lo + ((first + i) % span) as u16;
-        match listen_on(SocketAddr::new(local_ip, port)) {
-            Ok(listener) => return Ok(listener),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::new(io::ErrorKind::AddrInUse, "all passive ports are in use"))
-}
-
-fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    // Reusable: after a download we close first, so the port sits in
-    // TIME_WAIT for a minute, and without SO_REUSEADDR a busy server runs out
-    // of passive ports (8,000 ports last about 8,000 transfers a minute).
-    // One data connection per listener; a tiny backlog is enough.
-    crate::net::listen_reusable(addr, 4)
-}
-
 /// Open the data connection a transfer needs.
 pub(crate) async fn connect(
     setup: DataSetup,
-    control_peer: IpAddr,
     control_local: IpAddr,
     source_port_20: bool,
     timeout: Duration,
 ) -> Result<TcpStream, DataError> {
     let stream = match setup {
-        DataSetup::Passive(listener) => {
-            let (stream, from) =
-                tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
-            if !same_host(from.ip(), control_peer) {
-                return Err(DataError::ForeignPeer);
+        DataSetup::Passive(wait) => {
+            // The port hands out only connections from the control connection's client.
+            match tokio::time::timeout(timeout, wait.connection()).await.map_err(|_| DataError::Timeout)? {
+                Some(Ok(stream)) => stream,
+                Some(Err(WaitError::Foreign)) => return Err(DataError::ForeignPeer),
+                None => return Err(DataError::Io(io::Error::other("the passive port closed"))),
             }
-            stream
         }
         DataSetup::Active(target) => {
             let attempt = async {

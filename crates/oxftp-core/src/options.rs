@@ -1,8 +1,10 @@
 //! [`Options`]: everything about the engine's behaviour that a daemon or
 //! embedder sets (timeouts, ports, limits, TLS, listeners of events).
 
-use std::net::IpAddr;
 use std::time::Duration;
+
+pub use crate::endpoints::ProxyProtocol;
+pub use crate::passive::{PassiveAddress, ResolvedName};
 
 /// Everything about the engine's behaviour that a daemon or embedder sets.
 #[derive(Debug, Clone)]
@@ -11,9 +13,18 @@ pub struct Options {
     pub greeting: String,
     /// Passive data ports (inclusive); `None` lets the OS pick ephemeral ports.
     pub passive_ports: Option<(u16, u16)>,
-    /// Address advertised in 227 replies (a NAT's public address); default: the
-    /// address the client reached us on.
-    pub passive_address: Option<IpAddr>,
+    /// Address announced in 227 replies; default: the address the client
+    /// reached (a PROXY header's destination, or our own). A listener may
+    /// have its own ([`Listener::with_passive_address`](crate::server::Listener::with_passive_address)).
+    pub passive_address: PassiveAddress,
+    /// Passive data connections start with a PROXY protocol header (they come
+    /// through the same balancer as control connections); trusted proxies as
+    /// in `proxy_protocol`.
+    pub passive_proxy_protocol: bool,
+    /// Which proxies may send PROXY protocol headers, on listeners that
+    /// expect them ([`Listener::with_proxy_protocol`](crate::server::Listener::with_proxy_protocol))
+    /// and on passive data connections (`passive_proxy_protocol`).
+    pub proxy_protocol: ProxyProtocol,
     /// Allow PORT/EPRT (active mode).
     pub active_enabled: bool,
     /// Connect active data channels from port 20 (needs privilege; falls back
@@ -62,7 +73,9 @@ impl Default for Options {
         Options {
             greeting: "oxftp ready".to_string(),
             passive_ports: None,
-            passive_address: None,
+            passive_address: PassiveAddress::default(),
+            passive_proxy_protocol: false,
+            proxy_protocol: ProxyProtocol::default(),
             active_enabled: true,
             active_source_port_20: false,
             idle_timeout: Duration::from_secs(300),

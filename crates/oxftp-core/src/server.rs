@@ -17,9 +17,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
+use crate::conn::Accepted;
 use crate::context::ServerContext;
+use crate::endpoints;
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
-pub use crate::options::Options;
+pub use crate::options::{Options, PassiveAddress, ProxyProtocol, ResolvedName};
 use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
@@ -91,7 +93,10 @@ impl Server {
     }
 
     /// Like `run`, for listeners that may be implicit FTPS (TLS from the first byte,
-    /// conventionally port 990). Implicit listeners need `Options::tls`.
+    /// conventionally port 990), expect PROXY protocol headers, or announce
+    /// their own passive address. Implicit listeners need `Options::tls`.
+    /// Passive address names are resolved again every interval while the
+    /// server runs.
     pub async fn run_listeners(
         &self,
         listeners: Vec<Listener>,
@@ -113,12 +118,23 @@ impl Server {
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, Arc<Kind>)>(64);
         let mut acceptors = JoinSet::new();
+        let names = std::iter::once(&self.options.passive_address)
+            .chain(listeners.iter().filter_map(|l| l.passive_address.as_ref()))
+            .filter_map(|address| address.name().cloned());
+        for name in names {
+            acceptors.spawn(name.keep_resolved(self.logger.new(o!("component" => "passive"))));
+        }
         for listener in listeners {
             let tx = conn_tx.clone();
             let logger = self.logger.clone();
-            acceptors.spawn(accept_loop(listener, tx, logger));
+            let kind = Arc::new(Kind {
+                implicit_tls: listener.implicit_tls,
+                proxy_protocol: listener.proxy_protocol,
+                passive_address: listener.passive_address.unwrap_or_else(|| self.options.passive_address.clone()),
+            });
+            acceptors.spawn(accept_loop(listener.tcp, kind, tx, logger));
         }
         drop(conn_tx);
         tokio::pin!(shutdown);
@@ -126,7 +142,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, implicit)) => { sessions.spawn(start_session(shared.clone(), stream, implicit)); }
+                    Some((stream, kind)) => { sessions.spawn(start_session(shared.clone(), stream, kind)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -151,25 +167,57 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+    /// Every connection starts with a PROXY protocol header from a trusted
+    /// proxy (`Options::proxy_protocol`); before the TLS handshake on an
+    /// implicit listener.
+    pub proxy_protocol: bool,
+    /// What PASV announces for connections on this listener; `None`:
+    /// `Options::passive_address`.
+    pub passive_address: Option<PassiveAddress>,
 }
 
 impl Listener {
     /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
     pub fn new(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: false }
+        Listener { tcp, implicit_tls: false, proxy_protocol: false, passive_address: None }
     }
 
     /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
     pub fn implicit_tls(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: true }
+        Listener { implicit_tls: true, ..Listener::new(tcp) }
+    }
+
+    /// Expect a PROXY protocol header (v1 or v2) on every connection.
+    pub fn with_proxy_protocol(mut self) -> Listener {
+        self.proxy_protocol = true;
+        self
+    }
+
+    /// Announce `address` in PASV replies on this listener.
+    pub fn with_passive_address(mut self, address: PassiveAddress) -> Listener {
+        self.passive_address = Some(address);
+        self
     }
 }
 
-async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
+/// How connections from one listener start.
+#[derive(Debug)]
+struct Kind {
+    implicit_tls: bool,
+    proxy_protocol: bool,
+    passive_address: PassiveAddress,
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    kind: Arc<Kind>,
+    tx: tokio::sync::mpsc::Sender<(TcpStream, Arc<Kind>)>,
+    logger: Logger,
+) {
     loop {
-        match listener.tcp.accept().await {
+        match listener.accept().await {
             Ok((stream, _)) => {
-                if tx.send((stream, listener.implicit_tls)).await.is_err() {
+                if tx.send((stream, Arc::clone(&kind))).await.is_err() {
                     return;
                 }
             }
@@ -191,15 +239,23 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
+async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, kind: Arc<Kind>) {
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
     let options = &shared.options;
-    let ip = match stream.peer_addr() {
-        Ok(addr) => addr.ip().to_canonical(),
-        Err(_) => return,
+    let implicit_tls = kind.implicit_tls;
+    // The one place the client's address is found; from here on it is the
+    // client's everywhere (refusals below, the session, its logs).
+    let endpoints = match endpoints::of_accepted(&mut stream, kind.proxy_protocol, &options.proxy_protocol).await {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            let from = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            slog::info!(shared.logger, "connection refused: PROXY protocol"; "from" => from, "reason" => %e);
+            return;
+        }
     };
+    let ip = endpoints.client.ip().to_canonical();
     let refusal = if options.max_sessions != 0 && live > options.max_sessions {
         Some("421 Too many connections, try again later.\r\n")
     } else if !options.ip_rules.permits(ip) {
@@ -224,10 +280,9 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
-        Ok(session) => session.run().await,
-        Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
-    }
+    let passive_address = kind.passive_address.clone();
+    let accepted = Accepted { stream, endpoints, implicit_tls, passive_address };
+    Session::new(shared.clone(), accepted, ip_slot).run().await;
 }
 
 #[cfg(test)]

@@ -86,7 +86,6 @@ pub(crate) type Progress = Arc<AtomicU64>;
 /// How to open the data connection for a transfer.
 pub(crate) struct Connect {
     pub setup: DataSetup,
-    pub control_peer: std::net::IpAddr,
     pub control_local: std::net::IpAddr,
     pub source_port_20: bool,
     pub timeout: Duration,
@@ -98,13 +97,7 @@ pub(crate) struct Connect {
 /// moved on the data connection. The 150 reply has already gone out.
 pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Result<u64, TransferError> {
     let stall = connect.timeout;
-    let stream = crate::data::connect(
-        connect.setup,
-        connect.control_peer,
-        connect.control_local,
-        connect.source_port_20,
-        connect.timeout,
-    );
+    let stream = crate::data::connect(connect.setup, connect.control_local, connect.source_port_20, connect.timeout);
     let stream = match stream.await {
         Ok(tcp) => match &connect.tls {
             None => Ok(DataStream::Plain(tcp)),

@@ -12,12 +12,14 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules, metric families.
     &["stream", "net", "zero_copy", "tls", "account", "metrics"],
-    // Who logs in.
-    &["auth"],
+    // Who logs in; who is at the other end of a connection (PROXY headers).
+    &["auth", "endpoints"],
     // Where files live; what happened to them.
     &["storage", "events"],
     // Test support (helpers, the conformance suite) that tests of the layers above use.
     &["test_util"],
+    // Passive ports (shared by client address) and what PASV announces.
+    &["passive"],
     // Things built on storage or sockets alone.
     &["memory", "listing", "admission", "data"],
     // Storage policy layers and the stack builder.

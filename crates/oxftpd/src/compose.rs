@@ -28,7 +28,7 @@ pub fn options(config: &Config) -> Options {
     Options {
         greeting: server.greeting.clone(),
         passive_ports: config.passive.port_range,
-        passive_address: config.passive.address,
+        passive_address: config.passive.address.map(Into::into).unwrap_or_default(),
         active_enabled: config.active.enabled,
         active_source_port_20: config.active.source_port_20,
         idle_timeout: server.idle_timeout,
@@ -515,7 +515,9 @@ mod tests {
         );
         assert_eq!((o.max_login_failures, o.max_line), (9, 1000));
         assert_eq!(o.passive_ports, Some((40000, 40009)));
-        assert_eq!(o.passive_address, Some("198.51.100.1".parse().unwrap()));
+        assert!(
+            matches!(o.passive_address, oxftp_core::server::PassiveAddress::Fixed(ip) if ip.to_string() == "198.51.100.1")
+        );
         assert!(!o.active_enabled && o.active_source_port_20);
     }
 

@@ -61,7 +61,7 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         for addr in addrs {
             let what = if implicit_tls { " (implicit FTPS)" } else { "" };
             let tcp = bind_listener(*addr).with_context(|| format!("cannot listen on {addr}{what}"))?;
-            listeners.push(Listener { tcp, implicit_tls });
+            listeners.push(if implicit_tls { Listener::implicit_tls(tcp) } else { Listener::new(tcp) });
         }
     }
     let bound: Vec<(SocketAddr, bool)> = listeners

@@ -1,7 +1,8 @@
 //! Data connection set-up: PASV, PORT (RFC 959 4.1.2), EPSV and EPRT (RFC 2428).
 //!
-//! Security: PASV listens on the address the client reached us on; the
-//! connection must come from the control peer (checked at accept). PORT/EPRT
+//! Security: PASV listens on the control connection's local address; the
+//! connection must come from the control connection's client (checked where
+//! the port hands connections out, `crate::passive`). PORT/EPRT
 //! must name the control peer's own address and a port >= 1024, so the server
 //! cannot be used to reach third hosts or privileged ports (FTP bounce,
 //! CERT CA-1997-27). On an IPv6 control connection PASV and PORT cannot express
@@ -13,20 +14,21 @@ use oxftp_proto::addr::{epsv_reply, pasv_reply};
 use oxftp_proto::command::EpsvArg;
 
 use crate::conn::{Answered, Conn, Replied, Transfer};
-use crate::data::{DataSetup, bind_passive, same_host};
+use crate::data::{DataSetup, same_host};
 
-/// The address passive listeners bind to: where the client reached us.
+/// The address passive listeners bind to: the control connection's local
+/// address on this node (behind a proxy, not the address the client reached).
 fn passive_bind_ip(conn: &Conn) -> IpAddr {
     conn.local.ip().to_canonical()
 }
 
-/// Listen for the next data connection; its port, or `425`.
+/// Wait on a passive port for the next data connection; its port, or `425`.
 async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, Replied> {
-    transfer.data = None; // frees any earlier listener's port first
-    match bind_passive(passive_bind_ip(conn), conn.ctx.options.passive_ports).await {
-        Ok(listener) => {
-            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            transfer.data = Some(DataSetup::Passive(listener));
+    transfer.data = None; // gives up any earlier place on a port first
+    match conn.ctx.passive.wait_for(passive_bind_ip(conn), conn.peer.ip()) {
+        Ok(wait) => {
+            let port = wait.port;
+            transfer.data = Some(DataSetup::Passive(wait));
             Ok(port)
         }
         Err(e) => {
@@ -36,16 +38,23 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
     }
 }
 
-/// `PASV` (RFC 959 4.1.2) → `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` ·
-/// `425` on an IPv6 address or when no port is free · `503` after EPSV ALL.
+/// `PASV` (RFC 959 4.1.2) → `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)`
+/// with the listener's passive address (by default the address the client
+/// reached: behind a PROXY-protocol balancer, the balancer's) · `425` on an
+/// IPv6 address, when a passive address name has not resolved, or when no
+/// port is free · `503` after EPSV ALL.
 pub(crate) async fn pasv(conn: &mut Conn, transfer: &mut Transfer) -> Answered {
     if transfer.epsv_all {
         return Err(conn.reply(503, "EPSV ALL in effect: use EPSV.").await);
     }
-    let advertised = match conn.ctx.options.passive_address.unwrap_or(passive_bind_ip(conn)) {
-        IpAddr::V4(ip) => ip,
-        IpAddr::V6(_) => {
+    let advertised = match conn.passive_address.announce(conn.reached.ip(), passive_bind_ip(conn)) {
+        Some(IpAddr::V4(ip)) => ip,
+        Some(IpAddr::V6(_)) => {
             return Err(conn.reply(425, "PASV cannot describe an IPv6 address; use EPSV.").await);
+        }
+        None => {
+            slog::warn!(conn.logger, "PASV refused: the passive address name has not resolved yet");
+            return Err(conn.reply(425, "Passive address not available; try EPSV.").await);
         }
     };
     let port = open_passive(conn, transfer).await?;
@@ -53,10 +62,12 @@ pub(crate) async fn pasv(conn: &mut Conn, transfer: &mut Transfer) -> Answered {
 }
 
 /// `EPSV [1|2|ALL]` (RFC 2428 §3) → `229 Entering Extended Passive Mode
-/// (|||port|)` · `EPSV ALL` → `200` (after which PORT, EPRT and PASV get
+/// (|||port|)` (no address: the client connects to the address it reached,
+/// so EPSV works through a balancer unchanged) · `EPSV ALL` → `200` (after which PORT, EPRT and PASV get
 /// 503) · `522` for the other network protocol.
 pub(crate) async fn epsv(conn: &mut Conn, transfer: &mut Transfer, arg: EpsvArg) -> Answered {
-    let ours: u8 = if passive_bind_ip(conn).is_ipv4() { 1 } else { 2 };
+    // The family of the address the client reached (behind a balancer, its own).
+    let ours: u8 = if conn.reached.ip().to_canonical().is_ipv4() { 1 } else { 2 };
     match arg {
         EpsvArg::All => {
             transfer.epsv_all = true;

@@ -15,8 +15,11 @@ const STAT_MAX_ENTRIES: usize = 2000;
 /// status.` Answered in any state, and while a transfer runs.
 pub(crate) async fn status(conn: &mut Conn, state: &State, running: Option<&Running>) -> Answered {
     let mut lines: Vec<Vec<u8>> = vec![b"oxftp status:".to_vec()];
-    lines.push(format!("Connected to {}", conn.local).into_bytes());
+    lines.push(format!("Connected to {}", conn.reached).into_bytes());
     lines.push(format!("Connected from {}", conn.peer).into_bytes());
+    if let Some(proxy) = conn.proxy {
+        lines.push(format!("Through proxy {proxy}").into_bytes());
+    }
     match state.login.identity() {
         Some(id) => lines.push(format!("Logged in as {} ({})", id.user, id.class).into_bytes()),
         None => lines.push(b"Not logged in".to_vec()),

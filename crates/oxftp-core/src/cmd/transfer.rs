@@ -215,7 +215,6 @@ pub(crate) async fn start(
     };
     let connect = Connect {
         setup,
-        control_peer: conn.peer.ip(),
         control_local: conn.local.ip(),
         source_port_20: options.active_source_port_20,
         timeout: options.data_timeout,

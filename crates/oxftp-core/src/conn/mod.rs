@@ -34,6 +34,8 @@ use crate::admission::Slot;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
 use crate::data::DataSetup;
+use crate::endpoints::Endpoints;
+use crate::passive::PassiveAddress;
 use crate::storage::StorageError;
 use crate::stream::Side;
 use crate::tls::SessionAcceptors;
@@ -94,13 +96,34 @@ pub(crate) struct Protection {
     pub private: bool,
 }
 
+/// An accepted control connection, with its client found (see [`crate::endpoints`]).
+pub(crate) struct Accepted {
+    pub stream: TcpStream,
+    pub endpoints: Endpoints,
+    /// It came in on an implicit-TLS listener.
+    pub implicit_tls: bool,
+    /// What PASV announces (the listener's own, or the server's).
+    pub passive_address: PassiveAddress,
+}
+
 /// One control connection.
 pub(crate) struct Conn {
     pub ctx: Arc<ServerContext>,
     /// The connection's logger (the peer's address); a login adds the user in [`LoggedIn`].
     pub logger: Logger,
+    /// The client's address: from a trusted PROXY header, or the TCP peer.
+    /// Set once at accept; every check and log line uses this one.
     pub peer: SocketAddr,
+    /// This node's local address on the control socket (passive ports and
+    /// active connections bind here).
     pub local: SocketAddr,
+    /// The address the client reached: a PROXY header's destination (the
+    /// balancer), otherwise `local`.
+    pub reached: SocketAddr,
+    /// The proxy the connection came through, if any.
+    pub proxy: Option<SocketAddr>,
+    /// What PASV announces for this connection's listener.
+    pub passive_address: PassiveAddress,
     reader: ControlReader,
     writer: ControlWriter,
     /// TLS for this control connection and its data connections (its own session cache).
@@ -121,19 +144,25 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(ctx: Arc<ServerContext>, stream: TcpStream, implicit_tls: bool) -> std::io::Result<Conn> {
-        let peer = stream.peer_addr()?;
-        let local = stream.local_addr()?;
+    pub(crate) fn new(ctx: Arc<ServerContext>, accepted: Accepted) -> Conn {
+        let Accepted { stream, endpoints, implicit_tls, passive_address } = accepted;
+        let peer = endpoints.client;
         // Keep Telnet "Synch" urgent bytes in the stream so IAC IP IAC DM ABOR
         // parses as a whole (RFC 959 4.1.3); otherwise the kernel drops the DM.
         let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
-        let logger = ctx.logger.new(o!("peer" => peer.to_string()));
+        let logger = match endpoints.proxy {
+            Some(proxy) => ctx.logger.new(o!("peer" => peer.to_string(), "proxy" => proxy.to_string())),
+            None => ctx.logger.new(o!("peer" => peer.to_string())),
+        };
         let (read_half, write_half) = stream.into_split();
         let max_line = ctx.options.max_line;
-        Ok(Conn {
+        Conn {
             logger,
             peer,
-            local,
+            local: endpoints.local,
+            reached: endpoints.reached,
+            proxy: endpoints.proxy,
+            passive_address,
             reader: ControlReader::new(Side::Plain(read_half), max_line),
             writer: ControlWriter::new(Side::Plain(write_half)),
             tls: ctx.options.tls.as_ref().map(|t| t.session_acceptors()),
@@ -145,7 +174,7 @@ impl Conn {
             connected: Instant::now(),
             ip_slot: None,
             ctx,
-        })
+        }
     }
 
     /// The next line (or event) from the client. Cancel-safe.

@@ -12,11 +12,10 @@ use std::time::Duration;
 
 use oxftp_proto::command::{Command, parse};
 use oxftp_proto::line::LineEvent;
-use tokio::net::TcpStream;
 
 use crate::admission::Slot;
 use crate::cmd;
-use crate::conn::{Conn, Flow, Incoming, Running, State, TaskResult};
+use crate::conn::{Accepted, Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
 
 /// One control connection: the connection, its login and transfer state,
@@ -28,15 +27,10 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(
-        ctx: Arc<ServerContext>,
-        stream: TcpStream,
-        implicit_tls: bool,
-        ip_slot: Slot<std::net::IpAddr>,
-    ) -> std::io::Result<Session> {
-        let mut conn = Conn::new(ctx, stream, implicit_tls)?;
+    pub(crate) fn new(ctx: Arc<ServerContext>, accepted: Accepted, ip_slot: Slot<std::net::IpAddr>) -> Session {
+        let mut conn = Conn::new(ctx, accepted);
         conn.ip_slot = Some(ip_slot);
-        Ok(Session { conn, state: State::default(), running: None })
+        Session { conn, state: State::default(), running: None }
     }
 
     /// How long the client may stay silent now.

@@ -99,6 +99,7 @@ impl TestServer {
 
     /// A server on a listener made by `listener` (one that expects PROXY
     /// headers, say), with options changed by `tweak`.
+    #[allow(dead_code)] // (not every test binary uses it)
     pub async fn start_on(
         tweak: impl FnOnce(&mut Options),
         listener: impl FnOnce(tokio::net::TcpListener) -> oxftp::Listener,

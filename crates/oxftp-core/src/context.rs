@@ -1,14 +1,13 @@
 //! The server context: what every session of one server shares (options,
 //! storage, authentication, admission counters, the shutdown signal).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use slog::Logger;
 use tokio::sync::watch;
 
-use crate::admission::{Bans, Counter};
+use crate::admission::{LocalState, SharedState};
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::passive::PassivePorts;
@@ -23,11 +22,9 @@ pub(crate) struct ServerContext {
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
     pub sessions: AtomicUsize,
-    /// Live sessions per client address.
-    pub per_ip: Counter<IpAddr>,
-    /// Live logged-in sessions per account.
-    pub per_user: Counter<String>,
-    pub bans: Bans,
+    /// Failed-login bans and live sessions per client address and per
+    /// account: this process's own, or shared with other nodes.
+    pub state: Arc<dyn SharedState>,
     /// The passive ports sessions wait on for data connections.
     pub passive: PassivePorts,
     /// Flips to true when the server shuts down; sessions close once idle.
@@ -44,16 +41,18 @@ impl ServerContext {
     ) -> ServerContext {
         let proxy = options.passive_proxy_protocol.then(|| options.proxy_protocol.clone());
         let passive_logger = logger.new(slog::o!("component" => "passive"));
+        let state = match &options.shared_state {
+            Some(state) => Arc::clone(state),
+            None => Arc::new(LocalState::new()),
+        };
         ServerContext {
-            bans: Bans::new(options.ban.clone()),
+            state,
             passive: PassivePorts::new(options.passive_ports, proxy, passive_logger),
             stack,
             options,
             auth,
             logger,
             sessions: AtomicUsize::new(0),
-            per_ip: Counter::default(),
-            per_user: Counter::default(),
             shutdown,
         }
     }

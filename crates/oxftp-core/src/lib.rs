@@ -23,6 +23,7 @@ mod passive;
 pub mod policy;
 pub mod server;
 mod session;
+pub mod shared_state;
 pub mod storage;
 mod stream;
 #[cfg(any(test, feature = "test-util"))]

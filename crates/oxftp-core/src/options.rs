@@ -56,6 +56,11 @@ pub struct Options {
     pub ip_rules: crate::account::IpRules,
     /// Ban addresses (and optionally accounts) after repeated failed logins; `None` = off.
     pub ban: Option<crate::admission::BanPolicy>,
+    /// Bans, session counts and quota usage shared with the other nodes
+    /// serving the same store (wrap a cluster's state in
+    /// [`Degrading`](crate::admission::Degrading) so an outage falls back to
+    /// this node's own); `None`: this process keeps its own.
+    pub shared_state: Option<std::sync::Arc<dyn crate::shared_state::SharedState>>,
     /// Server-wide download rate, bytes per second, shared by every session.
     pub download_rate: Option<u64>,
     /// Server-wide upload rate, bytes per second, shared by every session.
@@ -90,6 +95,7 @@ impl Default for Options {
             max_sessions_per_ip: 0,
             ip_rules: crate::account::IpRules::default(),
             ban: None,
+            shared_state: None,
             download_rate: None,
             upload_rate: None,
             transfer_listeners: Vec::new(),

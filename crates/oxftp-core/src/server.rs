@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::admission::{Lease, Subject};
 use crate::auth::Authenticator;
 use crate::conn::Accepted;
 use crate::context::ServerContext;
@@ -111,9 +112,14 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let stack = match &self.stack {
             Some(stack) => Arc::clone(stack),
-            None => Arc::new(
-                Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
-            ),
+            None => {
+                let stack =
+                    Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate);
+                Arc::new(match &self.options.shared_state {
+                    Some(state) => stack.with_shared_quotas(Arc::clone(state)),
+                    None => stack,
+                })
+            }
         };
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
@@ -256,20 +262,24 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, kind: 
         }
     };
     let ip = endpoints.client.ip().to_canonical();
+    let subject = Subject::ip(ip);
+    // A check that cannot be answered refuses (Degrading answers from local state instead).
+    let banned = || async { shared.state.is_banned(&subject).await.unwrap_or(true) };
     let refusal = if options.max_sessions != 0 && live > options.max_sessions {
         Some("421 Too many connections, try again later.\r\n")
     } else if !options.ip_rules.permits(ip) {
         slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
         Some("421 Connections from your address are not allowed.\r\n")
-    } else if shared.bans.ip_banned(ip) {
+    } else if options.ban.is_some() && banned().await {
         slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
         Some("421 Too many failed logins from your address; try again later.\r\n")
     } else {
         None
     };
-    let ip_slot = match refusal {
-        Some(_) => None,
-        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip),
+    let ip_slot = match (refusal, options.max_sessions_per_ip) {
+        (Some(_), _) => None,
+        (None, 0) => Some(Lease::unlimited()),
+        (None, max) => shared.state.acquire_session(&subject, max).await.unwrap_or(None),
     };
     let Some(ip_slot) = ip_slot else {
         if !implicit_tls {

@@ -11,7 +11,8 @@ use std::path::Path;
 /// and data connections, which sit above sockets.
 const LAYERS: &[&[&str]] = &[
     // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules, metric families.
-    &["stream", "net", "zero_copy", "tls", "account", "metrics"],
+    // State shared by the nodes of a cluster (the trait).
+    &["stream", "net", "zero_copy", "tls", "account", "metrics", "shared_state"],
     // Who logs in; who is at the other end of a connection (PROXY headers).
     &["auth", "endpoints"],
     // Where files live; what happened to them.

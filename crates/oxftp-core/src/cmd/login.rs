@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use slog::o;
 
+use crate::admission::{Lease, Subject};
 use crate::auth::{AccessClass, AuthError, Credentials, Identity};
 use crate::conn::{Answered, Conn, Flow, LoggedIn, Login, State};
 
@@ -90,8 +91,11 @@ async fn finish_login(
 ) -> Flow {
     let ip = conn.peer.ip().to_canonical();
     let ctx = Arc::clone(&conn.ctx);
+    let per_user_bans = ctx.options.ban.as_ref().is_some_and(|ban| ban.per_user);
+    // A ban that cannot be read refuses (Degrading answers from local state instead).
+    let user_banned = per_user_bans && ctx.state.is_banned(&Subject::user(user)).await.unwrap_or(true);
     let outcome = match authenticated {
-        _ if ctx.bans.user_banned(user) => Err("account is banned after failed logins".to_string()),
+        _ if user_banned => Err("account is banned after failed logins".to_string()),
         Ok(identity) if identity.require_tls && !conn.is_tls() => {
             Err("account requires TLS but the control connection is plaintext".to_string())
         }
@@ -105,12 +109,21 @@ async fn finish_login(
     match outcome {
         Ok((identity, storage)) => {
             let max = identity.limits.max_sessions.unwrap_or(0);
-            let Some(slot) = ctx.per_user.acquire(&identity.user, max) else {
+            let slot = match max {
+                0 => Some(Lease::unlimited()),
+                max => ctx.state.acquire_session(&Subject::user(&identity.user), max).await.unwrap_or(None),
+            };
+            let Some(slot) = slot else {
                 slog::info!(conn.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
                 let _ = conn.reply(530, format!("Too many sessions for {} (at most {max}).", identity.user)).await;
                 return Flow::Continue;
             };
-            ctx.bans.succeeded(ip, user);
+            if ctx.options.ban.is_some() {
+                let _ = ctx.state.login_succeeded(&Subject::ip(ip)).await;
+                if per_user_bans {
+                    let _ = ctx.state.login_succeeded(&Subject::user(user)).await;
+                }
+            }
             let class = identity.class;
             let logger = conn.logger.new(o!("user" => identity.user.clone()));
             slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
@@ -128,7 +141,16 @@ async fn finish_login(
         Err(reason) => {
             conn.failed_logins += 1;
             slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => reason);
-            let banned = ctx.bans.failed(ip, user);
+            let banned = match &ctx.options.ban {
+                None => false,
+                Some(policy) => {
+                    // A failure that cannot be counted is counted by Degrading locally.
+                    let by_ip = ctx.state.login_failed(&Subject::ip(ip), policy).await.unwrap_or(false);
+                    let by_user =
+                        policy.per_user && ctx.state.login_failed(&Subject::user(user), policy).await.unwrap_or(false);
+                    by_ip || by_user
+                }
+            };
             tokio::time::sleep(ctx.options.failed_login_delay).await;
             if banned {
                 slog::warn!(conn.logger, "banned after failed logins"; "user" => user, "ip" => %ip);

@@ -28,6 +28,7 @@ mod read_only;
 mod rooted;
 mod shaper;
 mod shared;
+mod shared_quota;
 mod stack;
 mod throttle;
 

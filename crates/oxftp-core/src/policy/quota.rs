@@ -49,6 +49,13 @@
 //! - `delete` frees the file's bytes and count, and `rename` over an existing
 //!   file frees the file it replaces. Directories are free.
 //!
+//! # Several nodes
+//!
+//! With a [`QuotaRegistry::shared`] registry the nodes of a cluster count in
+//! one place (a Redis, say): each node counts in memory as above and sends
+//! its changes there, and reads the others' back before every upload and at
+//! every login (see `shared_quota.rs` for what that guarantees).
+//!
 //! The counter is exact for changes made through this layer; two sessions
 //! rewriting the same file at the same moment, or changes made outside the
 //! server while the account is cached, can make it drift until the next walk.
@@ -65,7 +72,9 @@ use oxftp_proto::listing::FileKind;
 use oxftp_proto::path::VPath;
 use tokio::io::AsyncWrite;
 
+use super::shared_quota::{SharedUsage, delta};
 use crate::account::Limits;
+use crate::shared_state::{SharedState, Usage};
 use crate::storage::{DirEntry, DirLister, ErrorKind, Existing, Storage, StorageError, WriteHandle, WriteMode};
 
 /// How deep [`QuotaUsage::measure`] descends at most; deeper directories are not counted.
@@ -93,17 +102,49 @@ impl From<&Limits> for QuotaLimits {
     }
 }
 
-/// What one account stores: bytes and files, shared by all its sessions.
+/// What one account stores: bytes and files, shared by all its sessions
+/// (and, with a shared state, by every node; see `shared_quota`).
 #[derive(Debug, Default)]
 pub struct QuotaUsage {
     bytes: AtomicU64,
     files: AtomicU64,
+    shared: Option<Arc<SharedUsage>>,
 }
 
 impl QuotaUsage {
     /// A counter starting at these numbers.
     pub fn new(bytes: u64, files: u64) -> Self {
-        QuotaUsage { bytes: AtomicU64::new(bytes), files: AtomicU64::new(files) }
+        QuotaUsage { bytes: AtomicU64::new(bytes), files: AtomicU64::new(files), shared: None }
+    }
+
+    /// `user`'s counter as every node of a cluster keeps it in `state`:
+    /// what the state holds, or, when no node has measured the account yet
+    /// (or the state cannot be reached), a walk of `storage` (see
+    /// [`measure`](QuotaUsage::measure)), stored for the others.
+    pub async fn shared(user: &str, state: Arc<dyn SharedState>, storage: &dyn Storage) -> Result<Self, StorageError> {
+        let start = match state.quota_usage(user).await {
+            Ok(Some(usage)) => usage,
+            Ok(None) => {
+                let measured = QuotaUsage::measure(storage).await?;
+                let measured = Usage { bytes: measured.bytes(), files: measured.files() };
+                state.quota_init(user, measured).await.unwrap_or(measured)
+            }
+            Err(_) => {
+                let measured = QuotaUsage::measure(storage).await?;
+                Usage { bytes: measured.bytes(), files: measured.files() }
+            }
+        };
+        let mut usage = QuotaUsage::new(start.bytes, start.files);
+        usage.shared = Some(SharedUsage::start(state, user));
+        Ok(usage)
+    }
+
+    /// With a shared state: send this node's changes and read every node's
+    /// back. Without one, nothing to do.
+    pub async fn refresh(&self) {
+        if let Some(shared) = &self.shared {
+            shared.refresh(&self.bytes, &self.files).await;
+        }
     }
 
     /// Bytes stored, including uploads in progress.
@@ -114,6 +155,23 @@ impl QuotaUsage {
     /// Files stored, including new files being uploaded.
     pub fn files(&self) -> u64 {
         self.files.load(Ordering::SeqCst)
+    }
+
+    /// Change `counter` (`bytes` or `files`) by `f` unless it gives
+    /// `None`; the step taken is recorded for the other nodes when shared.
+    fn update(&self, counter: &AtomicU64, f: impl Fn(u64) -> Option<u64>) -> bool {
+        let mut step = 0;
+        let changed = counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                let next = f(now)?;
+                step = delta(now, next);
+                Some(next)
+            })
+            .is_ok();
+        if changed && let Some(shared) = &self.shared {
+            if std::ptr::eq(counter, &self.bytes) { shared.record(step, 0) } else { shared.record(0, step) }
+        }
+        changed
     }
 
     /// Count what `storage` holds under its `/`: every regular file's size,
@@ -166,33 +224,29 @@ impl QuotaUsage {
 
     /// Add `n` bytes unless that passes `ceiling`.
     fn try_add_bytes(&self, n: u64, ceiling: u64) -> bool {
-        self.bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_add(n).filter(|t| *t <= ceiling))
-            .is_ok()
+        self.update(&self.bytes, |b| b.checked_add(n).filter(|t| *t <= ceiling))
     }
 
     /// Add one file unless that passes `limit`.
     fn try_add_file(&self, limit: Option<u64>) -> bool {
         let ceiling = limit.unwrap_or(u64::MAX);
-        self.files
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_add(1).filter(|t| *t <= ceiling))
-            .is_ok()
+        self.update(&self.files, |f| f.checked_add(1).filter(|t| *t <= ceiling))
     }
 
     fn add_bytes(&self, n: u64) {
-        let _ = self.bytes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| Some(b.saturating_add(n)));
+        self.update(&self.bytes, |b| Some(b.saturating_add(n)));
     }
 
     fn sub_bytes(&self, n: u64) {
-        let _ = self.bytes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| Some(b.saturating_sub(n)));
+        self.update(&self.bytes, |b| Some(b.saturating_sub(n)));
     }
 
     fn add_file(&self) {
-        let _ = self.files.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| Some(f.saturating_add(1)));
+        self.update(&self.files, |f| Some(f.saturating_add(1)));
     }
 
     fn sub_file(&self) {
-        let _ = self.files.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| Some(f.saturating_sub(1)));
+        self.update(&self.files, |f| Some(f.saturating_sub(1)));
     }
 
     /// A file went from `old` to `new` size (`None`: no file).
@@ -230,6 +284,8 @@ fn skippable(e: &StorageError) -> bool {
 #[derive(Debug, Default)]
 pub struct QuotaRegistry {
     accounts: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<QuotaUsage>>>>>,
+    /// Where the nodes of a cluster keep usage; `None`: this process alone.
+    shared: Option<Arc<dyn SharedState>>,
 }
 
 impl QuotaRegistry {
@@ -238,12 +294,31 @@ impl QuotaRegistry {
         Self::default()
     }
 
+    /// An empty registry whose counters are shared by every node through
+    /// `state` (see [`QuotaUsage::shared`]).
+    pub fn shared(state: Arc<dyn SharedState>) -> Self {
+        QuotaRegistry { accounts: Mutex::default(), shared: Some(state) }
+    }
+
     /// The usage counter of `user`. `storage` must show the account's home
     /// as `/` with no policy layer on it (the factory's storage), so the walk
     /// sees everything the quota covers.
     pub async fn usage_for(&self, user: &str, storage: &dyn Storage) -> Result<Arc<QuotaUsage>, StorageError> {
         let cell = Arc::clone(self.lock().entry(user.to_owned()).or_default());
-        let usage = cell.get_or_try_init(|| async { QuotaUsage::measure(storage).await.map(Arc::new) }).await?;
+        let mut fresh = false;
+        let usage = cell
+            .get_or_try_init(|| async {
+                fresh = true;
+                match &self.shared {
+                    None => QuotaUsage::measure(storage).await.map(Arc::new),
+                    Some(state) => QuotaUsage::shared(user, Arc::clone(state), storage).await.map(Arc::new),
+                }
+            })
+            .await?;
+        if !fresh {
+            // What other nodes stored since this node last looked.
+            usage.refresh().await;
+        }
         Ok(Arc::clone(usage))
     }
 
@@ -308,6 +383,8 @@ impl super::Shaper for Quota {
         mode: WriteMode,
         existing: Existing,
     ) -> Result<Box<dyn WriteHandle>, StorageError> {
+        // What other nodes stored meanwhile (when the usage is shared).
+        self.usage.refresh().await;
         // What a layer above found, or one lookup now.
         let existing = existing.or_lookup(self.inner.as_ref(), path).await;
         let old = existing.file_size();

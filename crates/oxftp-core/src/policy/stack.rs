@@ -8,6 +8,7 @@ use super::{
 };
 use crate::account::Limits;
 use crate::auth::{AccessClass, Identity};
+use crate::shared_state::SharedState;
 use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
 /// The storage every front end gives a logged-in user, built by one method,
@@ -42,6 +43,13 @@ impl Stack {
     /// bandwidth limits.
     pub fn new(factory: Arc<dyn StorageFactory>) -> Stack {
         Stack { factory, quotas: QuotaRegistry::new(), rates: Rates::new(None, None) }
+    }
+
+    /// Keep quota usage in `state`, shared with the other nodes serving the
+    /// same store (see [`QuotaUsage::shared`]).
+    pub fn with_shared_quotas(mut self, state: Arc<dyn SharedState>) -> Stack {
+        self.quotas = QuotaRegistry::shared(state);
+        self
     }
 
     /// Limit every user of this stack together to `download` and `upload`

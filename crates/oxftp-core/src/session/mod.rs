@@ -13,7 +13,7 @@ use std::time::Duration;
 use oxftp_proto::command::{Command, parse};
 use oxftp_proto::line::LineEvent;
 
-use crate::admission::Slot;
+use crate::admission::Lease;
 use crate::cmd;
 use crate::conn::{Accepted, Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
@@ -27,7 +27,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(ctx: Arc<ServerContext>, accepted: Accepted, ip_slot: Slot<std::net::IpAddr>) -> Session {
+    pub(crate) fn new(ctx: Arc<ServerContext>, accepted: Accepted, ip_slot: Lease) -> Session {
         let mut conn = Conn::new(ctx, accepted);
         conn.ip_slot = Some(ip_slot);
         Session { conn, state: State::default(), running: None }

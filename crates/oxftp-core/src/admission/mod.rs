@@ -1,5 +1,7 @@
 //! Admission control: sessions per client IP and per account, and banning
-//! addresses (and accounts) after repeated failed logins.
+//! addresses (and accounts) after repeated failed logins, kept in this
+//! process ([`LocalState`]) or shared by several nodes (any other
+//! [`SharedState`], wrapped in [`Degrading`]).
 //!
 //! Counters are RAII slots, so a session frees its place however it ends.
 //! The ban table is bounded: past `MAX_TRACKED` addresses, entries whose
@@ -7,37 +9,20 @@
 //! new address is simply not tracked (failing open on memory, never on
 //! correctness of an existing ban).
 
+mod degrading;
+mod local;
+
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub use crate::shared_state::{BanPolicy, Lease, SharedState, StateError, Subject, Usage};
+pub use degrading::Degrading;
+pub use local::LocalState;
 
 /// Addresses or accounts the ban table remembers at most.
 const MAX_TRACKED: usize = 100_000;
-
-/// When to ban after failed logins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BanPolicy {
-    /// Failures within `window` that trigger a ban.
-    pub max_failures: u32,
-    pub window: Duration,
-    /// How long a ban lasts.
-    pub ban_time: Duration,
-    /// Also ban the account name (from every address), not just the address.
-    pub per_user: bool,
-}
-
-impl Default for BanPolicy {
-    fn default() -> Self {
-        BanPolicy {
-            max_failures: 5,
-            window: Duration::from_secs(300),
-            ban_time: Duration::from_secs(900),
-            per_user: false,
-        }
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave these maps inconsistent
@@ -148,47 +133,12 @@ impl<K: Eq + Hash + Clone> BanTable<K> {
     }
 }
 
-/// The failed-login ban list for addresses and accounts.
-#[derive(Debug)]
-pub(crate) struct Bans {
-    policy: Option<BanPolicy>,
-    ips: BanTable<IpAddr>,
-    users: BanTable<String>,
-}
-
-impl Bans {
-    pub fn new(policy: Option<BanPolicy>) -> Bans {
-        Bans { policy, ips: BanTable::new(), users: BanTable::new() }
-    }
-
-    pub fn ip_banned(&self, ip: IpAddr) -> bool {
-        self.policy.is_some() && self.ips.banned(&ip.to_canonical(), Instant::now())
-    }
-
-    pub fn user_banned(&self, user: &str) -> bool {
-        self.policy.as_ref().is_some_and(|p| p.per_user) && self.users.banned(&user.to_string(), Instant::now())
-    }
-
-    /// Record a failed login; returns true if the address (or account) got banned by it.
-    pub fn failed(&self, ip: IpAddr, user: &str) -> bool {
-        let Some(policy) = &self.policy else { return false };
-        let now = Instant::now();
-        let ip_banned = self.ips.fail(&ip.to_canonical(), policy, now);
-        let user_banned = policy.per_user && self.users.fail(&user.to_string(), policy, now);
-        ip_banned || user_banned
-    }
-
-    pub fn succeeded(&self, ip: IpAddr, user: &str) {
-        if self.policy.is_some() {
-            self.ips.succeed(&ip.to_canonical());
-            self.users.succeed(&user.to_string());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::net::IpAddr;
+    use std::time::Duration;
 
     #[test]
     fn counter_slots_free_on_drop() {
@@ -221,7 +171,5 @@ mod tests {
         assert!(!t.fail(&2, &policy, now));
         assert!(!t.fail(&2, &policy, now + Duration::from_secs(61)));
         assert!(!t.fail(&2, &policy, now + Duration::from_secs(62)));
-        let bans = Bans::new(None);
-        assert!(!bans.failed("127.0.0.1".parse().unwrap(), "x"));
     }
 }

@@ -139,6 +139,14 @@ impl QuotaUsage {
         Ok(usage)
     }
 
+    /// With a shared state: send this node's changes now. Without one,
+    /// nothing to do.
+    pub async fn publish(&self) {
+        if let Some(shared) = &self.shared {
+            shared.publish().await;
+        }
+    }
+
     /// With a shared state: send this node's changes and read every node's
     /// back. Without one, nothing to do.
     pub async fn refresh(&self) {
@@ -434,6 +442,7 @@ impl super::Shaper for Quota {
         let size = self.file_size(path).await;
         self.inner.delete(path).await?;
         self.usage.replace(size, None);
+        self.usage.publish().await;
         Ok(())
     }
 
@@ -441,6 +450,7 @@ impl super::Shaper for Quota {
         let replaced = if from == to { None } else { self.file_size(to).await };
         self.inner.rename(from, to).await?;
         self.usage.replace(replaced, None);
+        self.usage.publish().await;
         Ok(())
     }
 }
@@ -492,6 +502,7 @@ impl Books {
         };
         if committed && matches!(self.mode, WriteMode::Create { .. } | WriteMode::At(0)) {
             self.usage.replace(self.old, expected);
+            self.usage.publish().await;
             return;
         }
         let new = match self.storage.metadata(&self.path).await {
@@ -501,6 +512,7 @@ impl Books {
             Err(_) => expected,
         };
         self.usage.replace(self.old, new);
+        self.usage.publish().await;
     }
 }
 

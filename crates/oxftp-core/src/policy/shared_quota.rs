@@ -2,10 +2,12 @@
 //!
 //! Each node keeps counting in memory, exactly as a single server does
 //! ([`QuotaUsage`](super::QuotaUsage)), and records every change it makes in
-//! `pending`. A background task sends the pending changes to the shared
-//! state as one addition (a burst of writes costs one round trip); before an
-//! upload starts and at every login the node sends what is pending and reads
-//! the account's usage back, so what other nodes stored counts here too.
+//! `pending`. While an upload runs, a background task sends the pending
+//! changes to the shared state as one addition (a burst of writes costs one
+//! round trip); when an upload ends, or a file is deleted or replaced, the
+//! change is sent before the reply. Before an upload starts and at every
+//! login the node reads the account's usage back, so what other nodes
+//! stored counts here too.
 //!
 //! So a quota filled through one node is enforced on every other node from
 //! the next upload on. Uploads running at the same moment on different nodes
@@ -76,6 +78,13 @@ impl SharedUsage {
         if self.state.quota_add(&self.user, bytes, files).await.is_err() {
             self.record(bytes, files);
         }
+    }
+
+    /// Send what is pending now (a finished upload, a delete), so the other
+    /// nodes see it from their next look on.
+    pub(super) async fn publish(&self) {
+        let _one = self.sync.lock().await;
+        self.flush().await;
     }
 
     /// Send what is pending, then set the local counters to the shared

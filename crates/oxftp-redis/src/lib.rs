@@ -373,3 +373,8 @@ impl SharedState for RedisState {
         Ok(())
     }
 }
+
+/// Whether `url` is a Redis URL this client can use (no connection is made).
+pub fn check_url(url: &str) -> Result<(), String> {
+    Client::open(url).map(|_| ()).map_err(|e| e.to_string())
+}

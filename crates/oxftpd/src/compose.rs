@@ -12,15 +12,19 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
+use oxftp_core::admission::{Degrading, SharedState};
 use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
-use oxftp_core::server::{Options, Server};
+use oxftp_core::server::{Listener, Options, PassiveAddress, ProxyProtocol, ResolvedName, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
 use oxftp_opendal::{OpendalFactory, OpendalStorage};
+use oxftp_redis::{RedisSettings, RedisState};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, StorageConfig, TlsSettings, WebSettings};
+use crate::config::{
+    AuthBackend, ClusterSettings, Config, ListenOptions, PassiveHost, StorageConfig, TlsSettings, WebSettings,
+};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -28,7 +32,12 @@ pub fn options(config: &Config) -> Options {
     Options {
         greeting: server.greeting.clone(),
         passive_ports: config.passive.port_range,
-        passive_address: config.passive.address.map(Into::into).unwrap_or_default(),
+        passive_address: passive_address(config, config.passive.address.as_ref()),
+        passive_proxy_protocol: config.passive.proxy_protocol,
+        proxy_protocol: ProxyProtocol {
+            trusted: server.proxy.trusted.clone(),
+            header_timeout: server.proxy.header_timeout,
+        },
         active_enabled: config.active.enabled,
         active_source_port_20: config.active.source_port_20,
         idle_timeout: server.idle_timeout,
@@ -48,6 +57,66 @@ pub fn options(config: &Config) -> Options {
         chmod_special_bits: server.chmod_special_bits,
         ..Options::default()
     }
+}
+
+/// What PASV announces: `host` (a listener's own, or `passive.address`), or
+/// this node's address with `passive.announce_node_address`, or by default
+/// the address the client reached. A name is resolved in the background
+/// while the server runs; [`resolve_names`] resolves it once before.
+pub fn passive_address(config: &Config, host: Option<&PassiveHost>) -> PassiveAddress {
+    match host {
+        Some(PassiveHost::Ip(ip)) => PassiveAddress::Fixed(*ip),
+        Some(PassiveHost::Name(name)) => {
+            PassiveAddress::Name(ResolvedName::new(name.clone(), config.passive.resolve_interval))
+        }
+        None if config.passive.announce_node_address => PassiveAddress::NodeLocal,
+        None => PassiveAddress::Reached,
+    }
+}
+
+/// Resolve every passive address name once, so PASV has an address from
+/// the first session; a name that does not resolve yet is only a warning
+/// (PASV answers 425 until it does, EPSV works).
+pub async fn resolve_names<'a>(addresses: impl IntoIterator<Item = &'a PassiveAddress>, logger: &Logger) {
+    for address in addresses {
+        let PassiveAddress::Name(name) = address else { continue };
+        match name.resolve().await {
+            Ok(ip) => info!(logger, "passive address resolved"; "name" => name.name(), "address" => %ip),
+            Err(e) => warn!(logger, "passive address does not resolve yet: PASV answers 425 until it does";
+                "name" => name.name(), "error" => %e),
+        }
+    }
+}
+
+/// The engine listener for `tcp`, with its entry's options.
+pub fn listener(
+    config: &Config,
+    tcp: tokio::net::TcpListener,
+    implicit_tls: bool,
+    options: &ListenOptions,
+) -> Listener {
+    let mut listener = if implicit_tls { Listener::implicit_tls(tcp) } else { Listener::new(tcp) };
+    if options.proxy_protocol {
+        listener = listener.with_proxy_protocol();
+    }
+    if let Some(host) = &options.passive_address {
+        listener = listener.with_passive_address(passive_address(config, Some(host)));
+    }
+    listener
+}
+
+/// The shared state for `[cluster]`: Redis, falling back to this node's own
+/// state while Redis cannot be reached.
+pub fn cluster_state(settings: &ClusterSettings, logger: &Logger) -> anyhow::Result<Arc<dyn SharedState>> {
+    let redis = RedisSettings {
+        url: settings.redis.clone(),
+        key_prefix: settings.key_prefix.clone(),
+        lease: settings.session_lease,
+        timeout: settings.timeout,
+    };
+    let logger = logger.new(slog::o!("component" => "cluster"));
+    let state = RedisState::new(redis, logger.clone()).map_err(|e| anyhow::anyhow!("cluster.redis: {e}"))?;
+    Ok(Arc::new(Degrading::new(Arc::new(state), settings.fail_closed, logger)))
 }
 
 /// The web client's settings for `[web]`. `bound` lists this daemon's FTP
@@ -278,6 +347,13 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
     };
     describe(config, &logger);
     let mut options = options(config);
+    resolve_names([&options.passive_address], &logger).await;
+    if let Some(cluster) = &config.cluster {
+        options.shared_state = Some(cluster_state(cluster, &logger)?);
+        info!(logger, "cluster: bans, session counts and quotas shared through Redis";
+            "redis" => redacted(&cluster.redis), "key_prefix" => &cluster.key_prefix,
+            "fail_closed" => cluster.fail_closed, "session_lease_s" => cluster.session_lease.as_secs());
+    }
     // One log line per completed upload, for pipelines that watch the log (issue 6's hook).
     options.transfer_listeners.push(Arc::new(oxftp_core::events::LogUploads(logger.clone())));
     let xferlog = config.xferlog.as_ref().map(|path| {
@@ -287,6 +363,14 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
     });
     let server = Server::new(storage, auth).with_options(options).with_logger(logger);
     Ok(Composed { server, reload, xferlog })
+}
+
+/// A Redis URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.
@@ -519,6 +603,29 @@ mod tests {
             matches!(o.passive_address, oxftp_core::server::PassiveAddress::Fixed(ip) if ip.to_string() == "198.51.100.1")
         );
         assert!(!o.active_enabled && o.active_source_port_20);
+        assert!(matches!(o.passive_address, PassiveAddress::Fixed(_)));
+        assert!(o.proxy_protocol.trusted.is_empty() && !o.passive_proxy_protocol && o.shared_state.is_none());
+    }
+
+    #[test]
+    fn proxy_and_passive_settings_reach_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let proxied = config(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_header_timeout = 4\n\
+             [passive]\naddress = \"ftp.example.com\"\nresolve_interval = 7\nproxy_protocol = true\n",
+            &dir,
+        );
+        let o = options(&proxied);
+        assert!(o.proxy_protocol.trusts("10.1.2.3:1".parse().unwrap()));
+        assert!(!o.proxy_protocol.trusts("192.0.2.1:1".parse().unwrap()));
+        assert_eq!(o.proxy_protocol.header_timeout, Duration::from_secs(4));
+        assert!(o.passive_proxy_protocol);
+        assert!(matches!(&o.passive_address, PassiveAddress::Name(n) if n.name() == "ftp.example.com"));
+        let node = config("[passive]\nannounce_node_address = true\n", &dir);
+        assert!(matches!(options(&node).passive_address, PassiveAddress::NodeLocal));
+        assert!(matches!(options(&config("", &dir)).passive_address, PassiveAddress::Reached));
+        assert_eq!(redacted("redis://user:secret@10.0.0.9:6379/2"), "redis://***@10.0.0.9:6379/2");
+        assert_eq!(redacted("redis://10.0.0.9:6379"), "redis://10.0.0.9:6379");
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ use toml::Spanned;
 
 mod access;
 mod backends;
+mod cluster;
 mod tls;
 mod web;
 
@@ -36,6 +37,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
+pub use cluster::{ClusterSettings, DEFAULT_RESOLVE_INTERVAL, ListenOptions, PassiveHost, ProxySettings};
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -89,6 +91,8 @@ pub struct Config {
     pub web: Option<WebSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
+    /// `[cluster]`: state shared with other nodes (Redis), when the table is present.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -96,6 +100,11 @@ pub struct Config {
 pub struct ServerConfig {
     /// Addresses to listen on (port 0: any free port).
     pub listen: Vec<SocketAddr>,
+    /// How each of `listen` starts its connections (same order; missing
+    /// entries are the defaults: no PROXY header, `passive.address`).
+    pub listen_options: Vec<ListenOptions>,
+    /// `trusted_proxies`, `proxy_header_timeout`: who may send PROXY headers.
+    pub proxy: ProxySettings,
     /// Text of the 220 greeting.
     pub greeting: String,
     /// Concurrent sessions (0 = unlimited).
@@ -123,12 +132,31 @@ pub struct ServerConfig {
 }
 
 /// `[passive]`: what PASV/EPSV use.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassiveConfig {
     /// Inclusive port range; `None`: ports chosen by the OS.
     pub port_range: Option<(u16, u16)>,
-    /// Address advertised in 227 replies (behind NAT).
-    pub address: Option<IpAddr>,
+    /// Address advertised in 227 replies (behind NAT): an IP or a DNS name.
+    pub address: Option<PassiveHost>,
+    /// How often a DNS name in `address` is resolved again.
+    pub resolve_interval: Duration,
+    /// Announce this node's own address on the control connection, even
+    /// behind a proxy (clients reach each node directly for data).
+    pub announce_node_address: bool,
+    /// Passive data connections start with a PROXY protocol header.
+    pub proxy_protocol: bool,
+}
+
+impl Default for PassiveConfig {
+    fn default() -> Self {
+        PassiveConfig {
+            port_range: None,
+            address: None,
+            resolve_interval: DEFAULT_RESOLVE_INTERVAL,
+            announce_node_address: false,
+            proxy_protocol: false,
+        }
+    }
 }
 
 /// `[active]`: whether PORT/EPRT are allowed and how they connect.
@@ -197,6 +225,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: vec![DEFAULT_LISTEN],
+            listen_options: Vec::new(),
+            proxy: ProxySettings::default(),
             greeting: "oxftpd ready".to_string(),
             max_sessions: 1000,
             idle_timeout: Duration::from_secs(300),
@@ -258,6 +288,7 @@ impl Config {
             tls: None,
             web: None,
             xferlog: None,
+            cluster: None,
         })
     }
 
@@ -405,12 +436,15 @@ struct RawConfig {
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
+    cluster: Option<Spanned<cluster::RawCluster>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RawServer {
-    listen: Option<Spanned<Vec<Spanned<String>>>>,
+    listen: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    trusted_proxies: Vec<Spanned<String>>,
+    proxy_header_timeout: Option<Spanned<u64>>,
     greeting: Option<Spanned<String>>,
     max_sessions: Option<usize>,
     idle_timeout: Option<Spanned<u64>>,
@@ -434,6 +468,9 @@ struct RawServer {
 struct RawPassive {
     port_range: Option<Spanned<Vec<Spanned<i64>>>>,
     address: Option<Spanned<String>>,
+    resolve_interval: Option<Spanned<u64>>,
+    announce_node_address: Option<bool>,
+    proxy_protocol: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -548,6 +585,11 @@ impl Validator<'_> {
         if !(tls_present && tls.is_none()) {
             self.listeners(&server, tls.as_ref(), listen_span);
         }
+        let cluster = raw.cluster.and_then(|table| {
+            let span = table.span();
+            self.cluster(table.into_inner(), span)
+        });
+        self.proxies_trusted(&server, &passive, tls.as_ref());
         let web = raw.web.map(|table| {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
@@ -567,7 +609,25 @@ impl Validator<'_> {
             tls,
             web,
             xferlog,
+            cluster,
         })
+    }
+
+    /// A listener (or passive data connection) that expects PROXY headers
+    /// needs someone trusted to send them.
+    fn proxies_trusted(&mut self, server: &ServerConfig, passive: &PassiveConfig, tls: Option<&TlsSettings>) {
+        let implicit = tls.map_or(&[][..], |t| t.implicit_options.as_slice());
+        let expects = server.listen_options.iter().chain(implicit).any(|o| o.proxy_protocol) || passive.proxy_protocol;
+        if expects && server.proxy.trusted.is_empty() {
+            self.errors.push(ConfigError {
+                file: None,
+                line: None,
+                key: Some("server.trusted_proxies".into()),
+                message: "a listener (or passive.proxy_protocol) expects PROXY protocol headers, but no proxy is \
+                          trusted to send them; expected the balancers' addresses such as [\"10.0.0.5\"]"
+                    .into(),
+            });
+        }
     }
 
     /// `log.xferlog`: a file in an existing directory (created at start-up
@@ -622,30 +682,19 @@ impl Validator<'_> {
         }
     }
 
-    /// Parses a list of `"IP:PORT"` strings, recording each bad one.
-    fn addresses(&mut self, items: Vec<Spanned<String>>, key: &str) -> Vec<SocketAddr> {
-        let mut addrs = Vec::with_capacity(items.len());
-        for item in items {
-            match item.get_ref().parse::<SocketAddr>() {
-                Ok(addr) => addrs.push(addr),
-                Err(_) => self.error(
-                    item.span(),
-                    key,
-                    format!("expected \"IP:PORT\" such as \"0.0.0.0:21\" or \"[::]:21\", found {:?}", item.get_ref()),
-                ),
-            }
-        }
-        addrs
-    }
-
     fn server(&mut self, raw: RawServer, overrides: &Overrides) -> ServerConfig {
         let mut server = ServerConfig::default();
         if !overrides.listen.is_empty() {
             server.listen = overrides.listen.clone();
         } else if let Some(listen) = raw.listen {
             // An empty list is checked later, against tls.implicit_listen.
-            server.listen = self.addresses(listen.into_inner(), "server.listen");
+            (server.listen, server.listen_options) = self.listen_entries(listen.into_inner(), "server.listen");
+            // Plain addresses only: nothing to remember per listener.
+            if server.listen_options.iter().all(|o| *o == ListenOptions::default()) {
+                server.listen_options.clear();
+            }
         }
+        server.proxy = self.proxy_settings(raw.trusted_proxies, raw.proxy_header_timeout);
         if let Some(greeting) = raw.greeting {
             if greeting.get_ref().chars().any(char::is_control) {
                 self.error(greeting.span(), "server.greeting", "expected one line of text without control characters");
@@ -745,15 +794,19 @@ impl Validator<'_> {
                 ),
             }
         }
-        if let Some(address) = raw.address {
-            match address.get_ref().parse::<IpAddr>() {
-                Ok(ip) => passive.address = Some(ip),
-                Err(_) => self.error(
-                    address.span(),
-                    "passive.address",
-                    format!("expected an IP address such as \"203.0.113.5\", found {:?}", address.get_ref()),
-                ),
-            }
+        if let Some(address) = &raw.address {
+            passive.address = self.passive_host(address.get_ref(), address.span(), "passive.address");
+        }
+        passive.resolve_interval =
+            self.seconds(raw.resolve_interval, "passive.resolve_interval").unwrap_or(DEFAULT_RESOLVE_INTERVAL);
+        passive.announce_node_address = raw.announce_node_address.unwrap_or(false);
+        passive.proxy_protocol = raw.proxy_protocol.unwrap_or(false);
+        if let (true, Some(address)) = (passive.announce_node_address, &raw.address) {
+            self.error(
+                address.span(),
+                "passive.announce_node_address",
+                "cannot be used with passive.address: announce either this node's address or that one",
+            );
         }
         passive
     }
@@ -967,7 +1020,7 @@ level = "debug"
         assert_eq!(s.failed_login_delay, Duration::ZERO);
         assert_eq!((s.max_login_failures, s.max_line), (5, 8192));
         assert_eq!(config.passive.port_range, Some((50000, 50100)));
-        assert_eq!(config.passive.address, Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(config.passive.address, Some(PassiveHost::Ip("203.0.113.5".parse().unwrap())));
         assert_eq!(config.active, ActiveConfig { enabled: false, source_port_20: true });
         assert_eq!(config.storage.fs().unwrap().root, dir.path().join("srv").canonicalize().unwrap());
         assert!(!config.storage.fs().unwrap().atomic_uploads);
@@ -1213,7 +1266,7 @@ level = "debug"
     #[test]
     fn all_semantic_errors_are_reported_together() {
         let dir = tree();
-        let text = "[server]\nlisten = [\"nope\"]\n[passive]\naddress = \"x\"\n[storage]\nroot = \"missing\"\n[log]\nlevel = \"x\"\n";
+        let text = "[server]\nlisten = [\"nope\"]\n[passive]\naddress = \"x y\"\n[storage]\nroot = \"missing\"\n[log]\nlevel = \"x\"\n";
         let errs = errors(&dir, text);
         let keys: Vec<_> = errs.iter().filter_map(|e| e.key.as_deref()).collect();
         assert_eq!(keys, vec!["server.listen", "passive.address", "storage.root", "log.level"]);
@@ -1232,6 +1285,17 @@ level = "debug"
         // Every key the parser knows appears in the example, set or commented out.
         for key in [
             "listen",
+            "proxy_protocol",
+            "passive_address",
+            "trusted_proxies",
+            "proxy_header_timeout",
+            "resolve_interval",
+            "announce_node_address",
+            "redis",
+            "fail_closed",
+            "key_prefix",
+            "session_lease",
+            "timeout_ms",
             "greeting",
             "max_sessions",
             "idle_timeout",

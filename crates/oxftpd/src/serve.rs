@@ -22,7 +22,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use oxftp_core::server::{Listener, bind_listener};
+use oxftp_core::server::bind_listener;
 use slog::{Logger, info, warn};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -55,15 +55,22 @@ pub fn run(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::R
 async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::Result<()> {
     let composed = compose::server(config, logger.clone()).await?;
     let server = composed.server;
-    let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
+    let (implicit, implicit_options) = config
+        .tls
+        .as_ref()
+        .map_or((&[][..], &[][..]), |tls| (tls.implicit_listen.as_slice(), tls.implicit_options.as_slice()));
     let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
-    for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
-        for addr in addrs {
+    for (addrs, options, implicit_tls) in
+        [(&config.server.listen[..], &config.server.listen_options[..], false), (implicit, implicit_options, true)]
+    {
+        for (i, addr) in addrs.iter().enumerate() {
             let what = if implicit_tls { " (implicit FTPS)" } else { "" };
             let tcp = bind_listener(*addr).with_context(|| format!("cannot listen on {addr}{what}"))?;
-            listeners.push(if implicit_tls { Listener::implicit_tls(tcp) } else { Listener::new(tcp) });
+            let options = options.get(i).cloned().unwrap_or_default();
+            listeners.push(compose::listener(config, tcp, implicit_tls, &options));
         }
     }
+    compose::resolve_names(listeners.iter().filter_map(|l| l.passive_address.as_ref()), &logger).await;
     let bound: Vec<(SocketAddr, bool)> = listeners
         .iter()
         .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))

@@ -24,6 +24,8 @@ pub struct TlsSettings {
     pub tls: Tls,
     /// Implicit FTPS listeners (TLS from the first byte).
     pub implicit_listen: Vec<SocketAddr>,
+    /// How each of `implicit_listen` starts (same order): PROXY header, passive address.
+    pub implicit_options: Vec<super::ListenOptions>,
 }
 
 /// `[tls]` as written.
@@ -40,7 +42,7 @@ pub(super) struct RawTls {
     client_ca_file: Option<Spanned<String>>,
     cert_cn_login: Option<bool>,
     handshake_timeout: Option<Spanned<u64>>,
-    implicit_listen: Option<Spanned<Vec<Spanned<String>>>>,
+    implicit_listen: Option<Spanned<Vec<Spanned<toml::Value>>>>,
 }
 
 /// A file key after resolution: where it points and where it was written.
@@ -85,9 +87,9 @@ impl Validator<'_> {
             }
             None => Duration::from_secs(10),
         };
-        let implicit_listen = match raw.implicit_listen {
-            Some(list) => self.addresses(list.into_inner(), "tls.implicit_listen"),
-            None => Vec::new(),
+        let (implicit_listen, implicit_options) = match raw.implicit_listen {
+            Some(list) => self.listen_entries(list.into_inner(), "tls.implicit_listen"),
+            None => (Vec::new(), Vec::new()),
         };
         // Loading the files only makes sense once every key is usable; the
         // errors so far already say what to fix first.
@@ -105,7 +107,7 @@ impl Validator<'_> {
         config.cert_cn_login = raw.cert_cn_login.unwrap_or(false);
         config.handshake_timeout = handshake_timeout;
         match config.build() {
-            Ok(tls) => Some(TlsSettings { tls, implicit_listen }),
+            Ok(tls) => Some(TlsSettings { tls, implicit_listen, implicit_options }),
             Err(e) => {
                 let (span, key_name) = match &e {
                     TlsError::Key(..) | TlsError::Mismatch(..) => (key.span, "tls.key_file"),

@@ -106,15 +106,17 @@ pub enum Refusal {
     Io(#[from] std::io::Error),
 }
 
-/// The endpoints of an accepted connection. With `expect_header`, reads the
-/// PROXY header (see the module doc for the rules); otherwise the TCP peer is
-/// the client and nothing is read.
+/// The endpoints of a connection accepted from `peer` (as `accept` said:
+/// asking the socket fails once a health check has already hung up). With
+/// `expect_header`, reads the PROXY header (see the module doc for the
+/// rules); otherwise the TCP peer is the client and nothing is read.
 pub async fn of_accepted(
     stream: &mut TcpStream,
+    peer: SocketAddr,
     expect_header: bool,
     proxy: &ProxyProtocol,
 ) -> Result<Endpoints, Refusal> {
-    let own = Endpoints::direct(stream.peer_addr()?, stream.local_addr()?);
+    let own = Endpoints::direct(peer, stream.local_addr()?);
     if !expect_header {
         return Ok(own);
     }
@@ -180,8 +182,8 @@ mod tests {
         socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
         let mut client = socket.connect(addr).await.unwrap();
         client.write_all(&bytes).await.unwrap();
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let result = of_accepted(&mut stream, expect, &proxy).await;
+        let (mut stream, peer) = listener.accept().await.unwrap();
+        let result = of_accepted(&mut stream, peer, expect, &proxy).await;
         drop(client);
         let mut rest = Vec::new();
         if result.is_ok() {
@@ -243,9 +245,9 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         client.write_all(b"PROXY TCP4 ").await.unwrap();
-        let (mut stream, _) = listener.accept().await.unwrap();
+        let (mut stream, peer) = listener.accept().await.unwrap();
         let started = std::time::Instant::now();
-        let got = of_accepted(&mut stream, true, &trusting("127.0.0.1")).await;
+        let got = of_accepted(&mut stream, peer, true, &trusting("127.0.0.1")).await;
         assert!(matches!(got, Err(Refusal::Timeout(_))), "{got:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(client);

@@ -329,7 +329,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             let client = match &proxy {
                 None => from.ip(),
-                Some(proxy) => match endpoints::of_accepted(&mut stream, true, proxy).await {
+                Some(proxy) => match endpoints::of_accepted(&mut stream, from, true, proxy).await {
                     Ok(ends) => ends.client.ip(),
                     Err(e) => {
                         slog::warn!(logger, "passive connection refused"; "from" => %from, "reason" => %e);

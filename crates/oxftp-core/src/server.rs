@@ -6,6 +6,7 @@
 //! `Options::shutdown_timeout`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use crate::admission::{Lease, Subject};
 use crate::auth::Authenticator;
 use crate::conn::Accepted;
 use crate::context::ServerContext;
-use crate::endpoints;
+use crate::endpoints::{self, Refusal};
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::{Options, PassiveAddress, ProxyProtocol, ResolvedName};
 use crate::policy::Stack;
@@ -124,7 +125,7 @@ impl Server {
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, Arc<Kind>)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, SocketAddr, Arc<Kind>)>(64);
         let mut acceptors = JoinSet::new();
         let names = std::iter::once(&self.options.passive_address)
             .chain(listeners.iter().filter_map(|l| l.passive_address.as_ref()))
@@ -148,7 +149,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, kind)) => { sessions.spawn(start_session(shared.clone(), stream, kind)); }
+                    Some((stream, peer, kind)) => { sessions.spawn(start_session(shared.clone(), stream, peer, kind)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -217,13 +218,13 @@ struct Kind {
 async fn accept_loop(
     listener: TcpListener,
     kind: Arc<Kind>,
-    tx: tokio::sync::mpsc::Sender<(TcpStream, Arc<Kind>)>,
+    tx: tokio::sync::mpsc::Sender<(TcpStream, SocketAddr, Arc<Kind>)>,
     logger: Logger,
 ) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                if tx.send((stream, Arc::clone(&kind))).await.is_err() {
+            Ok((stream, peer)) => {
+                if tx.send((stream, peer, Arc::clone(&kind))).await.is_err() {
                     return;
                 }
             }
@@ -245,7 +246,7 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, kind: Arc<Kind>) {
+async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, peer: SocketAddr, kind: Arc<Kind>) {
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
@@ -253,11 +254,16 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, kind: 
     let implicit_tls = kind.implicit_tls;
     // The one place the client's address is found; from here on it is the
     // client's everywhere (refusals below, the session, its logs).
-    let endpoints = match endpoints::of_accepted(&mut stream, kind.proxy_protocol, &options.proxy_protocol).await {
+    let header = endpoints::of_accepted(&mut stream, peer, kind.proxy_protocol, &options.proxy_protocol).await;
+    let endpoints = match header {
         Ok(endpoints) => endpoints,
+        // Gone before a word (a balancer's plain TCP health check): nothing to tell.
+        Err(e @ (Refusal::Closed | Refusal::Io(_))) => {
+            slog::debug!(shared.logger, "connection closed before its PROXY header"; "from" => %peer, "reason" => %e);
+            return;
+        }
         Err(e) => {
-            let from = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            slog::info!(shared.logger, "connection refused: PROXY protocol"; "from" => from, "reason" => %e);
+            slog::info!(shared.logger, "connection refused: PROXY protocol"; "from" => %peer, "reason" => %e);
             return;
         }
     };

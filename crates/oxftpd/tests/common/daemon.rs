@@ -62,6 +62,8 @@ pub struct DaemonConfig {
     /// `[passive] port_range`; `None` leaves passive ports to the OS so tests
     /// can run in parallel without colliding.
     pub passive_range: Option<(u16, u16)>,
+    /// More `key = value` lines for the `[passive]` table.
+    pub passive_extra: Vec<String>,
     /// `key = value` lines for the `[server]` table; a key given here
     /// replaces the test default for it (e.g. `"idle_timeout = 2"`).
     pub server_extra: Vec<String>,
@@ -113,6 +115,7 @@ impl Default for DaemonConfig {
             active: true,
             atomic_uploads: true,
             passive_range: None,
+            passive_extra: Vec::new(),
             server_extra: Vec::new(),
             tls: None,
             storage: None,
@@ -302,6 +305,12 @@ impl Daemon {
         assert!(status.success(), "kill -TERM {pid} failed");
     }
 
+    /// Kills the daemon with SIGKILL, as a crash would (no shutdown at all).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGHUP (reload the users file).
     pub fn send_sighup(&mut self) {
         let pid = self.child.id().to_string();
@@ -447,8 +456,14 @@ fn config_file(config: &DaemonConfig, root: &Path, users: &Path) -> String {
     if let Some(user) = &config.run_as {
         let _ = writeln!(text, "run_as = \"{user}\"");
     }
+    if config.passive_range.is_some() || !config.passive_extra.is_empty() {
+        text.push_str("\n[passive]\n");
+    }
     if let Some((lo, hi)) = config.passive_range {
-        let _ = writeln!(text, "\n[passive]\nport_range = [{lo}, {hi}]");
+        let _ = writeln!(text, "port_range = [{lo}, {hi}]");
+    }
+    for line in &config.passive_extra {
+        let _ = writeln!(text, "{line}");
     }
     let _ = writeln!(text, "\n[active]\nenabled = {}", config.active);
     match &config.storage {

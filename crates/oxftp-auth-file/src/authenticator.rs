@@ -93,6 +93,7 @@ fn account(entry: UserEntry) -> Account {
     identity.home = entry.home;
     identity.read_only = entry.read_only;
     identity.require_tls = entry.require_tls;
+    identity.tls_session_reuse = entry.tls_session_reuse;
     identity.permissions = entry.permissions;
     identity.limits = entry.limits;
     identity.allowed_ips = entry.allowed_ips;

@@ -9,6 +9,9 @@
 //! read_only = false
 //! require_tls = false   # true: the account logs in only over TLS, and
 //!                       # its data connections must be protected too
+//! tls_session_reuse = "off"   # this account's data connections need not
+//!                       # resume a TLS session ("off", "connection",
+//!                       # "account"; default: the server's setting)
 //! permissions = ["list", "read"]   # default: all of them
 //! quota_bytes = 1073741824         # limits, all optional
 //! quota_files = 10000
@@ -31,6 +34,7 @@ use std::ops::Range;
 
 use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
 use oxftp_core::auth::AccessClass;
+use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
@@ -63,6 +67,8 @@ struct RawUser {
     read_only: bool,
     #[serde(default)]
     require_tls: bool,
+    #[serde(default)]
+    tls_session_reuse: Option<Spanned<String>>,
     #[serde(default)]
     permissions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
@@ -127,6 +133,8 @@ pub(crate) struct UserEntry {
     /// The account's password must never cross in clear: login only over a
     /// TLS control connection, transfers only with PROT P.
     pub require_tls: bool,
+    /// The account's own `require_session_reuse`, if any.
+    pub tls_session_reuse: Option<SessionReuse>,
     /// What the account may do, per directory.
     pub permissions: Permissions,
     /// Quotas, rates and the session limit.
@@ -225,6 +233,17 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             })?,
         };
 
+        let tls_session_reuse = match user.tls_session_reuse {
+            None => None,
+            Some(mode) => Some(SessionReuse::from_name(mode.get_ref()).ok_or_else(|| {
+                at(
+                    mode.span(),
+                    "user.tls_session_reuse",
+                    format!("expected \"off\", \"connection\" or \"account\", found {:?}", mode.get_ref()),
+                )
+            })?),
+        };
+
         let default = match &user.permissions {
             Some(list) => permission_set(list.get_ref(), "user.permissions", &at)?,
             None => PermissionSet::all(),
@@ -280,6 +299,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             home,
             read_only: user.read_only,
             require_tls: user.require_tls,
+            tls_session_reuse,
             permissions: Permissions { default, rules },
             limits,
             allowed_ips: IpRules { allow, deny: Vec::new() },
@@ -352,6 +372,11 @@ mod tests {
         assert!(users[1].require_tls);
         let e = error(&user("require_tls = 1\n"));
         assert_eq!((e.line(), e.key()), (Some(4), Some("user.require_tls")));
+        assert_eq!(users[0].tls_session_reuse, None);
+        let off = parse(&user("tls_session_reuse = \"off\"\n")).unwrap();
+        assert_eq!(off[0].tls_session_reuse, Some(SessionReuse::Off));
+        let e = error(&user("tls_session_reuse = \"never\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.tls_session_reuse")));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::num::NonZeroU32;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oxftp_core::auth::AccessClass;
+use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -90,6 +91,8 @@ struct RawUser {
     bandwidth_up: Option<u64>,
     #[serde(default, deserialize_with = "nonzero")]
     bandwidth_down: Option<u64>,
+    #[serde(default, deserialize_with = "session_reuse")]
+    tls_session_reuse: Option<SessionReuse>,
 }
 
 /// One validated account; the wrapper keeps `Deserialize` off the public type.
@@ -157,6 +160,7 @@ impl TryFrom<RawUser> for Entry {
                 bandwidth_up: raw.bandwidth_up,
                 bandwidth_down: raw.bandwidth_down,
             },
+            tls_session_reuse: raw.tls_session_reuse,
             secret,
             name,
         }))
@@ -240,6 +244,14 @@ fn iterations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::
 
 fn root<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VPath>, D::Error> {
     optional(d, |root: String| VPath::parse(root.as_bytes()).map_err(|e| format!("root {root:?}: {e}")))
+}
+
+fn session_reuse<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SessionReuse>, D::Error> {
+    optional(d, |mode: String| {
+        SessionReuse::from_name(&mode).ok_or_else(|| {
+            format!("tls_session_reuse: expected \"off\", \"connection\" or \"account\", found {mode:?}")
+        })
+    })
 }
 
 fn perms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VfsPerms>, D::Error> {
@@ -345,8 +357,10 @@ mod tests {
                 "quota_files": 1000,
                 "max_sessions": 3,
                 "bandwidth_up": 100000,
-                "bandwidth_down": 200000
+                "bandwidth_down": 200000,
+                "tls_session_reuse": "off"
             }]"#);
+        assert_eq!(u.tls_session_reuse, Some(oxftp_core::tls::SessionReuse::Off));
         assert_eq!(u.class, AccessClass::Guest);
         assert_eq!(u.home, VPath::parse(b"/carol/files").unwrap());
         assert_eq!(u.perms, VfsPerms::parse(&["-mkdir", "-rmdir", "-del", "-ren", "-md5"]).unwrap());
@@ -425,6 +439,7 @@ mod tests {
             (r#"{"username": "", "password": "x"}"#, "username is empty"),
             (r#"{"username": "a\nb", "password": "x"}"#, "control character"),
             (r#"{"username": "a"}"#, "could never log in"),
+            (r#"{"username": "a", "password": "x", "tls_session_reuse": "never"}"#, "tls_session_reuse: expected"),
             (r#"{"username": "a", "password": "x", "pbkdf2_iter": 5}"#, "not both"),
             (r#"{"username": "a", "pbkdf2_salt": "AA==", "pbkdf2_iter": 5}"#, "must be given together"),
             (

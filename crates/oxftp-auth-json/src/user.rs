@@ -63,6 +63,8 @@ pub struct JsonUser {
     pub client_cert: Option<ClientCert>,
     /// Quotas, session and bandwidth caps.
     pub limits: Limits,
+    /// `tls_session_reuse`: the account's own `require_session_reuse`, if any.
+    pub tls_session_reuse: Option<oxftp_core::tls::SessionReuse>,
     pub(crate) secret: Secret,
 }
 
@@ -86,6 +88,7 @@ impl JsonUser {
         identity.home = self.home.clone();
         identity.read_only = self.read_only || !self.perms.can_write();
         identity.require_tls = self.client_cert.is_some();
+        identity.tls_session_reuse = self.tls_session_reuse;
         identity.permissions.default = self.permission_set();
         identity.limits = oxftp_core::account::Limits {
             quota_bytes: self.limits.quota_bytes,
@@ -133,6 +136,7 @@ mod tests {
             allowed_ips: None,
             client_cert: None,
             limits: Limits::default(),
+            tls_session_reuse: None,
             secret: Secret::plain("pw"),
         }
     }

@@ -23,6 +23,7 @@ pub use crate::options::Options;
 use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
+use crate::tls::SessionReuse;
 
 /// An FTP server: storage and authentication plus options. Cheap to clone.
 #[derive(Clone)]
@@ -113,7 +114,7 @@ impl Server {
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, Arrival)>(64);
         let mut acceptors = JoinSet::new();
         for listener in listeners {
             let tx = conn_tx.clone();
@@ -126,7 +127,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, implicit)) => { sessions.spawn(start_session(shared.clone(), stream, implicit)); }
+                    Some((stream, arrival)) => { sessions.spawn(start_session(shared.clone(), stream, arrival)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -151,25 +152,43 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+    /// The TLS session reuse this listener's data connections are held to,
+    /// when not the server's `require_session_reuse` (an account's own
+    /// setting still wins).
+    pub session_reuse: Option<SessionReuse>,
 }
 
 impl Listener {
     /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
     pub fn new(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: false }
+        Listener { tcp, implicit_tls: false, session_reuse: None }
     }
 
     /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
     pub fn implicit_tls(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: true }
+        Listener { tcp, implicit_tls: true, session_reuse: None }
+    }
+
+    /// Hold this listener's data connections to `mode` (see [`SessionReuse`]).
+    pub fn with_session_reuse(mut self, mode: SessionReuse) -> Listener {
+        self.session_reuse = Some(mode);
+        self
     }
 }
 
-async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
+/// How a connection came in: what its listener says about it.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    implicit_tls: bool,
+    session_reuse: Option<SessionReuse>,
+}
+
+async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, Arrival)>, logger: Logger) {
+    let arrival = Arrival { implicit_tls: listener.implicit_tls, session_reuse: listener.session_reuse };
     loop {
         match listener.tcp.accept().await {
             Ok((stream, _)) => {
-                if tx.send((stream, listener.implicit_tls)).await.is_err() {
+                if tx.send((stream, arrival)).await.is_err() {
                     return;
                 }
             }
@@ -191,7 +210,8 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
+async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, arrival: Arrival) {
+    let implicit_tls = arrival.implicit_tls;
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
@@ -224,7 +244,7 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
+    match Session::new(shared.clone(), stream, implicit_tls, arrival.session_reuse, ip_slot) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

@@ -608,6 +608,17 @@ impl Validator<'_> {
                 }),
             }
         }
+        let relaxed = tls.map_or(&[][..], |t| t.session_reuse_off_listen.as_slice());
+        for addr in relaxed {
+            if addr.port() != 0 && (server.listen.contains(addr) || implicit.contains(addr)) {
+                self.errors.push(ConfigError {
+                    file: None,
+                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
+                    key: Some("tls.session_reuse_off_listen".into()),
+                    message: format!("{addr} is also another listener; give this one a port of its own"),
+                });
+            }
+        }
         for addr in implicit {
             if addr.port() != 0 && server.listen.contains(addr) {
                 self.errors.push(ConfigError {
@@ -1257,6 +1268,8 @@ level = "debug"
             "control",
             "data",
             "require_session_reuse",
+            "session_reuse_off_listen",
+            "tls_session_reuse",
             "allow_ccc",
             "client_certs",
             "client_ca_file",

@@ -88,6 +88,10 @@ pub struct Identity {
     pub limits: crate::account::Limits,
     /// Where the account may log in from (empty: anywhere).
     pub allowed_ips: crate::account::IpRules,
+    /// Which TLS sessions this account's data connections must resume,
+    /// when not what the listener or server says (e.g. `Off` for one
+    /// partner's client that never resumes; see [`crate::tls::SessionReuse`]).
+    pub tls_session_reuse: Option<crate::tls::SessionReuse>,
 }
 
 impl Identity {
@@ -102,6 +106,7 @@ impl Identity {
             permissions: Default::default(),
             limits: Default::default(),
             allowed_ips: Default::default(),
+            tls_session_reuse: None,
         }
     }
 }

@@ -112,6 +112,9 @@ async fn finish_login(
             };
             ctx.bans.succeeded(ip, user);
             let class = identity.class;
+            if let Some(tls) = &conn.tls {
+                tls.log_in(&identity.user, class == AccessClass::Anonymous, identity.tls_session_reuse);
+            }
             let logger = conn.logger.new(o!("user" => identity.user.clone()));
             slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
             state.login = Login::LoggedIn(Box::new(LoggedIn::new(identity, storage, logger, slot)));
@@ -161,6 +164,9 @@ pub(crate) async fn acct(conn: &mut Conn) -> Answered {
 /// first). The control connection, its TLS and PBSZ/PROT stay.
 pub(crate) async fn rein(conn: &mut Conn, state: &mut State) -> Answered {
     *state = State::default();
+    if let Some(tls) = &conn.tls {
+        tls.log_out();
+    }
     Ok(conn.reply(220, "Session reset; send USER.").await)
 }
 

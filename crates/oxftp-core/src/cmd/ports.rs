@@ -13,7 +13,7 @@ use oxftp_proto::addr::{epsv_reply, pasv_reply};
 use oxftp_proto::command::EpsvArg;
 
 use crate::conn::{Answered, Conn, Replied, Transfer};
-use crate::data::{DataSetup, bind_passive, same_host};
+use crate::data::{DataSetup, PassiveData, bind_passive, same_host};
 
 /// The address passive listeners bind to: where the client reached us.
 fn passive_bind_ip(conn: &Conn) -> IpAddr {
@@ -26,7 +26,8 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
     match bind_passive(passive_bind_ip(conn), conn.ctx.options.passive_ports).await {
         Ok(listener) => {
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            transfer.data = Some(DataSetup::Passive(listener));
+            let accept = PassiveData::start(listener, conn.peer.ip(), conn.data_tls());
+            transfer.data = Some(DataSetup::Passive(accept));
             Ok(port)
         }
         Err(e) => {

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use oxftp_proto::command::{TransferType, Verb};
+use oxftp_proto::command::{ShownReply, TransferType, Verb};
 use oxftp_proto::path::VPath;
 use oxftp_proto::reply::Reply;
 use slog::Logger;
@@ -116,7 +116,7 @@ impl Running {
             Err(_) => (Reply::new(426, "Transfer aborted."), Outcome::Aborted, self.bytes()),
         };
         let replied = conn.send(&reply).await;
-        self.log(conn, identity, outcome, bytes);
+        self.log(conn, identity, outcome, bytes, &reply);
         replied
     }
 
@@ -125,23 +125,26 @@ impl Running {
     pub(crate) async fn abort(mut self, conn: &mut Conn, identity: Option<&Identity>) -> Replied {
         self.task.abort();
         let _ = (&mut self.task).await;
-        let replied = conn.reply(426, "Connection closed; transfer aborted.").await;
-        self.log(conn, identity, Outcome::Aborted, self.bytes());
+        let reply = Reply::new(426, "Connection closed; transfer aborted.");
+        let replied = conn.send(&reply).await;
+        self.log(conn, identity, Outcome::Aborted, self.bytes(), &reply);
         replied
     }
 
-    /// One structured line per transfer (the fields of an xferlog entry), and
-    /// the event for the server's transfer listeners.
-    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: Outcome, bytes: u64) {
+    /// One structured line per transfer (the fields of an xferlog entry, and
+    /// for a transfer that did not complete, the final reply that says why),
+    /// and the event for the server's transfer listeners.
+    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: Outcome, bytes: u64, reply: &Reply) {
         let elapsed = self.started.elapsed();
-        slog::info!(self.logger, "transfer";
-            "op" => self.command.name(),
-            "path" => %self.path,
-            "bytes" => bytes,
-            "ms" => elapsed.as_millis() as u64,
-            "type" => if self.ty == TransferType::Ascii { "a" } else { "b" },
-            "status" => outcome.as_str(),
-        );
+        let (op, ty) = (self.command.name(), if self.ty == TransferType::Ascii { "a" } else { "b" });
+        let ms = elapsed.as_millis() as u64;
+        if outcome == Outcome::Complete {
+            slog::info!(self.logger, "transfer"; "op" => op, "path" => %self.path, "bytes" => bytes, "ms" => ms,
+                "type" => ty, "status" => outcome.as_str());
+        } else {
+            slog::info!(self.logger, "transfer"; "op" => op, "path" => %self.path, "bytes" => bytes, "ms" => ms,
+                "type" => ty, "status" => outcome.as_str(), "reason" => %ShownReply(reply));
+        }
         let listeners = &conn.ctx.options.transfer_listeners;
         if listeners.is_empty() {
             return;

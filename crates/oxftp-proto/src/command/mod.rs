@@ -11,6 +11,7 @@
 //! are in `args.rs`.
 
 mod args;
+mod shown;
 mod verb;
 
 use std::net::{SocketAddr, SocketAddrV4};
@@ -21,6 +22,7 @@ use args::{
     parse_rest, parse_single_code, parse_site, parse_type, syntax, utf8,
 };
 pub use args::{AuthMechanism, EpsvArg, ProtLevel, SiteCommand, TransferType};
+pub use shown::{ShownCommand, ShownReply};
 pub use verb::{FEATURES_WITHOUT_VERB, Verb};
 
 /// Longest verb accepted. Real verbs have 3 or 4 letters; a little slack

@@ -154,7 +154,7 @@ impl Env {
             let mut tls = TlsConfig::new(pki.file("server.pem"), pki.file("server.key"));
             tls.control = TlsRequirement::All;
             tls.data = TlsRequirement::All;
-            tls.require_session_reuse = true;
+            tls.require_session_reuse = oxftp_core::tls::SessionReuse::Connection;
             options.tls = Some(tls.build().expect("server TLS"));
         }
         let ftp = Server::new(storage, auth).with_options(options);

@@ -133,6 +133,7 @@ pub struct Daemon {
     child: Child,
     port: u16,
     implicit_port: Option<u16>,
+    session_reuse_off_port: Option<u16>,
     web_url: Option<String>,
     pki: Option<Pki>,
     dir: TempDir,
@@ -208,12 +209,18 @@ impl Daemon {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut seen = String::new();
         let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
+        let want_relaxed =
+            config.tls.as_ref().is_some_and(|t| t.extra.iter().any(|l| l.starts_with("session_reuse_off_listen")));
+        let mut relaxed_port = None;
         let want_web = config.web.is_some();
         let (mut port, mut implicit_port, mut web_url) = (None, None, None);
         let (port, implicit_port, web_url) = loop {
-            if let (Some(port), true, true) =
-                (port, implicit_port.is_some() || !want_implicit, web_url.is_some() || !want_web)
-            {
+            if let (Some(port), true, true, true) = (
+                port,
+                implicit_port.is_some() || !want_implicit,
+                web_url.is_some() || !want_web,
+                relaxed_port.is_some() || !want_relaxed,
+            ) {
                 break (port, implicit_port, web_url);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -221,6 +228,8 @@ impl Daemon {
                 Ok(line) => {
                     if let Some(p) = parse_listening(&line) {
                         port = port.or(Some(p));
+                    } else if let Some(p) = parse_suffixed(&line, " session-reuse-off") {
+                        relaxed_port = relaxed_port.or(Some(p));
                     } else if let Some(p) = parse_implicit(&line) {
                         implicit_port = implicit_port.or(Some(p));
                     } else if let Some(url) = parse_web(&line) {
@@ -240,13 +249,28 @@ impl Daemon {
                 }
             }
         };
-        Daemon { child, port, implicit_port, web_url, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+        Daemon {
+            child,
+            port,
+            implicit_port,
+            session_reuse_off_port: relaxed_port,
+            web_url,
+            pki,
+            dir,
+            scratch_counter: std::sync::atomic::AtomicU32::new(0),
+        }
     }
 
     /// The implicit FTPS port on 127.0.0.1 (panics unless the daemon was
     /// started with `TlsOptions { implicit: true, .. }`).
     pub fn implicit_port(&self) -> u16 {
         self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// The port of the `tls.session_reuse_off_listen` listener (panics
+    /// unless the `[tls]` lines set one).
+    pub fn session_reuse_off_port(&self) -> u16 {
+        self.session_reuse_off_port.expect("the daemon has no session_reuse_off_listen listener")
     }
 
     /// `http://ADDR` of the web client, without a trailing slash (panics
@@ -382,7 +406,12 @@ fn parse_listening(line: &str) -> Option<u16> {
 
 /// Parses `oxftpd listening on 127.0.0.1:PORT implicit-ftps`.
 fn parse_implicit(line: &str) -> Option<u16> {
-    let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(" implicit-ftps")?;
+    parse_suffixed(line, " implicit-ftps")
+}
+
+/// Parses `oxftpd listening on 127.0.0.1:PORT<suffix>`.
+fn parse_suffixed(line: &str, suffix: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(suffix)?;
     let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
     Some(addr.port())
 }

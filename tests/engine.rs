@@ -708,3 +708,40 @@ async fn a_stack_shared_with_another_front_end_shares_the_quota_counter() {
     assert_eq!(usage.bytes(), 1000, "the FTP session's count, not a new walk");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn facts_times_and_site_help_say_what_the_policy_allows() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/a.txt"), b"hello").unwrap();
+    std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
+    let mut anon = Raw::login(srv.addr, "anonymous", "me@example.com").await;
+    // The upload directory can be entered and written to, not listed.
+    let (code, text) = anon.cmd("MLST incoming").await;
+    assert_eq!(code, 250, "{text}");
+    assert!(text.contains("perm=ce;"), "{text}");
+    assert!(anon.cmd("MLST readme.txt").await.1.contains("perm=r;"));
+    // Times cannot be set by anonymous users, and the reply says so.
+    let (code, text) = anon.cmd("MFMT 20200102030405 readme.txt").await;
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("cannot change file times"), "{text}");
+
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert!(raw.cmd("MLST a.txt").await.1.contains("perm=adfrw;"));
+    let (code, text) = raw.cmd("MLST .").await;
+    assert!(code == 250 && text.contains("perm=cdeflmp;"), "{text}");
+    // The old set-time form of MDTM.
+    let (code, text) = raw.cmd("MDTM 20200102030405 a.txt").await;
+    assert_eq!(code, 213, "{text}");
+    assert_eq!(raw.cmd("MDTM a.txt").await.1.trim_end(), "213 20200102030405");
+    // A file whose name looks like the set form is still just a file.
+    std::fs::write(srv.path("alice/20210101000000 x"), b"odd").unwrap();
+    assert_eq!(raw.cmd("MDTM 20210101000000 x").await.0, 213);
+    assert_eq!(raw.cmd("MDTM 20200102030405 missing.txt").await.0, 550);
+    let (code, text) = raw.cmd("SITE HELP").await;
+    assert_eq!(code, 214, "{text}");
+    for (name, ..) in oxftp::proto::command::SITE_COMMANDS {
+        assert!(text.contains(&format!(" {name} ")), "{name} missing from {text}");
+    }
+    assert!(raw.cmd("SITE HELP chmod").await.1.contains("SITE CHMOD <octal mode> <path>"));
+    srv.stop().await;
+}

@@ -110,6 +110,7 @@ impl Authenticator for Alice {
         if (c.user == "alice" || c.user == "bob") && c.password == "secret" {
             let mut id = Identity::new(c.user.clone(), AccessClass::User);
             id.home = VPath::parse(b"/alice").unwrap();
+            id.root = id.home.clone();
             Ok(id)
         } else {
             Err(AuthError::BadPassword)
@@ -122,6 +123,7 @@ impl Authenticator for Alice {
         }
         let mut id = Identity::new("alice", AccessClass::User);
         id.home = VPath::parse(b"/alice").unwrap();
+        id.root = id.home.clone();
         Ok(id)
     }
 }

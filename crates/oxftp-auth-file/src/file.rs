@@ -5,7 +5,10 @@
 //! name = "alice"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! class = "user"        # "user" (default) or "guest"
-//! home = "/alice"       # virtual path under the storage root; default "/"
+//! home = "/alice"       # where the session starts, under the storage root;
+//!                       # default: root. A guest is confined to it.
+//! root = "/"            # users only: what the session reaches (default "/",
+//!                       # the whole served tree); home must be below it
 //! read_only = false
 //! require_tls = false   # true: the account logs in only over TLS, and
 //!                       # its data connections must be protected too
@@ -63,6 +66,8 @@ struct RawUser {
     class: Option<Spanned<String>>,
     #[serde(default)]
     home: Option<Spanned<String>>,
+    #[serde(default)]
+    root: Option<Spanned<String>>,
     #[serde(default)]
     read_only: bool,
     #[serde(default)]
@@ -129,6 +134,8 @@ pub(crate) struct UserEntry {
     pub hash: String,
     pub class: AccessClass,
     pub home: VPath,
+    /// What a user reaches (a guest's root is its home).
+    pub root: VPath,
     pub read_only: bool,
     /// The account's password must never cross in clear: login only over a
     /// TLS control connection, transfers only with PROT P.
@@ -222,16 +229,46 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             },
         };
 
-        let home = match user.home {
-            None => VPath::root(),
-            Some(home) => VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
-                at(
-                    home.span(),
-                    "user.home",
-                    format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
-                )
-            })?,
+        let root = match user.root {
+            None => None,
+            Some(root) if class == AccessClass::Guest => {
+                return Err(at(
+                    root.span(),
+                    "user.root",
+                    "a guest's root is its home: set home only (or make the account class = \"user\")".into(),
+                ));
+            }
+            Some(root) => Some((
+                VPath::parse(root.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        root.span(),
+                        "user.root",
+                        format!("expected a virtual path like \"/projects\" ({e}), found {:?}", root.get_ref()),
+                    )
+                })?,
+                root.span(),
+            )),
         };
+        let home = match user.home {
+            None => root.as_ref().map_or_else(VPath::root, |(root, _)| root.clone()),
+            Some(home) => {
+                let span = home.span();
+                let home = VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        span.clone(),
+                        "user.home",
+                        format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                    )
+                })?;
+                if let Some((root, _)) = &root
+                    && !home.starts_with(root)
+                {
+                    return Err(at(span, "user.home", format!("home {home} is not below root {root}")));
+                }
+                home
+            }
+        };
+        let root = root.map_or_else(VPath::root, |(root, _)| root);
 
         let tls_session_reuse = match user.tls_session_reuse {
             None => None,
@@ -297,6 +334,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             hash,
             class,
             home,
+            root,
             read_only: user.read_only,
             require_tls: user.require_tls,
             tls_session_reuse,
@@ -490,6 +528,21 @@ mod tests {
         assert_eq!(e.line(), Some(6));
         assert_eq!(e.key(), Some("user.name"));
         assert!(e.message().contains("first defined on line 2"), "{e}");
+    }
+
+    #[test]
+    fn root_is_for_users_and_holds_the_home() {
+        let users = parse(&user("home = \"/p/alice\"\nroot = \"/p\"\n")).unwrap();
+        assert_eq!((users[0].home.as_bytes(), users[0].root.as_bytes()), (&b"/p/alice"[..], &b"/p"[..]));
+        let users = parse(&user("root = \"/p\"\n")).unwrap();
+        assert_eq!(users[0].home.as_bytes(), b"/p", "home defaults to the root");
+        let users = parse(&user("home = \"/alice\"\n")).unwrap();
+        assert!(users[0].root.is_root(), "a user reaches the whole tree by default");
+        let e = error(&user("home = \"/elsewhere\"\nroot = \"/p\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.home")));
+        assert!(e.message().contains("not below root"), "{e}");
+        let e = error(&user("class = \"guest\"\nhome = \"/g\"\nroot = \"/\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(6), Some("user.root")));
     }
 
     #[test]

@@ -270,3 +270,43 @@ fn ncftp_puts_and_gets_a_tree() {
     out.assert_success("ncftpget -R");
     assert_same_tree(&up.join("tree"), &down.join("tree"));
 }
+
+// --- LIST -R ------------------------------------------------------------------
+
+/// `LIST -R` lists every subdirectory after its parent, as `ls -lR` does,
+/// and stops 16 levels down.
+#[test]
+fn list_r_walks_subdirectories_within_its_depth_limit() {
+    require_tool("curl");
+    let d = Daemon::start();
+    write(d.disk("alice/walk/top.txt"), b"t");
+    write(d.disk("alice/walk/b/in-b.txt"), b"b");
+    let mut deep = String::from("alice/walk/a");
+    for level in 1..=20 {
+        deep.push_str(&format!("/l{level}"));
+    }
+    write(d.disk(&format!("{deep}/bottom.txt")), b"x");
+    let out = run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-u"])
+            .arg(format!("alice:{PASSWORD}"))
+            .arg(d.url("/walk/"))
+            .args(["-X", "LIST -R"]),
+        TIMEOUT,
+    );
+    out.assert_success("curl LIST -R");
+    let listing = out.stdout_str().replace("\r\n", "\n");
+    for needle in ["top.txt", "\n./b:\n", "in-b.txt", "./a/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15:"] {
+        assert!(listing.contains(needle), "{needle:?} missing from:\n{listing}");
+    }
+    assert!(!listing.contains("/l16:") && !listing.contains("bottom.txt"), "went below 16 levels:\n{listing}");
+    // Plain LIST stays flat.
+    let flat = run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-u"])
+            .arg(format!("alice:{PASSWORD}"))
+            .arg(d.url("/walk/")),
+        TIMEOUT,
+    );
+    assert!(!flat.stdout_str().contains("in-b.txt"), "{}", flat.dump());
+}

@@ -21,7 +21,7 @@ use args::{
     Arg, parse_auth, parse_eprt, parse_epsv, parse_host, parse_mfmt, parse_opts, parse_pbsz, parse_port, parse_prot,
     parse_rest, parse_single_code, parse_site, parse_type, syntax, utf8,
 };
-pub use args::{AuthMechanism, EpsvArg, ProtLevel, SiteCommand, TransferType};
+pub use args::{AuthMechanism, EpsvArg, ProtLevel, SITE_COMMANDS, SiteCommand, TransferType, mdtm_set_form};
 pub use shown::{ShownCommand, ShownReply};
 pub use verb::{FEATURES_WITHOUT_VERB, Verb};
 

@@ -107,6 +107,7 @@ impl Authenticator for Accounts {
         }
         let mut id = Identity::new(c.user.clone(), AccessClass::User);
         id.home = VPath::parse(b"/alice").map_err(|e| AuthError::Backend(e.to_string()))?;
+        id.root = id.home.clone();
         if c.user == "bob" {
             id.limits.max_sessions = Some(1);
         }

@@ -427,20 +427,24 @@ fn parse_web(line: &str) -> Option<String> {
     Some(format!("{scheme}://{addr}"))
 }
 
-/// alice: a normal user; gina: a guest confined to /guest; ro: a read-only
-/// user sharing alice's home; with `tls`, tina: an account that must use
-/// TLS, sharing alice's home.
+/// alice: a user whose configured root is her home /alice; gina: a guest
+/// confined to /guest; ro: a read-only user sharing alice's home and root;
+/// uma: a user on the defaults (reaches the whole tree, starts in /alice);
+/// with `tls`, tina: an account that must use TLS, sharing alice's home.
 fn users_file(tls: bool) -> String {
     let hash = password_hash();
     let tina = if tls {
-        format!("\n[[user]]\nname = \"tina\"\npassword_hash = \"{hash}\"\nhome = \"/alice\"\nrequire_tls = true\n")
+        format!(
+            "\n[[user]]\nname = \"tina\"\npassword_hash = \"{hash}\"\nhome = \"/alice\"\nroot = \"/alice\"\nrequire_tls = true\n"
+        )
     } else {
         String::new()
     };
     let accounts = format!(
-        "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = false\n\n\
+        "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nroot = \"/alice\"\nread_only = false\n\n\
          [[user]]\nname = \"gina\"\npassword_hash = \"{hash}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = false\n\n\
-         [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = true\n"
+         [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nroot = \"/alice\"\nread_only = true\n\n\
+         [[user]]\nname = \"uma\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\n"
     );
     accounts + &tina
 }

@@ -46,6 +46,8 @@ pub fn options(config: &Config) -> Options {
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
         chmod_special_bits: server.chmod_special_bits,
+        hash_bytes_per_session: server.hash_bytes_per_session,
+        hash_anonymous: config.anonymous.hash,
         ..Options::default()
     }
 }

@@ -120,6 +120,8 @@ pub struct ServerConfig {
     pub allow_root: bool,
     /// Let SITE CHMOD set setuid, setgid and sticky bits.
     pub chmod_special_bits: bool,
+    /// HASH: bytes one session may hash in all; 0 turns HASH off.
+    pub hash_bytes_per_session: u64,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -149,6 +151,8 @@ pub struct AnonymousConfig {
     pub root: VPath,
     /// Upload-only directory, as the anonymous session sees it.
     pub incoming: Option<VPath>,
+    /// Anonymous sessions may use HASH.
+    pub hash: bool,
 }
 
 /// `[users]`: the accounts file.
@@ -209,6 +213,7 @@ impl Default for ServerConfig {
             run_as: None,
             allow_root: false,
             chmod_special_bits: false,
+            hash_bytes_per_session: 16 << 30,
         }
     }
 }
@@ -248,7 +253,7 @@ impl Config {
             passive: PassiveConfig::default(),
             active: ActiveConfig::default(),
             storage: StorageConfig::Fs(FsStorage { root, atomic_uploads: true }),
-            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
+            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None, hash: false },
             users: None,
             auth: AuthBackend::File,
             load: LoadLimits::default(),
@@ -427,6 +432,7 @@ struct RawServer {
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
+    hash_bytes_per_session: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -449,6 +455,7 @@ struct RawAnonymous {
     enabled: Option<bool>,
     root: Option<Spanned<String>>,
     incoming: Option<Spanned<String>>,
+    hash: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -705,6 +712,9 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(bytes) = raw.hash_bytes_per_session {
+            server.hash_bytes_per_session = bytes;
+        }
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -809,7 +819,7 @@ impl Validator<'_> {
                 }
             }
         }
-        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path) }
+        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path), hash: raw.hash.unwrap_or(false) }
     }
 
     /// Parses a virtual path value, recording an error when it is invalid.
@@ -999,7 +1009,10 @@ level = "debug"
         assert_eq!(config.active, ActiveConfig { enabled: true, source_port_20: false });
         assert!(config.storage.fs().unwrap().atomic_uploads);
         assert_eq!(config.storage.fs().unwrap().root, std::env::current_dir().unwrap().canonicalize().unwrap());
-        assert_eq!(config.anonymous, AnonymousConfig { enabled: false, root: VPath::root(), incoming: None });
+        assert_eq!(
+            config.anonymous,
+            AnonymousConfig { enabled: false, root: VPath::root(), incoming: None, hash: false }
+        );
         assert_eq!(config.log, LogConfig { format: LogFormat::Terminal, level: LogLevel::Info });
     }
 
@@ -1312,6 +1325,8 @@ level = "debug"
             "allow_root",
             "xferlog",
             "chmod_special_bits",
+            "hash_bytes_per_session",
+            "hash",
             "max_part_header",
             "max_form_body",
             "max_request_header",

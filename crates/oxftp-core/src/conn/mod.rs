@@ -16,6 +16,7 @@
 //! Handlers answer through [`Conn::reply`], which hands back a [`Replied`]:
 //! a handler returns [`Answered`], so it cannot end without a reply.
 
+mod hashing;
 mod io;
 mod login;
 mod running;
@@ -39,6 +40,7 @@ use crate::storage::StorageError;
 use crate::stream::Side;
 use crate::tls::{SessionAcceptors, SessionReuse};
 
+pub(crate) use hashing::{HashAlgorithm, HashState};
 pub(crate) use io::Incoming;
 use io::{ControlReader, ControlWriter};
 pub(crate) use login::{LoggedIn, Login};
@@ -116,6 +118,8 @@ pub(crate) struct Conn {
     pub failed_logins: u32,
     /// The client's name from CLNT, for logs.
     pub client_name: Option<String>,
+    /// HASH's algorithm and what this connection has hashed (across REIN).
+    pub hash: HashState,
     pub connected: Instant,
     /// This connection's place in the per-address count.
     pub ip_slot: Option<Slot<IpAddr>>,
@@ -154,6 +158,7 @@ impl Conn {
             client_cert_cn: None,
             failed_logins: 0,
             client_name: None,
+            hash: HashState::default(),
             connected: Instant::now(),
             ip_slot: None,
             ctx,

@@ -109,6 +109,8 @@ pub enum Command {
     /// `MFMT YYYYMMDDHHMMSS path`: set the modification time
     /// (draft-somers-ftp-mfxx); the time is already converted to Unix seconds.
     Mfmt { unix_secs: i64, path: Vec<u8> },
+    /// `HASH path`: a file's digest (draft-bryan-ftpext-hash).
+    Hash { path: Vec<u8> },
     /// `STAT [path]`: server status, or a listing over the control channel.
     Stat { path: Option<Vec<u8>> },
     /// `HELP [topic]`.
@@ -233,6 +235,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let (unix_secs, path) = parse_mfmt(arg.required()?)?;
             Command::Mfmt { unix_secs, path }
         }
+        Verb::Hash => Command::Hash { path: arg.path()? },
         Verb::Stat => Command::Stat { path: arg.opt_path() },
         Verb::Help => Command::Help { topic: arg.opt_word()? },
         Verb::Syst => arg.none().map(|()| Command::Syst)?,
@@ -300,6 +303,7 @@ impl Command {
             Command::Size { .. } => Verb::Size,
             Command::Mdtm { .. } => Verb::Mdtm,
             Command::Mfmt { .. } => Verb::Mfmt,
+            Command::Hash { .. } => Verb::Hash,
             Command::Stat { .. } => Verb::Stat,
             Command::Help { .. } => Verb::Help,
             Command::Syst => Verb::Syst,

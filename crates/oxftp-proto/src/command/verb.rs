@@ -162,6 +162,12 @@ verbs! {
         login: true, rfc: "draft-somers-ftp-mfxx", syntax: "YYYYMMDDHHMMSS <path>",
         about: Some("set modification time"), feat: ["MFMT"]
     }
+    /// `HASH path`: a file's digest, in the algorithm `OPTS HASH` chose
+    /// (its FEAT line is the engine's: it names the chosen algorithm).
+    Hash = "HASH" {
+        login: true, rfc: "draft-bryan-ftpext-hash-02", syntax: "<path>",
+        about: Some("a file's SHA-256, SHA-1, MD5 or CRC32 (OPTS HASH chooses)"), feat: []
+    }
     /// `STAT [path]`: server status, or a listing over the control connection
     /// (`STAT path` needs a login, `STAT` alone does not: see `Command::needs_login`).
     Stat = "STAT" { login: false, rfc: "RFC 959 4.1.3", syntax: "[path]", about: None, feat: [] }
@@ -287,7 +293,7 @@ mod tests {
     #[test]
     fn names_and_aliases_are_unique_upper_case_words() {
         let spellings = Verb::spellings();
-        assert_eq!(spellings.len(), 52);
+        assert_eq!(spellings.len(), 53);
         for pair in spellings.windows(2) {
             assert_ne!(pair[0].0, pair[1].0, "spelled twice");
         }

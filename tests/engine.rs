@@ -748,7 +748,7 @@ async fn facts_times_and_site_help_say_what_the_policy_allows() {
 
 #[tokio::test]
 async fn hash_digests_files_within_a_per_session_budget() {
-    let srv = TestServer::start_with(|o| o.hash_bytes_per_session = 8).await;
+    let srv = TestServer::start_with(|o| o.hash_bytes_per_session = 12).await;
     std::fs::write(srv.path("alice/abc.txt"), b"abc").unwrap();
     std::fs::write(srv.path("alice/big.bin"), [0u8; 9]).unwrap();
     std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
@@ -766,13 +766,16 @@ async fn hash_digests_files_within_a_per_session_budget() {
     assert!(raw.cmd("FEAT").await.1.contains(" HASH SHA-256;SHA-1;MD5*;CRC32\r\n"));
     assert_eq!(raw.cmd("HASH abc.txt").await.1.trim_end(), "213 MD5 0-3 900150983cd24fb0d6963f7d28e17f72 /abc.txt");
     assert_eq!(raw.cmd("OPTS HASH SHA-512").await.0, 501);
-    // 6 of 8 bytes spent: a 9-byte file is beyond the budget, and REIN does not refill it.
+    // The older one-step forms share the budget: 3 more bytes leaves 2.
+    assert_eq!(raw.cmd("XCRC \"abc.txt\"").await.1.trim_end(), "250 352441c2");
+    // 9 of 12 bytes spent: a 9-byte file is beyond the budget, and REIN does not refill it.
     let (code, text) = raw.cmd("HASH big.bin").await;
     assert!(code == 550 && text.contains("budget"), "{text}");
     assert_eq!(raw.cmd("REIN").await.0, 220);
     assert_eq!(raw.cmd("USER alice").await.0, 331);
     assert_eq!(raw.cmd("PASS secret").await.0, 230);
-    assert_eq!(raw.cmd("HASH abc.txt").await.0, 550);
+    assert_eq!(raw.cmd("XSHA256 abc.txt").await.0, 250);
+    assert_eq!(raw.cmd("XMD5 abc.txt").await.0, 550);
     assert_eq!(raw.cmd("HASH .").await.0, 550);
     // Off for anonymous by default.
     let mut anon = Raw::login(srv.addr, "anonymous", "me@example.com").await;

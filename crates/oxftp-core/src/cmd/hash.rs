@@ -1,5 +1,5 @@
-//! HASH and OPTS HASH (draft-bryan-ftpext-hash-02): a file's digest computed
-//! on the server, so a client can check a transfer without downloading the
+//! HASH and OPTS HASH (draft-bryan-ftpext-hash-02), and the older XCRC, XMD5
+//! and XSHA256: a file's digest computed on the server, so a client can check a transfer without downloading the
 //! file again (FileZilla, WinSCP and others ask for it).
 //!
 //! Hashing reads the whole file, so it is bounded: each session may hash at
@@ -13,7 +13,9 @@ use sha2::Digest as _;
 use tokio::io::AsyncReadExt;
 
 use crate::auth::AccessClass;
-use crate::conn::{Answered, Conn, HashAlgorithm, LoggedIn};
+use oxftp_proto::command::Verb;
+
+use crate::conn::{Answered, Conn, HashAlgorithm, LoggedIn, Replied};
 use crate::storage::ReadHandle;
 
 /// `OPTS HASH [algorithm]` (draft-bryan-ftpext-hash-02 §4) → `200 <algorithm>`
@@ -39,6 +41,33 @@ pub(crate) async fn opts_hash(conn: &mut Conn, value: &str) -> Answered {
 /// file, or a file beyond what is left of the session's budget · `451`
 /// when reading fails.
 pub(crate) async fn hash(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answered {
+    let algorithm = conn.hash.algorithm;
+    let (path, bytes, hex) = compute(conn, user, arg, algorithm).await?;
+    let mut text = format!("{} 0-{bytes} {hex} ", algorithm.name()).into_bytes();
+    text.extend_from_slice(path.as_bytes());
+    Ok(conn.send(&Reply::new(213, text)).await)
+}
+
+/// `XCRC <path>` / `XMD5 <path>` / `XSHA256 <path>` (de facto, as ProFTPD's
+/// mod_digest answers them) → `250 <hex digest>` · otherwise as HASH, whose
+/// budget and rules they share.
+pub(crate) async fn digest_command(conn: &mut Conn, user: &LoggedIn, verb: Verb, arg: &[u8]) -> Answered {
+    let algorithm = match verb {
+        Verb::Xcrc => HashAlgorithm::Crc32,
+        Verb::Xmd5 => HashAlgorithm::Md5,
+        _ => HashAlgorithm::Sha256,
+    };
+    let (_, _, hex) = compute(conn, user, arg, algorithm).await?;
+    Ok(conn.reply(250, hex).await)
+}
+
+/// What HASH and the X forms share: the checks, the budget, the digest.
+async fn compute(
+    conn: &mut Conn,
+    user: &LoggedIn,
+    arg: &[u8],
+    algorithm: HashAlgorithm,
+) -> Result<(oxftp_proto::path::VPath, u64, String), Replied> {
     let limit = conn.ctx.options.hash_bytes_per_session;
     if limit == 0 {
         return Err(conn.reply(502, "HASH is turned off on this server.").await);
@@ -61,15 +90,10 @@ pub(crate) async fn hash(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answer
         Ok(source) => source,
         Err(e) => return Err(conn.storage_failed(&e).await),
     };
-    let algorithm = conn.hash.algorithm;
     // Counted before the work: a failed or cut-short read still spent it.
     conn.hash.hashed = conn.hash.hashed.saturating_add(info.size);
     match digest(source, algorithm, left).await {
-        Ok((bytes, hex)) => {
-            let mut text = format!("{} 0-{bytes} {hex} ", algorithm.name()).into_bytes();
-            text.extend_from_slice(path.as_bytes());
-            Ok(conn.send(&Reply::new(213, text)).await)
-        }
+        Ok((bytes, hex)) => Ok((path, bytes, hex)),
         Err(e) => Err(conn.reply(451, format!("Cannot read the file: {e}")).await),
     }
 }

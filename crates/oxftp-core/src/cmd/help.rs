@@ -42,6 +42,7 @@ pub(crate) async fn feat(conn: &mut Conn) -> Answered {
         Verb::Mfmt => caps.set_mtime,
         Verb::Rest => caps.read_at_offset,
         Verb::Auth | Verb::Pbsz | Verb::Prot => tls,
+        Verb::Xcrc | Verb::Xmd5 | Verb::Xsha256 => conn.ctx.options.hash_bytes_per_session > 0,
         _ => true,
     };
     let mut features: Vec<String> = FEATURES_WITHOUT_VERB.iter().map(|f| f.to_string()).collect();

@@ -363,6 +363,18 @@ pub fn mdtm_set_form(arg: &[u8]) -> Option<(i64, Vec<u8>)> {
     parse_mfmt(arg).ok()
 }
 
+/// `XCRC`/`XMD5`/`XSHA256` argument: a path, or `"path" [start [end]]`;
+/// only the whole file (no range, or `0` alone) is offered.
+pub(super) fn parse_digest(arg: &[u8]) -> Result<Vec<u8>, ParseError> {
+    let Some(quoted) = arg.strip_prefix(b"\"") else { return Ok(arg.to_vec()) };
+    let end = quoted.iter().position(|&b| b == b'"').ok_or_else(|| syntax("Unterminated quoted path."))?;
+    let rest: Vec<&[u8]> = quoted[end + 1..].split(|&b| b == b' ').filter(|w| !w.is_empty()).collect();
+    match rest.as_slice() {
+        [] | [b"0"] => Ok(quoted[..end].to_vec()),
+        _ => Err(ParseError::NotImplementedParameter("Digests of byte ranges are not supported; use HASH.".into())),
+    }
+}
+
 /// `OPTS option [value]`: the option upper-cased, the value trimmed.
 pub(super) fn parse_opts(arg: &str) -> (String, String) {
     let (option, value) = arg.split_once(' ').unwrap_or((arg, ""));

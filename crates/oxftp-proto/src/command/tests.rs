@@ -322,3 +322,13 @@ fn every_listed_site_command_parses_as_itself() {
         assert!(!matches!(parse(line.as_bytes()), Ok(Command::Site(SiteCommand::Other { .. }))), "{name}");
     }
 }
+
+#[test]
+fn digest_commands_take_a_path_maybe_quoted() {
+    assert_eq!(ok("XMD5 a b.txt"), Command::Digest { verb: Verb::Xmd5, path: b"a b.txt".to_vec() });
+    assert_eq!(ok("xsha256 \"a b.txt\" 0"), Command::Digest { verb: Verb::Xsha256, path: b"a b.txt".to_vec() });
+    assert_eq!(ok("XCRC \"x\""), Command::Digest { verb: Verb::Xcrc, path: b"x".to_vec() });
+    assert_eq!(err(b"XCRC \"x\" 10 20").reply().code, 504);
+    assert_eq!(err(b"XMD5").reply().code, 501);
+    assert!(matches!(err(b"1ABC"), ParseError::Unknown(_)));
+}

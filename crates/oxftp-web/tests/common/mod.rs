@@ -164,7 +164,8 @@ impl Env {
         let (stop_ftp, stopped_ftp) = oneshot::channel::<()>();
         let implicit_tls = setup.upstream == UpstreamTls::Implicit;
         tokio::spawn(async move {
-            let listeners = vec![Listener { tcp: listener, implicit_tls }];
+            let listener = if implicit_tls { Listener::implicit_tls(listener) } else { Listener::new(listener) };
+            let listeners = vec![listener];
             let _ = ftp
                 .run_listeners(listeners, async {
                     let _ = stopped_ftp.await;

@@ -28,6 +28,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use atomic::{AtomicHistogram, Source, SourceGauge};
+/// The Prometheus client the registry comes from, so embedders use the same version.
+pub use prometheus_client;
 
 use crate::storage::ErrorKind;
 

@@ -217,6 +217,41 @@ mod tests {
         assert!(parse_after_storage("").unwrap().hooks.is_none());
     }
 
+    /// The commented-out `[admin]`, `[hooks]` and `[[hook]]` of the example,
+    /// uncommented (the webhook, not the command), make a valid config.
+    #[test]
+    fn the_examples_tables_are_valid_when_uncommented() {
+        let example = include_str!("../../../../oxftpd.example.toml");
+        let start = example.find("\n# [admin]").expect("an [admin] example");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hooks-ca.pem"), "").unwrap();
+        let mut text = String::from("[storage]\nroot = \".\"\n");
+        for line in example[start..].lines() {
+            let Some(rest) = line.strip_prefix("# ") else { continue };
+            let is_key = rest.split_once(" = ").is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            if rest.starts_with('[') && rest.ends_with(']') || is_key && !rest.starts_with("command = ") {
+                text.push_str(&rest.replace("/var/lib/oxftpd/hooks", &dir.path().join("spool").display().to_string()));
+                text.push('\n');
+            }
+        }
+        let config = super::super::Config::from_toml(&text, dir.path(), &Default::default())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.admin, Some(AdminSettings { listen: DEFAULT_ADMIN_LISTEN, per_user_metrics: false }));
+        let hooks = config.hooks.expect("the example hook");
+        assert_eq!(hooks.hooks.len(), 1);
+        assert_eq!(hooks.hooks[0].name, "pipeline");
+        assert_eq!(hooks.hooks[0].url.as_deref(), Some("https://hooks.example.org/ftp"));
+        assert_eq!(hooks.hooks[0], {
+            let mut expected = HookConfig::webhook("pipeline", "https://hooks.example.org/ftp");
+            expected.events = vec!["upload".into()];
+            expected.users = vec!["partner1".into()];
+            expected.path = Some("/incoming/**".into());
+            expected.secret = Some("a long random string".into());
+            expected.ca_file = Some(dir.path().join("hooks-ca.pem"));
+            expected
+        }, "the example shows the defaults");
+    }
+
     #[test]
     fn hook_mistakes_name_key_and_line() {
         let dir = tempfile::tempdir().unwrap();

@@ -53,7 +53,9 @@ pub struct Options {
     pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
     /// Where the engine counts what it does (see [`crate::metrics`]): made
     /// with [`Metrics::new`](crate::metrics::Metrics::new) over the
-    /// embedder's registry. `None`: nothing is counted, at no cost.
+    /// embedder's registry. `None`: nothing is counted, at no cost. A
+    /// stack given with `Server::with_stack` counts storage operations only
+    /// if it was made with [`Stack::with_metrics`](crate::policy::Stack::with_metrics).
     pub metrics: Option<crate::metrics::Metrics>,
     /// Take the session's [`Event`](crate::events::Event)s (logins, uploads,
     /// deletes, ...), each awaited before the reply that reports the

@@ -183,10 +183,15 @@ struct Accepted {
     gauge: Option<SessionGauge>,
 }
 
+/// Least time between two "accept failed" log lines.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Accepts connections on `listener` and hands them to the server loop.
-/// A failed accept (EMFILE and friends) is counted each time but logged
-/// once per episode, with how many failed when accepting works again: a
-/// server out of descriptors fails thousands of times a minute.
+/// A failed accept (EMFILE and friends) is counted each time but logged at
+/// most once per [`ACCEPT_LOG_EVERY`], with how many failed since the last
+/// line, and once more when an accept succeeds after a logged failure: a
+/// server out of descriptors fails thousands of times a minute, and one
+/// hovering at its limit flips between failing and working.
 async fn accept_loop(
     listener: Listener,
     tx: tokio::sync::mpsc::Sender<Accepted>,
@@ -194,13 +199,18 @@ async fn accept_loop(
     metrics: Option<(Metrics, ListenerMetrics)>,
 ) {
     let tls = if listener.implicit_tls { SessionTls::Implicit } else { SessionTls::None };
-    let mut failures: u64 = 0;
+    // Failures since the last log line, when the last failure line was logged,
+    // and whether a success should be logged.
+    let mut unlogged: u64 = 0;
+    let mut last_line: Option<std::time::Instant> = None;
+    let mut failing = false;
     loop {
         match listener.tcp.accept().await {
             Ok((stream, _)) => {
-                if failures > 0 {
-                    slog::info!(logger, "accepting connections again"; "failed_accepts" => failures);
-                    failures = 0;
+                if failing {
+                    slog::info!(logger, "accepting connections again"; "failed_accepts" => unlogged);
+                    failing = false;
+                    unlogged = 0;
                 }
                 let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
                 if tx.send(Accepted { stream, implicit_tls: listener.implicit_tls, gauge }).await.is_err() {
@@ -208,11 +218,14 @@ async fn accept_loop(
                 }
             }
             Err(e) => {
-                if failures == 0 {
-                    slog::warn!(logger, "accept failed; further failures are counted, not logged, until one succeeds";
-                        "error" => %e);
+                unlogged += 1;
+                if last_line.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+                    slog::warn!(logger, "accept failed; further failures are counted and logged at most every 10 s";
+                        "error" => %e, "failed_accepts" => unlogged);
+                    last_line = Some(std::time::Instant::now());
+                    failing = true;
+                    unlogged = 0;
                 }
-                failures += 1;
                 if let Some((metrics, _)) = &metrics {
                     metrics.accept_error();
                 }

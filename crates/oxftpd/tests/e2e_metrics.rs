@@ -317,3 +317,45 @@ fn readiness_follows_the_object_store() {
     let (_, metrics) = get(&home, &format!("{}/metrics", d.admin_url()));
     assert!(metrics.contains("oxftp_storage_operations_total{backend=\"s3\""), "{metrics}");
 }
+
+/// Out of descriptors, accepts fail: each failure is counted, but at most
+/// one line per 10 s is logged (not one per failed accept), and one when
+/// accepting works again.
+#[test]
+fn accept_errors_are_counted_and_logged_once_per_episode() {
+    let d = Daemon::start_with(DaemonConfig {
+        open_files: Some(64),
+        admin: Some(String::new()),
+        ..DaemonConfig::default()
+    });
+    // More connections than descriptors: the kernel queues them all, the
+    // daemon's accept runs out (EMFILE) and retries every 50 ms.
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        held.push(std::net::TcpStream::connect(("127.0.0.1", d.port())).expect("connect"));
+    }
+    let started = Instant::now();
+    while !d.log().contains("accept failed") {
+        assert!(started.elapsed() < Duration::from_secs(15), "no accept failure:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(held);
+    let started = Instant::now();
+    while !d.log().contains("accepting connections again") {
+        assert!(started.elapsed() < Duration::from_secs(15), "accepting never resumed:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = d.log();
+    assert_eq!(log.matches("accept failed").count(), 1, "one line for the episode:\n{log}");
+    let home = d.scratch("home");
+    let (_, metrics) = get(&home, &format!("{}/metrics", d.admin_url()));
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("oxftp_accept_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no oxftp_accept_errors_total in\n{metrics}"));
+    assert!(failures >= 10, "about 20 failed accepts a second were counted: {failures}");
+    // And the server serves again.
+    curl(&home, &[&format!("ftp://alice:{PASSWORD}@127.0.0.1:{}/", d.port())]).assert_success("a listing afterwards");
+}

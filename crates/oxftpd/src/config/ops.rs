@@ -228,7 +228,8 @@ mod tests {
         let mut text = String::from("[storage]\nroot = \".\"\n");
         for line in example[start..].lines() {
             let Some(rest) = line.strip_prefix("# ") else { continue };
-            let is_key = rest.split_once(" = ").is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            let is_key =
+                rest.split_once(" = ").is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             if rest.starts_with('[') && rest.ends_with(']') || is_key && !rest.starts_with("command = ") {
                 text.push_str(&rest.replace("/var/lib/oxftpd/hooks", &dir.path().join("spool").display().to_string()));
                 text.push('\n');
@@ -241,15 +242,19 @@ mod tests {
         assert_eq!(hooks.hooks.len(), 1);
         assert_eq!(hooks.hooks[0].name, "pipeline");
         assert_eq!(hooks.hooks[0].url.as_deref(), Some("https://hooks.example.org/ftp"));
-        assert_eq!(hooks.hooks[0], {
-            let mut expected = HookConfig::webhook("pipeline", "https://hooks.example.org/ftp");
-            expected.events = vec!["upload".into()];
-            expected.users = vec!["partner1".into()];
-            expected.path = Some("/incoming/**".into());
-            expected.secret = Some("a long random string".into());
-            expected.ca_file = Some(dir.path().join("hooks-ca.pem"));
-            expected
-        }, "the example shows the defaults");
+        assert_eq!(
+            hooks.hooks[0],
+            {
+                let mut expected = HookConfig::webhook("pipeline", "https://hooks.example.org/ftp");
+                expected.events = vec!["upload".into()];
+                expected.users = vec!["partner1".into()];
+                expected.path = Some("/incoming/**".into());
+                expected.secret = Some("a long random string".into());
+                expected.ca_file = Some(dir.path().join("hooks-ca.pem"));
+                expected
+            },
+            "the example shows the defaults"
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ async fn a_session_is_counted_and_reported_event_by_event() {
     has(&t, "oxftp_transfers_total{kind=\"download\",outcome=\"completed\"} 1");
     has(&t, &format!("oxftp_transfer_bytes_total{{direction=\"in\"}} {}", data.len()));
     has(&t, "oxftp_transfer_duration_seconds_count{kind=\"upload\"} 1");
-    has(&t, "oxftp_user_logins_total{user=\"alice\"} 2");
+    has(&t, "oxftp_user_logins_total{user=\"alice\"} 1");
     has(&t, "oxftp_user_transfers_total{user=\"alice\",kind=\"upload\",outcome=\"completed\"} 1");
     assert!(!t.contains("user=\"nobody\""), "unknown names add no series");
     has(&t, "oxftp_storage_operations_total{backend=\"fs\",op=\"mkdir\"} 1");

@@ -185,7 +185,9 @@ fn prometheus_scrapes_the_counts_of_what_clients_did() {
         ("oxftp_commands_total{verb=\"PASS\",class=\"2xx\"}", 3.0),
         ("oxftp_commands_total{verb=\"PASS\",class=\"5xx\"}", 2.0),
         ("sum(oxftp_sessions_total)", 5.0),
-        ("oxftp_user_logins_total{user=\"alice\"}", 3.0),
+        // alice's wrong password is not counted per account: with PAM a wrong
+        // password and an unknown name look alike, and names are free to make up.
+        ("oxftp_user_logins_total{user=\"alice\"}", 2.0),
         ("oxftp_user_logins_total{user=\"anonymous\"}", 1.0),
         ("oxftp_user_transfers_total{user=\"alice\",kind=\"upload\",outcome=\"completed\"}", 2.0),
         ("oxftp_storage_operations_total{backend=\"fs\",op=\"commit\"}", 2.0),
@@ -239,13 +241,18 @@ fn health_and_readiness_follow_the_storage_root() {
 
 /// Polls `url` until it answers `status` (answers are cached for 2 s).
 fn wait_for_status(home: &Path, url: &str, status: u16) -> (u16, String) {
+    wait_for(home, url, |s, _| s == status)
+}
+
+/// Polls `url` until its answer satisfies `done` (bounded).
+fn wait_for(home: &Path, url: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
     let started = Instant::now();
     loop {
         let answer = get(home, url);
-        if answer.0 == status {
+        if done(answer.0, &answer.1) {
             return answer;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "{url} still answers {answer:?}, expected {status}");
+        assert!(started.elapsed() < Duration::from_secs(15), "{url} still answers {answer:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -308,8 +315,8 @@ fn readiness_follows_the_object_store() {
     assert!(body.contains("cannot reach the object store"), "{body}");
     // moto keeps its data in memory: the bucket is gone after a restart.
     moto.restart();
-    let (_, body) = wait_for_status(&home, &url, 503);
-    assert!(body.contains("bucket does not exist"), "{body}");
+    // (The answer before the restart may still be cached for a moment.)
+    wait_for(&home, &url, |status, body| status == 503 && body.contains("bucket does not exist"));
     moto.create_bucket("ftp");
     wait_for_status(&home, &url, 200);
     curl(&home, &["-u", &format!("alice:{PASSWORD}"), &format!("ftp://127.0.0.1:{}/", d.port())])

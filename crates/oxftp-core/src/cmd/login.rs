@@ -35,7 +35,8 @@ pub(crate) async fn user(conn: &mut Conn, state: &mut State, name: String) -> Fl
     {
         // RFC 4217 §11: refuse for policy reasons before any password crosses in clear.
         if let Some(metrics) = conn.metrics() {
-            metrics.login(&name, Some(LoginRefusal::TlsRequired));
+            // Not per account: any name can be sent here.
+            metrics.login("", Some(LoginRefusal::TlsRequired));
         }
         let _ = conn.reply(534, "Policy requires TLS: send AUTH TLS before USER.").await;
         return Flow::Continue;
@@ -98,29 +99,31 @@ async fn finish_login(
     let ctx = Arc::clone(&conn.ctx);
     let outcome = match authenticated {
         _ if ctx.bans.user_banned(user) => {
-            Err((LoginRefusal::Banned, "account is banned after failed logins".to_string()))
+            Err((LoginRefusal::Banned, "account is banned after failed logins".to_string(), false))
         }
-        Ok(identity) if identity.require_tls && !conn.is_tls() => {
-            Err((LoginRefusal::TlsRequired, "account requires TLS but the control connection is plaintext".to_string()))
-        }
+        Ok(identity) if identity.require_tls && !conn.is_tls() => Err((
+            LoginRefusal::TlsRequired,
+            "account requires TLS but the control connection is plaintext".to_string(),
+            true,
+        )),
         Ok(identity) if !identity.allowed_ips.permits(ip) => {
-            Err((LoginRefusal::NotAllowed, format!("account may not log in from {ip}")))
+            Err((LoginRefusal::NotAllowed, format!("account may not log in from {ip}"), true))
         }
         Ok(identity) => match ctx.stack.for_identity(&identity).await {
             Ok(storage) => Ok((identity, storage)),
-            Err(e) => Err((LoginRefusal::StorageUnavailable, format!("storage unavailable: {e}"))),
+            Err(e) => Err((LoginRefusal::StorageUnavailable, format!("storage unavailable: {e}"), true)),
         },
-        Err(e) => Err((refusal_of(&e), e.to_string())),
+        Err(e) => Err((refusal_of(&e), e.to_string(), false)),
     };
     let (identity, storage) = match outcome {
         Ok(found) => found,
-        Err((refusal, reason)) => return refuse_login(conn, user, refusal, reason).await,
+        Err((refusal, reason, known)) => return refuse_login(conn, user, Refused { refusal, reason, known }).await,
     };
     let max = identity.limits.max_sessions.unwrap_or(0);
     let Some(slot) = ctx.per_user.acquire(&identity.user, max) else {
         slog::info!(conn.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
         let reason = format!("too many sessions (at most {max})");
-        count_refusal(conn, user, LoginRefusal::TooManySessions, &reason).await;
+        count_refusal(conn, user, &Refused { refusal: LoginRefusal::TooManySessions, reason, known: true }).await;
         let _ = conn.reply(530, format!("Too many sessions for {} (at most {max}).", identity.user)).await;
         return Flow::Continue;
     };
@@ -157,12 +160,20 @@ async fn finish_login(
 /// A failed login: counted, its event recorded, the ban table told; then
 /// 530 after the failed-login delay (421 and close when banned, or after
 /// too many failures).
-async fn refuse_login(conn: &mut Conn, user: &str, refusal: LoginRefusal, reason: String) -> Flow {
+/// Why a login was refused, and whether the account is known to exist
+/// (the authenticator said who it is): only then is it counted per account.
+struct Refused {
+    refusal: LoginRefusal,
+    reason: String,
+    known: bool,
+}
+
+async fn refuse_login(conn: &mut Conn, user: &str, refused: Refused) -> Flow {
     let ctx = Arc::clone(&conn.ctx);
     let ip = conn.peer.ip().to_canonical();
     conn.failed_logins += 1;
-    slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => &reason);
-    count_refusal(conn, user, refusal, &reason).await;
+    slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => &refused.reason);
+    count_refusal(conn, user, &refused).await;
     let banned = ctx.bans.failed(ip, user);
     tokio::time::sleep(ctx.options.failed_login_delay).await;
     if banned {
@@ -178,13 +189,16 @@ async fn refuse_login(conn: &mut Conn, user: &str, refusal: LoginRefusal, reason
     Flow::Continue
 }
 
-/// Counts a refused login and records its `login_failed` event.
-async fn count_refusal(conn: &Conn, user: &str, refusal: LoginRefusal, reason: &str) {
+/// Counts a refused login (per account only for an account known to
+/// exist: a name any client can make up must not add series) and records
+/// its `login_failed` event.
+async fn count_refusal(conn: &Conn, user: &str, refused: &Refused) {
     if let Some(metrics) = conn.metrics() {
-        metrics.login(user, Some(refusal));
+        metrics.login(if refused.known { user } else { "" }, Some(refused.refusal));
     }
     if conn.events_on() {
-        conn.record(conn.event(EventKind::LoginFailed, user).failed(format!("{}: {reason}", refusal.name()))).await;
+        let reason = format!("{}: {}", refused.refusal.name(), refused.reason);
+        conn.record(conn.event(EventKind::LoginFailed, user).failed(reason)).await;
     }
 }
 

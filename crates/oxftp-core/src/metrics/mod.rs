@@ -499,7 +499,7 @@ impl Metrics {
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         r.register("build_info", "The engine's version (value 1)", build);
         if let Some(u) = &f.per_user {
-            r.register("user_logins", "Logins per account (known accounts only)", u.logins.clone());
+            r.register("user_logins", "Logins per account (accounts known to exist only)", u.logins.clone());
             r.register("user_transfers", "Transfers per account, kind and outcome", u.transfers.clone());
             r.register("user_transfer_bytes", "Bytes per account and direction", u.bytes.clone());
         }
@@ -520,10 +520,11 @@ impl Metrics {
         ListenerMetrics { series: Arc::new(series) }
     }
 
-    /// A login succeeded (`None`) or was refused. `user` is the name that
-    /// was tried (empty when the connection was refused before any): counted
-    /// per account (with per-user metrics on) unless the account does not
-    /// exist, so clients cannot add series at will.
+    /// A login succeeded (`None`) or was refused. `user` is the account,
+    /// counted per account (with per-user metrics on): pass it only when
+    /// the account is known to exist (the authenticator said who it is),
+    /// and an empty name otherwise, so clients cannot add series at will
+    /// by trying names. An unknown-user refusal is never counted per account.
     pub fn login(&self, user: &str, refusal: Option<LoginRefusal>) {
         let index = refusal.map_or(0, |r| r.index() + 1);
         self.inner.logins[index].inc();

@@ -18,6 +18,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::metrics::{Metrics, PassivePortGauge, TlsChannel};
 use crate::stream::DataStream;
 use crate::tls::SessionAcceptors;
 
@@ -41,10 +42,16 @@ pub(crate) struct PassiveData {
 impl PassiveData {
     /// Start accepting on `listener` a connection from `control_peer`, run
     /// through `tls` when given.
-    pub(crate) fn start(listener: TcpListener, control_peer: IpAddr, tls: Option<DataTls>) -> PassiveData {
+    /// `gauge` counts the open port (metrics on) until the listener closes.
+    pub(crate) fn start(
+        listener: TcpListener,
+        gauge: Option<PassivePortGauge>,
+        control_peer: IpAddr,
+        tls: Option<DataTls>,
+    ) -> PassiveData {
         let task = tokio::spawn(async move {
             let (stream, from) = listener.accept().await?;
-            drop(listener);
+            drop((listener, gauge));
             if !same_host(from.ip(), control_peer) {
                 return Err(DataError::ForeignPeer);
             }
@@ -116,15 +123,19 @@ pub(crate) struct DataTls {
     pub session: SessionAcceptors,
     pub require_reuse: bool,
     pub timeout: Duration,
+    /// Counts the handshake (metrics on).
+    pub metrics: Option<Metrics>,
 }
 
 /// Run the TLS handshake on a data connection and settle what it resumed
 /// (see [`SessionAcceptors::confirm`]).
 async fn handshake(stream: TcpStream, tls: &DataTls) -> Result<crate::stream::Tls, DataError> {
     tls.session.before_data_handshake();
-    let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream));
-    let tls_stream =
-        handshake.await.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
+    let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await;
+    if let Some(metrics) = &tls.metrics {
+        metrics.tls_handshake(TlsChannel::Data, matches!(handshake, Ok(Ok(_))));
+    }
+    let tls_stream = handshake.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
     if !tls.session.confirm(tls.timeout.min(Duration::from_secs(5))).await {
         return Err(DataError::TlsNotResumed);
     }

@@ -26,7 +26,8 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
     match bind_passive(passive_bind_ip(conn), conn.ctx.options.passive_ports).await {
         Ok(listener) => {
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            let accept = PassiveData::start(listener, conn.peer.ip(), conn.data_tls());
+            let gauge = conn.metrics().map(|m| m.passive_port_opened());
+            let accept = PassiveData::start(listener, gauge, conn.peer.ip(), conn.data_tls());
             transfer.data = Some(DataSetup::Passive(accept));
             Ok(port)
         }

@@ -37,6 +37,8 @@ enum Home {
 pub struct PamAuthenticator {
     config: PamConfig,
     home: Home,
+    /// What a `user`-class session reaches.
+    root: VPath,
     logins: BlockingChecks,
     lib: &'static LibPam,
 }
@@ -52,7 +54,9 @@ impl PamAuthenticator {
         })?;
         check_service(&config.service)?;
         let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
-        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
+        let root = VPath::parse(config.root.as_bytes())
+            .map_err(|e| PamSetupError::InvalidHome { home: config.root.clone(), reason: format!("root: {e}") })?;
+        Ok(PamAuthenticator { config, home, root, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
     }
 
     /// Checks again that the service file exists (for a daemon's reload or
@@ -129,7 +133,14 @@ impl Authenticator for PamAuthenticator {
             .await??;
 
         let mut identity = Identity::new(credentials.user.clone(), self.config.class.into());
+        if identity.class == oxftp_core::auth::AccessClass::User && !home.starts_with(&self.root) {
+            return Err(AuthError::NotAllowed(format!(
+                "home {home} of {:?} is not below root {}",
+                credentials.user, self.root
+            )));
+        }
         identity.home = home;
+        identity.root = self.root.clone();
         identity.read_only = self.config.read_only;
         Ok(identity)
     }

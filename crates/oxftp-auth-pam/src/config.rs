@@ -33,6 +33,8 @@ impl From<PamClass> for AccessClass {
 /// home_from_passwd = true     # home = the account's passwd home directory
 /// # home = "/srv/ftp/%u"      # otherwise: a fixed home; %u is the user name
 /// class = "guest"             # "guest" (default) or "user"
+/// root = "/"                  # for class "user": what it reaches (its home
+///                             # must be below); a guest's root is its home
 /// read_only = false
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -54,6 +56,11 @@ pub struct PamConfig {
     /// Access class of every PAM account.
     #[serde(default)]
     pub class: PamClass,
+    /// For class `user`: the directory of the served tree the session
+    /// reaches (default `/`, all of it); it starts in its home, which must
+    /// be below. A guest's root is its home.
+    #[serde(default = "default_home")]
+    pub root: String,
     /// No writes for any PAM account.
     #[serde(default)]
     pub read_only: bool,
@@ -72,6 +79,7 @@ impl PamConfig {
             home_from_passwd: false,
             home: default_home(),
             class: PamClass::default(),
+            root: default_home(),
             read_only: false,
         }
     }
@@ -91,7 +99,8 @@ mod tests {
     #[test]
     fn toml_table_with_every_key() {
         let c: PamConfig = toml::from_str(
-            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n",
+            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n\
+             root = \"/srv\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -101,6 +110,7 @@ mod tests {
                 home_from_passwd: true,
                 home: "/srv/%u".into(),
                 class: PamClass::User,
+                root: "/srv".into(),
                 read_only: true
             }
         );

@@ -43,8 +43,14 @@ impl ServerContext {
         let passive_logger = logger.new(slog::o!("component" => "passive"));
         let state = match &options.shared_state {
             Some(state) => Arc::clone(state),
-            None => Arc::new(LocalState::new()),
+            None => Arc::new(LocalState::new()) as Arc<dyn SharedState>,
         };
+        if let Some(metrics) = &options.metrics {
+            let state = Arc::downgrade(&state);
+            metrics.add_bans_source(Box::new(move || {
+                state.upgrade().and_then(|state| state.bans_active()).map(|n| n as i64)
+            }));
+        }
         ServerContext {
             state,
             passive: PassivePorts::new(options.passive_ports, proxy, passive_logger),

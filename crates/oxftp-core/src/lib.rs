@@ -13,6 +13,7 @@ mod context;
 mod data;
 pub mod endpoints;
 pub mod events;
+mod hashing;
 pub mod limits;
 mod listing;
 pub mod memory;

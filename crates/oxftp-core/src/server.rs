@@ -22,11 +22,13 @@ use crate::auth::Authenticator;
 use crate::conn::Accepted;
 use crate::context::ServerContext;
 use crate::endpoints::{self, Refusal};
+use crate::metrics::{ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls};
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::{Options, PassiveAddress, ProxyProtocol, ResolvedName};
 use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
+use crate::tls::SessionReuse;
 
 /// An FTP server: storage and authentication plus options. Cheap to clone.
 #[derive(Clone)]
@@ -116,8 +118,12 @@ impl Server {
             None => {
                 let stack =
                     Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate);
-                Arc::new(match &self.options.shared_state {
+                let stack = match &self.options.shared_state {
                     Some(state) => stack.with_shared_quotas(Arc::clone(state)),
+                    None => stack,
+                };
+                Arc::new(match &self.options.metrics {
+                    Some(metrics) => stack.with_metrics(metrics),
                     None => stack,
                 })
             }
@@ -125,7 +131,7 @@ impl Server {
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, SocketAddr, Arc<Kind>)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Incoming>(64);
         let mut acceptors = JoinSet::new();
         let names = std::iter::once(&self.options.passive_address)
             .chain(listeners.iter().filter_map(|l| l.passive_address.as_ref()))
@@ -136,12 +142,17 @@ impl Server {
         for listener in listeners {
             let tx = conn_tx.clone();
             let logger = self.logger.clone();
+            let metrics = self.options.metrics.as_ref().map(|metrics| {
+                let address = listener.tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                (metrics.clone(), metrics.listener(&address))
+            });
             let kind = Arc::new(Kind {
                 implicit_tls: listener.implicit_tls,
+                session_reuse: listener.session_reuse,
                 proxy_protocol: listener.proxy_protocol,
                 passive_address: listener.passive_address.unwrap_or_else(|| self.options.passive_address.clone()),
             });
-            acceptors.spawn(accept_loop(listener.tcp, kind, tx, logger));
+            acceptors.spawn(accept_loop(listener.tcp, kind, tx, logger, metrics));
         }
         drop(conn_tx);
         tokio::pin!(shutdown);
@@ -149,7 +160,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, peer, kind)) => { sessions.spawn(start_session(shared.clone(), stream, peer, kind)); }
+                    Some(incoming) => { sessions.spawn(start_session(shared.clone(), incoming)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -174,6 +185,10 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+    /// The TLS session reuse this listener's data connections are held to,
+    /// when not the server's `require_session_reuse` (an account's own
+    /// setting still wins).
+    pub session_reuse: Option<SessionReuse>,
     /// Every connection starts with a PROXY protocol header from a trusted
     /// proxy (`Options::proxy_protocol`); before the TLS handshake on an
     /// implicit listener.
@@ -186,7 +201,7 @@ pub struct Listener {
 impl Listener {
     /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
     pub fn new(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: false, proxy_protocol: false, passive_address: None }
+        Listener { tcp, implicit_tls: false, session_reuse: None, proxy_protocol: false, passive_address: None }
     }
 
     /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
@@ -205,32 +220,83 @@ impl Listener {
         self.passive_address = Some(address);
         self
     }
+
+    /// Hold this listener's data connections to `mode` (see [`SessionReuse`]).
+    pub fn with_session_reuse(mut self, mode: SessionReuse) -> Listener {
+        self.session_reuse = Some(mode);
+        self
+    }
 }
 
 /// How connections from one listener start.
 #[derive(Debug)]
 struct Kind {
     implicit_tls: bool,
+    /// The listener's own session-reuse mode, if it has one.
+    session_reuse: Option<SessionReuse>,
     proxy_protocol: bool,
     passive_address: PassiveAddress,
 }
 
+/// A connection a listener accepted, and how it starts.
+struct Incoming {
+    stream: TcpStream,
+    /// The TCP peer, as accept said (asking the socket fails once a health
+    /// check has hung up).
+    peer: SocketAddr,
+    kind: Arc<Kind>,
+    /// Counts it as an open session (metrics on).
+    gauge: Option<SessionGauge>,
+}
+
+/// Least time between two "accept failed" log lines.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Accepts connections on `listener` and hands them to the server loop.
+/// A failed accept (EMFILE and friends) is counted each time but logged at
+/// most once per [`ACCEPT_LOG_EVERY`], with how many failed since the last
+/// line, and once more when an accept succeeds after a logged failure: a
+/// server out of descriptors fails thousands of times a minute, and one
+/// hovering at its limit flips between failing and working.
 async fn accept_loop(
     listener: TcpListener,
     kind: Arc<Kind>,
-    tx: tokio::sync::mpsc::Sender<(TcpStream, SocketAddr, Arc<Kind>)>,
+    tx: tokio::sync::mpsc::Sender<Incoming>,
     logger: Logger,
+    metrics: Option<(Metrics, ListenerMetrics)>,
 ) {
+    let tls = if kind.implicit_tls { SessionTls::Implicit } else { SessionTls::None };
+    // Failures since the last log line, when the last failure line was logged,
+    // and whether a success should be logged.
+    let mut unlogged: u64 = 0;
+    let mut last_line: Option<std::time::Instant> = None;
+    let mut failing = false;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                if tx.send((stream, peer, Arc::clone(&kind))).await.is_err() {
+                if failing {
+                    slog::info!(logger, "accepting connections again"; "failed_accepts" => unlogged);
+                    failing = false;
+                    unlogged = 0;
+                }
+                let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
+                if tx.send(Incoming { stream, peer, kind: Arc::clone(&kind), gauge }).await.is_err() {
                     return;
                 }
             }
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                slog::warn!(logger, "accept failed"; "error" => %e);
+                unlogged += 1;
+                if last_line.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+                    slog::warn!(logger, "accept failed; further failures are counted and logged at most every 10 s";
+                        "error" => %e, "failed_accepts" => unlogged);
+                    last_line = Some(std::time::Instant::now());
+                    failing = true;
+                    unlogged = 0;
+                }
+                if let Some((metrics, _)) = &metrics {
+                    metrics.accept_error();
+                }
+                // Back off briefly instead of spinning.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -246,7 +312,8 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, peer: SocketAddr, kind: Arc<Kind>) {
+async fn start_session(shared: Arc<ServerContext>, incoming: Incoming) {
+    let Incoming { mut stream, peer, kind, gauge } = incoming;
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
@@ -275,9 +342,15 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, peer: 
         Some("421 Too many connections, try again later.\r\n")
     } else if !options.ip_rules.permits(ip) {
         slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+        if let Some(metrics) = &options.metrics {
+            metrics.login("", Some(LoginRefusal::IpRefused));
+        }
         Some("421 Connections from your address are not allowed.\r\n")
     } else if options.ban.is_some() && banned().await {
         slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+        if let Some(metrics) = &options.metrics {
+            metrics.login("", Some(LoginRefusal::Banned));
+        }
         Some("421 Too many failed logins from your address; try again later.\r\n")
     } else {
         None
@@ -297,8 +370,8 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, peer: 
         return;
     };
     let passive_address = kind.passive_address.clone();
-    let accepted = Accepted { stream, endpoints, implicit_tls, passive_address };
-    Session::new(shared.clone(), accepted, ip_slot).run().await;
+    let accepted = Accepted { stream, endpoints, implicit_tls, reuse: kind.session_reuse, passive_address };
+    Session::new(shared.clone(), accepted, ip_slot, gauge).run().await;
 }
 
 #[cfg(test)]

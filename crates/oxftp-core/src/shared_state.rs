@@ -129,4 +129,11 @@ pub trait SharedState: Send + Sync + fmt::Debug {
 
     /// Add to `user`'s stored usage (negative: take away).
     async fn quota_add(&self, user: &str, bytes: i64, files: i64) -> Result<(), StateError>;
+
+    /// Addresses and accounts banned now, when this process can count them
+    /// without waiting (the metrics' bans gauge reads it at scrape time);
+    /// `None` when only a shared store knows.
+    fn bans_active(&self) -> Option<usize> {
+        None
+    }
 }

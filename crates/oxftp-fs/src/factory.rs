@@ -12,7 +12,8 @@ use crate::blocking::blocking;
 use crate::local::LocalFs;
 use crate::paths::rel_path;
 
-/// Makes a [`LocalFs`] rooted at `root + identity.home` for each session.
+/// Makes a [`LocalFs`] rooted at `root + identity.session_root()` (a
+/// guest's home, a user's root) for each session.
 ///
 /// The home is opened beneath the factory's root handle, so a home reached
 /// through a symlink leaving the root is refused, and each session's storage
@@ -41,10 +42,11 @@ impl StorageFactory for LocalFsFactory {
     /// Opens the home directory: one `openat` beneath the root, on the
     /// blocking pool like every other filesystem call.
     async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-        if identity.home.is_root() {
+        let session_root = identity.session_root();
+        if session_root.is_root() {
             return Ok(Arc::new(self.base.clone()));
         }
-        let rel = rel_path(&identity.home);
+        let rel = rel_path(session_root);
         let base = self.base.clone();
         let storage = blocking(move || {
             let dir = base.root_dir().open_dir(&rel).map_err(|e| match e.kind() {
@@ -56,5 +58,45 @@ impl StorageFactory for LocalFsFactory {
         })
         .await?;
         Ok(Arc::new(storage))
+    }
+
+    fn backend_name(&self) -> &str {
+        "fs"
+    }
+
+    /// The root, looked up by its path again (a removed, renamed or
+    /// unmounted root fails even while the open handle lives on), is a
+    /// directory this process can list.
+    async fn check(&self) -> Result<(), StorageError> {
+        let root = self.base.origin().to_path_buf();
+        blocking(move || {
+            let mut entries = std::fs::read_dir(&root)?;
+            entries.next().transpose()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e: StorageError| StorageError::new(e.kind, format!("storage root: {}", e.message)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn check_follows_the_root_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let factory = LocalFsFactory::new(&root).unwrap();
+        assert_eq!(factory.backend_name(), "fs");
+        factory.check().await.unwrap();
+        // The open handle survives a rename; the check must not.
+        std::fs::rename(&root, dir.path().join("moved")).unwrap();
+        let e = factory.check().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+        assert!(e.message.starts_with("storage root:"), "{e}");
+        std::fs::rename(dir.path().join("moved"), &root).unwrap();
+        factory.check().await.unwrap();
     }
 }

@@ -10,8 +10,9 @@ use oxftp_core::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
 use crate::storage::OpendalStorage;
 
-/// Gives each identity the shared store confined to its home (as
-/// [`SharedStorage`] does), creating the home first when it does not exist: on an
+/// Gives each identity the shared store confined to its session root (a
+/// guest's home, a user's root; as [`SharedStorage`] does), creating the
+/// home first when it does not exist: on an
 /// object store a prefix with nothing in it cannot even be listed, and
 /// accounts come and go with the users file, so they cannot all be created
 /// in advance. A home that cannot be created is logged and the session
@@ -20,13 +21,16 @@ use crate::storage::OpendalStorage;
 pub struct OpendalFactory {
     store: Arc<OpendalStorage>,
     shared: SharedStorage,
+    /// The service's scheme ("s3", "memory", ...), the metrics' backend label.
+    scheme: String,
 }
 
 impl OpendalFactory {
     /// Serve every identity from `store`.
     pub fn new(store: Arc<OpendalStorage>) -> Self {
         let shared = SharedStorage::new(Arc::clone(&store) as Arc<dyn Storage>);
-        OpendalFactory { store, shared }
+        let scheme = store.operator().info().scheme().to_string();
+        OpendalFactory { store, shared, scheme }
     }
 }
 
@@ -44,5 +48,14 @@ impl StorageFactory for OpendalFactory {
                 "user" => &identity.user, "home" => %identity.home, "error" => %e.message);
         }
         self.shared.storage_for(identity).await
+    }
+
+    fn backend_name(&self) -> &str {
+        &self.scheme
+    }
+
+    /// One LIST of at most one key (see [`OpendalStorage::check`]).
+    async fn check(&self) -> Result<(), StorageError> {
+        self.store.check().await
     }
 }

@@ -14,16 +14,21 @@ use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
 use oxftp_core::admission::{Degrading, SharedState};
 use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
+use oxftp_core::metrics::prometheus_client::registry::Registry;
+use oxftp_core::metrics::{Metrics, PREFIX};
+use oxftp_core::policy::Stack;
 use oxftp_core::server::{Listener, Options, PassiveAddress, ProxyProtocol, ResolvedName, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
+use oxftp_hooks::Hooks;
 use oxftp_opendal::{OpendalFactory, OpendalStorage};
 use oxftp_redis::{RedisSettings, RedisState};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
 use crate::config::{
-    AuthBackend, ClusterSettings, Config, ListenOptions, PassiveHost, StorageConfig, TlsSettings, WebSettings,
+    AuthBackend, ClusterSettings, Config, HooksSettings, ListenOptions, PassiveHost, StorageConfig, TlsSettings,
+    WebSettings,
 };
 
 /// The engine options for `config`.
@@ -55,6 +60,8 @@ pub fn options(config: &Config) -> Options {
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
         chmod_special_bits: server.chmod_special_bits,
+        hash_bytes_per_session: server.hash_bytes_per_session,
+        hash_anonymous: config.anonymous.hash,
         ..Options::default()
     }
 }
@@ -317,6 +324,11 @@ pub struct Composed {
     pub reload: Reload,
     /// The transfer log's writer, to start once privileges are dropped.
     pub xferlog: Option<crate::xferlog::Pending>,
+    /// Every logged-in user's storage (the readiness probe checks it).
+    pub stack: Arc<Stack>,
+    /// The metrics registry, with `[admin]`: the engine's families are in;
+    /// the hooks' and the web client's are added when they start.
+    pub registry: Option<Registry>,
 }
 
 /// The server for `config`, logging to `logger`. With an object store, checks
@@ -354,6 +366,19 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
             "redis" => redacted(&cluster.redis), "key_prefix" => &cluster.key_prefix,
             "fail_closed" => cluster.fail_closed, "session_lease_s" => cluster.session_lease.as_secs());
     }
+    let mut registry = config.admin.as_ref().map(|_| Registry::default());
+    if let (Some(registry), Some(admin)) = (registry.as_mut(), &config.admin) {
+        options.metrics = Some(Metrics::new(registry, admin.per_user_metrics));
+    }
+    // One stack for every session, built here so the readiness probe can ask its storage.
+    let mut stack = Stack::new(Arc::clone(&storage)).with_rates(options.download_rate, options.upload_rate);
+    if let Some(state) = &options.shared_state {
+        stack = stack.with_shared_quotas(Arc::clone(state));
+    }
+    if let Some(metrics) = &options.metrics {
+        stack = stack.with_metrics(metrics);
+    }
+    let stack = Arc::new(stack);
     // One log line per completed upload, for pipelines that watch the log (issue 6's hook).
     options.transfer_listeners.push(Arc::new(oxftp_core::events::LogUploads(logger.clone())));
     let xferlog = config.xferlog.as_ref().map(|path| {
@@ -361,8 +386,32 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
         options.transfer_listeners.push(listener);
         pending
     });
-    let server = Server::new(storage, auth).with_options(options).with_logger(logger);
-    Ok(Composed { server, reload, xferlog })
+    let server = Server::new(storage, auth).with_stack(Arc::clone(&stack)).with_options(options).with_logger(logger);
+    Ok(Composed { server, reload, xferlog, stack, registry })
+}
+
+/// Starts the event hooks of `[[hook]]` (their spools, their delivery
+/// tasks) and hands them to `server` as its event sink, their counters to
+/// `registry`. After the privilege drop, so the spool belongs to the user
+/// the daemon runs as.
+pub fn start_hooks(
+    settings: &HooksSettings,
+    server: Server,
+    registry: Option<&mut Registry>,
+    logger: &Logger,
+) -> anyhow::Result<(Server, Hooks)> {
+    std::fs::create_dir_all(&settings.spool_dir)
+        .with_context(|| format!("hooks.spool_dir: cannot create {}", settings.spool_dir.display()))?;
+    let logger = logger.new(slog::o!("component" => "hooks"));
+    let hooks = Hooks::start(&settings.spool_dir, settings.hooks.clone(), &logger).context("cannot start the hooks")?;
+    info!(logger, "event hooks"; "hooks" => settings.hooks.len(), "spool_dir" => %settings.spool_dir.display(),
+        "pending" => hooks.stats().iter().map(|s| s.pending).sum::<usize>());
+    if let Some(registry) = registry {
+        registry.sub_registry_with_prefix(PREFIX).register_collector(Box::new(hooks.collector()));
+    }
+    let mut options = server.options().clone();
+    options.event_sinks.push(Arc::new(hooks.clone()));
+    Ok((server.with_options(options), hooks))
 }
 
 /// A Redis URL without its password, for logs.
@@ -406,7 +455,8 @@ fn describe(config: &Config, logger: &Logger) {
             "cert_file" => %tls.cert_file.display(),
             "control" => ?tls.control,
             "data" => ?tls.data,
-            "require_session_reuse" => tls.require_session_reuse,
+            "require_session_reuse" => %tls.require_session_reuse,
+            "session_reuse_off_listeners" => settings.session_reuse_off_listen.len(),
             "allow_ccc" => tls.allow_ccc,
             "client_certs" => ?tls.client_certs,
             "implicit_listeners" => settings.implicit_listen.len(),

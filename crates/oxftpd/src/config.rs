@@ -23,6 +23,7 @@ use toml::Spanned;
 mod access;
 mod backends;
 mod cluster;
+mod ops;
 mod tls;
 mod web;
 
@@ -38,6 +39,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use cluster::{ClusterSettings, DEFAULT_RESOLVE_INTERVAL, ListenOptions, PassiveHost, ProxySettings};
+pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -93,6 +95,10 @@ pub struct Config {
     pub xferlog: Option<PathBuf>,
     /// `[cluster]`: state shared with other nodes (Redis), when the table is present.
     pub cluster: Option<ClusterSettings>,
+    /// `[admin]`: metrics and probes over HTTP, when the table is present.
+    pub admin: Option<AdminSettings>,
+    /// `[hooks]` and `[[hook]]`: event hooks, when there is any hook.
+    pub hooks: Option<HooksSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -129,6 +135,8 @@ pub struct ServerConfig {
     pub allow_root: bool,
     /// Let SITE CHMOD set setuid, setgid and sticky bits.
     pub chmod_special_bits: bool,
+    /// HASH: bytes one session may hash in all; 0 turns HASH off.
+    pub hash_bytes_per_session: u64,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -177,6 +185,8 @@ pub struct AnonymousConfig {
     pub root: VPath,
     /// Upload-only directory, as the anonymous session sees it.
     pub incoming: Option<VPath>,
+    /// Anonymous sessions may use HASH.
+    pub hash: bool,
 }
 
 /// `[users]`: the accounts file.
@@ -239,6 +249,7 @@ impl Default for ServerConfig {
             run_as: None,
             allow_root: false,
             chmod_special_bits: false,
+            hash_bytes_per_session: 16 << 30,
         }
     }
 }
@@ -278,7 +289,7 @@ impl Config {
             passive: PassiveConfig::default(),
             active: ActiveConfig::default(),
             storage: StorageConfig::Fs(FsStorage { root, atomic_uploads: true }),
-            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
+            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None, hash: false },
             users: None,
             auth: AuthBackend::File,
             load: LoadLimits::default(),
@@ -289,6 +300,8 @@ impl Config {
             web: None,
             xferlog: None,
             cluster: None,
+            admin: None,
+            hooks: None,
         })
     }
 
@@ -437,6 +450,9 @@ struct RawConfig {
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
     cluster: Option<Spanned<cluster::RawCluster>>,
+    admin: Option<ops::RawAdmin>,
+    hooks: Option<Spanned<ops::RawHooks>>,
+    hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -461,6 +477,7 @@ struct RawServer {
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
+    hash_bytes_per_session: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -486,6 +503,7 @@ struct RawAnonymous {
     enabled: Option<bool>,
     root: Option<Spanned<String>>,
     incoming: Option<Spanned<String>>,
+    hash: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -594,7 +612,11 @@ impl Validator<'_> {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
         });
+        let admin = raw.admin.map(|table| self.admin(table));
+        let hooks = self.hooks(raw.hooks, raw.hook, base);
         Some(Config {
+            admin,
+            hooks,
             server,
             passive,
             active,
@@ -668,6 +690,17 @@ impl Validator<'_> {
                 }),
             }
         }
+        let relaxed = tls.map_or(&[][..], |t| t.session_reuse_off_listen.as_slice());
+        for addr in relaxed {
+            if addr.port() != 0 && (server.listen.contains(addr) || implicit.contains(addr)) {
+                self.errors.push(ConfigError {
+                    file: None,
+                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
+                    key: Some("tls.session_reuse_off_listen".into()),
+                    message: format!("{addr} is also another listener; give this one a port of its own"),
+                });
+            }
+        }
         for addr in implicit {
             if addr.port() != 0 && server.listen.contains(addr) {
                 self.errors.push(ConfigError {
@@ -680,6 +713,22 @@ impl Validator<'_> {
                 });
             }
         }
+    }
+
+    /// Parses a list of `"IP:PORT"` strings, recording each bad one.
+    fn addresses(&mut self, items: Vec<Spanned<String>>, key: &str) -> Vec<SocketAddr> {
+        let mut addrs = Vec::with_capacity(items.len());
+        for item in items {
+            match item.get_ref().parse::<SocketAddr>() {
+                Ok(addr) => addrs.push(addr),
+                Err(_) => self.error(
+                    item.span(),
+                    key,
+                    format!("expected \"IP:PORT\" such as \"0.0.0.0:21\" or \"[::]:21\", found {:?}", item.get_ref()),
+                ),
+            }
+        }
+        addrs
     }
 
     fn server(&mut self, raw: RawServer, overrides: &Overrides) -> ServerConfig {
@@ -743,6 +792,9 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(bytes) = raw.hash_bytes_per_session {
+            server.hash_bytes_per_session = bytes;
+        }
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -851,7 +903,7 @@ impl Validator<'_> {
                 }
             }
         }
-        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path) }
+        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path), hash: raw.hash.unwrap_or(false) }
     }
 
     /// Parses a virtual path value, recording an error when it is invalid.
@@ -1041,7 +1093,10 @@ level = "debug"
         assert_eq!(config.active, ActiveConfig { enabled: true, source_port_20: false });
         assert!(config.storage.fs().unwrap().atomic_uploads);
         assert_eq!(config.storage.fs().unwrap().root, std::env::current_dir().unwrap().canonicalize().unwrap());
-        assert_eq!(config.anonymous, AnonymousConfig { enabled: false, root: VPath::root(), incoming: None });
+        assert_eq!(
+            config.anonymous,
+            AnonymousConfig { enabled: false, root: VPath::root(), incoming: None, hash: false }
+        );
         assert_eq!(config.log, LogConfig { format: LogFormat::Terminal, level: LogLevel::Info });
     }
 
@@ -1321,6 +1376,8 @@ level = "debug"
             "control",
             "data",
             "require_session_reuse",
+            "session_reuse_off_listen",
+            "tls_session_reuse",
             "allow_ccc",
             "client_certs",
             "client_ca_file",
@@ -1363,6 +1420,8 @@ level = "debug"
             "allow_root",
             "xferlog",
             "chmod_special_bits",
+            "hash_bytes_per_session",
+            "hash",
             "max_part_header",
             "max_form_body",
             "max_request_header",
@@ -1381,6 +1440,24 @@ level = "debug"
             "shares_file",
             "share_max_days",
             "preview_listen",
+            "per_user_metrics",
+            "spool_dir",
+            "name",
+            "events",
+            "users",
+            "path",
+            "url",
+            "secret",
+            "ca_file",
+            "command",
+            "timeout",
+            "concurrency",
+            "max_attempts",
+            "retry_delay_ms",
+            "retry_max_delay",
+            "max_spooled",
+            "on_full",
+            "fsync",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

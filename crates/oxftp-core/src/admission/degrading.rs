@@ -122,6 +122,12 @@ impl SharedState for Degrading {
     async fn quota_add(&self, user: &str, bytes: i64, files: i64) -> Result<(), StateError> {
         self.noted("quota_add", self.shared.quota_add(user, bytes, files).await)
     }
+
+    /// The bans this node knows of (earned here, or read while Redis was
+    /// down); the shared store's own count is not read at scrape time.
+    fn bans_active(&self) -> Option<usize> {
+        self.shared.bans_active().or_else(|| self.local.bans_active())
+    }
 }
 
 #[cfg(test)]

@@ -102,6 +102,11 @@ impl SharedState for LocalState {
     async fn quota_add(&self, _user: &str, _bytes: i64, _files: i64) -> Result<(), StateError> {
         Ok(())
     }
+
+    fn bans_active(&self) -> Option<usize> {
+        let now = Instant::now();
+        Some(self.ips.active(now) + self.users.active(now))
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,11 @@ impl<K: Eq + Hash + Clone> BanTable<K> {
         false
     }
 
+    /// Entries banned at `now`.
+    fn active(&self, now: Instant) -> usize {
+        lock(&self.entries).values().filter(|f| f.banned_until.is_some_and(|until| until > now)).count()
+    }
+
     fn succeed(&self, key: &K) {
         let mut entries = lock(&self.entries);
         if entries.get(key).is_some_and(|f| f.banned_until.is_none()) {

@@ -14,7 +14,7 @@ use oxftp_proto::addr::{epsv_reply, pasv_reply};
 use oxftp_proto::command::EpsvArg;
 
 use crate::conn::{Answered, Conn, Replied, Transfer};
-use crate::data::{DataSetup, same_host};
+use crate::data::{DataSetup, PassiveData, same_host};
 
 /// The address passive listeners bind to: the control connection's local
 /// address on this node (behind a proxy, not the address the client reached).
@@ -28,7 +28,9 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
     match conn.ctx.passive.wait_for(passive_bind_ip(conn), conn.peer.ip()) {
         Ok(wait) => {
             let port = wait.port;
-            transfer.data = Some(DataSetup::Passive(wait));
+            let gauge = conn.metrics().map(|m| m.passive_port_opened());
+            let accept = PassiveData::start(wait, gauge, conn.data_tls());
+            transfer.data = Some(DataSetup::Passive(accept));
             Ok(port)
         }
         Err(e) => {

@@ -16,6 +16,8 @@
 //! Handlers answer through [`Conn::reply`], which hands back a [`Replied`]:
 //! a handler returns [`Answered`], so it cannot end without a reply.
 
+mod events;
+mod hashing;
 mod io;
 mod login;
 mod running;
@@ -25,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use oxftp_proto::command::ShownReply;
 use oxftp_proto::command::TransferType;
 use oxftp_proto::reply::Reply;
 use slog::{Logger, o};
@@ -33,13 +36,15 @@ use tokio::net::TcpStream;
 use crate::admission::Lease;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
-use crate::data::DataSetup;
+use crate::data::{DataSetup, DataTls};
 use crate::endpoints::Endpoints;
+use crate::metrics::{Metrics, SessionGauge, SessionTls};
 use crate::passive::PassiveAddress;
 use crate::storage::StorageError;
 use crate::stream::Side;
-use crate::tls::SessionAcceptors;
+use crate::tls::{SessionAcceptors, SessionReuse};
 
+pub(crate) use hashing::{HashAlgorithm, HashState};
 pub(crate) use io::Incoming;
 use io::{ControlReader, ControlWriter};
 pub(crate) use login::{LoggedIn, Login};
@@ -102,6 +107,8 @@ pub(crate) struct Accepted {
     pub endpoints: Endpoints,
     /// It came in on an implicit-TLS listener.
     pub implicit_tls: bool,
+    /// Its listener's session-reuse mode, if the listener has one of its own.
+    pub reuse: Option<SessionReuse>,
     /// What PASV announces (the listener's own, or the server's).
     pub passive_address: PassiveAddress,
 }
@@ -138,14 +145,20 @@ pub(crate) struct Conn {
     pub failed_logins: u32,
     /// The client's name from CLNT, for logs.
     pub client_name: Option<String>,
+    /// HASH's algorithm and what this connection has hashed (across REIN).
+    pub hash: HashState,
     pub connected: Instant,
     /// This connection's place in the per-address count.
     pub ip_slot: Option<Lease>,
+    /// Counts this connection as an open session (metrics on).
+    pub session_gauge: Option<SessionGauge>,
+    /// The code of the last reply sent (for the command metrics).
+    pub last_reply: u16,
 }
 
 impl Conn {
     pub(crate) fn new(ctx: Arc<ServerContext>, accepted: Accepted) -> Conn {
-        let Accepted { stream, endpoints, implicit_tls, passive_address } = accepted;
+        let Accepted { stream, endpoints, implicit_tls, reuse, passive_address } = accepted;
         let peer = endpoints.client;
         // Keep Telnet "Synch" urgent bytes in the stream so IAC IP IAC DM ABOR
         // parses as a whole (RFC 959 4.1.3); otherwise the kernel drops the DM.
@@ -165,14 +178,21 @@ impl Conn {
             passive_address,
             reader: ControlReader::new(Side::Plain(read_half), max_line),
             writer: ControlWriter::new(Side::Plain(write_half)),
-            tls: ctx.options.tls.as_ref().map(|t| t.session_acceptors()),
+            tls: ctx
+                .options
+                .tls
+                .as_ref()
+                .map(|t| t.session_acceptors(peer.ip(), reuse.unwrap_or(t.config.require_session_reuse))),
             implicit_tls,
             protection: Protection::default(),
             client_cert_cn: None,
             failed_logins: 0,
             client_name: None,
+            hash: HashState::default(),
             connected: Instant::now(),
             ip_slot: None,
+            session_gauge: None,
+            last_reply: 0,
             ctx,
         }
     }
@@ -184,6 +204,8 @@ impl Conn {
 
     /// Send a reply; a failed write means the client is gone, which the read side notices.
     pub(crate) async fn send(&mut self, reply: &Reply) -> Replied {
+        slog::debug!(self.logger, "reply"; "reply" => %ShownReply(reply));
+        self.last_reply = reply.code;
         let _ = self.writer.send(reply).await;
         Replied(())
     }
@@ -203,6 +225,18 @@ impl Conn {
         self.reply(530, "Please login with USER and PASS.").await
     }
 
+    /// The server's metrics, if it has any.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.ctx.options.metrics.as_ref()
+    }
+
+    /// The control connection's TLS state changed: move the session's gauge.
+    pub(crate) fn session_tls(&mut self, tls: SessionTls) {
+        if let Some(gauge) = &mut self.session_gauge {
+            gauge.set_tls(tls);
+        }
+    }
+
     /// Whether the control connection is protected by TLS now.
     pub(crate) fn is_tls(&self) -> bool {
         self.reader.is_tls()
@@ -211,6 +245,9 @@ impl Conn {
     /// Close the control connection.
     pub(crate) async fn close(&mut self) {
         self.writer.close().await;
+        if let Some(tls) = &self.tls {
+            tls.closed();
+        }
     }
 
     /// Whether this session's control connection must be protected.
@@ -218,6 +255,21 @@ impl Conn {
         let Some(tls) = &self.ctx.options.tls else { return false };
         let per_user = identity.is_some_and(|i| i.require_tls);
         per_user || tls.config.control.applies_to(is_anonymous(identity))
+    }
+
+    /// TLS for the next data connection: `Some` after PROT P, with the
+    /// session-reuse rule in force now.
+    pub(crate) fn data_tls(&self) -> Option<DataTls> {
+        match (&self.tls, &self.ctx.options.tls) {
+            (Some(acceptors), Some(settings)) if self.protection.private => Some(DataTls {
+                acceptor: acceptors.data.clone(),
+                session: acceptors.clone(),
+                require_reuse: acceptors.reuse() != SessionReuse::Off,
+                timeout: settings.config.handshake_timeout,
+                metrics: self.ctx.options.metrics.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// Whether this session's data connections must be protected.

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use super::throttle::Rates;
 use super::{
-    Anonymous, Guarded, Permissions, Quota, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly, Throttle,
+    Anonymous, Guarded, Measured, Permissions, Quota, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly,
+    Throttle,
 };
 use crate::account::Limits;
 use crate::auth::{AccessClass, Identity};
+use crate::metrics::{Metrics, StorageMetrics};
 use crate::shared_state::SharedState;
 use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
@@ -16,6 +18,7 @@ use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 ///
 /// ```text
 /// factory storage (the identity's home as /)
+///   -> Measured               when metrics are on: counts what reaches the backend
 ///   -> Quota                  when the account has a quota: sees every write, unrestricted metadata
 ///   -> Guarded<Permissions>   when the permissions restrict anything
 ///   -> Guarded<Anonymous>     for the anonymous class
@@ -36,13 +39,21 @@ pub struct Stack {
     factory: Arc<dyn StorageFactory>,
     quotas: QuotaRegistry,
     rates: Rates,
+    metrics: Option<StorageMetrics>,
 }
 
 impl Stack {
     /// A stack over the storages `factory` hands out, without server-wide
     /// bandwidth limits.
     pub fn new(factory: Arc<dyn StorageFactory>) -> Stack {
-        Stack { factory, quotas: QuotaRegistry::new(), rates: Rates::new(None, None) }
+        Stack { factory, quotas: QuotaRegistry::new(), rates: Rates::new(None, None), metrics: None }
+    }
+
+    /// Count and time every storage call in `metrics`, labelled with the
+    /// factory's [`backend_name`](StorageFactory::backend_name).
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Stack {
+        self.metrics = Some(metrics.storage(self.factory.backend_name()));
+        self
     }
 
     /// Keep quota usage in `state`, shared with the other nodes serving the
@@ -64,6 +75,11 @@ impl Stack {
         self.factory.capabilities()
     }
 
+    /// Whether the storage answers now (see [`StorageFactory::check`]).
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.factory.check().await
+    }
+
     /// The quota counters (e.g. to [`forget`](QuotaRegistry::forget) an account).
     pub fn quotas(&self) -> &QuotaRegistry {
         &self.quotas
@@ -72,6 +88,10 @@ impl Stack {
     /// The storage `identity` works on, with every layer it calls for.
     pub async fn for_identity(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
         let base = self.factory.storage_for(identity).await?;
+        let base: Arc<dyn Storage> = match &self.metrics {
+            Some(metrics) => Arc::new(Measured::new(base, metrics.clone())),
+            None => base,
+        };
         let limits = &identity.limits;
         let storage = if limits.quota_bytes.is_some() || limits.quota_files.is_some() {
             let usage = self.quotas.usage_for(&identity.user, base.as_ref()).await?;
@@ -132,6 +152,7 @@ mod tests {
     use crate::policy::{ANONYMOUS_READ_ONLY_MESSAGE, READ_ONLY_MESSAGE, SharedStorage, UPLOAD_ONLY_MESSAGE};
     use crate::storage::{Capabilities, ErrorKind, WriteMode};
     use crate::test_util::helpers::{err_of, list_names, p, read_all, upload};
+    use oxftp_proto::path::VPath;
 
     fn shared() -> (MemoryStorage, Stack) {
         let mem = MemoryStorage::new();
@@ -141,9 +162,11 @@ mod tests {
         (mem.clone(), Stack::new(Arc::new(SharedStorage::new(Arc::new(mem)))))
     }
 
+    /// An identity confined to `home` (a user's root set to it too).
     fn identity(user: &str, class: AccessClass, home: &str) -> Identity {
         let mut id = Identity::new(user, class);
         id.home = p(home);
+        id.root = p(home);
         id
     }
 
@@ -157,6 +180,34 @@ mod tests {
         s.delete(&p("/notes")).await.unwrap();
         assert_eq!(mem.file_contents(&p("/home/ann/new")).unwrap(), b"n");
         assert_eq!(mem.metadata(&p("/home/ann/notes")).await.unwrap_err().kind, ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_user_reaches_its_root_and_a_guest_only_its_home() {
+        let (_mem, stack) = shared();
+        // A user: the whole tree by default, starting in its home.
+        let mut user = identity("ann", AccessClass::User, "/home/ann");
+        user.root = VPath::root();
+        assert_eq!(user.start_dir(), p("/home/ann"));
+        let s = stack.for_identity(&user).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/srv/ftp/pub/readme").await.unwrap(), b"public");
+        assert_eq!(read_all(s.as_ref(), "/home/ann/notes").await.unwrap(), b"ann");
+        // A user with a configured root sees it as /.
+        user.root = p("/home");
+        assert_eq!(user.start_dir(), p("/ann"));
+        let s = stack.for_identity(&user).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/ann/notes").await.unwrap(), b"ann");
+        assert_eq!(s.metadata(&p("/srv")).await.unwrap_err().kind, ErrorKind::NotFound);
+        // A guest's root is its home, whatever `root` says (fails closed).
+        let mut guest = identity("gus", AccessClass::Guest, "/home/ann");
+        guest.root = VPath::root();
+        assert_eq!(guest.start_dir(), VPath::root());
+        let s = stack.for_identity(&guest).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/notes").await.unwrap(), b"ann");
+        assert_eq!(s.metadata(&p("/srv/ftp/pub/readme")).await.unwrap_err().kind, ErrorKind::NotFound);
+        // A home outside a user's root: it starts at its root's /.
+        user.root = p("/srv");
+        assert_eq!(user.start_dir(), VPath::root());
     }
 
     #[tokio::test]

@@ -55,7 +55,7 @@ impl Session {
             C::Pass { password } => cmd::login::pass(conn, state, password).await,
             C::Acct { .. } => done(cmd::login::acct(conn).await),
             C::Rein => done(cmd::login::rein(conn, state).await),
-            C::Quit => cmd::login::quit(conn).await,
+            C::Quit => cmd::login::quit(conn, state).await,
             C::Abor => done(cmd::abor::abor(conn, state, running).await),
             C::Stat { path: None } => done(cmd::stat::status(conn, state, running.as_ref()).await),
             C::Help { topic } => done(cmd::help::help(conn, topic.as_deref()).await),
@@ -133,6 +133,14 @@ impl Session {
             C::Mlst { path } => {
                 let user = user!(conn, state.login);
                 done(cmd::mlst::mlst(conn, user, path.as_deref()).await)
+            }
+            C::Hash { path } => {
+                let user = user!(conn, state.login);
+                done(cmd::hash::hash(conn, user, &path).await)
+            }
+            C::Digest { verb, path } => {
+                let user = user!(conn, state.login);
+                done(cmd::hash::digest_command(conn, user, verb, &path).await)
             }
             C::Stat { path: Some(path) } => {
                 let user = user!(conn, state.login);

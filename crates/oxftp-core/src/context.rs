@@ -1,14 +1,12 @@
 //! The server context: what every session of one server shares (options,
 //! storage, authentication, admission counters, the shutdown signal).
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use slog::Logger;
 use tokio::sync::watch;
 
-use crate::admission::{Bans, Counter};
+use crate::admission::Admission;
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::policy::Stack;
@@ -21,12 +19,8 @@ pub(crate) struct ServerContext {
     pub stack: Arc<Stack>,
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
-    pub sessions: AtomicUsize,
-    /// Live sessions per client address.
-    pub per_ip: Counter<IpAddr>,
-    /// Live logged-in sessions per account.
-    pub per_user: Counter<String>,
-    pub bans: Bans,
+    /// Session limits and bans, shared with the server's other front ends.
+    pub admission: Arc<Admission>,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -36,19 +30,10 @@ impl ServerContext {
         options: Options,
         stack: Arc<Stack>,
         auth: Arc<dyn Authenticator>,
+        admission: Arc<Admission>,
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
-        ServerContext {
-            bans: Bans::new(options.ban.clone()),
-            stack,
-            options,
-            auth,
-            logger,
-            sessions: AtomicUsize::new(0),
-            per_ip: Counter::default(),
-            per_user: Counter::default(),
-            shutdown,
-        }
+        ServerContext { stack, options, auth, admission, logger, shutdown }
     }
 }

@@ -12,6 +12,7 @@ mod conn;
 mod context;
 mod data;
 pub mod events;
+pub mod keys;
 pub mod limits;
 mod listing;
 pub mod memory;

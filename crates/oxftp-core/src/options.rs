@@ -57,6 +57,19 @@ pub struct Options {
     pub chmod_special_bits: bool,
 }
 
+impl Options {
+    /// The connection and login limits these options set, for the
+    /// [`Admission`](crate::admission::Admission) a server's front ends share.
+    pub fn admission_limits(&self) -> crate::admission::AdmissionLimits {
+        crate::admission::AdmissionLimits {
+            max_sessions: self.max_sessions,
+            max_sessions_per_ip: self.max_sessions_per_ip,
+            ip_rules: self.ip_rules.clone(),
+            ban: self.ban.clone(),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

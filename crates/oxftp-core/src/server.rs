@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slog::{Logger, o};
@@ -16,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::admission::{Admission, Refusal};
 use crate::auth::Authenticator;
 use crate::context::ServerContext;
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
@@ -30,6 +30,8 @@ pub struct Server {
     storage: Arc<dyn StorageFactory>,
     /// A storage stack shared with other front ends, if one was given.
     stack: Option<Arc<Stack>>,
+    /// Session limits and bans shared with other front ends, if given.
+    admission: Option<Arc<Admission>>,
     auth: Arc<dyn Authenticator>,
     options: Options,
     logger: Logger,
@@ -38,7 +40,14 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, stack: None, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server {
+            storage,
+            stack: None,
+            admission: None,
+            auth,
+            options: Options::default(),
+            logger: Logger::root(slog::Discard, o!()),
+        }
     }
 
     /// Build logged-in users' storage with `stack`, which other front ends
@@ -49,6 +58,16 @@ impl Server {
     /// factory given to [`Server::new`].
     pub fn with_stack(mut self, stack: Arc<Stack>) -> Server {
         self.stack = Some(stack);
+        self
+    }
+
+    /// Admit connections and logins through `admission`, which other front
+    /// ends of the same service (SFTP) share, so session limits and bans
+    /// count their clients together. Its limits apply instead of the
+    /// options' `max_sessions`, `max_sessions_per_ip`, `ip_rules` and `ban`.
+    /// Without it, each run builds its own from the options.
+    pub fn with_admission(mut self, admission: Arc<Admission>) -> Server {
+        self.admission = Some(admission);
         self
     }
 
@@ -110,8 +129,18 @@ impl Server {
                 Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
             ),
         };
-        let shared =
-            Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
+        let admission = match &self.admission {
+            Some(admission) => Arc::clone(admission),
+            None => Arc::new(Admission::new(self.options.admission_limits())),
+        };
+        let shared = Arc::new(ServerContext::new(
+            self.options.clone(),
+            stack,
+            self.auth.clone(),
+            admission,
+            self.logger.clone(),
+            stop_rx,
+        ));
         let mut sessions = JoinSet::new();
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
         let mut acceptors = JoinSet::new();
@@ -182,47 +211,28 @@ async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStrea
     }
 }
 
-/// Decrements the live-session count however a session ends.
-struct SessionSlot(Arc<ServerContext>);
-
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
-    let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-    let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
-    let options = &shared.options;
     let ip = match stream.peer_addr() {
         Ok(addr) => addr.ip().to_canonical(),
         Err(_) => return,
     };
-    let refusal = if options.max_sessions != 0 && live > options.max_sessions {
-        Some("421 Too many connections, try again later.\r\n")
-    } else if !options.ip_rules.permits(ip) {
-        slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
-        Some("421 Connections from your address are not allowed.\r\n")
-    } else if shared.bans.ip_banned(ip) {
-        slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
-        Some("421 Too many failed logins from your address; try again later.\r\n")
-    } else {
-        None
-    };
-    let ip_slot = match refusal {
-        Some(_) => None,
-        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip),
-    };
-    let Some(ip_slot) = ip_slot else {
-        if !implicit_tls {
-            // (plaintext would only confuse an implicit-TLS client: it just sees the close)
-            let text = refusal.unwrap_or("421 Too many connections from your address.\r\n");
-            let _ = stream.write_all(text.as_bytes()).await;
-            let _ = stream.shutdown().await;
+    let ip_slot = match shared.admission.admit(ip) {
+        Ok(pass) => pass,
+        Err(refusal) => {
+            match refusal {
+                Refusal::AddressNotAllowed => slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip),
+                Refusal::Banned => slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip),
+                Refusal::TooManySessions | Refusal::TooManyFromAddress => {}
+            }
+            if !implicit_tls {
+                // (plaintext would only confuse an implicit-TLS client: it just sees the close)
+                let text = format!("421 {}\r\n", refusal.message());
+                let _ = stream.write_all(text.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+            return;
         }
-        return;
     };
     match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
         Ok(session) => session.run().await,

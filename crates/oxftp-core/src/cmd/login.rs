@@ -91,7 +91,7 @@ async fn finish_login(
     let ip = conn.peer.ip().to_canonical();
     let ctx = Arc::clone(&conn.ctx);
     let outcome = match authenticated {
-        _ if ctx.bans.user_banned(user) => Err("account is banned after failed logins".to_string()),
+        _ if ctx.admission.user_banned(user) => Err("account is banned after failed logins".to_string()),
         Ok(identity) if identity.require_tls && !conn.is_tls() => {
             Err("account requires TLS but the control connection is plaintext".to_string())
         }
@@ -105,12 +105,12 @@ async fn finish_login(
     match outcome {
         Ok((identity, storage)) => {
             let max = identity.limits.max_sessions.unwrap_or(0);
-            let Some(slot) = ctx.per_user.acquire(&identity.user, max) else {
+            let Some(slot) = ctx.admission.account_pass(&identity.user, max) else {
                 slog::info!(conn.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
                 let _ = conn.reply(530, format!("Too many sessions for {} (at most {max}).", identity.user)).await;
                 return Flow::Continue;
             };
-            ctx.bans.succeeded(ip, user);
+            ctx.admission.login_succeeded(ip, user);
             let class = identity.class;
             let logger = conn.logger.new(o!("user" => identity.user.clone()));
             slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
@@ -128,7 +128,7 @@ async fn finish_login(
         Err(reason) => {
             conn.failed_logins += 1;
             slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => reason);
-            let banned = ctx.bans.failed(ip, user);
+            let banned = ctx.admission.login_failed(ip, user);
             tokio::time::sleep(ctx.options.failed_login_delay).await;
             if banned {
                 slog::warn!(conn.logger, "banned after failed logins"; "user" => user, "ip" => %ip);

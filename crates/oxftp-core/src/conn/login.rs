@@ -6,7 +6,7 @@ use oxftp_proto::path::VPath;
 use slog::Logger;
 
 use super::{Conn, Replied};
-use crate::admission::Slot;
+use crate::admission::AccountPass;
 use crate::auth::Identity;
 use crate::storage::Storage;
 
@@ -66,11 +66,11 @@ pub(crate) struct LoggedIn {
     /// The connection's logger with the user added.
     pub logger: Logger,
     /// This session's place in its account's session count.
-    _slot: Slot<String>,
+    _slot: AccountPass,
 }
 
 impl LoggedIn {
-    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: Slot<String>) -> Self {
+    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: AccountPass) -> Self {
         LoggedIn { identity, storage, cwd: VPath::root(), rename_from: None, logger, _slot: slot }
     }
 

@@ -21,7 +21,7 @@ mod login;
 mod running;
 mod upgrade;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,7 +30,7 @@ use oxftp_proto::reply::Reply;
 use slog::{Logger, o};
 use tokio::net::TcpStream;
 
-use crate::admission::Slot;
+use crate::admission::ConnectionPass;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
 use crate::data::DataSetup;
@@ -117,7 +117,7 @@ pub(crate) struct Conn {
     pub client_name: Option<String>,
     pub connected: Instant,
     /// This connection's place in the per-address count.
-    pub ip_slot: Option<Slot<IpAddr>>,
+    pub ip_slot: Option<ConnectionPass>,
 }
 
 impl Conn {

@@ -14,7 +14,6 @@ use oxftp_proto::command::{Command, parse};
 use oxftp_proto::line::LineEvent;
 use tokio::net::TcpStream;
 
-use crate::admission::Slot;
 use crate::cmd;
 use crate::conn::{Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
@@ -32,7 +31,7 @@ impl Session {
         ctx: Arc<ServerContext>,
         stream: TcpStream,
         implicit_tls: bool,
-        ip_slot: Slot<std::net::IpAddr>,
+        ip_slot: crate::admission::ConnectionPass,
     ) -> std::io::Result<Session> {
         let mut conn = Conn::new(ctx, stream, implicit_tls)?;
         conn.ip_slot = Some(ip_slot);

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use oxftp_core::auth::{AccessClass, Identity};
+use oxftp_core::auth::{AccessClass, Identity, PublicKey};
 use oxftp_proto::path::VPath;
 
 use crate::ip::IpRanges;
@@ -63,6 +63,8 @@ pub struct JsonUser {
     pub client_cert: Option<ClientCert>,
     /// Quotas, session and bandwidth caps.
     pub limits: Limits,
+    /// `authorized_keys`: SSH keys that log in as this account (SFTP).
+    pub authorized_keys: Vec<PublicKey>,
     pub(crate) secret: Secret,
 }
 
@@ -133,6 +135,7 @@ mod tests {
             allowed_ips: None,
             client_cert: None,
             limits: Limits::default(),
+            authorized_keys: Vec::new(),
             secret: Secret::plain("pw"),
         }
     }

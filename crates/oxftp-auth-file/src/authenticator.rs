@@ -75,10 +75,7 @@ impl FileAuthenticator {
         // real ones, so an admin who raises the argon2 cost does not make
         // unknown names answer faster. Any account's hash will do: the
         // verdict for an unknown user is discarded.
-        let dummy = entries
-            .iter()
-            .find_map(|e| e.hash.as_deref())
-            .map_or_else(|| Arc::from(DUMMY_HASH), Arc::from);
+        let dummy = entries.iter().find_map(|e| e.hash.as_deref()).map_or_else(|| Arc::from(DUMMY_HASH), Arc::from);
         let accounts = entries.into_iter().map(|entry| (entry.name.clone(), account(entry))).collect();
         Ok(FileAuthenticator { accounts, dummy, checks: BlockingChecks::per_core() })
     }
@@ -210,10 +207,8 @@ mod tests {
 
     #[tokio::test]
     async fn keys_log_in_their_account_only_and_key_only_accounts_refuse_passwords() {
-        let key = PublicKey::parse(
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV",
-        )
-        .unwrap();
+        let key = PublicKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV")
+            .unwrap();
         let auth = FileAuthenticator::from_toml(&format!(
             "[[user]]\nname = \"k\"\nhome = \"/k\"\nauthorized_keys = [\"{}\"]\n\n\
              [[user]]\nname = \"p\"\npassword_hash = \"{}\"\n",

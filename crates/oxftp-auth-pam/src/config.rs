@@ -34,6 +34,7 @@ impl From<PamClass> for AccessClass {
 /// # home = "/srv/ftp/%u"      # otherwise: a fixed home; %u is the user name
 /// class = "guest"             # "guest" (default) or "user"
 /// read_only = false
+/// authorized_keys = "/etc/oxftpd/keys/%u"   # SFTP public keys per account
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +58,13 @@ pub struct PamConfig {
     /// No writes for any PAM account.
     #[serde(default)]
     pub read_only: bool,
+    /// An `authorized_keys` file per account for SFTP public-key logins;
+    /// `%u` is replaced by the user name (for example
+    /// `/home/%u/.ssh/authorized_keys`). A key login runs PAM's account
+    /// step (`pam_acct_mgmt`) but not its password step, as sshd does.
+    /// `None`: PAM accounts log in with passwords only.
+    #[serde(default)]
+    pub authorized_keys: Option<String>,
 }
 
 fn default_home() -> String {
@@ -73,6 +81,7 @@ impl PamConfig {
             home: default_home(),
             class: PamClass::default(),
             read_only: false,
+            authorized_keys: None,
         }
     }
 }
@@ -91,7 +100,8 @@ mod tests {
     #[test]
     fn toml_table_with_every_key() {
         let c: PamConfig = toml::from_str(
-            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n",
+            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n\
+             authorized_keys = \"/keys/%u\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -101,7 +111,8 @@ mod tests {
                 home_from_passwd: true,
                 home: "/srv/%u".into(),
                 class: PamClass::User,
-                read_only: true
+                read_only: true,
+                authorized_keys: Some("/keys/%u".into()),
             }
         );
         assert_eq!(AccessClass::from(c.class), AccessClass::User);

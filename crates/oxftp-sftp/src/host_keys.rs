@@ -114,6 +114,28 @@ pub fn load_or_generate(path: &Path, kind: KeyKind) -> Result<HostKey, HostKeyEr
     }
 }
 
+/// What [`load_or_generate`] would do with `path`, without writing
+/// anything (for `check-config`): `Ok(true)` when the file holds a usable
+/// key, `Ok(false)` when it is missing and its directory exists (a key
+/// will be made there), the error `load_or_generate` would give otherwise.
+pub fn check(path: &Path, kind: KeyKind) -> Result<bool, HostKeyError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => load_or_generate(path, kind).map(|_| true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            if dir.is_dir() {
+                Ok(false)
+            } else {
+                Err(HostKeyError::new(path, format!("{} is not an existing directory to make a key in", dir.display())))
+            }
+        }
+        Err(e) => Err(HostKeyError::new(path, format!("cannot read: {e}"))),
+    }
+}
+
 /// Reads an OpenSSH private key file (unencrypted).
 fn load(path: &Path) -> Result<PrivateKey, HostKeyError> {
     let text = std::fs::read_to_string(path).map_err(|e| HostKeyError::new(path, format!("cannot read: {e}")))?;
@@ -189,5 +211,8 @@ mod tests {
         assert!(e.to_string().contains("not a regular file"), "{e}");
         let e = load_or_generate(&dir.path().join("no/such/dir/key"), KeyKind::Ed25519).unwrap_err();
         assert!(e.to_string().contains("cannot write"), "{e}");
+        assert!(check(&dir.path().join("no/such/dir/key"), KeyKind::Ed25519).is_err());
+        assert!(!check(&dir.path().join("new_key"), KeyKind::Ed25519).unwrap());
+        assert!(!dir.path().join("new_key").exists(), "check writes nothing");
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
+use oxftp_core::admission::Admission;
 use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
+use oxftp_core::policy::Stack;
 use oxftp_core::server::{Options, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
@@ -20,7 +22,7 @@ use oxftp_opendal::{OpendalFactory, OpendalStorage};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, StorageConfig, TlsSettings, WebSettings};
+use crate::config::{AuthBackend, Config, SftpSettings, StorageConfig, TlsSettings, WebSettings};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -244,6 +246,9 @@ pub async fn check_storage(config: &Config) -> anyhow::Result<()> {
 pub struct Composed {
     /// The engine server.
     pub server: Server,
+    /// The SFTP front end (`[sftp]`), on the same storage stack, accounts
+    /// and admission as `server`.
+    pub sftp: Option<oxftp_sftp::SftpServer>,
     /// Run on SIGHUP.
     pub reload: Reload,
     /// The transfer log's writer, to start once privileges are dropped.
@@ -285,8 +290,63 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
         options.transfer_listeners.push(listener);
         pending
     });
-    let server = Server::new(storage, auth).with_options(options).with_logger(logger);
-    Ok(Composed { server, reload, xferlog })
+    // One storage stack and one door for every front end: an account's
+    // quota, bandwidth, session count and bans are counted once across FTP
+    // and SFTP.
+    let stack = Arc::new(Stack::new(Arc::clone(&storage)).with_rates(options.download_rate, options.upload_rate));
+    let admission = Arc::new(Admission::new(options.admission_limits()));
+    let sftp = match &config.sftp {
+        Some(settings) => {
+            let sftp_options = sftp_options(settings, config, &options, &logger)?;
+            let sftp_logger = logger.new(slog::o!("component" => "sftp"));
+            Some(
+                oxftp_sftp::SftpServer::new(Arc::clone(&stack), Arc::clone(&auth), Arc::clone(&admission), sftp_options)
+                    .with_logger(sftp_logger),
+            )
+        }
+        None => None,
+    };
+    let server = Server::new(storage, auth)
+        .with_options(options)
+        .with_logger(logger)
+        .with_stack(stack)
+        .with_admission(admission);
+    Ok(Composed { server, sftp, reload, xferlog })
+}
+
+/// The SFTP front end's options for `[sftp]`: its host keys (made now when
+/// missing, fingerprints logged), its own limits and timeouts, and what it
+/// shares with the FTP side (the failed-login delay, the shutdown grace,
+/// the transfer listeners).
+fn sftp_options(
+    settings: &SftpSettings,
+    config: &Config,
+    options: &Options,
+    logger: &Logger,
+) -> anyhow::Result<oxftp_sftp::SftpOptions> {
+    use oxftp_sftp::host_keys::{KeyKind, load_or_generate};
+    let mut files = vec![(settings.host_key.as_path(), KeyKind::Ed25519)];
+    if let Some(rsa) = &settings.rsa_host_key {
+        files.push((rsa.as_path(), KeyKind::Rsa));
+    }
+    let mut keys = Vec::with_capacity(files.len());
+    for (file, kind) in files {
+        let key = load_or_generate(file, kind).map_err(|e| anyhow::anyhow!("sftp: {e}"))?;
+        let what = if key.generated { "SFTP host key generated" } else { "SFTP host key" };
+        info!(logger, "{}", what; "file" => %file.display(), "algorithm" => key.algorithm(), "fingerprint" => key.fingerprint());
+        keys.push(key.key);
+    }
+    let mut sftp = oxftp_sftp::SftpOptions::new(keys);
+    sftp.idle_timeout = settings.idle_timeout;
+    sftp.login_timeout = settings.login_timeout;
+    sftp.failed_login_delay = options.failed_login_delay;
+    sftp.max_auth_attempts = settings.max_auth_attempts;
+    sftp.max_channels = settings.max_channels;
+    sftp.max_handles = settings.max_handles;
+    sftp.shutdown_timeout = config.server.shutdown_timeout;
+    sftp.chmod_special_bits = config.server.chmod_special_bits;
+    sftp.transfer_listeners = options.transfer_listeners.clone();
+    Ok(sftp)
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.

@@ -22,6 +22,7 @@ use toml::Spanned;
 
 mod access;
 mod backends;
+mod sftp;
 mod tls;
 mod web;
 
@@ -36,6 +37,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
+pub use sftp::SftpSettings;
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -87,6 +89,8 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// `[web]`: the browser FTP client, when the table is present.
     pub web: Option<WebSettings>,
+    /// `[sftp]`: the SFTP front end, when the table is present.
+    pub sftp: Option<SftpSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
 }
@@ -257,6 +261,7 @@ impl Config {
             log: LogConfig::default(),
             tls: None,
             web: None,
+            sftp: None,
             xferlog: None,
         })
     }
@@ -405,6 +410,7 @@ struct RawConfig {
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
+    sftp: Option<Spanned<sftp::RawSftp>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -552,6 +558,10 @@ impl Validator<'_> {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
         });
+        let sftp = raw.sftp.map(|table| {
+            let cx = sftp::SftpContext { table: table.span(), base, server: &server, tls: tls.as_ref() };
+            self.sftp(table.into_inner(), cx)
+        });
         Some(Config {
             server,
             passive,
@@ -566,6 +576,7 @@ impl Validator<'_> {
             log,
             tls,
             web,
+            sftp,
             xferlog,
         })
     }

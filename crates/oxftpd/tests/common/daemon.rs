@@ -91,6 +91,10 @@ pub struct DaemonConfig {
     /// Run the daemon with this open-file limit (soft and hard), through
     /// util-linux's `prlimit`, which execs it (so its pid is the daemon's).
     pub open_files: Option<u64>,
+    /// More lines for an `[sftp]` table: `Some` turns SFTP on (on a free
+    /// loopback port, host key in the daemon's directory) and the harness
+    /// waits for its `oxftpd sftp listening on` line ([`Daemon::sftp_port`]).
+    pub sftp: Option<String>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -124,6 +128,7 @@ impl Default for DaemonConfig {
             run_as: None,
             env: Vec::new(),
             open_files: None,
+            sftp: None,
         }
     }
 }
@@ -133,6 +138,7 @@ pub struct Daemon {
     child: Child,
     port: u16,
     implicit_port: Option<u16>,
+    sftp_port: Option<u16>,
     web_url: Option<String>,
     pki: Option<Pki>,
     dir: TempDir,
@@ -163,6 +169,9 @@ impl Daemon {
         }
         if let Some(web) = &config.web {
             let _ = writeln!(text, "\n[web]\n{web}");
+        }
+        if let Some(sftp) = &config.sftp {
+            let _ = writeln!(text, "\n[sftp]\nlisten = [\"127.0.0.1:0\"]\nhost_key = \"ssh_host_ed25519_key\"\n{sftp}");
         }
         std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
         if let Some(user) = &config.run_as {
@@ -209,12 +218,16 @@ impl Daemon {
         let mut seen = String::new();
         let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
         let want_web = config.web.is_some();
-        let (mut port, mut implicit_port, mut web_url) = (None, None, None);
-        let (port, implicit_port, web_url) = loop {
-            if let (Some(port), true, true) =
-                (port, implicit_port.is_some() || !want_implicit, web_url.is_some() || !want_web)
-            {
-                break (port, implicit_port, web_url);
+        let want_sftp = config.sftp.is_some();
+        let (mut port, mut implicit_port, mut web_url, mut sftp_port) = (None, None, None, None);
+        let (port, implicit_port, web_url, sftp_port) = loop {
+            if let (Some(port), true, true, true) = (
+                port,
+                implicit_port.is_some() || !want_implicit,
+                web_url.is_some() || !want_web,
+                sftp_port.is_some() || !want_sftp,
+            ) {
+                break (port, implicit_port, web_url, sftp_port);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -225,6 +238,8 @@ impl Daemon {
                         implicit_port = implicit_port.or(Some(p));
                     } else if let Some(url) = parse_web(&line) {
                         web_url = web_url.or(Some(url));
+                    } else if let Some(p) = parse_sftp(&line) {
+                        sftp_port = sftp_port.or(Some(p));
                     } else {
                         let _ = writeln!(seen, "{line}");
                     }
@@ -240,13 +255,28 @@ impl Daemon {
                 }
             }
         };
-        Daemon { child, port, implicit_port, web_url, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+        Daemon {
+            child,
+            port,
+            implicit_port,
+            sftp_port,
+            web_url,
+            pki,
+            dir,
+            scratch_counter: std::sync::atomic::AtomicU32::new(0),
+        }
     }
 
     /// The implicit FTPS port on 127.0.0.1 (panics unless the daemon was
     /// started with `TlsOptions { implicit: true, .. }`).
     pub fn implicit_port(&self) -> u16 {
         self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// The SFTP port on 127.0.0.1 (panics unless the daemon was started
+    /// with `sftp: Some(..)`).
+    pub fn sftp_port(&self) -> u16 {
+        self.sftp_port.expect("the daemon has no [sftp] table")
     }
 
     /// `http://ADDR` of the web client, without a trailing slash (panics
@@ -383,6 +413,13 @@ fn parse_listening(line: &str) -> Option<u16> {
 /// Parses `oxftpd listening on 127.0.0.1:PORT implicit-ftps`.
 fn parse_implicit(line: &str) -> Option<u16> {
     let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(" implicit-ftps")?;
+    let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
+    Some(addr.port())
+}
+
+/// Parses `oxftpd sftp listening on 127.0.0.1:PORT`.
+fn parse_sftp(line: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd sftp listening on ")?;
     let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
     Some(addr.port())
 }

@@ -9,7 +9,6 @@ mod compose;
 mod logging;
 mod notify;
 mod password;
-mod privileges;
 mod reload;
 mod serve;
 mod xferlog;
@@ -18,9 +17,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-// The config module lives in the library target (src/lib.rs) so the fuzz
-// targets can reach it; `crate::config` keeps naming it here.
-use oxftpd::config;
+// The config module (and `privileges`, which it uses to look up `run_as`)
+// live in the library target (src/lib.rs) so the fuzz targets can reach the
+// parser; `crate::config` keeps naming them here.
+use oxftpd::{config, privileges};
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Overrides};

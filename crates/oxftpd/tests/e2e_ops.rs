@@ -547,7 +547,10 @@ fn started_as_root_with_run_as_the_daemon_becomes_that_user() {
         assert_eq!(status_field(&status, "CapEff"), ["0000000000000000"], "{}", task.display());
         assert_eq!(status_field(&status, "CapPrm"), ["0000000000000000"], "{}", task.display());
     }
-    assert!(d.log().contains("switched to an unprivileged user"), "{}", d.log());
+    // The log line may follow the listener's first accept: wait for it.
+    wait_until(Duration::from_secs(15), "the switch's log line", || {
+        d.log().contains("switched to an unprivileged user")
+    });
 
     let local = d.scratch("up");
     write(local.join("u.bin"), pattern_bytes(5000, 9));
@@ -562,8 +565,9 @@ fn started_as_root_with_run_as_the_daemon_becomes_that_user() {
     // (a new file, created by the user in its log directory).
     std::fs::rename(d.xferlog(), d.dir().join("logs/xferlog.1")).unwrap();
     d.send_sighup();
-    wait_until(Duration::from_secs(15), "the reload", || d.log().contains("xferlog reopened"));
-    assert!(d.log().contains("users file reloaded"), "{}", d.log());
+    wait_until(Duration::from_secs(15), "the reload", || {
+        d.log().contains("xferlog reopened") && d.log().contains("users file reloaded")
+    });
     assert_eq!(std::fs::metadata(d.xferlog()).unwrap().uid(), user.uid.as_raw(), "the reopened xferlog's owner");
 }
 

@@ -300,8 +300,13 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
             let sftp_options = sftp_options(settings, config, &options, &logger)?;
             let sftp_logger = logger.new(slog::o!("component" => "sftp"));
             Some(
-                oxftp_sftp::SftpServer::new(Arc::clone(&stack), Arc::clone(&auth), Arc::clone(&admission), sftp_options)
-                    .with_logger(sftp_logger),
+                oxftp_sftp::SftpServer::new(
+                    Arc::clone(&stack),
+                    Arc::clone(&auth),
+                    Arc::clone(&admission),
+                    sftp_options,
+                )
+                .with_logger(sftp_logger),
             )
         }
         None => None,

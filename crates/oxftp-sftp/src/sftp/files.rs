@@ -402,7 +402,10 @@ impl WriteFile {
         }
         let (outcome, reason) = match &result {
             Ok(()) => (Outcome::Completed, None),
-            Err(e) => (Outcome::Failed, Some(e.message.clone())),
+            Err(e) => {
+                slog::info!(session.logger, "upload failed"; "path" => %path, "bytes" => bytes, "reason" => &e.message);
+                (Outcome::Failed, Some(e.message.clone()))
+            }
         };
         session
             .shared

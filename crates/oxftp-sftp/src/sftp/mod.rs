@@ -104,6 +104,9 @@ impl SftpSession {
             }
         }
         self.handles.close_all(&self.shared, &self.identity, self.peer, &self.logger).await;
+        // As sshd does when its sftp-server exits: scp and ssh take a
+        // missing exit status for a failure.
+        let _ = writer.exit_status(0).await;
         let _ = writer.eof().await;
         let _ = writer.close().await;
         slog::debug!(self.logger, "SFTP session ended");

@@ -122,7 +122,11 @@ impl Validator<'_> {
             let Some(value) = value else { continue };
             match usize::try_from(*value.get_ref()) {
                 Ok(n) if (1..=max).contains(&n) => *slot = n,
-                _ => self.error(value.span(), key, format!("expected a number from 1 to {max}, found {}", value.get_ref())),
+                _ => self.error(
+                    value.span(),
+                    key,
+                    format!("expected a number from 1 to {max}, found {}", value.get_ref()),
+                ),
             }
         }
         if let Some(idle) = self.seconds(raw.idle_timeout, "sftp.idle_timeout") {
@@ -150,9 +154,8 @@ mod tests {
 
     fn parse(dir: &tempfile::TempDir, text: &str) -> Result<Config, Vec<(Option<usize>, String, String)>> {
         let text = format!("[storage]\nroot = \".\"\n{text}");
-        Config::from_toml(&text, dir.path(), &Overrides::default()).map_err(|e| {
-            e.0.into_iter().map(|e| (e.line, e.key.unwrap_or_default(), e.message)).collect()
-        })
+        Config::from_toml(&text, dir.path(), &Overrides::default())
+            .map_err(|e| e.0.into_iter().map(|e| (e.line, e.key.unwrap_or_default(), e.message)).collect())
     }
 
     #[test]

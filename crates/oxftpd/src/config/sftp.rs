@@ -170,7 +170,7 @@ mod tests {
         // keys/ does not exist yet: the key could not be made.
         let errors = config.unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!((errors[0].0, errors[0].1.as_str()), (Some(6), "sftp.host_key"));
+        assert_eq!((errors[0].0, errors[0].1.as_str()), (Some(7), "sftp.host_key"));
         std::fs::create_dir(dir.path().join("keys")).unwrap();
         let sftp = parse(
             &dir,
@@ -204,7 +204,6 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                (Some(5), "sftp.listen"),
                 (Some(5), "sftp.listen"),
                 (Some(6), "sftp.listen"),
                 (Some(7), "sftp.host_key"),

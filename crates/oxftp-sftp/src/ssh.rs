@@ -236,7 +236,10 @@ impl russh::server::Handler for SshSession {
             login.logger.clone(),
         );
         let task = tokio::spawn(serve_channel(channel, sftp));
-        self.state.sftp_tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        let mut tasks = self.state.sftp_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // A client that opens and closes channels all day must not grow the list.
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
         Ok(())
     }
 

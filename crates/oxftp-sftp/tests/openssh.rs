@@ -76,6 +76,10 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Fixture {
+        Fixture::start_with(|_| {})
+    }
+
+    fn start_with(tweak: impl FnOnce(&mut SftpOptions)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let client_key = dir.path().join("id_ed25519");
         let status = Command::new("ssh-keygen")
@@ -97,6 +101,7 @@ impl Fixture {
         let admission = Arc::new(Admission::new(AdmissionLimits::default()));
         let mut options = SftpOptions::new(vec![host.key]);
         options.failed_login_delay = Duration::ZERO;
+        tweak(&mut options);
         let server = SftpServer::new(stack, Arc::new(accounts), admission, options);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -259,4 +264,26 @@ fn read_only_and_quota_refuse_and_leave_nothing() {
     assert!(!out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Failure"), "{}", text(&out));
     assert!(f.mem.file_contents(&p("/quo/big")).is_err(), "nothing under the final name");
+}
+
+#[test]
+fn a_client_that_does_not_log_in_in_time_is_cut() {
+    use std::io::{Read, Write};
+    let f = Fixture::start_with(|o| o.login_timeout = Duration::from_secs(1));
+    // Silent after the version exchange, and one that stalls mid-packet.
+    for first in [&b"SSH-2.0-test\r\n"[..], &b"SSH-2.0-test\r\n\x00\x00\x01"[..]] {
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", f.port)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        socket.write_all(first).unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match socket.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => assert!(started.elapsed() < Duration::from_secs(8), "still open after 8 s"),
+            }
+        }
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(800) && waited < Duration::from_secs(8), "cut after {waited:?}");
+    }
 }

@@ -45,15 +45,15 @@ impl SftpSession {
             Ok(path) => path,
             Err(reply) => return reply,
         };
+        if self.handles.is_full() {
+            return status(id, StatusCode::Failure, "Too many open handles");
+        }
         let lister = match self.storage.list(&path).await {
             Ok(lister) => lister,
             Err(e) => return failed(id, &e),
         };
         let dir = DirHandle { path, lister: Some(lister), pending: VecDeque::new() };
-        match self.handles.insert(Handle::Dir(dir)) {
-            Ok(handle) => Packet::Handle(russh_sftp::protocol::Handle { id, handle }),
-            Err(_) => status(id, StatusCode::Failure, "Too many open handles"),
-        }
+        Packet::Handle(russh_sftp::protocol::Handle { id, handle: self.handles.insert(Handle::Dir(dir)) })
     }
 
     /// `SSH_FXP_READDIR` `string handle` → `SSH_FXP_NAME` with the next

@@ -85,6 +85,9 @@ impl SftpSession {
             Ok(path) => path,
             Err(reply) => return reply,
         };
+        if self.handles.is_full() {
+            return status(id, StatusCode::Failure, "Too many open handles");
+        }
         let flags = request.pflags;
         let handle = if flags.contains(OpenFlags::WRITE) || flags.contains(OpenFlags::APPEND) {
             if flags.contains(OpenFlags::READ) {
@@ -118,15 +121,7 @@ impl SftpSession {
             };
             Handle::Read(ReadFile { path, source, started: Instant::now(), bytes: 0, reached_end: false })
         };
-        match self.handles.insert(handle) {
-            Ok(name) => Packet::Handle(HandleReply { id, handle: name }),
-            Err(handle) => {
-                if let Handle::Write(upload) = handle {
-                    upload.discard().await;
-                }
-                status(id, StatusCode::Failure, "Too many open handles")
-            }
-        }
+        Packet::Handle(HandleReply { id, handle: self.handles.insert(handle) })
     }
 
     /// `SSH_FXP_READ` `string handle, uint64 offset, uint32 len` →
@@ -199,9 +194,11 @@ impl SftpSession {
         let path = match self.handles.get_mut(handle) {
             Some(Handle::Read(download)) => download.path.clone(),
             Some(Handle::Write(upload)) => {
-                let mut attrs = FileAttributes::default();
-                attrs.size = Some(upload.bytes_at());
-                attrs.permissions = Some(0o100644);
+                let attrs = FileAttributes {
+                    size: Some(upload.bytes_at()),
+                    permissions: Some(0o100644),
+                    ..FileAttributes::default()
+                };
                 return Packet::Attrs(Attrs { id, attrs });
             }
             Some(Handle::Dir(dir)) => dir.path().clone(),

@@ -31,12 +31,14 @@ impl Handles {
         Handles { open: HashMap::new(), next: 0, max: max.max(1) }
     }
 
-    /// Keeps `handle` under a new name, or gives it back when the session
-    /// has its most handles open.
-    pub(crate) fn insert(&mut self, handle: Handle) -> Result<String, Handle> {
-        if self.open.len() >= self.max {
-            return Err(handle);
-        }
+    /// Whether the session has its most handles open (checked before a
+    /// file or directory is opened, so nothing is opened in vain).
+    pub(crate) fn is_full(&self) -> bool {
+        self.open.len() >= self.max
+    }
+
+    /// Keeps `handle` under a new name (the caller checked [`is_full`](Self::is_full)).
+    pub(crate) fn insert(&mut self, handle: Handle) -> String {
         // Skip names still in use (after 2^32 handles the counter wraps).
         while self.open.contains_key(&self.next) {
             self.next = self.next.wrapping_add(1);
@@ -44,7 +46,7 @@ impl Handles {
         let name = self.next;
         self.next = self.next.wrapping_add(1);
         self.open.insert(name, handle);
-        Ok(name.to_string())
+        name.to_string()
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Handle> {
@@ -84,15 +86,16 @@ mod tests {
     #[test]
     fn names_are_unique_and_bounded() {
         let mut handles = Handles::new(2);
-        let a = handles.insert(Handle::Dir(DirHandle::empty())).ok().unwrap();
-        let b = handles.insert(Handle::Dir(DirHandle::empty())).ok().unwrap();
+        let a = handles.insert(Handle::Dir(DirHandle::empty()));
+        assert!(!handles.is_full());
+        let b = handles.insert(Handle::Dir(DirHandle::empty()));
         assert_ne!(a, b);
-        assert!(handles.insert(Handle::Dir(DirHandle::empty())).is_err());
+        assert!(handles.is_full());
         assert!(handles.remove(&a).is_some());
         assert!(handles.remove(&a).is_none());
         assert!(handles.get_mut("x1").is_none());
         assert!(handles.get_mut("").is_none());
         assert!(handles.get_mut("99999999999").is_none());
-        assert!(handles.insert(Handle::Dir(DirHandle::empty())).is_ok());
+        assert!(!handles.is_full());
     }
 }

@@ -13,6 +13,10 @@
 //! When the session ends for any reason, uploads still open are aborted:
 //! nothing half-written appears under its final name.
 
+// A refusal is the reply packet itself, made once per request and sent at
+// once: boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 mod attrs;
 mod dirs;
 mod extended;

@@ -34,6 +34,10 @@ impl ServerContext {
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
+        if let Some(metrics) = &options.metrics {
+            let door = Arc::downgrade(&admission);
+            metrics.add_bans_source(Box::new(move || door.upgrade().map(|door| door.bans_active() as i64)));
+        }
         ServerContext { stack, options, auth, admission, logger, shutdown }
     }
 }

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use crate::admission::{Admission, Refusal};
 use crate::auth::Authenticator;
 use crate::context::ServerContext;
+use crate::metrics::{ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls};
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::Options;
 use crate::policy::Stack;
@@ -125,9 +126,14 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let stack = match &self.stack {
             Some(stack) => Arc::clone(stack),
-            None => Arc::new(
-                Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
-            ),
+            None => {
+                let stack =
+                    Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate);
+                Arc::new(match &self.options.metrics {
+                    Some(metrics) => stack.with_metrics(metrics),
+                    None => stack,
+                })
+            }
         };
         let admission = match &self.admission {
             Some(admission) => Arc::clone(admission),
@@ -142,12 +148,16 @@ impl Server {
             stop_rx,
         ));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         let mut acceptors = JoinSet::new();
         for listener in listeners {
             let tx = conn_tx.clone();
             let logger = self.logger.clone();
-            acceptors.spawn(accept_loop(listener, tx, logger));
+            let metrics = self.options.metrics.as_ref().map(|metrics| {
+                let address = listener.tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                (metrics.clone(), metrics.listener(&address))
+            });
+            acceptors.spawn(accept_loop(listener, tx, logger, metrics));
         }
         drop(conn_tx);
         tokio::pin!(shutdown);
@@ -155,7 +165,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, implicit)) => { sessions.spawn(start_session(shared.clone(), stream, implicit)); }
+                    Some(accepted) => { sessions.spawn(start_session(shared.clone(), accepted)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -194,24 +204,69 @@ impl Listener {
     }
 }
 
-async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
+/// A connection a listener accepted, and how it starts.
+struct Accepted {
+    stream: TcpStream,
+    implicit_tls: bool,
+    /// Counts it as an open session (metrics on).
+    gauge: Option<SessionGauge>,
+}
+
+/// Least time between two "accept failed" log lines.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Accepts connections on `listener` and hands them to the server loop.
+/// A failed accept (EMFILE and friends) is counted each time but logged at
+/// most once per [`ACCEPT_LOG_EVERY`], with how many failed since the last
+/// line, and once more when an accept succeeds after a logged failure: a
+/// server out of descriptors fails thousands of times a minute, and one
+/// hovering at its limit flips between failing and working.
+async fn accept_loop(
+    listener: Listener,
+    tx: tokio::sync::mpsc::Sender<Accepted>,
+    logger: Logger,
+    metrics: Option<(Metrics, ListenerMetrics)>,
+) {
+    let tls = if listener.implicit_tls { SessionTls::Implicit } else { SessionTls::None };
+    // Failures since the last log line, when the last failure line was logged,
+    // and whether a success should be logged.
+    let mut unlogged: u64 = 0;
+    let mut last_line: Option<std::time::Instant> = None;
+    let mut failing = false;
     loop {
         match listener.tcp.accept().await {
             Ok((stream, _)) => {
-                if tx.send((stream, listener.implicit_tls)).await.is_err() {
+                if failing {
+                    slog::info!(logger, "accepting connections again"; "failed_accepts" => unlogged);
+                    failing = false;
+                    unlogged = 0;
+                }
+                let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
+                if tx.send(Accepted { stream, implicit_tls: listener.implicit_tls, gauge }).await.is_err() {
                     return;
                 }
             }
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                slog::warn!(logger, "accept failed"; "error" => %e);
+                unlogged += 1;
+                if last_line.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+                    slog::warn!(logger, "accept failed; further failures are counted and logged at most every 10 s";
+                        "error" => %e, "failed_accepts" => unlogged);
+                    last_line = Some(std::time::Instant::now());
+                    failing = true;
+                    unlogged = 0;
+                }
+                if let Some((metrics, _)) = &metrics {
+                    metrics.accept_error();
+                }
+                // Back off briefly instead of spinning.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
+async fn start_session(shared: Arc<ServerContext>, accepted: Accepted) {
+    let Accepted { mut stream, implicit_tls, gauge } = accepted;
     let _ = stream.set_nodelay(true);
     let ip = match stream.peer_addr() {
         Ok(addr) => addr.ip().to_canonical(),
@@ -220,9 +275,20 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
     let ip_slot = match shared.admission.admit(ip) {
         Ok(pass) => pass,
         Err(refusal) => {
+            let metrics = shared.options.metrics.as_ref();
             match refusal {
-                Refusal::AddressNotAllowed => slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip),
-                Refusal::Banned => slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip),
+                Refusal::AddressNotAllowed => {
+                    slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::IpRefused));
+                    }
+                }
+                Refusal::Banned => {
+                    slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::Banned));
+                    }
+                }
                 Refusal::TooManySessions | Refusal::TooManyFromAddress => {}
             }
             if !implicit_tls {
@@ -234,7 +300,7 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
             return;
         }
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
+    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, gauge) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

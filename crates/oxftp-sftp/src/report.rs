@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use oxftp_core::auth::{AccessClass, Identity};
 use oxftp_core::events::{Event, EventKind, Protocol, TransferEvent, TransferKind};
-use oxftp_core::metrics::{LoginRefusal, Metrics, SessionGauge};
+use oxftp_core::metrics::{
+    ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls, TransferKind as MetricKind, TransferOutcome,
+};
 use oxftp_proto::path::VPath;
 use slog::Logger;
 
@@ -21,24 +23,8 @@ pub(crate) struct Reporter {
     logger: Logger,
 }
 
-/// How a transfer ended, for the metrics' `outcome` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Completed,
-    /// The client closed the handle after an error, or went away.
-    Aborted,
-    Failed,
-}
-
-impl Outcome {
-    fn name(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Aborted => "aborted",
-            Outcome::Failed => "failed",
-        }
-    }
-}
+/// How a transfer ended (the metrics' `outcome` label).
+pub(crate) type Outcome = TransferOutcome;
 
 /// One finished file transfer, as the session saw it.
 pub(crate) struct Transfer<'a> {
@@ -62,9 +48,14 @@ impl Reporter {
         self.options.metrics.as_ref()
     }
 
+    /// The session series of the listener at `address` (`tls="ssh"`).
+    pub(crate) fn listener(&self, address: &str) -> Option<ListenerMetrics> {
+        self.metrics().map(|m| m.listener(address))
+    }
+
     /// A connection was accepted on `listener`; counted open until the guard drops.
-    pub(crate) fn session_opened(&self, listener: &str) -> Option<SessionGauge> {
-        self.metrics().map(|m| m.session_opened(listener, "ssh"))
+    pub(crate) fn session_opened(listener: Option<&ListenerMetrics>) -> Option<SessionGauge> {
+        listener.map(|l| l.session_opened(SessionTls::Ssh))
     }
 
     /// A login succeeded.
@@ -109,9 +100,10 @@ impl Reporter {
 
     /// A transfer ended: metrics, the transfer listeners, an event.
     pub(crate) async fn transfer(&self, t: Transfer<'_>) {
-        let kind = if t.upload { "upload" } else { "download" };
+        let kind = if t.upload { MetricKind::Upload } else { MetricKind::Download };
         if let Some(m) = self.metrics() {
-            m.transfer(&t.identity.user, kind, t.outcome.name(), t.bytes, t.elapsed);
+            let user = m.user(&t.identity.user);
+            m.transfer(kind, t.outcome, t.bytes, t.elapsed, user.as_ref());
         }
         let completed = t.outcome == Outcome::Completed;
         let (transfer_kind, command) =

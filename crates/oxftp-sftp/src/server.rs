@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use oxftp_core::admission::Admission;
 use oxftp_core::auth::{Authenticator, Identity};
+use oxftp_core::metrics::ListenerMetrics;
 use oxftp_core::policy::Stack;
 use russh::MethodKind;
 use slog::{Logger, o};
@@ -87,6 +88,12 @@ impl SftpServer {
         self
     }
 
+    /// Also record events (logins, transfers, deletes...) in `sink`.
+    pub fn with_event_sink(mut self, sink: Arc<dyn oxftp_core::events::EventSink>) -> SftpServer {
+        self.options.event_sinks.push(sink);
+        self
+    }
+
     /// The options in force.
     pub fn options(&self) -> &SftpOptions {
         &self.options
@@ -113,10 +120,12 @@ impl SftpServer {
             report: Reporter::new(Arc::new(self.options.clone()), self.logger.clone()),
         });
         let cut_all = CancellationToken::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, String)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, Option<ListenerMetrics>)>(64);
         let mut acceptors = JoinSet::new();
         for listener in listeners {
-            acceptors.spawn(accept_loop(listener, conn_tx.clone(), self.logger.clone()));
+            let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let metrics = shared.report.listener(&address);
+            acceptors.spawn(accept_loop(listener, metrics, conn_tx.clone(), self.logger.clone()));
         }
         drop(conn_tx);
         let mut connections = JoinSet::new();
@@ -170,12 +179,16 @@ impl SftpServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tx: tokio::sync::mpsc::Sender<(TcpStream, String)>, logger: Logger) {
-    let name = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+async fn accept_loop(
+    listener: TcpListener,
+    metrics: Option<ListenerMetrics>,
+    tx: tokio::sync::mpsc::Sender<(TcpStream, Option<ListenerMetrics>)>,
+    logger: Logger,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                if tx.send((stream, name.clone())).await.is_err() {
+                if tx.send((stream, metrics.clone())).await.is_err() {
                     return;
                 }
             }
@@ -193,7 +206,7 @@ async fn connection(
     shared: Arc<Shared>,
     config: Arc<russh::server::Config>,
     mut stream: TcpStream,
-    listener: String,
+    listener: Option<ListenerMetrics>,
     cut: CancellationToken,
 ) {
     let Ok(peer) = stream.peer_addr() else { return };
@@ -211,7 +224,7 @@ async fn connection(
         }
     };
     let _ = stream.set_nodelay(true);
-    let _gauge = shared.report.session_opened(&listener);
+    let _gauge = Reporter::session_opened(listener.as_ref());
     let state = Arc::new(ConnectionState::default());
     let handler = SshSession::new(Arc::clone(&shared), peer, logger.clone(), cut.clone(), Arc::clone(&state));
     let deadline = tokio::time::sleep(shared.options.login_timeout);

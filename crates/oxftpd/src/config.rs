@@ -22,6 +22,7 @@ use toml::Spanned;
 
 mod access;
 mod backends;
+mod ops;
 mod sftp;
 mod tls;
 mod web;
@@ -37,6 +38,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
+pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
 pub use sftp::SftpSettings;
 pub use tls::TlsSettings;
 pub use web::WebSettings;
@@ -93,6 +95,10 @@ pub struct Config {
     pub sftp: Option<SftpSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
+    /// `[admin]`: metrics and probes over HTTP, when the table is present.
+    pub admin: Option<AdminSettings>,
+    /// `[hooks]` and `[[hook]]`: event hooks, when there is any hook.
+    pub hooks: Option<HooksSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -263,6 +269,8 @@ impl Config {
             web: None,
             sftp: None,
             xferlog: None,
+            admin: None,
+            hooks: None,
         })
     }
 
@@ -411,6 +419,9 @@ struct RawConfig {
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
     sftp: Option<Spanned<sftp::RawSftp>>,
+    admin: Option<ops::RawAdmin>,
+    hooks: Option<Spanned<ops::RawHooks>>,
+    hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -562,7 +573,11 @@ impl Validator<'_> {
             let cx = sftp::SftpContext { table: table.span(), base, server: &server, tls: tls.as_ref() };
             self.sftp(table.into_inner(), cx)
         });
+        let admin = raw.admin.map(|table| self.admin(table));
+        let hooks = self.hooks(raw.hooks, raw.hook, base);
         Some(Config {
+            admin,
+            hooks,
             server,
             passive,
             active,
@@ -1328,6 +1343,30 @@ level = "debug"
             "shares_file",
             "share_max_days",
             "preview_listen",
+            "per_user_metrics",
+            "spool_dir",
+            "name",
+            "events",
+            "users",
+            "path",
+            "url",
+            "secret",
+            "ca_file",
+            "command",
+            "timeout",
+            "concurrency",
+            "max_attempts",
+            "retry_delay_ms",
+            "retry_max_delay",
+            "max_spooled",
+            "on_full",
+            "fsync",
+            "host_key",
+            "rsa_host_key",
+            "max_auth_attempts",
+            "max_channels",
+            "max_handles",
+            "authorized_keys",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -16,6 +16,7 @@
 //! Handlers answer through [`Conn::reply`], which hands back a [`Replied`]:
 //! a handler returns [`Answered`], so it cannot end without a reply.
 
+mod events;
 mod io;
 mod login;
 mod running;
@@ -34,6 +35,7 @@ use crate::admission::ConnectionPass;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
 use crate::data::DataSetup;
+use crate::metrics::{Metrics, SessionGauge, SessionTls};
 use crate::storage::StorageError;
 use crate::stream::Side;
 use crate::tls::SessionAcceptors;
@@ -118,6 +120,10 @@ pub(crate) struct Conn {
     pub connected: Instant,
     /// This connection's place in the per-address count.
     pub ip_slot: Option<ConnectionPass>,
+    /// Counts this connection as an open session (metrics on).
+    pub session_gauge: Option<SessionGauge>,
+    /// The code of the last reply sent (for the command metrics).
+    pub last_reply: u16,
 }
 
 impl Conn {
@@ -144,6 +150,8 @@ impl Conn {
             client_name: None,
             connected: Instant::now(),
             ip_slot: None,
+            session_gauge: None,
+            last_reply: 0,
             ctx,
         })
     }
@@ -155,6 +163,7 @@ impl Conn {
 
     /// Send a reply; a failed write means the client is gone, which the read side notices.
     pub(crate) async fn send(&mut self, reply: &Reply) -> Replied {
+        self.last_reply = reply.code;
         let _ = self.writer.send(reply).await;
         Replied(())
     }
@@ -172,6 +181,18 @@ impl Conn {
     /// 530 for a command that needs a login.
     pub(crate) async fn not_logged_in(&mut self) -> Replied {
         self.reply(530, "Please login with USER and PASS.").await
+    }
+
+    /// The server's metrics, if it has any.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.ctx.options.metrics.as_ref()
+    }
+
+    /// The control connection's TLS state changed: move the session's gauge.
+    pub(crate) fn session_tls(&mut self, tls: SessionTls) {
+        if let Some(gauge) = &mut self.session_gauge {
+            gauge.set_tls(tls);
+        }
     }
 
     /// Whether the control connection is protected by TLS now.

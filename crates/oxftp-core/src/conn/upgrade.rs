@@ -6,6 +6,7 @@ use std::io;
 use tokio::io::AsyncReadExt;
 
 use super::Conn;
+use crate::metrics::TlsChannel;
 use crate::stream::Side;
 use crate::tls::common_name;
 
@@ -19,9 +20,11 @@ impl Conn {
         };
         let tcp = read.reunite(write).map_err(io::Error::other)?;
         let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
-        let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+        if let Some(metrics) = self.metrics() {
+            metrics.tls_handshake(TlsChannel::Control, matches!(handshake, Ok(Ok(_))));
+        }
+        let tls = handshake.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         let (_, conn) = tls.get_ref();
         self.client_cert_cn = conn.peer_certificates().and_then(|certs| certs.first()).and_then(common_name);
         if let Some(cn) = &self.client_cert_cn {

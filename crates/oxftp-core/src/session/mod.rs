@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use crate::cmd;
 use crate::conn::{Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
+use crate::metrics::SessionGauge;
 
 /// One control connection: the connection, its login and transfer state,
 /// and the transfer running now, if any.
@@ -32,9 +33,11 @@ impl Session {
         stream: TcpStream,
         implicit_tls: bool,
         ip_slot: crate::admission::ConnectionPass,
+        gauge: Option<SessionGauge>,
     ) -> std::io::Result<Session> {
         let mut conn = Conn::new(ctx, stream, implicit_tls)?;
         conn.ip_slot = Some(ip_slot);
+        conn.session_gauge = gauge;
         Ok(Session { conn, state: State::default(), running: None })
     }
 
@@ -103,11 +106,24 @@ impl Session {
                 break;
             }
         }
-        if let Some(running) = self.running.take() {
-            running.task.abort();
-        }
-        self.conn.close().await;
+        self.end().await;
         slog::debug!(self.conn.logger, "disconnected");
+    }
+
+    /// The session is over (QUIT, a closed connection, a timeout, shutdown):
+    /// a transfer that finished gets its reply (and its event), one still
+    /// running is aborted, a logged-in user logs out, and the connection closes.
+    async fn end(&mut self) {
+        if let Some(running) = self.running.take() {
+            let identity = self.state.login.identity();
+            let _ = if running.task.is_finished() {
+                running.finish(&mut self.conn, identity, None).await
+            } else {
+                running.abort(&mut self.conn, identity).await
+            };
+        }
+        cmd::login::logout(&mut self.conn, &mut self.state).await;
+        self.conn.close().await;
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
@@ -115,25 +131,46 @@ impl Session {
             Ok(command) => command,
             Err(e) => {
                 let _ = self.conn.send(&e.reply()).await;
+                self.count_command(None);
                 return Flow::Continue;
             }
         };
+        let verb = command.verb();
         if self.running.is_some() {
             match command {
-                Command::Abor => return self.abor().await,
+                Command::Abor => {
+                    let flow = self.abor().await;
+                    self.count_command(Some(verb));
+                    return flow;
+                }
                 Command::Stat { path: None } => {
                     let _ = cmd::stat::status(&mut self.conn, &self.state, self.running.as_ref()).await;
+                    self.count_command(Some(verb));
                     return Flow::Continue;
                 }
                 Command::Noop => {
                     let _ = cmd::info::noop(&mut self.conn).await;
+                    self.count_command(Some(verb));
                     return Flow::Continue;
                 }
                 // Everything else waits for the transfer, in order.
                 _ => self.finish_transfer(None).await,
             }
         }
-        self.dispatch(command).await
+        let flow = self.dispatch(command).await;
+        // A transfer it started is counted with its final reply, when it ends.
+        if self.running.is_none() {
+            self.count_command(Some(verb));
+        }
+        flow
+    }
+
+    /// Counts the command just answered (`None`: a line that did not parse)
+    /// with the reply it got.
+    fn count_command(&self, verb: Option<oxftp_proto::command::Verb>) {
+        if let Some(metrics) = self.conn.metrics() {
+            metrics.command(verb, self.conn.last_reply);
+        }
     }
 
     /// Send the running transfer's final reply (waiting for it unless its

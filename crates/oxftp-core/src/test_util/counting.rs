@@ -185,4 +185,12 @@ impl StorageFactory for CountingFactory {
         let inner = self.inner.storage_for(identity).await?;
         Ok(Arc::new(Counting { inner, counts: Arc::clone(&self.counts) }))
     }
+
+    fn backend_name(&self) -> &str {
+        self.inner.backend_name()
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.inner.check().await
+    }
 }

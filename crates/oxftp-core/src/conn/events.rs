@@ -39,7 +39,8 @@ impl Conn {
         if !refused {
             return Ok(());
         }
-        slog::warn!(self.logger, "operation refused: an event sink is full"; "event" => kind.name());
+        // The sink logs its own refusals (rate-limited where it matters); this is detail.
+        slog::debug!(self.logger, "operation refused: an event sink is full"; "event" => kind.name());
         Err(self
             .reply(
                 code,

@@ -95,8 +95,10 @@ impl FileAuthenticator {
 fn account(entry: UserEntry) -> Account {
     let mut identity = Identity::new(entry.name, entry.class);
     identity.home = entry.home;
+    identity.root = entry.root;
     identity.read_only = entry.read_only;
     identity.require_tls = entry.require_tls;
+    identity.tls_session_reuse = entry.tls_session_reuse;
     identity.permissions = entry.permissions;
     identity.limits = entry.limits;
     identity.allowed_ips = entry.allowed_ips;

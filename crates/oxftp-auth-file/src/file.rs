@@ -5,10 +5,16 @@
 //! name = "alice"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! class = "user"        # "user" (default) or "guest"
-//! home = "/alice"       # virtual path under the storage root; default "/"
+//! home = "/alice"       # where the session starts, under the storage root;
+//!                       # default: root. A guest is confined to it.
+//! root = "/"            # users only: what the session reaches (default "/",
+//!                       # the whole served tree); home must be below it
 //! read_only = false
 //! require_tls = false   # true: the account logs in only over TLS, and
 //!                       # its data connections must be protected too
+//! tls_session_reuse = "off"   # this account's data connections need not
+//!                       # resume a TLS session ("off", "connection",
+//!                       # "account"; default: the server's setting)
 //! permissions = ["list", "read"]   # default: all of them
 //! quota_bytes = 1073741824         # limits, all optional
 //! quota_files = 10000
@@ -35,6 +41,7 @@ use std::ops::Range;
 
 use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
 use oxftp_core::auth::{AccessClass, PublicKey};
+use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
@@ -65,9 +72,13 @@ struct RawUser {
     #[serde(default)]
     home: Option<Spanned<String>>,
     #[serde(default)]
+    root: Option<Spanned<String>>,
+    #[serde(default)]
     read_only: bool,
     #[serde(default)]
     require_tls: bool,
+    #[serde(default)]
+    tls_session_reuse: Option<Spanned<String>>,
     #[serde(default)]
     permissions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
@@ -131,10 +142,14 @@ pub(crate) struct UserEntry {
     pub hash: Option<String>,
     pub class: AccessClass,
     pub home: VPath,
+    /// What a user reaches (a guest's root is its home).
+    pub root: VPath,
     pub read_only: bool,
     /// The account's password must never cross in clear: login only over a
     /// TLS control connection, transfers only with PROT P.
     pub require_tls: bool,
+    /// The account's own `require_session_reuse`, if any.
+    pub tls_session_reuse: Option<SessionReuse>,
     /// What the account may do, per directory.
     pub permissions: Permissions,
     /// Quotas, rates and the session limit.
@@ -242,15 +257,56 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             },
         };
 
+        let root = match user.root {
+            None => None,
+            Some(root) if class == AccessClass::Guest => {
+                return Err(at(
+                    root.span(),
+                    "user.root",
+                    "a guest's root is its home: set home only (or make the account class = \"user\")".into(),
+                ));
+            }
+            Some(root) => Some((
+                VPath::parse(root.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        root.span(),
+                        "user.root",
+                        format!("expected a virtual path like \"/projects\" ({e}), found {:?}", root.get_ref()),
+                    )
+                })?,
+                root.span(),
+            )),
+        };
         let home = match user.home {
-            None => VPath::root(),
-            Some(home) => VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+            None => root.as_ref().map_or_else(VPath::root, |(root, _)| root.clone()),
+            Some(home) => {
+                let span = home.span();
+                let home = VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        span.clone(),
+                        "user.home",
+                        format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                    )
+                })?;
+                if let Some((root, _)) = &root
+                    && !home.starts_with(root)
+                {
+                    return Err(at(span, "user.home", format!("home {home} is not below root {root}")));
+                }
+                home
+            }
+        };
+        let root = root.map_or_else(VPath::root, |(root, _)| root);
+
+        let tls_session_reuse = match user.tls_session_reuse {
+            None => None,
+            Some(mode) => Some(SessionReuse::from_name(mode.get_ref()).ok_or_else(|| {
                 at(
-                    home.span(),
-                    "user.home",
-                    format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                    mode.span(),
+                    "user.tls_session_reuse",
+                    format!("expected \"off\", \"connection\" or \"account\", found {:?}", mode.get_ref()),
                 )
-            })?,
+            })?),
         };
 
         let default = match &user.permissions {
@@ -306,8 +362,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             hash,
             class,
             home,
+            root,
             read_only: user.read_only,
             require_tls: user.require_tls,
+            tls_session_reuse,
             permissions: Permissions { default, rules },
             limits,
             allowed_ips: IpRules { allow, deny: Vec::new() },
@@ -381,6 +439,11 @@ mod tests {
         assert!(users[1].require_tls);
         let e = error(&user("require_tls = 1\n"));
         assert_eq!((e.line(), e.key()), (Some(4), Some("user.require_tls")));
+        assert_eq!(users[0].tls_session_reuse, None);
+        let off = parse(&user("tls_session_reuse = \"off\"\n")).unwrap();
+        assert_eq!(off[0].tls_session_reuse, Some(SessionReuse::Off));
+        let e = error(&user("tls_session_reuse = \"never\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.tls_session_reuse")));
     }
 
     #[test]
@@ -507,6 +570,21 @@ mod tests {
         assert_eq!(e.line(), Some(6));
         assert_eq!(e.key(), Some("user.name"));
         assert!(e.message().contains("first defined on line 2"), "{e}");
+    }
+
+    #[test]
+    fn root_is_for_users_and_holds_the_home() {
+        let users = parse(&user("home = \"/p/alice\"\nroot = \"/p\"\n")).unwrap();
+        assert_eq!((users[0].home.as_bytes(), users[0].root.as_bytes()), (&b"/p/alice"[..], &b"/p"[..]));
+        let users = parse(&user("root = \"/p\"\n")).unwrap();
+        assert_eq!(users[0].home.as_bytes(), b"/p", "home defaults to the root");
+        let users = parse(&user("home = \"/alice\"\n")).unwrap();
+        assert!(users[0].root.is_root(), "a user reaches the whole tree by default");
+        let e = error(&user("home = \"/elsewhere\"\nroot = \"/p\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.home")));
+        assert!(e.message().contains("not below root"), "{e}");
+        let e = error(&user("class = \"guest\"\nhome = \"/g\"\nroot = \"/\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(6), Some("user.root")));
     }
 
     #[test]

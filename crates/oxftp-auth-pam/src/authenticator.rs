@@ -40,6 +40,8 @@ enum Home {
 pub struct PamAuthenticator {
     config: PamConfig,
     home: Home,
+    /// What a `user`-class session reaches.
+    root: VPath,
     logins: BlockingChecks,
     lib: &'static LibPam,
 }
@@ -55,7 +57,9 @@ impl PamAuthenticator {
         })?;
         check_service(&config.service)?;
         let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
-        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
+        let root = VPath::parse(config.root.as_bytes())
+            .map_err(|e| PamSetupError::InvalidHome { home: config.root.clone(), reason: format!("root: {e}") })?;
+        Ok(PamAuthenticator { config, home, root, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
     }
 
     /// Checks again that the service file exists (for a daemon's reload or
@@ -131,7 +135,7 @@ impl Authenticator for PamAuthenticator {
             })
             .await??;
 
-        Ok(self.identity(&credentials.user, home))
+        self.identity(&credentials.user, home)
     }
 
     /// SFTP public-key login: `key` must be in the account's
@@ -159,16 +163,22 @@ impl Authenticator for PamAuthenticator {
                 home_of(&home, &user_owned)
             })
             .await??;
-        Ok(self.identity(user, home))
+        self.identity(user, home)
     }
 }
 
 impl PamAuthenticator {
-    fn identity(&self, user: &str, home: VPath) -> Identity {
+    /// The identity of a login as `user` with `home`: a user must have its
+    /// home below the configured root (a guest's root is its home).
+    fn identity(&self, user: &str, home: VPath) -> Result<Identity, AuthError> {
         let mut identity = Identity::new(user, self.config.class.into());
+        if identity.class == oxftp_core::auth::AccessClass::User && !home.starts_with(&self.root) {
+            return Err(AuthError::NotAllowed(format!("home {home} of {user:?} is not below root {}", self.root)));
+        }
         identity.home = home;
+        identity.root = self.root.clone();
         identity.read_only = self.config.read_only;
-        identity
+        Ok(identity)
     }
 }
 

@@ -33,6 +33,8 @@ impl From<PamClass> for AccessClass {
 /// home_from_passwd = true     # home = the account's passwd home directory
 /// # home = "/srv/ftp/%u"      # otherwise: a fixed home; %u is the user name
 /// class = "guest"             # "guest" (default) or "user"
+/// root = "/"                  # for class "user": what it reaches (its home
+///                             # must be below); a guest's root is its home
 /// read_only = false
 /// authorized_keys = "/etc/oxftpd/keys/%u"   # SFTP public keys per account
 /// ```
@@ -55,6 +57,11 @@ pub struct PamConfig {
     /// Access class of every PAM account.
     #[serde(default)]
     pub class: PamClass,
+    /// For class `user`: the directory of the served tree the session
+    /// reaches (default `/`, all of it); it starts in its home, which must
+    /// be below. A guest's root is its home.
+    #[serde(default = "default_home")]
+    pub root: String,
     /// No writes for any PAM account.
     #[serde(default)]
     pub read_only: bool,
@@ -80,6 +87,7 @@ impl PamConfig {
             home_from_passwd: false,
             home: default_home(),
             class: PamClass::default(),
+            root: default_home(),
             read_only: false,
             authorized_keys: None,
         }
@@ -101,6 +109,7 @@ mod tests {
     fn toml_table_with_every_key() {
         let c: PamConfig = toml::from_str(
             "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n\
+             root = \"/srv\"\n\
              authorized_keys = \"/keys/%u\"\n",
         )
         .unwrap();
@@ -111,6 +120,7 @@ mod tests {
                 home_from_passwd: true,
                 home: "/srv/%u".into(),
                 class: PamClass::User,
+                root: "/srv".into(),
                 read_only: true,
                 authorized_keys: Some("/keys/%u".into()),
             }

@@ -66,6 +66,11 @@ pub struct Options {
     /// left out, since files belong to the user the server runs as (root,
     /// often) and a client could otherwise make a setuid program of its own.
     pub chmod_special_bits: bool,
+    /// HASH: how many bytes one session may hash in all (each HASH reads a
+    /// whole file); 0 turns HASH off. Default 16 GiB.
+    pub hash_bytes_per_session: u64,
+    /// Let anonymous sessions use HASH (off: a public server is not an open CPU).
+    pub hash_anonymous: bool,
 }
 
 impl Options {
@@ -107,6 +112,8 @@ impl Default for Options {
             metrics: None,
             event_sinks: Vec::new(),
             chmod_special_bits: false,
+            hash_bytes_per_session: 16 << 30,
+            hash_anonymous: false,
         }
     }
 }

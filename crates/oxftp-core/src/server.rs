@@ -24,6 +24,7 @@ pub use crate::options::Options;
 use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
+use crate::tls::SessionReuse;
 
 /// An FTP server: storage and authentication plus options. Cheap to clone.
 #[derive(Clone)]
@@ -190,17 +191,27 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+    /// The TLS session reuse this listener's data connections are held to,
+    /// when not the server's `require_session_reuse` (an account's own
+    /// setting still wins).
+    pub session_reuse: Option<SessionReuse>,
 }
 
 impl Listener {
     /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
     pub fn new(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: false }
+        Listener { tcp, implicit_tls: false, session_reuse: None }
     }
 
     /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
     pub fn implicit_tls(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: true }
+        Listener { tcp, implicit_tls: true, session_reuse: None }
+    }
+
+    /// Hold this listener's data connections to `mode` (see [`SessionReuse`]).
+    pub fn with_session_reuse(mut self, mode: SessionReuse) -> Listener {
+        self.session_reuse = Some(mode);
+        self
     }
 }
 
@@ -208,6 +219,8 @@ impl Listener {
 struct Accepted {
     stream: TcpStream,
     implicit_tls: bool,
+    /// The listener's own session-reuse mode, if it has one.
+    session_reuse: Option<SessionReuse>,
     /// Counts it as an open session (metrics on).
     gauge: Option<SessionGauge>,
 }
@@ -242,7 +255,13 @@ async fn accept_loop(
                     unlogged = 0;
                 }
                 let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
-                if tx.send(Accepted { stream, implicit_tls: listener.implicit_tls, gauge }).await.is_err() {
+                let accepted = Accepted {
+                    stream,
+                    implicit_tls: listener.implicit_tls,
+                    session_reuse: listener.session_reuse,
+                    gauge,
+                };
+                if tx.send(accepted).await.is_err() {
                     return;
                 }
             }
@@ -266,7 +285,7 @@ async fn accept_loop(
 }
 
 async fn start_session(shared: Arc<ServerContext>, accepted: Accepted) {
-    let Accepted { mut stream, implicit_tls, gauge } = accepted;
+    let Accepted { mut stream, implicit_tls, session_reuse, gauge } = accepted;
     let _ = stream.set_nodelay(true);
     let ip = match stream.peer_addr() {
         Ok(addr) => addr.ip().to_canonical(),
@@ -300,7 +319,7 @@ async fn start_session(shared: Arc<ServerContext>, accepted: Accepted) {
             return;
         }
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, gauge) {
+    match Session::new(shared.clone(), stream, implicit_tls, session_reuse, ip_slot, gauge) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

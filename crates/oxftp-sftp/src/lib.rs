@@ -19,8 +19,10 @@
 //! channels, nothing else: no shell, no exec, no forwarding).
 //!
 //! What a client sees:
-//! - `/` is the account's home (its root in the stack's storage); `..`,
-//!   absolute paths and symlinks never leave it.
+//! - `/` is the session's root as the stack gives it (a guest's home; what
+//!   a user may reach), and relative paths start at the account's home, as
+//!   an FTP session starts there; `..`, absolute paths and symlinks never
+//!   leave the root.
 //! - Uploads are atomic where the storage is: a file opened for writing
 //!   with `TRUNC` (or created) is written under a temporary name and appears
 //!   under its own name when the client closes the handle; a connection

@@ -51,6 +51,8 @@ pub fn options(config: &Config) -> Options {
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
         chmod_special_bits: server.chmod_special_bits,
+        hash_bytes_per_session: server.hash_bytes_per_session,
+        hash_anonymous: config.anonymous.hash,
         ..Options::default()
     }
 }
@@ -428,7 +430,8 @@ fn describe(config: &Config, logger: &Logger) {
             "cert_file" => %tls.cert_file.display(),
             "control" => ?tls.control,
             "data" => ?tls.data,
-            "require_session_reuse" => tls.require_session_reuse,
+            "require_session_reuse" => %tls.require_session_reuse,
+            "session_reuse_off_listeners" => settings.session_reuse_off_listen.len(),
             "allow_ccc" => tls.allow_ccc,
             "client_certs" => ?tls.client_certs,
             "implicit_listeners" => settings.implicit_listen.len(),

@@ -130,6 +130,8 @@ pub struct ServerConfig {
     pub allow_root: bool,
     /// Let SITE CHMOD set setuid, setgid and sticky bits.
     pub chmod_special_bits: bool,
+    /// HASH: bytes one session may hash in all; 0 turns HASH off.
+    pub hash_bytes_per_session: u64,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -159,6 +161,8 @@ pub struct AnonymousConfig {
     pub root: VPath,
     /// Upload-only directory, as the anonymous session sees it.
     pub incoming: Option<VPath>,
+    /// Anonymous sessions may use HASH.
+    pub hash: bool,
 }
 
 /// `[users]`: the accounts file.
@@ -219,6 +223,7 @@ impl Default for ServerConfig {
             run_as: None,
             allow_root: false,
             chmod_special_bits: false,
+            hash_bytes_per_session: 16 << 30,
         }
     }
 }
@@ -258,7 +263,7 @@ impl Config {
             passive: PassiveConfig::default(),
             active: ActiveConfig::default(),
             storage: StorageConfig::Fs(FsStorage { root, atomic_uploads: true }),
-            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
+            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None, hash: false },
             users: None,
             auth: AuthBackend::File,
             load: LoadLimits::default(),
@@ -444,6 +449,7 @@ struct RawServer {
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
+    hash_bytes_per_session: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -466,6 +472,7 @@ struct RawAnonymous {
     enabled: Option<bool>,
     root: Option<Spanned<String>>,
     incoming: Option<Spanned<String>>,
+    hash: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -634,6 +641,17 @@ impl Validator<'_> {
                 }),
             }
         }
+        let relaxed = tls.map_or(&[][..], |t| t.session_reuse_off_listen.as_slice());
+        for addr in relaxed {
+            if addr.port() != 0 && (server.listen.contains(addr) || implicit.contains(addr)) {
+                self.errors.push(ConfigError {
+                    file: None,
+                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
+                    key: Some("tls.session_reuse_off_listen".into()),
+                    message: format!("{addr} is also another listener; give this one a port of its own"),
+                });
+            }
+        }
         for addr in implicit {
             if addr.port() != 0 && server.listen.contains(addr) {
                 self.errors.push(ConfigError {
@@ -720,6 +738,9 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(bytes) = raw.hash_bytes_per_session {
+            server.hash_bytes_per_session = bytes;
+        }
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -824,7 +845,7 @@ impl Validator<'_> {
                 }
             }
         }
-        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path) }
+        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path), hash: raw.hash.unwrap_or(false) }
     }
 
     /// Parses a virtual path value, recording an error when it is invalid.
@@ -1014,7 +1035,10 @@ level = "debug"
         assert_eq!(config.active, ActiveConfig { enabled: true, source_port_20: false });
         assert!(config.storage.fs().unwrap().atomic_uploads);
         assert_eq!(config.storage.fs().unwrap().root, std::env::current_dir().unwrap().canonicalize().unwrap());
-        assert_eq!(config.anonymous, AnonymousConfig { enabled: false, root: VPath::root(), incoming: None });
+        assert_eq!(
+            config.anonymous,
+            AnonymousConfig { enabled: false, root: VPath::root(), incoming: None, hash: false }
+        );
         assert_eq!(config.log, LogConfig { format: LogFormat::Terminal, level: LogLevel::Info });
     }
 
@@ -1283,6 +1307,8 @@ level = "debug"
             "control",
             "data",
             "require_session_reuse",
+            "session_reuse_off_listen",
+            "tls_session_reuse",
             "allow_ccc",
             "client_certs",
             "client_ca_file",
@@ -1325,6 +1351,8 @@ level = "debug"
             "allow_root",
             "xferlog",
             "chmod_special_bits",
+            "hash_bytes_per_session",
+            "hash",
             "max_part_header",
             "max_form_body",
             "max_request_header",

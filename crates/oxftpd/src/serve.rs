@@ -30,6 +30,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oxftp_core::metrics::PREFIX;
 use oxftp_core::server::{Listener, bind_listener};
+use oxftp_core::tls::SessionReuse;
 use slog::{Logger, info, warn};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -65,13 +66,22 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     let mut registry = composed.registry;
     let mut sftp = composed.sftp;
     let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
-    let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
+    let relaxed = config.tls.as_ref().map_or(&[][..], |tls| tls.session_reuse_off_listen.as_slice());
+    let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len() + relaxed.len());
     for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
         for addr in addrs {
             let what = if implicit_tls { " (implicit FTPS)" } else { "" };
             let tcp = bind_listener(*addr).with_context(|| format!("cannot listen on {addr}{what}"))?;
-            listeners.push(Listener { tcp, implicit_tls });
+            listeners.push(if implicit_tls { Listener::implicit_tls(tcp) } else { Listener::new(tcp) });
         }
+    }
+    let mut relaxed_listeners = Vec::with_capacity(relaxed.len());
+    let mut relaxed_bound = Vec::with_capacity(relaxed.len());
+    for addr in relaxed {
+        let tcp =
+            bind_listener(*addr).with_context(|| format!("cannot listen on {addr} (tls.session_reuse_off_listen)"))?;
+        relaxed_bound.push(tcp.local_addr().context("cannot read a listener's address")?);
+        relaxed_listeners.push(Listener::new(tcp).with_session_reuse(SessionReuse::Off));
     }
     let bound: Vec<(SocketAddr, bool)> = listeners
         .iter()
@@ -147,7 +157,7 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     reload_on_hangup(reloader, logger.clone())?;
     let web_announced = web.as_ref().map(|(_, local, web_config, _)| (*local, web_config.https.is_some()));
     let admin_announced = admin_tcp.as_ref().map(|(_, local)| *local);
-    announce(&bound, &sftp_bound, web_announced, admin_announced, mode, config)?;
+    announce(&bound, &relaxed_bound, &sftp_bound, web_announced, admin_announced, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
@@ -196,6 +206,7 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
             }
         })
     });
+    listeners.extend(relaxed_listeners);
     // The admin listener outlives the drain after a shutdown signal, so
     // /readyz can say 503 while transfers finish; it stops with the server.
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -277,13 +288,15 @@ fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow:
 }
 
 /// Prints one `oxftpd listening on ADDR` line per listener (with an
-/// ` implicit-ftps` suffix for implicit FTPS ones), then one `oxftpd sftp
-/// listening on ADDR` per SFTP listener, then the web client's
+/// ` implicit-ftps` suffix for implicit FTPS ones, ` session-reuse-off` for
+/// those of `tls.session_reuse_off_listen`), then one `oxftpd sftp listening
+/// on ADDR` per SFTP listener, then the web client's
 /// `oxftpd web client on http://ADDR/` (or `https://`) when it is on, then
 /// (in quick mode) how to connect, and flushes. `web` is the web client's
 /// address and whether it serves HTTPS.
 fn announce(
     bound: &[(SocketAddr, bool)],
+    relaxed: &[SocketAddr],
     sftp: &[SocketAddr],
     web: Option<(SocketAddr, bool)>,
     admin: Option<SocketAddr>,
@@ -293,6 +306,9 @@ fn announce(
     let mut out = std::io::stdout().lock();
     for (addr, implicit_tls) in bound {
         writeln!(out, "{}", listening_line(*addr, *implicit_tls)).context("cannot write to stdout")?;
+    }
+    for addr in relaxed {
+        writeln!(out, "oxftpd listening on {addr} session-reuse-off").context("cannot write to stdout")?;
     }
     for addr in sftp {
         writeln!(out, "oxftpd sftp listening on {addr}").context("cannot write to stdout")?;

@@ -135,6 +135,9 @@ async fn finish_login(
     }
     ctx.admission.login_succeeded(ip, user);
     let class = identity.class;
+    if let Some(tls) = &conn.tls {
+        tls.log_in(&identity.user, class == AccessClass::Anonymous, identity.tls_session_reuse);
+    }
     let logger = conn.logger.new(o!("user" => identity.user.clone()));
     slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
     let mut logged_in = LoggedIn::new(identity, storage, logger, slot);
@@ -240,6 +243,9 @@ pub(crate) async fn acct(conn: &mut Conn) -> Answered {
 pub(crate) async fn rein(conn: &mut Conn, state: &mut State) -> Answered {
     logout(conn, state).await;
     *state = State::default();
+    if let Some(tls) = &conn.tls {
+        tls.log_out();
+    }
     Ok(conn.reply(220, "Session reset; send USER.").await)
 }
 

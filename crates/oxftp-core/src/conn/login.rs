@@ -74,7 +74,9 @@ pub(crate) struct LoggedIn {
 
 impl LoggedIn {
     pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: AccountPass) -> Self {
-        LoggedIn { identity, storage, cwd: VPath::root(), rename_from: None, logger, _slot: slot, metrics: None }
+        // A user starts in its home; a guest's home is its root.
+        let cwd = identity.start_dir();
+        LoggedIn { identity, storage, cwd, rename_from: None, logger, _slot: slot, metrics: None }
     }
 
     /// Resolve a client path against the current directory; 501 on a bad path.
@@ -83,10 +85,5 @@ impl LoggedIn {
             Ok(path) => Ok(path),
             Err(e) => Err(conn.reply(501, format!("Invalid path: {e}")).await),
         }
-    }
-
-    /// Whether this session may write at all (for MLSx `perm`).
-    pub(crate) fn writable(&self) -> bool {
-        !self.identity.read_only && self.identity.class != crate::auth::AccessClass::Anonymous
     }
 }

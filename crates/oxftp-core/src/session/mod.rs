@@ -10,7 +10,7 @@ mod dispatch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxftp_proto::command::{Command, parse};
+use oxftp_proto::command::{Command, ShownCommand, parse};
 use oxftp_proto::line::LineEvent;
 use tokio::net::TcpStream;
 
@@ -32,10 +32,11 @@ impl Session {
         ctx: Arc<ServerContext>,
         stream: TcpStream,
         implicit_tls: bool,
+        reuse: Option<crate::tls::SessionReuse>,
         ip_slot: crate::admission::ConnectionPass,
         gauge: Option<SessionGauge>,
     ) -> std::io::Result<Session> {
-        let mut conn = Conn::new(ctx, stream, implicit_tls)?;
+        let mut conn = Conn::new(ctx, stream, implicit_tls, reuse)?;
         conn.ip_slot = Some(ip_slot);
         conn.session_gauge = gauge;
         Ok(Session { conn, state: State::default(), running: None })
@@ -127,6 +128,8 @@ impl Session {
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
+        let logger = self.state.login.user().map_or(&self.conn.logger, |user| &user.logger);
+        slog::debug!(logger, "command"; "line" => %ShownCommand(line));
         let command = match parse(line) {
             Ok(command) => command,
             Err(e) => {

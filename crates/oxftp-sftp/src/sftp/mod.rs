@@ -57,6 +57,9 @@ pub(crate) struct SftpSession {
     peer: SocketAddr,
     logger: Logger,
     handles: Handles,
+    /// Where relative paths start: the account's home in its own view
+    /// (`/` for a guest, whose home is its root).
+    start: VPath,
     /// SSH_FXP_INIT was received (every other request must come after it).
     initialised: bool,
 }
@@ -70,7 +73,17 @@ impl SftpSession {
         logger: Logger,
     ) -> SftpSession {
         let max_handles = shared.options.max_handles;
-        SftpSession { shared, identity, storage, peer, logger, handles: Handles::new(max_handles), initialised: false }
+        let start = identity.start_dir();
+        SftpSession {
+            shared,
+            identity,
+            storage,
+            peer,
+            logger,
+            handles: Handles::new(max_handles),
+            start,
+            initialised: false,
+        }
     }
 
     /// Serves requests from `reader` until the client closes the channel or
@@ -165,9 +178,10 @@ impl SftpSession {
     }
 
     /// A client path in the session's view: SFTP has no current directory,
-    /// so relative paths start at `/`, the account's home.
+    /// so relative paths start at the account's home (what `realpath(".")`
+    /// answers); absolute ones at the session's root.
     fn path(&self, id: u32, path: &str) -> Result<VPath, Reply> {
-        VPath::parse(path.as_bytes()).map_err(|e| status(id, StatusCode::Failure, &format!("Invalid path: {e}")))
+        self.start.resolve(path.as_bytes()).map_err(|e| status(id, StatusCode::Failure, &format!("Invalid path: {e}")))
     }
 }
 

@@ -22,21 +22,25 @@
 //! download_rate = 1048576
 //! max_sessions = 4
 //! allowed_ips = ["192.0.2.0/24"]   # default: anywhere
+//! authorized_keys = ["ssh-ed25519 AAAA... alice@laptop"]  # SFTP public-key logins
 //!
 //! [[user.dir]]                     # per-directory permissions (most specific wins)
 //! path = "/upload"                 # in the user's view
 //! permissions = ["list", "read", "upload"]
 //! ```
 //!
+//! An account with `authorized_keys` may leave `password_hash` out: it then
+//! logs in over SFTP with a key only, and never with a password.
+//!
 //! Everything an administrator can get wrong is caught here, at load time,
 //! with the line and key: unknown keys, a missing name or hash, an unusable
-//! hash, a bad class or home, a name given twice.
+//! hash or key, a bad class or home, a name given twice.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
-use oxftp_core::auth::AccessClass;
+use oxftp_core::auth::{AccessClass, PublicKey};
 use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
@@ -61,7 +65,8 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawUser {
     name: Spanned<String>,
-    password_hash: Spanned<String>,
+    #[serde(default)]
+    password_hash: Option<Spanned<String>>,
     #[serde(default)]
     class: Option<Spanned<String>>,
     #[serde(default)]
@@ -90,6 +95,8 @@ struct RawUser {
     max_sessions: Option<Spanned<u64>>,
     #[serde(default)]
     allowed_ips: Vec<Spanned<String>>,
+    #[serde(default)]
+    authorized_keys: Vec<Spanned<String>>,
 }
 
 /// One `[[user.dir]]` table: permissions for a directory and what is below it.
@@ -130,8 +137,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 #[derive(Clone)]
 pub(crate) struct UserEntry {
     pub name: String,
-    /// An argon2id PHC string that [`check_hash`] accepted.
-    pub hash: String,
+    /// An argon2id PHC string that [`check_hash`] accepted; `None` for a
+    /// key-only account.
+    pub hash: Option<String>,
     pub class: AccessClass,
     pub home: VPath,
     /// What a user reaches (a guest's root is its home).
@@ -148,6 +156,8 @@ pub(crate) struct UserEntry {
     pub limits: Limits,
     /// Where the account may log in from.
     pub allowed_ips: IpRules,
+    /// SSH keys that log in as this account (SFTP).
+    pub authorized_keys: Vec<PublicKey>,
 }
 
 /// Parses a permission list: every name must be known (a typo would
@@ -210,9 +220,27 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
         }
         first_line.insert(name.clone(), line);
 
-        let hash_span = user.password_hash.span();
-        let hash = user.password_hash.into_inner();
-        check_hash(&hash).map_err(|message| at(hash_span, "user.password_hash", message))?;
+        let mut authorized_keys = Vec::with_capacity(user.authorized_keys.len());
+        for key in &user.authorized_keys {
+            let parsed = PublicKey::parse(key.get_ref()).map_err(|e| at(key.span(), "user.authorized_keys", e))?;
+            authorized_keys.push(parsed);
+        }
+        let hash = match user.password_hash {
+            Some(hash) => {
+                let span = hash.span();
+                let hash = hash.into_inner();
+                check_hash(&hash).map_err(|message| at(span, "user.password_hash", message))?;
+                Some(hash)
+            }
+            None if !authorized_keys.is_empty() => None,
+            None => {
+                return Err(at(
+                    name_span,
+                    "user.password_hash",
+                    format!("account {name:?} has no password_hash (nor authorized_keys to log in with over SFTP)"),
+                ));
+            }
+        };
 
         let class = match user.class {
             None => AccessClass::User,
@@ -341,6 +369,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             permissions: Permissions { default, rules },
             limits,
             allowed_ips: IpRules { allow, deny: Vec::new() },
+            authorized_keys,
         });
     }
     Ok(users)
@@ -395,7 +424,7 @@ mod tests {
         let alice = &users[0];
         assert_eq!((alice.name.as_str(), alice.class, alice.read_only), ("alice", AccessClass::User, false));
         assert_eq!(alice.home, VPath::root());
-        assert_eq!(alice.hash, DUMMY_HASH);
+        assert_eq!(alice.hash.as_deref(), Some(DUMMY_HASH));
         let gina = &users[1];
         assert_eq!((gina.name.as_str(), gina.class, gina.read_only), ("gina", AccessClass::Guest, true));
         assert_eq!(gina.home.as_bytes(), b"/guests/gina");
@@ -502,7 +531,20 @@ mod tests {
     fn missing_hash_is_reported() {
         let e = error("\n[[user]]\nname = \"bob\"\n");
         assert!(e.message().contains("password_hash"), "{e}");
-        assert_eq!(e.line(), Some(2));
+        assert_eq!((e.line(), e.key()), (Some(3), Some("user.password_hash")));
+    }
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV alice@laptop";
+
+    #[test]
+    fn authorized_keys_are_read_and_make_the_hash_optional() {
+        let users = parse(&user(&format!("authorized_keys = [\"{KEY}\"]\n"))).unwrap();
+        assert_eq!(users[0].authorized_keys, vec![PublicKey::parse(KEY).unwrap()]);
+        let users = parse(&format!("[[user]]\nname = \"k\"\nauthorized_keys = [\"{KEY}\"]\n")).unwrap();
+        assert_eq!(users[0].hash, None);
+        let e = error(&user("authorized_keys = [\n  \"ssh-ed25519 AAAA\",\n]\n"));
+        assert_eq!((e.line(), e.key()), (Some(5), Some("user.authorized_keys")), "{e}");
+        assert!(e.message().contains("not an SSH public key"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use oxftp_core::auth::AccessClass;
+use oxftp_core::auth::{AccessClass, PublicKey};
 use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
@@ -93,6 +93,8 @@ struct RawUser {
     bandwidth_up: Option<u64>,
     #[serde(default, deserialize_with = "nonzero")]
     bandwidth_down: Option<u64>,
+    #[serde(default, deserialize_with = "authorized_keys")]
+    authorized_keys: Vec<PublicKey>,
     #[serde(default, deserialize_with = "session_reuse")]
     tls_session_reuse: Option<SessionReuse>,
 }
@@ -139,9 +141,10 @@ impl TryFrom<RawUser> for Entry {
         let name = raw.username;
         let secret = secret(raw.password, raw.pbkdf2_salt, raw.pbkdf2_key, raw.pbkdf2_iter)
             .map_err(|e| format!("user {name:?}: {e}"))?;
-        if matches!(secret, Secret::None) && raw.client_cert.is_none() {
+        if matches!(secret, Secret::None) && raw.client_cert.is_none() && raw.authorized_keys.is_empty() {
             return Err(format!(
-                "user {name:?}: no password, no pbkdf2_key and no client_cert: this account could never log in"
+                "user {name:?}: no password, no pbkdf2_key, no client_cert and no authorized_keys: \
+                 this account could never log in"
             ));
         }
         let class = match raw.class {
@@ -183,6 +186,7 @@ impl TryFrom<RawUser> for Entry {
                 bandwidth_up: raw.bandwidth_up,
                 bandwidth_down: raw.bandwidth_down,
             },
+            authorized_keys: raw.authorized_keys,
             tls_session_reuse: raw.tls_session_reuse,
             secret,
             name,
@@ -262,6 +266,13 @@ fn iterations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::
         NonZeroU32::new(n)
             .filter(|n| n.get() <= MAX_ITERATIONS)
             .ok_or_else(|| format!("pbkdf2_iter must be between 1 and {MAX_ITERATIONS}, not {n}"))
+    })
+}
+
+/// SSH public keys, one `authorized_keys` entry each (`"ssh-ed25519 AAAA... comment"`).
+fn authorized_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PublicKey>, D::Error> {
+    checked(d, |lines: Vec<String>| {
+        lines.iter().map(|line| PublicKey::parse(line).map_err(|e| format!("authorized_keys: {e}"))).collect()
     })
 }
 

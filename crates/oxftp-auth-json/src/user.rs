@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use oxftp_core::auth::{AccessClass, Identity};
+use oxftp_core::auth::{AccessClass, Identity, PublicKey};
 use oxftp_proto::path::VPath;
 
 use crate::ip::IpRanges;
@@ -67,6 +67,8 @@ pub struct JsonUser {
     pub client_cert: Option<ClientCert>,
     /// Quotas, session and bandwidth caps.
     pub limits: Limits,
+    /// `authorized_keys`: SSH keys that log in as this account (SFTP).
+    pub authorized_keys: Vec<PublicKey>,
     /// `tls_session_reuse`: the account's own `require_session_reuse`, if any.
     pub tls_session_reuse: Option<oxftp_core::tls::SessionReuse>,
     pub(crate) secret: Secret,
@@ -142,6 +144,7 @@ mod tests {
             allowed_ips: None,
             client_cert: None,
             limits: Limits::default(),
+            authorized_keys: Vec::new(),
             tls_session_reuse: None,
             secret: Secret::plain("pw"),
         }

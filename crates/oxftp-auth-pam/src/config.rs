@@ -36,6 +36,7 @@ impl From<PamClass> for AccessClass {
 /// root = "/"                  # for class "user": what it reaches (its home
 ///                             # must be below); a guest's root is its home
 /// read_only = false
+/// authorized_keys = "/etc/oxftpd/keys/%u"   # SFTP public keys per account
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +65,13 @@ pub struct PamConfig {
     /// No writes for any PAM account.
     #[serde(default)]
     pub read_only: bool,
+    /// An `authorized_keys` file per account for SFTP public-key logins;
+    /// `%u` is replaced by the user name (for example
+    /// `/home/%u/.ssh/authorized_keys`). A key login runs PAM's account
+    /// step (`pam_acct_mgmt`) but not its password step, as sshd does.
+    /// `None`: PAM accounts log in with passwords only.
+    #[serde(default)]
+    pub authorized_keys: Option<String>,
 }
 
 fn default_home() -> String {
@@ -81,6 +89,7 @@ impl PamConfig {
             class: PamClass::default(),
             root: default_home(),
             read_only: false,
+            authorized_keys: None,
         }
     }
 }
@@ -100,7 +109,8 @@ mod tests {
     fn toml_table_with_every_key() {
         let c: PamConfig = toml::from_str(
             "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n\
-             root = \"/srv\"\n",
+             root = \"/srv\"\n\
+             authorized_keys = \"/keys/%u\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -111,7 +121,8 @@ mod tests {
                 home: "/srv/%u".into(),
                 class: PamClass::User,
                 root: "/srv".into(),
-                read_only: true
+                read_only: true,
+                authorized_keys: Some("/keys/%u".into()),
             }
         );
         assert_eq!(AccessClass::from(c.class), AccessClass::User);

@@ -14,6 +14,7 @@ mod data;
 pub mod endpoints;
 pub mod events;
 mod hashing;
+pub mod keys;
 pub mod limits;
 mod listing;
 pub mod memory;

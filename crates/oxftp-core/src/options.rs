@@ -59,7 +59,10 @@ pub struct Options {
     /// Bans, session counts and quota usage shared with the other nodes
     /// serving the same store (wrap a cluster's state in
     /// [`Degrading`](crate::admission::Degrading) so an outage falls back to
-    /// this node's own); `None`: this process keeps its own.
+    /// this node's own); `None`: this process keeps its own. The
+    /// [`Admission`](crate::admission::Admission) built by
+    /// [`Options::admission`] keeps its bans and session places here, and a
+    /// stack a server builds itself shares quota usage through it.
     pub shared_state: Option<std::sync::Arc<dyn crate::shared_state::SharedState>>,
     /// Server-wide download rate, bytes per second, shared by every session.
     pub download_rate: Option<u64>,
@@ -87,6 +90,30 @@ pub struct Options {
     pub hash_bytes_per_session: u64,
     /// Let anonymous sessions use HASH (off: a public server is not an open CPU).
     pub hash_anonymous: bool,
+}
+
+impl Options {
+    /// The connection and login limits these options set, for the
+    /// [`Admission`](crate::admission::Admission) a server's front ends share.
+    pub fn admission_limits(&self) -> crate::admission::AdmissionLimits {
+        crate::admission::AdmissionLimits {
+            max_sessions: self.max_sessions,
+            max_sessions_per_ip: self.max_sessions_per_ip,
+            ip_rules: self.ip_rules.clone(),
+            ban: self.ban.clone(),
+        }
+    }
+
+    /// The door for a server's front ends: [`Options::admission_limits`]
+    /// over `shared_state` (this process's own state when `None`).
+    pub fn admission(&self) -> crate::admission::Admission {
+        match &self.shared_state {
+            Some(state) => {
+                crate::admission::Admission::with_state(self.admission_limits(), std::sync::Arc::clone(state))
+            }
+            None => crate::admission::Admission::new(self.admission_limits()),
+        }
+    }
 }
 
 impl Default for Options {

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slog::{Logger, o};
@@ -17,11 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::admission::{Lease, Subject};
+use crate::admission::{Admission, Refusal};
 use crate::auth::Authenticator;
 use crate::conn::Accepted;
 use crate::context::ServerContext;
-use crate::endpoints::{self, Refusal};
+use crate::endpoints;
 use crate::metrics::{ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls};
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::{Options, PassiveAddress, ProxyProtocol, ResolvedName};
@@ -36,6 +35,8 @@ pub struct Server {
     storage: Arc<dyn StorageFactory>,
     /// A storage stack shared with other front ends, if one was given.
     stack: Option<Arc<Stack>>,
+    /// Session limits and bans shared with other front ends, if given.
+    admission: Option<Arc<Admission>>,
     auth: Arc<dyn Authenticator>,
     options: Options,
     logger: Logger,
@@ -44,7 +45,14 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, stack: None, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server {
+            storage,
+            stack: None,
+            admission: None,
+            auth,
+            options: Options::default(),
+            logger: Logger::root(slog::Discard, o!()),
+        }
     }
 
     /// Build logged-in users' storage with `stack`, which other front ends
@@ -55,6 +63,17 @@ impl Server {
     /// factory given to [`Server::new`].
     pub fn with_stack(mut self, stack: Arc<Stack>) -> Server {
         self.stack = Some(stack);
+        self
+    }
+
+    /// Admit connections and logins through `admission`, which other front
+    /// ends of the same service (SFTP) share, so session limits and bans
+    /// count their clients together. Its limits and its state apply instead
+    /// of the options' `max_sessions`, `max_sessions_per_ip`, `ip_rules`,
+    /// `ban` and (for bans and session counts) `shared_state`. Without it,
+    /// each run builds its own from the options ([`Options::admission`]).
+    pub fn with_admission(mut self, admission: Arc<Admission>) -> Server {
+        self.admission = Some(admission);
         self
     }
 
@@ -128,8 +147,18 @@ impl Server {
                 })
             }
         };
-        let shared =
-            Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
+        let admission = match &self.admission {
+            Some(admission) => Arc::clone(admission),
+            None => Arc::new(self.options.admission()),
+        };
+        let shared = Arc::new(ServerContext::new(
+            self.options.clone(),
+            stack,
+            self.auth.clone(),
+            admission,
+            self.logger.clone(),
+            stop_rx,
+        ));
         let mut sessions = JoinSet::new();
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Incoming>(64);
         let mut acceptors = JoinSet::new();
@@ -303,29 +332,18 @@ async fn accept_loop(
     }
 }
 
-/// Decrements the live-session count however a session ends.
-struct SessionSlot(Arc<ServerContext>);
-
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 async fn start_session(shared: Arc<ServerContext>, incoming: Incoming) {
     let Incoming { mut stream, peer, kind, gauge } = incoming;
-    let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-    let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
     let options = &shared.options;
     let implicit_tls = kind.implicit_tls;
     // The one place the client's address is found; from here on it is the
-    // client's everywhere (refusals below, the session, its logs).
+    // client's everywhere (the door below, the session, its logs).
     let header = endpoints::of_accepted(&mut stream, peer, kind.proxy_protocol, &options.proxy_protocol).await;
     let endpoints = match header {
         Ok(endpoints) => endpoints,
         // Gone before a word (a balancer's plain TCP health check): nothing to tell.
-        Err(e @ (Refusal::Closed | Refusal::Io(_))) => {
+        Err(e @ (endpoints::Refusal::Closed | endpoints::Refusal::Io(_))) => {
             slog::debug!(shared.logger, "connection closed before its PROXY header"; "from" => %peer, "reason" => %e);
             return;
         }
@@ -335,39 +353,33 @@ async fn start_session(shared: Arc<ServerContext>, incoming: Incoming) {
         }
     };
     let ip = endpoints.client.ip().to_canonical();
-    let subject = Subject::ip(ip);
-    // A check that cannot be answered refuses (Degrading answers from local state instead).
-    let banned = || async { shared.state.is_banned(&subject).await.unwrap_or(true) };
-    let refusal = if options.max_sessions != 0 && live > options.max_sessions {
-        Some("421 Too many connections, try again later.\r\n")
-    } else if !options.ip_rules.permits(ip) {
-        slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
-        if let Some(metrics) = &options.metrics {
-            metrics.login("", Some(LoginRefusal::IpRefused));
+    let ip_slot = match shared.admission.admit(ip).await {
+        Ok(pass) => pass,
+        Err(refusal) => {
+            let metrics = options.metrics.as_ref();
+            match refusal {
+                Refusal::AddressNotAllowed => {
+                    slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::IpRefused));
+                    }
+                }
+                Refusal::Banned => {
+                    slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::Banned));
+                    }
+                }
+                Refusal::TooManySessions | Refusal::TooManyFromAddress => {}
+            }
+            if !implicit_tls {
+                // (plaintext would only confuse an implicit-TLS client: it just sees the close)
+                let text = format!("421 {}\r\n", refusal.message());
+                let _ = stream.write_all(text.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+            return;
         }
-        Some("421 Connections from your address are not allowed.\r\n")
-    } else if options.ban.is_some() && banned().await {
-        slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
-        if let Some(metrics) = &options.metrics {
-            metrics.login("", Some(LoginRefusal::Banned));
-        }
-        Some("421 Too many failed logins from your address; try again later.\r\n")
-    } else {
-        None
-    };
-    let ip_slot = match (refusal, options.max_sessions_per_ip) {
-        (Some(_), _) => None,
-        (None, 0) => Some(Lease::unlimited()),
-        (None, max) => shared.state.acquire_session(&subject, max).await.unwrap_or(None),
-    };
-    let Some(ip_slot) = ip_slot else {
-        if !implicit_tls {
-            // (plaintext would only confuse an implicit-TLS client: it just sees the close)
-            let text = refusal.unwrap_or("421 Too many connections from your address.\r\n");
-            let _ = stream.write_all(text.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-        return;
     };
     let passive_address = kind.passive_address.clone();
     let accepted = Accepted { stream, endpoints, implicit_tls, reuse: kind.session_reuse, passive_address };

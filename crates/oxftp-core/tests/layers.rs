@@ -11,8 +11,8 @@ use std::path::Path;
 /// and data connections, which sit above sockets.
 const LAYERS: &[&[&str]] = &[
     // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account
-    // rules; state shared by the nodes of a cluster (the trait).
-    &["stream", "net", "zero_copy", "tls", "account", "shared_state"],
+    // rules, SSH public keys; state shared by the nodes of a cluster (the trait).
+    &["stream", "net", "zero_copy", "tls", "account", "keys", "shared_state"],
     // Who logs in; who is at the other end of a connection (PROXY headers).
     &["auth", "endpoints"],
     // Where files live; what happened to them.

@@ -24,6 +24,7 @@ mod access;
 mod backends;
 mod cluster;
 mod ops;
+mod sftp;
 mod tls;
 mod web;
 
@@ -40,6 +41,7 @@ pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use cluster::{ClusterSettings, DEFAULT_RESOLVE_INTERVAL, ListenOptions, PassiveHost, ProxySettings};
 pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
+pub use sftp::SftpSettings;
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// `[web]`: the browser FTP client, when the table is present.
     pub web: Option<WebSettings>,
+    /// `[sftp]`: the SFTP front end, when the table is present.
+    pub sftp: Option<SftpSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
     /// `[cluster]`: state shared with other nodes (Redis), when the table is present.
@@ -298,6 +302,7 @@ impl Config {
             log: LogConfig::default(),
             tls: None,
             web: None,
+            sftp: None,
             xferlog: None,
             cluster: None,
             admin: None,
@@ -450,6 +455,7 @@ struct RawConfig {
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
     cluster: Option<Spanned<cluster::RawCluster>>,
+    sftp: Option<Spanned<sftp::RawSftp>>,
     admin: Option<ops::RawAdmin>,
     hooks: Option<Spanned<ops::RawHooks>>,
     hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
@@ -612,6 +618,10 @@ impl Validator<'_> {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
         });
+        let sftp = raw.sftp.map(|table| {
+            let cx = sftp::SftpContext { table: table.span(), base, server: &server, tls: tls.as_ref() };
+            self.sftp(table.into_inner(), cx)
+        });
         let admin = raw.admin.map(|table| self.admin(table));
         let hooks = self.hooks(raw.hooks, raw.hook, base);
         Some(Config {
@@ -630,6 +640,7 @@ impl Validator<'_> {
             log,
             tls,
             web,
+            sftp,
             xferlog,
             cluster,
         })
@@ -1458,6 +1469,12 @@ level = "debug"
             "max_spooled",
             "on_full",
             "fsync",
+            "host_key",
+            "rsa_host_key",
+            "max_auth_attempts",
+            "max_channels",
+            "max_handles",
+            "authorized_keys",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

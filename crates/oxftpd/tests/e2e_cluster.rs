@@ -14,6 +14,10 @@
 //!   dist/haproxy.cfg for why a range per node). PASV announces 127.0.0.100,
 //!   the address the clients reached, from the PROXY header.
 //!
+//! A second, smaller cluster (two nodes serving FTP and SFTP on one Redis,
+//! no balancer: SFTP takes no PROXY header) checks that SFTP logins and
+//! sessions count in the shared bans and session limits.
+//!
 //! Skipped (with a message) when moto, HAProxy or Redis is missing, unless
 //! `OXFTP_REQUIRE_S3=1` / `OXFTP_REQUIRE_CLUSTER=1` (scripts/test sets both).
 
@@ -185,9 +189,14 @@ struct Raw {
 
 impl Raw {
     fn connect(source: &str, port: u16) -> (Raw, String) {
+        Raw::connect_to(source, BALANCER, port)
+    }
+
+    /// From `source` to `host:port` (a node's own listener).
+    fn connect_to(source: &str, host: &str, port: u16) -> (Raw, String) {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         socket.bind(&SocketAddr::new(source.parse().unwrap(), 0).into()).unwrap();
-        socket.connect(&SocketAddr::new(BALANCER.parse().unwrap(), port).into()).unwrap();
+        socket.connect(&SocketAddr::new(host.parse().unwrap(), port).into()).unwrap();
         let stream: TcpStream = socket.into();
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut raw = Raw { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream };
@@ -683,6 +692,112 @@ fn three_nodes_behind_haproxy_share_one_bucket_and_one_redis() {
         logs.lines().filter(|l| l.contains(" login") && l.contains(&format!("peer: {PROXY_SOURCE}:"))).count();
     assert_eq!(logins_from_proxy, 0, "a login was logged with HAProxy's address");
     drop(_haproxy);
+}
+
+/// `ls` over SFTP (OpenSSH's sftp, a password through sshpass) from
+/// `source` to `node`'s SFTP listener, as `user`.
+fn sftp_ls(node: &Daemon, source: &str, user: &str, password: &str) -> Outcome {
+    let batch = node.dir().join("ls.batch");
+    std::fs::write(&batch, "ls\n").unwrap();
+    let mut cmd = Command::new("sshpass");
+    cmd.args(["-p", password, "sftp", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"])
+        // (sftp -b turns BatchMode on, which skips password prompts)
+        .args(["-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-o", &format!("BindAddress={source}")])
+        .arg("-b")
+        .arg(&batch)
+        .args(["-P", &node.sftp_port().to_string(), &format!("{user}@127.0.0.1")])
+        .env("HOME", node.dir());
+    run(&mut cmd, OP_TIMEOUT)
+}
+
+/// Retries `sftp_ls` until it succeeds (a freed place reaches Redis at once,
+/// but the client's own session may take a moment to be given back).
+fn sftp_ls_eventually(node: &Daemon, source: &str, user: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = sftp_ls(node, source, user, PASSWORD);
+        if out.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}\n{}", out.dump());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SFTP passes the same door as FTP, so in a cluster its logins and sessions
+/// count in the shared bans and limits: two nodes serving FTP and SFTP (each
+/// on its own disk) on one Redis, clients at their own loopback addresses.
+#[test]
+fn sftp_counts_in_the_cluster_bans_and_session_limits() {
+    if !tools_present() {
+        return;
+    }
+    for tool in ["sftp", "sshpass"] {
+        require_tool(tool);
+    }
+    let (_redis, redis_url) = start_redis();
+    let config = || DaemonConfig {
+        anonymous: false,
+        active: false,
+        sftp: Some(String::new()),
+        server_extra: vec!["max_sessions_per_ip = 2".into()],
+        extra_tables: format!(
+            "\n[ban]\nmax_failures = 3\nban_time = 120\n\
+             \n[cluster]\nredis = \"{redis_url}\"\nsession_lease = 5\ntimeout_ms = 2000\n"
+        ),
+        users_extra: format!(
+            "\n[[user]]\nname = \"one\"\npassword_hash = \"{}\"\nhome = \"/alice\"\nmax_sessions = 1\n",
+            password_hash()
+        ),
+        ..DaemonConfig::default()
+    };
+    let nodes = [Daemon::start_with(config()), Daemon::start_with(config())];
+
+    // An account's only session, held over FTP on node 1, keeps SFTP on node 2 out.
+    let from = "127.0.0.40";
+    let (mut ftp, greeting) = Raw::connect_to(from, "127.0.0.1", nodes[0].port());
+    assert!(greeting.starts_with("220"), "{greeting}");
+    assert!(ftp.login("one", PASSWORD).starts_with("230"));
+    let out = sftp_ls(&nodes[1], from, "one", PASSWORD);
+    assert!(!out.success(), "a second session for `one`, over SFTP on node 2\n{}", out.dump());
+    assert!(nodes[1].log().contains("too many sessions for one"), "{}", nodes[1].log());
+    drop(ftp.cmd("QUIT"));
+    drop(ftp);
+    sftp_ls_eventually(&nodes[1], from, "one", "the place freed on node 1 never reached SFTP on node 2");
+
+    // Two FTP connections from one address on node 1 fill its per-address
+    // count: an SFTP connection from there to node 2 is turned away.
+    let from = "127.0.0.41";
+    let (_first, greeting) = Raw::connect_to(from, "127.0.0.1", nodes[0].port());
+    assert!(greeting.starts_with("220"), "{greeting}");
+    let (second, greeting) = Raw::connect_to(from, "127.0.0.1", nodes[0].port());
+    assert!(greeting.starts_with("220"), "{greeting}");
+    let out = sftp_ls(&nodes[1], from, "alice", PASSWORD);
+    assert!(!out.success(), "a third connection from {from}, over SFTP on node 2\n{}", out.dump());
+    let refused = nodes[1].log();
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.contains("SFTP connection refused") && l.contains("Too many connections from your address")),
+        "{refused}"
+    );
+    drop(second);
+    sftp_ls_eventually(&nodes[1], from, "alice", "the address's place freed on node 1 never reached node 2");
+
+    // Wrong SFTP passwords on node 2 ban the address on node 1, for FTP and SFTP.
+    let guesser = "127.0.0.42";
+    for _ in 0..3 {
+        let out = sftp_ls(&nodes[1], guesser, "alice", "wrong");
+        assert!(!out.success(), "{}", out.dump());
+    }
+    let (_, greeting) = Raw::connect_to(guesser, "127.0.0.1", nodes[0].port());
+    assert!(greeting.starts_with("421") && greeting.contains("failed logins"), "FTP on node 1: {greeting}");
+    let out = sftp_ls(&nodes[0], guesser, "alice", PASSWORD);
+    assert!(!out.success(), "SFTP on node 1 let the banned address in\n{}", out.dump());
+    assert!(nodes[0].log().lines().any(|l| l.contains("SFTP connection refused") && l.contains("failed logins")));
+    // Others still get in.
+    sftp_ls_eventually(&nodes[0], "127.0.0.43", "alice", "an address nobody banned");
 }
 
 #[test]

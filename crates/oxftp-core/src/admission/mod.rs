@@ -3,6 +3,12 @@
 //! process ([`LocalState`]) or shared by several nodes (any other
 //! [`SharedState`], wrapped in [`Degrading`]).
 //!
+//! [`Admission`] is the one door: every front end (the FTP listener, SFTP)
+//! of a server passes its connections and logins through the same one, so
+//! the session limits and bans count FTP and SFTP clients together, and,
+//! over a shared state, the clients of every node. Nothing else consults
+//! the state for bans and session counts.
+//!
 //! Counters are RAII slots, so a session frees its place however it ends.
 //! The ban table is bounded: past `MAX_TRACKED` addresses, entries whose
 //! window and ban have both passed are pruned, and if that is not enough the
@@ -14,12 +20,16 @@ mod local;
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 pub use crate::shared_state::{BanPolicy, Lease, SharedState, StateError, Subject, Usage};
 pub use degrading::Degrading;
 pub use local::LocalState;
+
+use crate::account::IpRules;
 
 /// Addresses or accounts the ban table remembers at most.
 const MAX_TRACKED: usize = 100_000;
@@ -138,12 +148,303 @@ impl<K: Eq + Hash + Clone> BanTable<K> {
     }
 }
 
+/// What [`Admission`] enforces.
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionLimits {
+    /// Concurrent connections to this server, all front ends together (0 =
+    /// unlimited). Counted in this process, also in a cluster.
+    pub max_sessions: usize,
+    /// Concurrent connections from one client address (0 = unlimited);
+    /// across the nodes of a cluster when the state is shared.
+    pub max_sessions_per_ip: usize,
+    /// Which client addresses may connect at all.
+    pub ip_rules: IpRules,
+    /// Ban addresses (and optionally accounts) after failed logins; `None` = off.
+    pub ban: Option<BanPolicy>,
+}
+
+/// Why a connection was turned away at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server has its most sessions.
+    TooManySessions,
+    /// The server's IP rules do not let this address in.
+    AddressNotAllowed,
+    /// The address is banned after failed logins.
+    Banned,
+    /// This address has its most sessions.
+    TooManyFromAddress,
+}
+
+impl Refusal {
+    /// Why, in words a client may be told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::TooManySessions => "Too many connections, try again later.",
+            Refusal::AddressNotAllowed => "Connections from your address are not allowed.",
+            Refusal::Banned => "Too many failed logins from your address; try again later.",
+            Refusal::TooManyFromAddress => "Too many connections from your address.",
+        }
+    }
+}
+
+/// The one door every front end's connections and logins pass through: the
+/// server-wide session count (this process's), the IP rules, and, kept in a
+/// [`SharedState`] (this process's [`LocalState`], or a cluster's wrapped in
+/// [`Degrading`]), the failed-login bans and the session places per client
+/// address and per account. One per server, shared by its front ends (see
+/// `Server::with_admission`), so FTP and SFTP clients count together; in a
+/// cluster, together with every node's.
+///
+/// A ban that cannot be read counts as a ban and a session place that
+/// cannot be taken as taken (a [`Degrading`] state answers from this node's
+/// own state instead of failing).
+#[derive(Debug)]
+pub struct Admission {
+    limits: AdmissionLimits,
+    sessions: Arc<AtomicUsize>,
+    state: Arc<dyn SharedState>,
+}
+
+/// A connection's place in the session counts (the server-wide one and its
+/// address's), held while it lives.
+#[derive(Debug)]
+pub struct ConnectionPass {
+    _session: SessionCount,
+    _ip: Lease,
+}
+
+/// A logged-in session's place in its account's session count.
+#[derive(Debug)]
+pub struct AccountPass {
+    _lease: Lease,
+}
+
+/// One place in the server-wide session count; given back on drop.
+#[derive(Debug)]
+struct SessionCount(Arc<AtomicUsize>);
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// A door with these limits and no one inside, keeping its bans and
+    /// session places in this process.
+    pub fn new(limits: AdmissionLimits) -> Admission {
+        Admission::with_state(limits, Arc::new(LocalState::new()))
+    }
+
+    /// A door with these limits whose bans and per-address and per-account
+    /// session places live in `state` (a cluster's: wrap it in
+    /// [`Degrading`]).
+    pub fn with_state(limits: AdmissionLimits, state: Arc<dyn SharedState>) -> Admission {
+        Admission { limits, sessions: Arc::new(AtomicUsize::new(0)), state }
+    }
+
+    /// What this door enforces.
+    pub fn limits(&self) -> &AdmissionLimits {
+        &self.limits
+    }
+
+    /// Connections open now, all front ends of this process together.
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.load(Ordering::Acquire)
+    }
+
+    /// A connection from `ip` arrives: its place in the counts (held until
+    /// the pass is dropped), or why it is turned away.
+    pub async fn admit(&self, ip: IpAddr) -> Result<ConnectionPass, Refusal> {
+        let ip = ip.to_canonical();
+        let live = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
+        let session = SessionCount(Arc::clone(&self.sessions));
+        if self.limits.max_sessions != 0 && live > self.limits.max_sessions {
+            return Err(Refusal::TooManySessions);
+        }
+        if !self.limits.ip_rules.permits(ip) {
+            return Err(Refusal::AddressNotAllowed);
+        }
+        let subject = Subject::ip(ip);
+        if self.limits.ban.is_some() && self.state.is_banned(&subject).await.unwrap_or(true) {
+            return Err(Refusal::Banned);
+        }
+        let lease = match self.limits.max_sessions_per_ip {
+            0 => Some(Lease::unlimited()),
+            max => self.state.acquire_session(&subject, max).await.unwrap_or(None),
+        };
+        match lease {
+            Some(lease) => Ok(ConnectionPass { _session: session, _ip: lease }),
+            None => Err(Refusal::TooManyFromAddress),
+        }
+    }
+
+    /// Whether `user` is banned (with `ban.per_user`) after failed logins.
+    pub async fn user_banned(&self, user: &str) -> bool {
+        self.per_user_bans() && self.state.is_banned(&Subject::user(user)).await.unwrap_or(true)
+    }
+
+    /// A place among `user`'s logged-in sessions, unless `max` (0 =
+    /// unlimited) are already taken.
+    pub async fn account_pass(&self, user: &str, max: usize) -> Option<AccountPass> {
+        let lease = match max {
+            0 => Lease::unlimited(),
+            max => self.state.acquire_session(&Subject::user(user), max).await.unwrap_or(None)?,
+        };
+        Some(AccountPass { _lease: lease })
+    }
+
+    /// Counts a failed login by `user` from `ip`; true if that got the
+    /// address (or the account) banned.
+    pub async fn login_failed(&self, ip: IpAddr, user: &str) -> bool {
+        let Some(policy) = &self.limits.ban else { return false };
+        // A failure that cannot be counted is counted by Degrading locally.
+        let by_ip = self.state.login_failed(&Subject::ip(ip), policy).await.unwrap_or(false);
+        let by_user = policy.per_user && self.state.login_failed(&Subject::user(user), policy).await.unwrap_or(false);
+        by_ip || by_user
+    }
+
+    /// A login by `user` from `ip` succeeded: their failure counts start over.
+    pub async fn login_succeeded(&self, ip: IpAddr, user: &str) {
+        if self.limits.ban.is_none() {
+            return;
+        }
+        let _ = self.state.login_succeeded(&Subject::ip(ip)).await;
+        if self.per_user_bans() {
+            let _ = self.state.login_succeeded(&Subject::user(user)).await;
+        }
+    }
+
+    /// Addresses and accounts banned now, as far as this process can count
+    /// them without waiting (for the bans gauge; a cluster's shared store is
+    /// not asked at scrape time).
+    pub fn bans_active(&self) -> usize {
+        match self.limits.ban {
+            Some(_) => self.state.bans_active().unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    fn per_user_bans(&self) -> bool {
+        self.limits.ban.as_ref().is_some_and(|ban| ban.per_user)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     use std::net::IpAddr;
     use std::time::Duration;
+
+    fn limits() -> AdmissionLimits {
+        AdmissionLimits {
+            max_sessions: 3,
+            max_sessions_per_ip: 2,
+            ip_rules: IpRules { allow: Vec::new(), deny: vec!["192.0.2.9".parse().unwrap()] },
+            ban: Some(BanPolicy { max_failures: 2, per_user: true, ..BanPolicy::default() }),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_door_counts_sessions_addresses_and_bans() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let door = Admission::new(limits());
+        let a = door.admit(ip).await.unwrap();
+        let _b = door.admit(ip).await.unwrap();
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::TooManyFromAddress);
+        let _c = door.admit(other).await.unwrap();
+        assert_eq!(door.admit(other).await.unwrap_err(), Refusal::TooManySessions);
+        // Refused connections give their place back.
+        assert_eq!(door.live_sessions(), 3);
+        drop(a);
+        assert_eq!(door.admit("192.0.2.9".parse().unwrap()).await.unwrap_err(), Refusal::AddressNotAllowed);
+        assert_eq!(door.bans_active(), 0);
+        assert!(!door.login_failed(other, "x").await);
+        assert!(door.login_failed(other, "x").await);
+        assert_eq!(door.admit(other).await.unwrap_err(), Refusal::Banned);
+        // The address and the account (per_user).
+        assert_eq!(door.bans_active(), 2);
+        assert!(door.user_banned("x").await);
+        assert!(!door.user_banned("ann").await);
+        let pass = door.account_pass("ann", 1).await.unwrap();
+        assert!(door.account_pass("ann", 1).await.is_none());
+        drop(pass);
+        assert!(door.account_pass("ann", 1).await.is_some());
+        assert!(door.account_pass("ann", 0).await.is_some());
+        // A success forgets the failures counted so far (not a ban in force).
+        let third: IpAddr = "192.0.2.3".parse().unwrap();
+        assert!(!door.login_failed(third, "bob").await);
+        door.login_succeeded(third, "bob").await;
+        assert!(!door.login_failed(third, "bob").await);
+    }
+
+    #[tokio::test]
+    async fn doors_over_one_state_share_bans_and_places_but_not_the_server_count() {
+        // Two nodes' doors over one state (as two oxftpd over one Redis).
+        let state: Arc<dyn SharedState> = Arc::new(LocalState::new());
+        let one = Admission::with_state(limits(), Arc::clone(&state));
+        let two = Admission::with_state(limits(), state);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let _a = one.admit(ip).await.unwrap();
+        let _b = two.admit(ip).await.unwrap();
+        assert_eq!(one.admit(ip).await.unwrap_err(), Refusal::TooManyFromAddress);
+        assert_eq!((one.live_sessions(), two.live_sessions()), (1, 1));
+        let _pass = one.account_pass("ann", 1).await.unwrap();
+        assert!(two.account_pass("ann", 1).await.is_none());
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(!one.login_failed(other, "x").await);
+        assert!(two.login_failed(other, "x").await);
+        assert_eq!(one.admit(other).await.unwrap_err(), Refusal::Banned);
+        assert!(one.user_banned("x").await);
+    }
+
+    /// A state whose server cannot be reached (not wrapped in Degrading).
+    #[derive(Debug)]
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl SharedState for Unreachable {
+        async fn is_banned(&self, _: &Subject) -> Result<bool, StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn login_failed(&self, _: &Subject, _: &BanPolicy) -> Result<bool, StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn login_succeeded(&self, _: &Subject) -> Result<(), StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn acquire_session(&self, _: &Subject, _: usize) -> Result<Option<Lease>, StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn quota_usage(&self, _: &str) -> Result<Option<Usage>, StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn quota_init(&self, _: &str, _: Usage) -> Result<Usage, StateError> {
+            Err(StateError("connection refused".into()))
+        }
+        async fn quota_add(&self, _: &str, _: i64, _: i64) -> Result<(), StateError> {
+            Err(StateError("connection refused".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_read_keeps_the_door_shut() {
+        let door = Admission::with_state(limits(), Arc::new(Unreachable));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::Banned);
+        assert!(door.user_banned("ann").await);
+        assert!(door.account_pass("ann", 1).await.is_none());
+        assert!(!door.login_failed(ip, "ann").await);
+        assert_eq!(door.live_sessions(), 0);
+        // Without bans and limits it asks the state nothing.
+        let open = Admission::with_state(AdmissionLimits::default(), Arc::new(Unreachable));
+        assert!(open.admit(ip).await.is_ok());
+        assert!(!open.user_banned("ann").await);
+        assert!(open.account_pass("ann", 0).await.is_some());
+    }
 
     #[test]
     fn counter_slots_free_on_drop() {

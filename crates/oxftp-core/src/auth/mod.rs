@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use async_trait::async_trait;
 use oxftp_proto::path::VPath;
 
+pub use crate::keys::PublicKey;
+
 /// The three classic FTP access models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessClass {
@@ -166,6 +168,17 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
     async fn certificate_login(&self, user: &str, peer: SocketAddr) -> Result<Identity, AuthError> {
         let _ = (user, peer);
         Err(AuthError::NotAllowed("certificate logins are not supported by this authenticator".into()))
+    }
+
+    /// The identity of `user` for an SSH `publickey` login (RFC 4252 §7)
+    /// with `key`, which the SSH front end has already seen the client
+    /// prove it holds (a verified signature). The backend only says whether
+    /// `key` is one of the account's authorized keys; it must refuse with
+    /// the same errors as a password login would (unknown user, disabled
+    /// account, ...). Backends without keys keep the default refusal.
+    async fn public_key_login(&self, user: &str, key: &PublicKey, peer: SocketAddr) -> Result<Identity, AuthError> {
+        let _ = (user, key, peer);
+        Err(AuthError::NotAllowed("public-key logins are not supported by this authenticator".into()))
     }
 }
 

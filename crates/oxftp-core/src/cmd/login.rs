@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use slog::o;
 
-use crate::admission::{Lease, Subject};
 use crate::auth::{AccessClass, AuthError, Credentials, Identity};
 use crate::conn::{Answered, Conn, Flow, LoggedIn, Login, State};
 use crate::events::EventKind;
@@ -98,9 +97,7 @@ async fn finish_login(
 ) -> Flow {
     let ip = conn.peer.ip().to_canonical();
     let ctx = Arc::clone(&conn.ctx);
-    let per_user_bans = ctx.options.ban.as_ref().is_some_and(|ban| ban.per_user);
-    // A ban that cannot be read refuses (Degrading answers from local state instead).
-    let user_banned = per_user_bans && ctx.state.is_banned(&Subject::user(user)).await.unwrap_or(true);
+    let user_banned = ctx.admission.user_banned(user).await;
     let outcome = match authenticated {
         _ if user_banned => Err((LoginRefusal::Banned, "account is banned after failed logins".to_string(), false)),
         Ok(identity) if identity.require_tls && !conn.is_tls() => Err((
@@ -122,11 +119,7 @@ async fn finish_login(
         Err((refusal, reason, known)) => return refuse_login(conn, user, Refused { refusal, reason, known }).await,
     };
     let max = identity.limits.max_sessions.unwrap_or(0);
-    let slot = match max {
-        0 => Some(Lease::unlimited()),
-        max => ctx.state.acquire_session(&Subject::user(&identity.user), max).await.unwrap_or(None),
-    };
-    let Some(slot) = slot else {
+    let Some(slot) = ctx.admission.account_pass(&identity.user, max).await else {
         slog::info!(conn.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
         let reason = format!("too many sessions (at most {max})");
         count_refusal(conn, user, &Refused { refusal: LoginRefusal::TooManySessions, reason, known: true }).await;
@@ -139,12 +132,7 @@ async fn finish_login(
         }
         return Flow::Close;
     }
-    if ctx.options.ban.is_some() {
-        let _ = ctx.state.login_succeeded(&Subject::ip(ip)).await;
-        if per_user_bans {
-            let _ = ctx.state.login_succeeded(&Subject::user(user)).await;
-        }
-    }
+    ctx.admission.login_succeeded(ip, user).await;
     let class = identity.class;
     if let Some(tls) = &conn.tls {
         tls.log_in(&identity.user, class == AccessClass::Anonymous, identity.tls_session_reuse);
@@ -188,16 +176,7 @@ async fn refuse_login(conn: &mut Conn, user: &str, refused: Refused) -> Flow {
     conn.failed_logins += 1;
     slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => &refused.reason);
     count_refusal(conn, user, &refused).await;
-    let banned = match &ctx.options.ban {
-        None => false,
-        Some(policy) => {
-            // A failure that cannot be counted is counted by Degrading locally.
-            let by_ip = ctx.state.login_failed(&Subject::ip(ip), policy).await.unwrap_or(false);
-            let by_user =
-                policy.per_user && ctx.state.login_failed(&Subject::user(user), policy).await.unwrap_or(false);
-            by_ip || by_user
-        }
-    };
+    let banned = ctx.admission.login_failed(ip, user).await;
     tokio::time::sleep(ctx.options.failed_login_delay).await;
     if banned {
         slog::warn!(conn.logger, "banned after failed logins"; "user" => user, "ip" => %ip);

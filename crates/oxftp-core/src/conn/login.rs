@@ -6,7 +6,7 @@ use oxftp_proto::path::VPath;
 use slog::Logger;
 
 use super::{Conn, Replied};
-use crate::admission::Lease;
+use crate::admission::AccountPass;
 use crate::auth::Identity;
 use crate::metrics::UserMetrics;
 use crate::storage::Storage;
@@ -67,13 +67,13 @@ pub(crate) struct LoggedIn {
     /// The connection's logger with the user added.
     pub logger: Logger,
     /// This session's place in its account's session count.
-    _slot: Lease,
+    _slot: AccountPass,
     /// The account's own transfer series (per-user metrics on).
     pub metrics: Option<Arc<UserMetrics>>,
 }
 
 impl LoggedIn {
-    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: Lease) -> Self {
+    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: AccountPass) -> Self {
         // A user starts in its home; a guest's home is its root.
         let cwd = identity.start_dir();
         LoggedIn { identity, storage, cwd, rename_from: None, logger, _slot: slot, metrics: None }

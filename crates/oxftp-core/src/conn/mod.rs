@@ -33,7 +33,7 @@ use oxftp_proto::reply::Reply;
 use slog::{Logger, o};
 use tokio::net::TcpStream;
 
-use crate::admission::Lease;
+use crate::admission::ConnectionPass;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
 use crate::data::{DataSetup, DataTls};
@@ -149,7 +149,7 @@ pub(crate) struct Conn {
     pub hash: HashState,
     pub connected: Instant,
     /// This connection's place in the per-address count.
-    pub ip_slot: Option<Lease>,
+    pub ip_slot: Option<ConnectionPass>,
     /// Counts this connection as an open session (metrics on).
     pub session_gauge: Option<SessionGauge>,
     /// The code of the last reply sent (for the command metrics).

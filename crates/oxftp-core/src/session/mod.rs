@@ -13,7 +13,7 @@ use std::time::Duration;
 use oxftp_proto::command::{Command, ShownCommand, parse};
 use oxftp_proto::line::LineEvent;
 
-use crate::admission::Lease;
+use crate::admission::ConnectionPass;
 use crate::cmd;
 use crate::conn::{Accepted, Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
@@ -31,7 +31,7 @@ impl Session {
     pub(crate) fn new(
         ctx: Arc<ServerContext>,
         accepted: Accepted,
-        ip_slot: Lease,
+        ip_slot: ConnectionPass,
         gauge: Option<SessionGauge>,
     ) -> Session {
         let mut conn = Conn::new(ctx, accepted);

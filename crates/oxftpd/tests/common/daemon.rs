@@ -97,6 +97,10 @@ pub struct DaemonConfig {
     /// says otherwise): `Some` turns the admin listener on, and the harness
     /// waits for its `oxftpd admin on` line ([`Daemon::admin_url`]).
     pub admin: Option<String>,
+    /// More lines for an `[sftp]` table: `Some` turns SFTP on (on a free
+    /// loopback port, host key in the daemon's directory) and the harness
+    /// waits for its `oxftpd sftp listening on` line ([`Daemon::sftp_port`]).
+    pub sftp: Option<String>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -132,6 +136,7 @@ impl Default for DaemonConfig {
             env: Vec::new(),
             open_files: None,
             admin: None,
+            sftp: None,
         }
     }
 }
@@ -144,6 +149,7 @@ pub struct Daemon {
     session_reuse_off_port: Option<u16>,
     web_url: Option<String>,
     admin_url: Option<String>,
+    sftp_port: Option<u16>,
     pki: Option<Pki>,
     dir: TempDir,
     scratch_counter: std::sync::atomic::AtomicU32,
@@ -159,6 +165,7 @@ struct Started {
     web_url: Option<String>,
     admin_url: Option<String>,
     session_reuse_off_port: Option<u16>,
+    sftp_port: Option<u16>,
 }
 
 impl Daemon {
@@ -186,6 +193,9 @@ impl Daemon {
         if let Some(web) = &config.web {
             let _ = writeln!(text, "\n[web]\n{web}");
         }
+        if let Some(sftp) = &config.sftp {
+            let _ = writeln!(text, "\n[sftp]\nlisten = [\"127.0.0.1:0\"]\nhost_key = \"ssh_host_ed25519_key\"\n{sftp}");
+        }
         if let Some(admin) = &config.admin {
             let listen = if admin.contains("listen") { "" } else { "listen = \"127.0.0.1:0\"\n" };
             let _ = writeln!(text, "\n[admin]\n{listen}{admin}");
@@ -195,7 +205,7 @@ impl Daemon {
             give_to(user, dir.path(), &root);
         }
         std::fs::write(&config_path, text).expect("write config");
-        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port } =
+        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port } =
             spawn(dir.path(), &config);
         Daemon {
             child,
@@ -204,6 +214,7 @@ impl Daemon {
             session_reuse_off_port,
             web_url,
             admin_url,
+            sftp_port,
             pki,
             dir,
             scratch_counter: std::sync::atomic::AtomicU32::new(0),
@@ -223,7 +234,7 @@ impl Daemon {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port } =
+        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port } =
             spawn(self.dir.path(), &self.config);
         self.session_reuse_off_port = session_reuse_off_port;
         self.child = child;
@@ -231,6 +242,7 @@ impl Daemon {
         self.implicit_port = implicit_port;
         self.web_url = web_url;
         self.admin_url = admin_url;
+        self.sftp_port = sftp_port;
     }
 
     /// The port of the `tls.session_reuse_off_listen` listener (panics
@@ -249,6 +261,12 @@ impl Daemon {
     /// started with `TlsOptions { implicit: true, .. }`).
     pub fn implicit_port(&self) -> u16 {
         self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// The SFTP port on 127.0.0.1 (panics unless the daemon was started
+    /// with `sftp: Some(..)`).
+    pub fn sftp_port(&self) -> u16 {
+        self.sftp_port.expect("the daemon has no [sftp] table")
     }
 
     /// `http://ADDR` of the web client, without a trailing slash (panics
@@ -394,6 +412,8 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
     let want_relaxed =
         config.tls.as_ref().is_some_and(|t| t.extra.iter().any(|l| l.starts_with("session_reuse_off_listen")));
     let (mut port, mut implicit_port, mut web_url, mut admin_url, mut relaxed) = (None, None, None, None, None);
+    let want_sftp = config.sftp.is_some();
+    let mut sftp_port = None;
     let (port, implicit_port, web_url, admin_url, session_reuse_off_port) = loop {
         if let (Some(port), true, true, true, true) = (
             port,
@@ -401,7 +421,8 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
             web_url.is_some() || !want_web,
             admin_url.is_some() || !want_admin,
             relaxed.is_some() || !want_relaxed,
-        ) {
+        ) && (sftp_port.is_some() || !want_sftp)
+        {
             break (port, implicit_port, web_url, admin_url, relaxed);
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -417,6 +438,8 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
                     web_url = web_url.or(Some(url));
                 } else if let Some(url) = parse_admin(&line) {
                     admin_url = admin_url.or(Some(url));
+                } else if let Some(p) = parse_sftp(&line) {
+                    sftp_port = sftp_port.or(Some(p));
                 } else {
                     let _ = writeln!(seen, "{line}");
                 }
@@ -432,7 +455,7 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
             }
         }
     };
-    Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port }
+    Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port }
 }
 
 /// Lets `user` run the daemon's files: the storage tree and `logs/` become
@@ -485,6 +508,13 @@ fn parse_implicit(line: &str) -> Option<u16> {
 /// Parses `oxftpd listening on 127.0.0.1:PORT<suffix>`.
 fn parse_suffixed(line: &str, suffix: &str) -> Option<u16> {
     let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(suffix)?;
+    let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
+    Some(addr.port())
+}
+
+/// Parses `oxftpd sftp listening on 127.0.0.1:PORT`.
+fn parse_sftp(line: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd sftp listening on ")?;
     let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
     Some(addr.port())
 }

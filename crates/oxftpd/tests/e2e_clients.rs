@@ -77,12 +77,12 @@ fn aioftp(d: &Daemon, mode: Mode) -> Outcome {
 }
 
 /// aioftp in implicit mode never sends PBSZ/PROT and starts TLS on data
-/// connections anyway (it takes implicit FTPS to mean protected data), so
-/// only plain FTP and explicit FTPS are its modes here.
+/// connections anyway (it takes implicit FTPS to mean protected data):
+/// implicit connections start with PROT P, so that works on the defaults.
 #[test]
-fn aioftp_over_plain_and_explicit_ftps() {
+fn aioftp_over_plain_explicit_and_implicit_ftps() {
     let d = ftps_daemon(&[], String::new());
-    for mode in [Mode::Plain, Mode::Explicit] {
+    for mode in [Mode::Plain, Mode::Explicit, Mode::Implicit] {
         let out = aioftp(&d, mode);
         out.assert_success(&format!("aioftp {mode:?}"));
         out.assert_output_contains("downloaded");

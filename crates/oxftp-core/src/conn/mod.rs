@@ -101,6 +101,18 @@ pub(crate) struct Protection {
     pub private: bool,
 }
 
+impl Protection {
+    /// Where a connection starts. On an implicit-TLS listener data
+    /// connections are protected until the client says `PROT C`: implicit
+    /// FTPS (draft-murray-auth-ftp-ssl, port 990 with its data port 989)
+    /// means protected data, and clients such as aioftp never send PBSZ or
+    /// PROT there but start TLS on every data connection. Explicit FTPS
+    /// starts clear, as RFC 4217 §9 says.
+    fn initial(implicit_tls: bool) -> Protection {
+        Protection { pbsz: implicit_tls, private: implicit_tls }
+    }
+}
+
 /// An accepted control connection, with its client found (see [`crate::endpoints`]).
 pub(crate) struct Accepted {
     pub stream: TcpStream,
@@ -184,7 +196,7 @@ impl Conn {
                 .as_ref()
                 .map(|t| t.session_acceptors(peer.ip(), reuse.unwrap_or(t.config.require_session_reuse))),
             implicit_tls,
-            protection: Protection::default(),
+            protection: Protection::initial(implicit_tls),
             client_cert_cn: None,
             failed_logins: 0,
             client_name: None,

@@ -15,8 +15,8 @@ use unftp_sbe_fs::Filesystem;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse()?;
     let auth = UnftpAuthenticator::new(JsonFileAuthenticator::from_file(&args.users)?, DefaultUserDetailProvider);
-    let storage = UnftpStorageFactory::shared(Filesystem::new(&args.root)?, DefaultUserDetailProvider)
-        .checked_as(DefaultUser);
+    let storage =
+        UnftpStorageFactory::shared(Filesystem::new(&args.root)?, DefaultUserDetailProvider).checked_as(DefaultUser);
     // As bench/oxftpd.toml sets oxftpd up: no delay after a failed login, long timeouts.
     let options = Options {
         passive_ports: Some(args.passive),

@@ -81,3 +81,11 @@ pub mod users {
 pub mod proto {
     pub use oxftp_proto::*;
 }
+
+/// libunftp's storage back-ends (`unftp-sbe-*`) and authenticators
+/// (`unftp-auth-*`) on this engine (feature `unftp`): see the
+/// `unftp_backend` example.
+#[cfg(feature = "unftp")]
+pub mod unftp {
+    pub use oxftp_unftp::*;
+}

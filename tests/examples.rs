@@ -106,3 +106,31 @@ async fn custom_auth_confines_each_account() {
     assert!(bob.nlst(None).await.unwrap().is_empty());
     assert!(bob.retr_as_stream("../alice/note.txt").await.is_err());
 }
+
+/// libunftp's local-disk back-end and JSON users file, served by our engine
+/// (the example needs the `unftp` feature: `cargo test --features unftp`).
+#[cfg(feature = "unftp")]
+#[tokio::test]
+async fn unftp_backend_serves_the_directory_to_json_file_users() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.json"), br#"[{"username": "alice", "password": "wonderland"}]"#).unwrap();
+    std::fs::write(dir.path().join("hello.txt"), b"stored by unftp-sbe-fs").unwrap();
+    let (_ex, addr) = start("unftp_backend", dir.path());
+
+    let mut ftp = AsyncFtpStream::connect(&addr).await.unwrap();
+    assert!(ftp.login("alice", "rabbit").await.is_err(), "a wrong password logs in");
+    let mut ftp = AsyncFtpStream::connect(&addr).await.unwrap();
+    ftp.login("alice", "wonderland").await.unwrap();
+    ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
+    assert_eq!(fetch(&mut ftp, "hello.txt").await, b"stored by unftp-sbe-fs");
+    ftp.put_file("up.txt", &mut &b"uploaded through the adapter"[..]).await.unwrap();
+    assert_eq!(std::fs::read(dir.path().join("up.txt")).unwrap(), b"uploaded through the adapter");
+    let mut names = ftp.nlst(None).await.unwrap();
+    names.sort();
+    assert_eq!(names, vec!["hello.txt", "up.txt", "users.json"]);
+    ftp.rename("up.txt", "moved.txt").await.unwrap();
+    assert_eq!(fetch(&mut ftp, "moved.txt").await, b"uploaded through the adapter");
+    ftp.rm("moved.txt").await.unwrap();
+    assert!(!dir.path().join("moved.txt").exists());
+    ftp.quit().await.unwrap();
+}

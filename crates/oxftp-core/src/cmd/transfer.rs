@@ -20,7 +20,7 @@ use rand::Rng;
 use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
 use crate::data::DataTls;
 use crate::storage::{ErrorKind, WriteMode};
-use crate::transfer::{Connect, Job, run};
+use crate::transfer::{Connect, Job, commit_gate, run};
 
 /// STOR replaces, APPE appends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,9 +223,17 @@ pub(crate) async fn start(
     };
     let _ = conn.reply(150, preliminary).await;
     let progress = Arc::new(AtomicU64::new(0));
-    let task = tokio::spawn(run(job, connect, progress.clone()));
+    let (gate, keeper) = match job {
+        Job::Receive { .. } => {
+            let (gate, keeper) = commit_gate();
+            (Some(gate), Some(keeper))
+        }
+        Job::Send { .. } | Job::List { .. } => (None, None),
+    };
+    let task = tokio::spawn(run(job, connect, progress.clone(), gate));
     Ok(Running {
         task,
+        gate: keeper,
         progress,
         command,
         path,

@@ -174,6 +174,12 @@ impl Conn {
         self.reply(530, "Please login with USER and PASS.").await
     }
 
+    /// Whether the client has closed (or reset) the control connection,
+    /// judged from the socket itself now, not from what was read so far.
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.reader.peer_closed()
+    }
+
     /// Whether the control connection is protected by TLS now.
     pub(crate) fn is_tls(&self) -> bool {
         self.reader.is_tls()

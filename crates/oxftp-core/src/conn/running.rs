@@ -13,7 +13,7 @@ use tokio::task::{JoinError, JoinHandle};
 use super::{Conn, Replied};
 use crate::auth::Identity;
 use crate::events::{TransferEvent, TransferKind};
-use crate::transfer::{Progress, TransferError};
+use crate::transfer::{GateKeeper, Progress, TransferError};
 
 /// The command a transfer serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,8 @@ pub(crate) type TaskResult = Result<Result<u64, TransferError>, JoinError>;
 /// A transfer running in its own task.
 pub(crate) struct Running {
     pub task: JoinHandle<Result<u64, TransferError>>,
+    /// An upload's commit gate: the session decides whether it may publish.
+    pub gate: Option<GateKeeper>,
     pub progress: Progress,
     pub command: TransferCommand,
     pub path: VPath,
@@ -91,6 +93,22 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// Resolves when the running upload has received everything and asks
+    /// whether to publish it; never, for other transfers. Cancel-safe.
+    pub(crate) async fn commit_asked(gate: &mut Option<GateKeeper>) {
+        match gate.as_mut() {
+            Some(gate) => gate.asked().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Answer the upload's question (now, or for when it asks).
+    pub(crate) fn decide_commit(&mut self, commit: bool) {
+        if let Some(gate) = self.gate.take() {
+            gate.decide(commit);
+        }
+    }
+
     /// Bytes moved so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.progress.load(Ordering::Relaxed)
@@ -105,7 +123,12 @@ impl Running {
     ) -> Replied {
         let result = match result {
             Some(r) => r,
-            None => (&mut self.task).await,
+            None => {
+                // Whoever waits here heard from the client (a command came
+                // in, QUIT among them): an upload may publish.
+                self.decide_commit(true);
+                (&mut self.task).await
+            }
         };
         let (reply, outcome, bytes) = match result {
             Ok(Ok(bytes)) => {

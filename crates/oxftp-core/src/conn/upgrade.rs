@@ -18,6 +18,7 @@ impl Conn {
             return Err(io::Error::other("control connection is not plaintext"));
         };
         let tcp = read.reunite(write).map_err(io::Error::other)?;
+        let tcp_socket = std::os::fd::AsFd::as_fd(&tcp).try_clone_to_owned()?;
         let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
         let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
             .await
@@ -28,7 +29,7 @@ impl Conn {
             slog::info!(self.logger, "client certificate"; "cn" => cn);
         }
         let (read, write) = tokio::io::split(tls);
-        self.reader.set_side(Side::Tls(read));
+        self.reader.set_side(Side::Tls(read), Some(tcp_socket));
         self.writer.set_side(Side::Tls(write));
         Ok(())
     }
@@ -55,7 +56,7 @@ impl Conn {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no close_notify"))??;
         let (tcp, _) = tls.into_inner();
         let (read, write) = tcp.into_split();
-        self.reader.set_side(Side::Plain(read));
+        self.reader.set_side(Side::Plain(read), None);
         self.writer.set_side(Side::Plain(write));
         Ok(())
     }

@@ -62,13 +62,27 @@ impl Session {
         let _ = self.conn.reply(220, greeting).await;
         let mut shutdown = self.conn.ctx.shutdown.clone();
         loop {
-            let event = if let Some(running) = self.running.as_mut() {
+            let event = if let Some(Running { task, gate, .. }) = self.running.as_mut() {
                 tokio::select! {
-                    result = &mut running.task => {
+                    // The control connection first: a command or its close
+                    // read now decides about an upload that asks meanwhile.
+                    biased;
+                    event = self.conn.next_event() => event,
+                    result = task => {
                         self.finish_transfer(Some(result)).await;
                         continue;
                     }
-                    event = self.conn.next_event() => event,
+                    () = Running::commit_asked(gate) => {
+                        // An upload has all its bytes. Nothing is waiting on the
+                        // control connection; if the client has closed it (its
+                        // FIN is there even if not yet read), it is gone without
+                        // QUIT and without hearing the end: throw the upload away.
+                        let gone = self.conn.peer_closed();
+                        if let Some(running) = self.running.as_mut() {
+                            running.decide_commit(!gone);
+                        }
+                        continue;
+                    }
                 }
             } else {
                 let limit = self.silence_limit();

@@ -55,6 +55,10 @@ pub struct Options {
     /// left out, since files belong to the user the server runs as (root,
     /// often) and a client could otherwise make a setuid program of its own.
     pub chmod_special_bits: bool,
+    /// How often the storage factory sweeps away what dead uploads left
+    /// ([`StorageFactory::sweep_abandoned_uploads`](crate::StorageFactory::sweep_abandoned_uploads));
+    /// it also sweeps once when the server starts. `None`: only at start.
+    pub upload_sweep_interval: Option<Duration>,
 }
 
 impl Default for Options {
@@ -81,6 +85,7 @@ impl Default for Options {
             upload_rate: None,
             transfer_listeners: Vec::new(),
             chmod_special_bits: false,
+            upload_sweep_interval: Some(Duration::from_secs(3600)),
         }
     }
 }

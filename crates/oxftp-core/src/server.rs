@@ -121,6 +121,7 @@ impl Server {
             acceptors.spawn(accept_loop(listener, tx, logger));
         }
         drop(conn_tx);
+        acceptors.spawn(sweep_uploads(self.storage.clone(), self.options.upload_sweep_interval, self.logger.clone()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -179,6 +180,22 @@ async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStrea
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+/// Sweeps away what dead uploads left in the storage, now and then every
+/// `interval` (see [`StorageFactory::sweep_abandoned_uploads`]); ends with
+/// the server, like the accept loops.
+async fn sweep_uploads(storage: Arc<dyn StorageFactory>, interval: Option<Duration>, logger: Logger) {
+    loop {
+        match storage.sweep_abandoned_uploads().await {
+            Ok(report) if report.removed > 0 => slog::info!(logger, "removed what dead uploads left";
+                "removed" => report.removed, "bytes" => report.bytes, "in_progress" => report.in_progress),
+            Ok(_) => {}
+            Err(e) => slog::warn!(logger, "sweeping dead uploads failed"; "error" => %e),
+        }
+        let Some(interval) = interval else { return };
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -334,6 +334,19 @@ pub trait Storage: Send + Sync + fmt::Debug {
     }
 }
 
+/// What a sweep of abandoned uploads did (see
+/// [`StorageFactory::sweep_abandoned_uploads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SweepReport {
+    /// Leftovers of dead uploads removed (temporary files, multipart uploads).
+    pub removed: u64,
+    /// Their bytes, where known.
+    pub bytes: u64,
+    /// Uploads in progress seen and left alone.
+    pub in_progress: u64,
+}
+
 /// Gives each logged-in session its storage, already confined to the
 /// identity's home. A local-disk backend opens a backend rooted at the home
 /// (so symlinks are resolved against it); a shared backend is wrapped in the
@@ -348,4 +361,15 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
 
     /// The storage for one logged-in identity.
     async fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+
+    /// Remove what uploads left behind when the process writing them died
+    /// (`kill -9`, a crash, power loss): temporary files of atomic uploads,
+    /// unfinished multipart uploads. Never touches an upload in progress, in
+    /// this process or another one serving the same storage. The server
+    /// calls it when it starts and then every
+    /// [`Options::upload_sweep_interval`](crate::Options::upload_sweep_interval).
+    /// The default has nothing to sweep; a wrapping factory passes it on.
+    async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
+        Ok(SweepReport::default())
+    }
 }

@@ -46,6 +46,7 @@ pub fn options(config: &Config) -> Options {
         download_rate: config.load.download_rate,
         upload_rate: config.load.upload_rate,
         chmod_special_bits: server.chmod_special_bits,
+        upload_sweep_interval: Some(server.upload_sweep_interval).filter(|d| !d.is_zero()),
         ..Options::default()
     }
 }

@@ -120,6 +120,9 @@ pub struct ServerConfig {
     pub allow_root: bool,
     /// Let SITE CHMOD set setuid, setgid and sticky bits.
     pub chmod_special_bits: bool,
+    /// How often what dead uploads left is swept away (also once at start);
+    /// zero: only at start.
+    pub upload_sweep_interval: Duration,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -209,6 +212,7 @@ impl Default for ServerConfig {
             run_as: None,
             allow_root: false,
             chmod_special_bits: false,
+            upload_sweep_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -427,6 +431,7 @@ struct RawServer {
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
+    upload_sweep_interval: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -694,6 +699,17 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(secs) = raw.upload_sweep_interval {
+            if *secs.get_ref() <= MAX_TIMEOUT_SECS {
+                server.upload_sweep_interval = Duration::from_secs(*secs.get_ref());
+            } else {
+                self.error(
+                    secs.span(),
+                    "server.upload_sweep_interval",
+                    format!("expected seconds from 0 to {MAX_TIMEOUT_SECS}, found {}", secs.get_ref()),
+                );
+            }
+        }
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
             if (lo..=hi).contains(max_line.get_ref()) {
@@ -1299,6 +1315,7 @@ level = "debug"
             "allow_root",
             "xferlog",
             "chmod_special_bits",
+            "upload_sweep_interval",
             "max_part_header",
             "max_form_body",
             "max_request_header",

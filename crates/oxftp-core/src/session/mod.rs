@@ -72,16 +72,9 @@ impl Session {
                         self.finish_transfer(Some(result)).await;
                         continue;
                     }
-                    () = Running::commit_asked(gate) => {
-                        // An upload has all its bytes. Nothing is waiting on the
-                        // control connection; if the client has closed it (its
-                        // FIN is there even if not yet read), it is gone without
-                        // QUIT and without hearing the end: throw the upload away.
-                        let gone = self.conn.peer_closed();
-                        if let Some(running) = self.running.as_mut() {
-                            running.decide_commit(!gone);
-                        }
-                        continue;
+                    () = Running::commit_asked(gate) => match self.upload_verdict().await {
+                        Some(event) => event,
+                        None => continue,
                     }
                 }
             } else {
@@ -157,6 +150,36 @@ impl Session {
         if let Some(running) = self.running.take() {
             let _ = running.finish(&mut self.conn, self.state.login.identity(), result).await;
         }
+    }
+
+    /// An upload has all its bytes and asks whether to publish them; no
+    /// command is waiting on the control connection. A client that closed
+    /// it without QUIT, before hearing the upload's end, is gone (killed,
+    /// crashed): its upload is thrown away. Its FIN may not have been read
+    /// yet, so the socket itself is asked; and as a dying client's kernel
+    /// may close the data connection first and the control connection a
+    /// moment later, a long upload waits that moment (see
+    /// [`Running::close_grace`]) for a close, or a command, to come. Returns
+    /// what came meanwhile, for the session loop.
+    async fn upload_verdict(&mut self) -> Option<Incoming> {
+        let grace = self.running.as_ref().map(Running::close_grace).unwrap_or_default();
+        let (publish, event) = if self.conn.peer_closed() {
+            (false, None)
+        } else if grace.is_zero() {
+            (true, None)
+        } else {
+            match tokio::time::timeout(grace, self.conn.next_event()).await {
+                Err(_) => (true, None),
+                Ok(Incoming::Closed) => (false, Some(Incoming::Closed)),
+                // A command: the client is there.
+                Ok(event) => (true, Some(event)),
+            }
+        };
+        slog::debug!(self.conn.logger, "upload received"; "publish" => publish);
+        if let Some(running) = self.running.as_mut() {
+            running.decide_commit(publish);
+        }
+        event
     }
 
     /// ABOR, with or without a transfer running.

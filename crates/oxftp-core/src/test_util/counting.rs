@@ -185,4 +185,8 @@ impl StorageFactory for CountingFactory {
         let inner = self.inner.storage_for(identity).await?;
         Ok(Arc::new(Counting { inner, counts: Arc::clone(&self.counts) }))
     }
+
+    async fn sweep_abandoned_uploads(&self) -> Result<crate::storage::SweepReport, StorageError> {
+        self.inner.sweep_abandoned_uploads().await
+    }
 }

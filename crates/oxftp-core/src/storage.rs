@@ -29,8 +29,11 @@ pub enum ErrorKind {
     DirectoryNotEmpty,
     /// The name is not allowed by the backend (553).
     InvalidName,
-    /// Out of space or over quota (552).
+    /// Over a quota or storage allocation (552: exceeded storage allocation).
     InsufficientStorage,
+    /// The disk or store is full (452: insufficient storage space in system;
+    /// may work once space is freed).
+    StorageFull,
     /// The backend cannot do this at all (502 / 504).
     Unsupported,
     /// Try again later: timeouts, throttling, a backend that is down (450 / 451).
@@ -76,7 +79,8 @@ impl From<std::io::Error> for StorageError {
             K::IsADirectory => ErrorKind::IsADirectory,
             K::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
             K::InvalidInput | K::InvalidFilename => ErrorKind::InvalidName,
-            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::InsufficientStorage,
+            K::StorageFull => ErrorKind::StorageFull,
+            K::QuotaExceeded | K::FileTooLarge => ErrorKind::InsufficientStorage,
             K::Unsupported => ErrorKind::Unsupported,
             K::TimedOut | K::Interrupted | K::WouldBlock => ErrorKind::Transient,
             // ELOOP (40 on Linux): a symlink loop, or a link a confined backend refused to follow.
@@ -98,12 +102,13 @@ impl From<std::io::Error> for StorageError {
 
 impl StorageError {
     /// The FTP reply for a failed storage operation: the 550 family, 553 for
-    /// a name, 552 for space, 502 for what the backend cannot do, 45x for
-    /// what may work later.
+    /// a name, 552 over a quota, 502 for what the backend cannot do, 45x for
+    /// what may work later (452 for a full disk).
     pub(crate) fn reply(&self) -> Reply {
         let code = match self.kind {
             ErrorKind::InvalidName => 553,
             ErrorKind::InsufficientStorage => 552,
+            ErrorKind::StorageFull => 452,
             ErrorKind::Unsupported => 502,
             ErrorKind::Transient => 450,
             ErrorKind::Other => 451,

@@ -57,7 +57,7 @@ pub(crate) enum TransferError {
     /// No progress for the data timeout (426).
     #[error("Data connection timed out; transfer aborted")]
     Stalled,
-    /// The storage failed (451/452/552/550).
+    /// The storage failed (451, 452 disk full, 552 over quota, 550).
     #[error("{0}")]
     Storage(StorageError),
     /// The data connection could not be made (425).
@@ -80,6 +80,7 @@ impl TransferError {
             TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
             TransferError::Storage(s) => match s.kind {
                 ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
+                ErrorKind::StorageFull => Reply::new(452, &s.message),
                 ErrorKind::Transient => Reply::new(451, &s.message),
                 ErrorKind::Other => Reply::new(451, format!("Local error: {}", s.message)),
                 _ => s.reply(),

@@ -326,6 +326,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Rename a file or directory; replaces an existing file at `to`.
     async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError>;
 
+    /// What RNFR asks before RNTO names a destination: the facts about
+    /// `path` if it exists and may be renamed away from where it is. A
+    /// policy layer refuses here what [`rename`](Self::rename) would refuse
+    /// whatever the destination (a read-only area, a directory without the
+    /// rename permission), so the client hears it at RNFR; `rename` still
+    /// decides for good. Default: [`metadata`](Self::metadata).
+    async fn rename_source(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        self.metadata(path).await
+    }
+
     /// Change permission bits (SITE CHMOD).
     async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
         let _ = (path, mode);

@@ -114,7 +114,7 @@ impl Guard for Anonymous {
             | Op::Rmdir { path }
             | Op::SetMode { path, .. }
             | Op::SetMtime { path, .. } => Err(self.refuse_write(path)),
-            Op::Rename { from, .. } => Err(self.refuse_write(from)),
+            Op::Rename { from, .. } | Op::RenameFrom { path: from } => Err(self.refuse_write(from)),
         }
     }
 
@@ -173,6 +173,9 @@ mod tests {
         assert_denied(anon.mkdir(&p("/pub/dir")).await, ro);
         assert_denied(anon.rmdir(&p("/pub/empty")).await, ro);
         assert_denied(anon.rename(&p("/pub/readme"), &p("/pub/x")).await, ro);
+        // Refused at RNFR already, whatever the destination would be.
+        assert_denied(anon.rename_source(&p("/pub/readme")).await, ro);
+        assert_denied(anon.rename_source(&p("/incoming/someone-elses")).await, UPLOAD_ONLY_MESSAGE);
         assert_denied(anon.set_mode(&p("/pub/readme"), 0o777).await, ro);
         assert_denied(anon.set_mtime(&p("/pub/readme"), 0).await, ro);
         // Making or removing the upload directory itself is not an upload.

@@ -26,6 +26,10 @@ pub(crate) struct ServerContext {
     pub per_ip: Counter<IpAddr>,
     /// Live logged-in sessions per account.
     pub per_user: Counter<String>,
+    /// Connections per client address that have not logged in yet.
+    pub prelogin: Counter<IpAddr>,
+    /// TLS handshakes of control connections in progress.
+    pub handshakes: Counter<()>,
     pub bans: Bans,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
@@ -48,6 +52,8 @@ impl ServerContext {
             sessions: AtomicUsize::new(0),
             per_ip: Counter::default(),
             per_user: Counter::default(),
+            prelogin: Counter::default(),
+            handshakes: Counter::default(),
             shutdown,
         }
     }

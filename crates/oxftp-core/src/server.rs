@@ -228,11 +228,14 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
     } else {
         None
     };
-    let ip_slot = match refusal {
+    let slots = match refusal {
         Some(_) => None,
-        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip),
+        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip).and_then(|ip_slot| {
+            let prelogin = shared.prelogin.acquire(&ip, options.max_prelogin_per_ip)?;
+            Some((ip_slot, prelogin))
+        }),
     };
-    let Some(ip_slot) = ip_slot else {
+    let Some((ip_slot, prelogin)) = slots else {
         if !implicit_tls {
             // (plaintext would only confuse an implicit-TLS client: it just sees the close)
             let text = refusal.unwrap_or("421 Too many connections from your address.\r\n");
@@ -241,7 +244,7 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot) {
+    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, prelogin) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

@@ -58,6 +58,9 @@ const MAX_FAILED_LOGIN_DELAY_MS: u64 = 60_000;
 /// path, longer ones only let a client make the server buffer more.
 const MAX_LINE_RANGE: (usize, usize) = (512, 1024 * 1024);
 
+/// `server.max_prelogin_per_ip` when not set.
+pub const DEFAULT_MAX_PRELOGIN_PER_IP: usize = 32;
+
 /// A validated configuration, with paths resolved and the users file loaded.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -123,6 +126,8 @@ pub struct ServerConfig {
     /// How often what dead uploads left is swept away (also once at start);
     /// zero: only at start.
     pub upload_sweep_interval: Duration,
+    /// Unknown commands before login after which the connection is closed (0 = unlimited).
+    pub max_unknown_before_login: u32,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -213,6 +218,7 @@ impl Default for ServerConfig {
             allow_root: false,
             chmod_special_bits: false,
             upload_sweep_interval: Duration::from_secs(3600),
+            max_unknown_before_login: 3,
         }
     }
 }
@@ -425,6 +431,8 @@ struct RawServer {
     max_login_failures: Option<Spanned<u32>>,
     max_line: Option<Spanned<usize>>,
     max_sessions_per_ip: Option<usize>,
+    max_prelogin_per_ip: Option<usize>,
+    max_unknown_before_login: Option<u32>,
     download_rate: Option<u64>,
     upload_rate: Option<u64>,
     run_as: Option<Spanned<String>>,
@@ -516,6 +524,7 @@ impl Validator<'_> {
         let listen_span = raw.server.listen.as_ref().map(Spanned::span);
         let load = LoadLimits {
             max_sessions_per_ip: raw.server.max_sessions_per_ip.unwrap_or(0),
+            max_prelogin_per_ip: raw.server.max_prelogin_per_ip.unwrap_or(DEFAULT_MAX_PRELOGIN_PER_IP),
             download_rate: access::rate(raw.server.download_rate),
             upload_rate: access::rate(raw.server.upload_rate),
         };
@@ -699,6 +708,9 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(max) = raw.max_unknown_before_login {
+            server.max_unknown_before_login = max;
+        }
         if let Some(secs) = raw.upload_sweep_interval {
             if *secs.get_ref() <= MAX_TIMEOUT_SECS {
                 server.upload_sweep_interval = Duration::from_secs(*secs.get_ref());
@@ -1316,6 +1328,10 @@ level = "debug"
             "xferlog",
             "chmod_special_bits",
             "upload_sweep_interval",
+            "max_prelogin_per_ip",
+            "max_unknown_before_login",
+            "server_names",
+            "max_handshakes",
             "max_part_header",
             "max_form_body",
             "max_request_header",

@@ -116,6 +116,7 @@ async fn finish_login(
             slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
             state.login = Login::LoggedIn(Box::new(LoggedIn::new(identity, storage, logger, slot)));
             conn.failed_logins = 0;
+            conn.prelogin_slot = None;
             let text = match (class, code) {
                 (_, 232) => "Logged in, authorized by the client certificate.",
                 (AccessClass::Anonymous, _) => "Anonymous access granted, restrictions apply.",

@@ -118,6 +118,10 @@ pub(crate) struct Conn {
     pub connected: Instant,
     /// This connection's place in the per-address count.
     pub ip_slot: Option<Slot<IpAddr>>,
+    /// Its place among its address's connections not logged in yet (freed at the first login).
+    pub prelogin_slot: Option<Slot<IpAddr>>,
+    /// Unknown commands received before the first login.
+    pub unknown_before_login: u32,
 }
 
 impl Conn {
@@ -144,6 +148,8 @@ impl Conn {
             client_name: None,
             connected: Instant::now(),
             ip_slot: None,
+            prelogin_slot: None,
+            unknown_before_login: 0,
             ctx,
         })
     }

@@ -6,12 +6,20 @@ use std::io;
 use tokio::io::AsyncReadExt;
 
 use super::Conn;
+use crate::admission::Slot;
 use crate::stream::Side;
 use crate::tls::common_name;
 
 impl Conn {
-    /// Run the TLS handshake on the control connection. On error the session is unusable.
-    pub(crate) async fn start_tls(&mut self) -> io::Result<()> {
+    /// A place among the TLS handshakes in progress (`None` when
+    /// `max_tls_handshakes` are running already).
+    pub(crate) fn handshake_permit(&self) -> Option<Slot<()>> {
+        self.ctx.handshakes.acquire(&(), self.ctx.options.max_tls_handshakes)
+    }
+
+    /// Run the TLS handshake on the control connection, holding `_permit`
+    /// until it ends. On error the session is unusable.
+    pub(crate) async fn start_tls(&mut self, _permit: Slot<()>) -> io::Result<()> {
         let acceptor =
             self.tls.as_ref().map(|a| a.control.clone()).ok_or_else(|| io::Error::other("TLS is not configured"))?;
         let (Side::Plain(read), Side::Plain(write)) = (self.reader.take_side(), self.writer.take_side()) else {

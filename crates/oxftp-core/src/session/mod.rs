@@ -10,7 +10,7 @@ mod dispatch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxftp_proto::command::{Command, parse};
+use oxftp_proto::command::{Command, ParseError, parse};
 use oxftp_proto::line::LineEvent;
 use tokio::net::TcpStream;
 
@@ -33,9 +33,11 @@ impl Session {
         stream: TcpStream,
         implicit_tls: bool,
         ip_slot: Slot<std::net::IpAddr>,
+        prelogin: Slot<std::net::IpAddr>,
     ) -> std::io::Result<Session> {
         let mut conn = Conn::new(ctx, stream, implicit_tls)?;
         conn.ip_slot = Some(ip_slot);
+        conn.prelogin_slot = Some(prelogin);
         Ok(Session { conn, state: State::default(), running: None })
     }
 
@@ -53,7 +55,11 @@ impl Session {
         slog::debug!(self.conn.logger, "connected");
         if self.conn.implicit_tls {
             // Implicit FTPS: the handshake comes before the greeting.
-            if let Err(e) = self.conn.start_tls().await {
+            let Some(permit) = self.conn.handshake_permit() else {
+                slog::info!(self.conn.logger, "closing: too many TLS handshakes in progress");
+                return;
+            };
+            if let Err(e) = self.conn.start_tls(permit).await {
                 slog::info!(self.conn.logger, "implicit TLS handshake failed"; "error" => %e);
                 return;
             }
@@ -121,10 +127,7 @@ impl Session {
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
         let command = match parse(line) {
             Ok(command) => command,
-            Err(e) => {
-                let _ = self.conn.send(&e.reply()).await;
-                return Flow::Continue;
-            }
+            Err(e) => return self.refuse_line(&e).await,
         };
         if self.running.is_some() {
             match command {
@@ -142,6 +145,27 @@ impl Session {
             }
         }
         self.dispatch(command).await
+    }
+
+    /// Answer a line that is no valid command. Before login, unknown
+    /// commands and empty lines are counted: a connection that sends
+    /// `max_unknown_before_login` of them is not speaking FTP (an HTTP
+    /// request's head, in the ALPACA attack) and is closed with 421 before
+    /// anything further it sends is read.
+    async fn refuse_line(&mut self, error: &ParseError) -> Flow {
+        let max = self.conn.ctx.options.max_unknown_before_login;
+        let unknown = matches!(error, ParseError::Unknown(_) | ParseError::Empty);
+        if unknown && max != 0 && !self.state.login.is_logged_in() {
+            self.conn.unknown_before_login += 1;
+            if self.conn.unknown_before_login >= max {
+                slog::info!(self.conn.logger, "closing: unknown commands before login";
+                    "count" => self.conn.unknown_before_login);
+                let _ = self.conn.reply(421, "Too many unknown commands before login; closing connection.").await;
+                return Flow::Close;
+            }
+        }
+        let _ = self.conn.send(&error.reply()).await;
+        Flow::Continue
     }
 
     /// Send the running transfer's final reply (waiting for it unless its

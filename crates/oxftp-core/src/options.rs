@@ -101,7 +101,7 @@ impl Default for Options {
             transfer_listeners: Vec::new(),
             chmod_special_bits: false,
             upload_sweep_interval: Some(Duration::from_secs(3600)),
-            max_prelogin_per_ip: 32,
+            max_prelogin_per_ip: 64,
             max_unknown_before_login: 3,
             max_tls_handshakes: 256,
         }

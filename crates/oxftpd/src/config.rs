@@ -59,7 +59,7 @@ const MAX_FAILED_LOGIN_DELAY_MS: u64 = 60_000;
 const MAX_LINE_RANGE: (usize, usize) = (512, 1024 * 1024);
 
 /// `server.max_prelogin_per_ip` when not set.
-pub const DEFAULT_MAX_PRELOGIN_PER_IP: usize = 32;
+pub const DEFAULT_MAX_PRELOGIN_PER_IP: usize = 64;
 
 /// A validated configuration, with paths resolved and the users file loaded.
 #[derive(Debug, Clone)]

@@ -28,9 +28,16 @@ pub use oxftp_core::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;
 
-/// Transfer events (e.g. announce completed uploads).
+/// Events: what users did, for hooks and audit ([`events::EventSink`] in
+/// [`Options::event_sinks`]), and finished transfers ([`events::TransferListener`]).
 pub mod events {
     pub use oxftp_core::events::*;
+}
+
+/// Prometheus metrics: pass [`metrics::Metrics`] over your registry in
+/// [`Options::metrics`] (the `prometheus_client` crate is re-exported there).
+pub mod metrics {
+    pub use oxftp_core::metrics::*;
 }
 
 /// Admission control: sessions per address and account, failed-login bans.

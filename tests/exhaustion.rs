@@ -141,11 +141,15 @@ async fn idle_logged_in_sessions_are_bounded_per_address() {
 }
 
 /// A server with a plain and an implicit FTPS listener over alice's tree.
-async fn tls_server(pki: &Pki, tweak: impl FnOnce(&mut Options)) -> (SocketAddr, SocketAddr, tempfile::TempDir) {
+async fn tls_server(
+    pki: &Pki,
+    handshake_timeout: Duration,
+    tweak: impl FnOnce(&mut Options),
+) -> (SocketAddr, SocketAddr, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir(root.path().join("alice")).unwrap();
     let mut tls = pki.tls_config();
-    tls.handshake_timeout = Duration::from_secs(2);
+    tls.handshake_timeout = handshake_timeout;
     let mut options =
         Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
     tweak(&mut options);
@@ -177,7 +181,7 @@ async fn half_open_tls_handshakes_are_bounded() {
     let pki = Pki::new();
     // Per address: the realistic defaults hold an attacker's half-open
     // handshakes to max_prelogin_per_ip; a fresh FTPS client gets in.
-    let (_, implicit, _root) = tls_server(&pki, |o| o.max_prelogin_per_ip = 32).await;
+    let (_, implicit, _root) = tls_server(&pki, Duration::from_secs(5), |o| o.max_prelogin_per_ip = 32).await;
     let mut held = Vec::new();
     for i in 0..1000 {
         let mut conn = connect_from(ATTACKER, implicit).await;
@@ -207,7 +211,7 @@ async fn half_open_tls_handshakes_are_bounded() {
     // The held ones end at the handshake timeout.
     let mut ended = 0;
     for conn in held.iter_mut() {
-        if closed_within(conn, Duration::from_secs(4)).await {
+        if closed_within(conn, Duration::from_secs(7)).await {
             ended += 1;
         }
     }
@@ -215,7 +219,8 @@ async fn half_open_tls_handshakes_are_bounded() {
 
     // Server-wide: max_tls_handshakes caps them whatever the addresses;
     // AUTH TLS beyond it gets 431 and the session goes on in plaintext.
-    let (plain, _, _root) = tls_server(&pki, |o| {
+    // (A handshake timeout longer than the attack takes to set up.)
+    let (plain, _, _root) = tls_server(&pki, Duration::from_secs(60), |o| {
         o.max_prelogin_per_ip = 0;
         o.max_tls_handshakes = 100;
         o.max_sessions = 5000;
@@ -241,8 +246,9 @@ async fn half_open_tls_handshakes_are_bounded() {
     }
     assert_eq!((started_tls, turned_away), (100, 900));
     fresh_login(plain).await;
-    // Once the half-open ones time out, TLS works again.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Once the half-open ones are gone, TLS works again.
+    drop(half_open);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut ctl = TlsCtl::explicit(plain, &pki.connector()).await;
     ctl.login_private("alice", "secret").await;
 }

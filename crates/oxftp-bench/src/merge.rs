@@ -17,7 +17,7 @@
 use thiserror::Error;
 
 /// The groups `bench/run` knows, in the order their sections appear.
-pub const ORDER: &[&str] = &["big", "small", "sessions", "ftps", "s3"];
+pub const ORDER: &[&str] = &["big", "small", "sessions", "ftps", "s3", "ops"];
 
 /// What a new report starts with, before its first section.
 pub const PREAMBLE: &str = "\

@@ -140,6 +140,11 @@ impl<K: Eq + Hash + Clone> BanTable<K> {
         false
     }
 
+    /// Entries banned at `now`.
+    fn active(&self, now: Instant) -> usize {
+        lock(&self.entries).values().filter(|f| f.banned_until.is_some_and(|until| until > now)).count()
+    }
+
     fn succeed(&self, key: &K) {
         let mut entries = lock(&self.entries);
         if entries.get(key).is_some_and(|f| f.banned_until.is_none()) {
@@ -176,6 +181,15 @@ impl Bans {
         let ip_banned = self.ips.fail(&ip.to_canonical(), policy, now);
         let user_banned = policy.per_user && self.users.fail(&user.to_string(), policy, now);
         ip_banned || user_banned
+    }
+
+    /// Addresses and accounts banned now.
+    pub fn active(&self) -> usize {
+        if self.policy.is_none() {
+            return 0;
+        }
+        let now = Instant::now();
+        self.ips.active(now) + self.users.active(now)
     }
 
     pub fn succeeded(&self, ip: IpAddr, user: &str) {

@@ -30,7 +30,8 @@ pub(crate) struct ServerContext {
     pub prelogin: Counter<IpAddr>,
     /// TLS handshakes of control connections in progress.
     pub handshakes: Counter<()>,
-    pub bans: Bans,
+    /// Shared with the bans gauge of the metrics, which reads it when scraped.
+    pub bans: Arc<Bans>,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -43,8 +44,13 @@ impl ServerContext {
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
+        let bans = Arc::new(Bans::new(options.ban.clone()));
+        if let Some(metrics) = &options.metrics {
+            let table = Arc::downgrade(&bans);
+            metrics.add_bans_source(Box::new(move || table.upgrade().map(|bans| bans.active() as i64)));
+        }
         ServerContext {
-            bans: Bans::new(options.ban.clone()),
+            bans,
             stack,
             options,
             auth,

@@ -11,11 +11,14 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::metrics::{Metrics, PassivePortGauge, TlsChannel};
+
 /// A data channel the client asked for and the next transfer will use.
 #[derive(Debug)]
 pub(crate) enum DataSetup {
-    /// We listen; the client connects. Dropping the listener frees the port.
-    Passive(TcpListener),
+    /// We listen; the client connects. Dropping the listener frees the port
+    /// (and its place in the passive-ports gauge, metrics on).
+    Passive(TcpListener, Option<PassivePortGauge>),
     /// We connect to the client.
     Active(SocketAddr),
 }
@@ -52,13 +55,17 @@ pub(crate) struct DataTls {
     pub acceptor: tokio_rustls::TlsAcceptor,
     pub require_reuse: bool,
     pub timeout: Duration,
+    /// Counts the handshake (metrics on).
+    pub metrics: Option<Metrics>,
 }
 
 /// Run the TLS handshake on a data connection and enforce session reuse.
 pub(crate) async fn protect(stream: TcpStream, tls: &DataTls) -> Result<crate::stream::DataStream, DataError> {
-    let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream));
-    let tls_stream =
-        handshake.await.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
+    let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await;
+    if let Some(metrics) = &tls.metrics {
+        metrics.tls_handshake(TlsChannel::Data, matches!(handshake, Ok(Ok(_))));
+    }
+    let tls_stream = handshake.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
     if tls.require_reuse && tls_stream.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
         return Err(DataError::TlsNotResumed);
     }
@@ -106,7 +113,7 @@ pub(crate) async fn connect(
     timeout: Duration,
 ) -> Result<TcpStream, DataError> {
     let stream = match setup {
-        DataSetup::Passive(listener) => {
+        DataSetup::Passive(listener, _gauge) => {
             let (stream, from) =
                 tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
             if !same_host(from.ip(), control_peer) {

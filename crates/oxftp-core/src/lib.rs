@@ -12,6 +12,7 @@ mod conn;
 mod context;
 mod data;
 pub mod events;
+mod hashing;
 pub mod limits;
 mod listing;
 pub mod memory;

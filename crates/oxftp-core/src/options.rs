@@ -51,6 +51,17 @@ pub struct Options {
     pub upload_rate: Option<u64>,
     /// Told about every finished transfer (e.g. to announce completed uploads).
     pub transfer_listeners: Vec<std::sync::Arc<dyn crate::events::TransferListener>>,
+    /// Where the engine counts what it does (see [`crate::metrics`]): made
+    /// with [`Metrics::new`](crate::metrics::Metrics::new) over the
+    /// embedder's registry. `None`: nothing is counted, at no cost. A
+    /// stack given with `Server::with_stack` counts storage operations only
+    /// if it was made with [`Stack::with_metrics`](crate::policy::Stack::with_metrics).
+    pub metrics: Option<crate::metrics::Metrics>,
+    /// Take the session's [`Event`](crate::events::Event)s (logins, uploads,
+    /// deletes, ...), each awaited before the reply that reports the
+    /// operation (see [`EventSink`](crate::events::EventSink)). Empty: no
+    /// event is made.
+    pub event_sinks: Vec<std::sync::Arc<dyn crate::events::EventSink>>,
     /// Let SITE CHMOD set the setuid, setgid and sticky bits. Off: they are
     /// left out, since files belong to the user the server runs as (root,
     /// often) and a client could otherwise make a setuid program of its own.
@@ -99,6 +110,8 @@ impl Default for Options {
             download_rate: None,
             upload_rate: None,
             transfer_listeners: Vec::new(),
+            metrics: None,
+            event_sinks: Vec::new(),
             chmod_special_bits: false,
             upload_sweep_interval: Some(Duration::from_secs(3600)),
             max_prelogin_per_ip: 64,

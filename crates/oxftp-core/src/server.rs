@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
 use crate::context::ServerContext;
+use crate::metrics::{ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls};
 pub use crate::net::{LISTEN_BACKLOG, bind_listener};
 pub use crate::options::Options;
 use crate::policy::Stack;
@@ -106,19 +107,28 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let stack = match &self.stack {
             Some(stack) => Arc::clone(stack),
-            None => Arc::new(
-                Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate),
-            ),
+            None => {
+                let stack =
+                    Stack::new(self.storage.clone()).with_rates(self.options.download_rate, self.options.upload_rate);
+                Arc::new(match &self.options.metrics {
+                    Some(metrics) => stack.with_metrics(metrics),
+                    None => stack,
+                })
+            }
         };
         let shared =
             Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
         let mut sessions = JoinSet::new();
-        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(TcpStream, bool)>(64);
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         let mut acceptors = JoinSet::new();
         for listener in listeners {
             let tx = conn_tx.clone();
             let logger = self.logger.clone();
-            acceptors.spawn(accept_loop(listener, tx, logger));
+            let metrics = self.options.metrics.as_ref().map(|metrics| {
+                let address = listener.tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                (metrics.clone(), metrics.listener(&address))
+            });
+            acceptors.spawn(accept_loop(listener, tx, logger, metrics));
         }
         drop(conn_tx);
         acceptors.spawn(sweep_uploads(self.storage.clone(), self.options.upload_sweep_interval, self.logger.clone()));
@@ -127,7 +137,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 conn = conn_rx.recv() => match conn {
-                    Some((stream, implicit)) => { sessions.spawn(start_session(shared.clone(), stream, implicit)); }
+                    Some(accepted) => { sessions.spawn(start_session(shared.clone(), accepted)); }
                     None => break,
                 },
                 // Reap finished sessions so the set stays small.
@@ -166,17 +176,61 @@ impl Listener {
     }
 }
 
-async fn accept_loop(listener: Listener, tx: tokio::sync::mpsc::Sender<(TcpStream, bool)>, logger: Logger) {
+/// A connection a listener accepted, and how it starts.
+struct Accepted {
+    stream: TcpStream,
+    implicit_tls: bool,
+    /// Counts it as an open session (metrics on).
+    gauge: Option<SessionGauge>,
+}
+
+/// Least time between two "accept failed" log lines.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Accepts connections on `listener` and hands them to the server loop.
+/// A failed accept (EMFILE and friends) is counted each time but logged at
+/// most once per [`ACCEPT_LOG_EVERY`], with how many failed since the last
+/// line, and once more when an accept succeeds after a logged failure: a
+/// server out of descriptors fails thousands of times a minute, and one
+/// hovering at its limit flips between failing and working.
+async fn accept_loop(
+    listener: Listener,
+    tx: tokio::sync::mpsc::Sender<Accepted>,
+    logger: Logger,
+    metrics: Option<(Metrics, ListenerMetrics)>,
+) {
+    let tls = if listener.implicit_tls { SessionTls::Implicit } else { SessionTls::None };
+    // Failures since the last log line, when the last failure line was logged,
+    // and whether a success should be logged.
+    let mut unlogged: u64 = 0;
+    let mut last_line: Option<std::time::Instant> = None;
+    let mut failing = false;
     loop {
         match listener.tcp.accept().await {
             Ok((stream, _)) => {
-                if tx.send((stream, listener.implicit_tls)).await.is_err() {
+                if failing {
+                    slog::info!(logger, "accepting connections again"; "failed_accepts" => unlogged);
+                    failing = false;
+                    unlogged = 0;
+                }
+                let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
+                if tx.send(Accepted { stream, implicit_tls: listener.implicit_tls, gauge }).await.is_err() {
                     return;
                 }
             }
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                slog::warn!(logger, "accept failed"; "error" => %e);
+                unlogged += 1;
+                if last_line.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+                    slog::warn!(logger, "accept failed; further failures are counted and logged at most every 10 s";
+                        "error" => %e, "failed_accepts" => unlogged);
+                    last_line = Some(std::time::Instant::now());
+                    failing = true;
+                    unlogged = 0;
+                }
+                if let Some((metrics, _)) = &metrics {
+                    metrics.accept_error();
+                }
+                // Back off briefly instead of spinning.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -208,7 +262,8 @@ impl Drop for SessionSlot {
     }
 }
 
-async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implicit_tls: bool) {
+async fn start_session(shared: Arc<ServerContext>, accepted: Accepted) {
+    let Accepted { mut stream, implicit_tls, gauge } = accepted;
     let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = SessionSlot(shared.clone());
     let _ = stream.set_nodelay(true);
@@ -221,9 +276,15 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         Some("421 Too many connections, try again later.\r\n")
     } else if !options.ip_rules.permits(ip) {
         slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+        if let Some(metrics) = &options.metrics {
+            metrics.login("", Some(LoginRefusal::IpRefused));
+        }
         Some("421 Connections from your address are not allowed.\r\n")
     } else if shared.bans.ip_banned(ip) {
         slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+        if let Some(metrics) = &options.metrics {
+            metrics.login("", Some(LoginRefusal::Banned));
+        }
         Some("421 Too many failed logins from your address; try again later.\r\n")
     } else {
         None
@@ -244,7 +305,7 @@ async fn start_session(shared: Arc<ServerContext>, mut stream: TcpStream, implic
         }
         return;
     };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, prelogin) {
+    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, prelogin, gauge) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

@@ -42,6 +42,42 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::NotFound,
+        ErrorKind::PermissionDenied,
+        ErrorKind::AlreadyExists,
+        ErrorKind::NotADirectory,
+        ErrorKind::IsADirectory,
+        ErrorKind::DirectoryNotEmpty,
+        ErrorKind::InvalidName,
+        ErrorKind::InsufficientStorage,
+        ErrorKind::StorageFull,
+        ErrorKind::Unsupported,
+        ErrorKind::Transient,
+        ErrorKind::Other,
+    ];
+
+    /// A short snake_case name, for metric labels and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::NotADirectory => "not_a_directory",
+            ErrorKind::IsADirectory => "is_a_directory",
+            ErrorKind::DirectoryNotEmpty => "directory_not_empty",
+            ErrorKind::InvalidName => "invalid_name",
+            ErrorKind::InsufficientStorage => "insufficient_storage",
+            ErrorKind::StorageFull => "storage_full",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// A storage error: a kind for the reply code and a message for the reply
 /// text and logs. Made with [`StorageError::new`] or one of the shorthands
 /// (non-exhaustive: new fields are not a breaking change).
@@ -386,5 +422,19 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
     /// The default has nothing to sweep; a wrapping factory passes it on.
     async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
         Ok(SweepReport::default())
+    }
+
+    /// A short name of the backend ("fs", "s3", ...), the `backend` label of
+    /// the storage metrics. Keep it to a fixed set of values.
+    fn backend_name(&self) -> &str {
+        "storage"
+    }
+
+    /// Whether the storage answers now: a local root can be read, a bucket
+    /// answers a listing. For readiness probes (a load balancer takes a node
+    /// whose storage is gone out of rotation), so it must be cheap; callers
+    /// cache the answer. The default says yes.
+    async fn check(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 }

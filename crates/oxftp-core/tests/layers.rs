@@ -10,12 +10,14 @@ use std::path::Path;
 /// handlers (`cmd`), which sit above the connection state (`conn`), transfers
 /// and data connections, which sit above sockets.
 const LAYERS: &[&[&str]] = &[
-    // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules, metric families.
-    &["stream", "net", "zero_copy", "tls", "account", "metrics"],
+    // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules.
+    &["stream", "net", "zero_copy", "tls", "account"],
     // Who logs in.
     &["auth"],
     // Where files live; what happened to them.
     &["storage", "events"],
+    // Metric families (labelled by storage error kinds).
+    &["metrics"],
     // Test support (helpers, the conformance suite) that tests of the layers above use.
     &["test_util"],
     // Things built on storage or sockets alone.
@@ -23,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     // Storage policy layers and the stack builder.
     &["policy"],
     // Moving bytes; server options.
-    &["transfer", "options"],
+    &["transfer", "hashing", "options"],
     // What a server's sessions share.
     &["context"],
     // One connection's state.

@@ -63,4 +63,44 @@ impl StorageFactory for LocalFsFactory {
     async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
         self.base.sweep_abandoned_uploads().await
     }
+
+    fn backend_name(&self) -> &str {
+        "fs"
+    }
+
+    /// The root, looked up by its path again (a removed, renamed or
+    /// unmounted root fails even while the open handle lives on), is a
+    /// directory this process can list.
+    async fn check(&self) -> Result<(), StorageError> {
+        let root = self.base.origin().to_path_buf();
+        blocking(move || {
+            let mut entries = std::fs::read_dir(&root)?;
+            entries.next().transpose()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e: StorageError| StorageError::new(e.kind, format!("storage root: {}", e.message)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn check_follows_the_root_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let factory = LocalFsFactory::new(&root).unwrap();
+        assert_eq!(factory.backend_name(), "fs");
+        factory.check().await.unwrap();
+        // The open handle survives a rename; the check must not.
+        std::fs::rename(&root, dir.path().join("moved")).unwrap();
+        let e = factory.check().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+        assert!(e.message.starts_with("storage root:"), "{e}");
+        std::fs::rename(dir.path().join("moved"), &root).unwrap();
+        factory.check().await.unwrap();
+    }
 }

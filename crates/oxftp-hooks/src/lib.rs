@@ -16,6 +16,8 @@
 //! - The spool is bounded (`max_spooled`): when it is full the oldest event
 //!   is dropped with an error log, or operations the hook would report are
 //!   refused (`on_full = "refuse"`).
+//! - [`Hooks::collector`] puts each hook's counters ([`HookStats`]) in a
+//!   Prometheus registry (`oxftp_hook_*`).
 
 #![warn(missing_docs)]
 
@@ -23,9 +25,11 @@ mod config;
 mod deliver;
 mod filter;
 mod hooks;
+mod metrics;
 mod payload;
 mod spool;
 
 pub use config::{HookConfig, HookConfigError, OnFull};
 pub use deliver::{EVENT_ID_HEADER, EVENT_KIND_HEADER, SIGNATURE_HEADER, signature};
 pub use hooks::{HookStats, Hooks, HooksError};
+pub use metrics::HooksCollector;

@@ -119,6 +119,19 @@ async fn signed_events_reach_the_receiver_once_each() {
     assert_eq!(got.len(), 5, "no redelivery without a failure");
     eventually("an empty spool", Duration::from_secs(5), || hooks.stats()[0].pending == 0).await;
     assert_eq!(hooks.stats()[0].delivered, 5);
+    // The same counters through a Prometheus registry.
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.sub_registry_with_prefix("oxftp").register_collector(Box::new(hooks.collector()));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    for line in [
+        "oxftp_hook_delivered_total{hook=\"h\"} 5",
+        "oxftp_hook_pending{hook=\"h\"} 0",
+        "oxftp_hook_failed_attempts_total{hook=\"h\"} 0",
+        "# TYPE oxftp_hook_dropped counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
     hooks.stop();
 }
 

@@ -20,13 +20,16 @@ use crate::storage::OpendalStorage;
 pub struct OpendalFactory {
     store: Arc<OpendalStorage>,
     shared: SharedStorage,
+    /// The service's scheme ("s3", "memory", ...), the metrics' backend label.
+    scheme: String,
 }
 
 impl OpendalFactory {
     /// Serve every identity from `store`.
     pub fn new(store: Arc<OpendalStorage>) -> Self {
         let shared = SharedStorage::new(Arc::clone(&store) as Arc<dyn Storage>);
-        OpendalFactory { store, shared }
+        let scheme = store.operator().info().scheme().to_string();
+        OpendalFactory { store, shared, scheme }
     }
 }
 
@@ -44,5 +47,14 @@ impl StorageFactory for OpendalFactory {
                 "user" => &identity.user, "home" => %identity.home, "error" => %e.message);
         }
         self.shared.storage_for(identity).await
+    }
+
+    fn backend_name(&self) -> &str {
+        &self.scheme
+    }
+
+    /// One LIST of at most one key (see [`OpendalStorage::check`]).
+    async fn check(&self) -> Result<(), StorageError> {
+        self.store.check().await
     }
 }

@@ -166,9 +166,11 @@ where
 {
     let activity = Arc::new(Activity::new());
     let router = shared.router.clone();
+    let telemetry = shared.telemetry.clone();
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            telemetry.request();
             let done = RequestInProgress::start(activity.clone());
             req.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();

@@ -49,6 +49,8 @@ pub struct WebStats {
     pub logins_banned: u64,
     /// Addresses banned after too many failed logins.
     pub bans: u64,
+    /// HTTP requests received (every route, the preview listener's too).
+    pub requests: u64,
 }
 
 /// One kind of refusal.
@@ -98,6 +100,8 @@ impl Refusal {
 pub(crate) struct Telemetry {
     logger: RwLock<Logger>,
     counts: [AtomicU64; KINDS],
+    /// Requests received.
+    requests: AtomicU64,
     /// Per kind: when it was last logged and the count at that time.
     logged: Mutex<[(Option<Instant>, u64); KINDS]>,
 }
@@ -107,6 +111,7 @@ impl Default for Telemetry {
         Telemetry {
             logger: RwLock::new(Logger::root(slog::Discard, slog::o!())),
             counts: Default::default(),
+            requests: AtomicU64::new(0),
             logged: Mutex::new([(None, 0); KINDS]),
         }
     }
@@ -151,6 +156,11 @@ impl Telemetry {
         }
     }
 
+    /// Count one request.
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A snapshot of the totals (the current values are the caller's to fill in).
     pub(crate) fn stats(&self) -> WebStats {
         let c = |r: Refusal| self.counts[r.index()].load(Ordering::Relaxed);
@@ -169,6 +179,7 @@ impl Telemetry {
             logins_throttled: c(Refusal::LoginThrottled),
             logins_banned: c(Refusal::LoginBanned),
             bans: c(Refusal::Banned),
+            requests: self.requests.load(Ordering::Relaxed),
         }
     }
 }

@@ -204,8 +204,10 @@ async fn connections_are_capped_in_all_and_per_address() {
     // Closed connections give their places back.
     held.truncate(10);
     assert!(eventually(Duration::from_secs(5), || env.server.stats().connections_open == 10).await);
+    let requests = env.server.stats().requests;
     let r = Env::client().get(env.url("/login")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(env.server.stats().requests, requests + 1, "every request is counted");
 }
 
 // ---- item 3: sessions per account and per address; idle FTP connections ----

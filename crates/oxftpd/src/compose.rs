@@ -13,14 +13,18 @@ use anyhow::Context as _;
 use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
 use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
+use oxftp_core::metrics::prometheus_client::registry::Registry;
+use oxftp_core::metrics::{Metrics, PREFIX};
+use oxftp_core::policy::Stack;
 use oxftp_core::server::{Options, Server};
 use oxftp_core::storage::StorageFactory;
 use oxftp_fs::LocalFsFactory;
+use oxftp_hooks::Hooks;
 use oxftp_opendal::{OpendalFactory, OpendalStorage};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, StorageConfig, TlsSettings, WebSettings};
+use crate::config::{AuthBackend, Config, HooksSettings, StorageConfig, TlsSettings, WebSettings};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -252,6 +256,11 @@ pub struct Composed {
     pub reload: Reload,
     /// The transfer log's writer, to start once privileges are dropped.
     pub xferlog: Option<crate::xferlog::Pending>,
+    /// Every logged-in user's storage (the readiness probe checks it).
+    pub stack: Arc<Stack>,
+    /// The metrics registry, with `[admin]`: the engine's families are in;
+    /// the hooks' and the web client's are added when they start.
+    pub registry: Option<Registry>,
 }
 
 /// The server for `config`, logging to `logger`. With an object store, checks
@@ -282,6 +291,16 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
     };
     describe(config, &logger);
     let mut options = options(config);
+    let mut registry = config.admin.as_ref().map(|_| Registry::default());
+    if let (Some(registry), Some(admin)) = (registry.as_mut(), &config.admin) {
+        options.metrics = Some(Metrics::new(registry, admin.per_user_metrics));
+    }
+    // One stack for every session, built here so the readiness probe can ask its storage.
+    let mut stack = Stack::new(Arc::clone(&storage)).with_rates(options.download_rate, options.upload_rate);
+    if let Some(metrics) = &options.metrics {
+        stack = stack.with_metrics(metrics);
+    }
+    let stack = Arc::new(stack);
     // One log line per completed upload, for pipelines that watch the log (issue 6's hook).
     options.transfer_listeners.push(Arc::new(oxftp_core::events::LogUploads(logger.clone())));
     let xferlog = config.xferlog.as_ref().map(|path| {
@@ -289,8 +308,32 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
         options.transfer_listeners.push(listener);
         pending
     });
-    let server = Server::new(storage, auth).with_options(options).with_logger(logger);
-    Ok(Composed { server, reload, xferlog })
+    let server = Server::new(storage, auth).with_stack(Arc::clone(&stack)).with_options(options).with_logger(logger);
+    Ok(Composed { server, reload, xferlog, stack, registry })
+}
+
+/// Starts the event hooks of `[[hook]]` (their spools, their delivery
+/// tasks) and hands them to `server` as its event sink, their counters to
+/// `registry`. After the privilege drop, so the spool belongs to the user
+/// the daemon runs as.
+pub fn start_hooks(
+    settings: &HooksSettings,
+    server: Server,
+    registry: Option<&mut Registry>,
+    logger: &Logger,
+) -> anyhow::Result<(Server, Hooks)> {
+    std::fs::create_dir_all(&settings.spool_dir)
+        .with_context(|| format!("hooks.spool_dir: cannot create {}", settings.spool_dir.display()))?;
+    let logger = logger.new(slog::o!("component" => "hooks"));
+    let hooks = Hooks::start(&settings.spool_dir, settings.hooks.clone(), &logger).context("cannot start the hooks")?;
+    info!(logger, "event hooks"; "hooks" => settings.hooks.len(), "spool_dir" => %settings.spool_dir.display(),
+        "pending" => hooks.stats().iter().map(|s| s.pending).sum::<usize>());
+    if let Some(registry) = registry {
+        registry.sub_registry_with_prefix(PREFIX).register_collector(Box::new(hooks.collector()));
+    }
+    let mut options = server.options().clone();
+    options.event_sinks.push(Arc::new(hooks.clone()));
+    Ok((server.with_options(options), hooks))
 }
 
 /// Logs what is being served to whom, and warns about setups that let nobody in.

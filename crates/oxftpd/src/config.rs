@@ -22,6 +22,7 @@ use toml::Spanned;
 
 mod access;
 mod backends;
+mod ops;
 mod tls;
 mod web;
 
@@ -36,6 +37,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
+pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -92,6 +94,10 @@ pub struct Config {
     pub web: Option<WebSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
+    /// `[admin]`: metrics and probes over HTTP, when the table is present.
+    pub admin: Option<AdminSettings>,
+    /// `[hooks]` and `[[hook]]`: event hooks, when there is any hook.
+    pub hooks: Option<HooksSettings>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -268,6 +274,8 @@ impl Config {
             tls: None,
             web: None,
             xferlog: None,
+            admin: None,
+            hooks: None,
         })
     }
 
@@ -415,6 +423,9 @@ struct RawConfig {
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
+    admin: Option<ops::RawAdmin>,
+    hooks: Option<Spanned<ops::RawHooks>>,
+    hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -566,7 +577,11 @@ impl Validator<'_> {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
         });
+        let admin = raw.admin.map(|table| self.admin(table));
+        let hooks = self.hooks(raw.hooks, raw.hook, base);
         Some(Config {
+            admin,
+            hooks,
             server,
             passive,
             active,
@@ -1350,6 +1365,24 @@ level = "debug"
             "shares_file",
             "share_max_days",
             "preview_listen",
+            "per_user_metrics",
+            "spool_dir",
+            "name",
+            "events",
+            "users",
+            "path",
+            "url",
+            "secret",
+            "ca_file",
+            "command",
+            "timeout",
+            "concurrency",
+            "max_attempts",
+            "retry_delay_ms",
+            "retry_max_delay",
+            "max_spooled",
+            "on_full",
+            "fsync",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -4,6 +4,7 @@
 //! file, `logging` builds the logger, `compose` turns the config into a
 //! server, `serve` runs it, `password` serves `hash-password`.
 
+mod admin;
 mod cli;
 mod compose;
 mod logging;

@@ -12,16 +12,21 @@
 //! With a `[web]` table the browser FTP client is served too, on its own
 //! listener, announced after the FTP ones as `oxftpd web client on
 //! http://ADDR/` (`https://` with `web.tls`), and stopped by the same signal.
+//! With `[admin]`, the admin listener (metrics, probes) is announced last,
+//! as `oxftpd admin on http://ADDR/`; it answers until the server has
+//! stopped, `/readyz` with 503 from the shutdown signal on.
 //!
 //! Start-up order: compose the server, bind every listener (as root when
 //! started as root, so ports below 1024 work), switch to `server.run_as`,
-//! open the xferlog (as that user), install the signal handlers, announce,
-//! tell systemd READY=1, serve.
+//! start the event hooks and open the xferlog (as that user), install the
+//! signal handlers, announce, tell systemd READY=1, serve.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use oxftp_core::metrics::PREFIX;
 use oxftp_core::server::{Listener, bind_listener};
 use slog::{Logger, info, warn};
 use tokio::signal::unix::{SignalKind, signal};
@@ -54,7 +59,8 @@ pub fn run(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::R
 
 async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyhow::Result<()> {
     let composed = compose::server(config, logger.clone()).await?;
-    let server = composed.server;
+    let mut server = composed.server;
+    let mut registry = composed.registry;
     let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
     let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
     for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
@@ -90,8 +96,26 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         }
         None => None,
     };
+    let admin_tcp = match &config.admin {
+        Some(admin) => {
+            let tcp = bind_listener(admin.listen)
+                .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
+            let local = tcp.local_addr().context("cannot read the admin listener's address")?;
+            Some((tcp, local))
+        }
+        None => None,
+    };
     // Every listener is bound: now leave root for good (when asked to).
     become_unprivileged(&plan, config, &logger)?;
+    // Spools belong to the user the daemon runs as.
+    let hooks = match &config.hooks {
+        Some(settings) => {
+            let (with_hooks, hooks) = compose::start_hooks(settings, server, registry.as_mut(), &logger)?;
+            server = with_hooks;
+            Some(hooks)
+        }
+        None => None,
+    };
     let xferlog = match composed.xferlog {
         Some(pending) => Some(pending.start()?),
         None => None,
@@ -107,7 +131,8 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     let shutdown = shutdown_signal(logger.clone())?;
     reload_on_hangup(reloader, logger.clone())?;
     let web_announced = web.as_ref().map(|(_, local, web_config, _)| (*local, web_config.https.is_some()));
-    announce(&bound, web_announced, mode, config)?;
+    let admin_announced = admin_tcp.as_ref().map(|(_, local)| *local);
+    announce(&bound, web_announced, admin_announced, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
@@ -117,6 +142,10 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         info!(logger, "web client listening"; "address" => %local, "upstream" => &web_config.default_upstream);
         let web_logger = logger.new(slog::o!("component" => "web"));
         let web_server = oxftp_web::WebServer::new(web_config).with_logger(web_logger.clone());
+        if let Some(registry) = registry.as_mut() {
+            let collector = crate::admin::WebCollector::new(web_server.clone());
+            registry.sub_registry_with_prefix(PREFIX).register_collector(Box::new(collector));
+        }
         if let Some(problem) = web_server.upstream_tls_problem() {
             warn!(logger, "web client: FTPS upstreams other than this server cannot be reached"; "reason" => problem);
         }
@@ -140,6 +169,24 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
             }
         })
     });
+    // The admin listener outlives the drain after a shutdown signal, so
+    // /readyz can say 503 while transfers finish; it stops with the server.
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin_tcp.map(|(tcp, local)| {
+        if !local.ip().is_loopback() {
+            warn!(logger, "the admin listener is not on loopback: anyone who reaches it reads the metrics (per-user metrics name accounts); keep it on a private network"; "listen" => %local);
+        }
+        info!(logger, "admin listening"; "address" => %local);
+        let admin = crate::admin::Admin {
+            registry: registry.take().unwrap_or_default(),
+            readiness: crate::admin::Readiness::new(Arc::clone(&composed.stack), logger.new(slog::o!("component" => "readiness"))),
+            stopping: shutdown.clone(),
+            logger: logger.new(slog::o!("component" => "admin")),
+        };
+        tokio::spawn(crate::admin::serve(admin, tcp, async {
+            let _ = admin_stopped.await;
+        }))
+    });
     server.run_listeners(listeners, stopped(shutdown)).await.context("server failed")?;
     if let Some(task) = web_task {
         // The FTP server has already given its transfers shutdown_timeout;
@@ -152,6 +199,14 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     }
     if let Some(xferlog) = xferlog {
         xferlog.close().await;
+    }
+    if let Some(hooks) = hooks {
+        // What is still spooled is resent at the next start.
+        hooks.stop();
+    }
+    let _ = admin_stop.send(());
+    if let Some(task) = admin_task {
+        let _ = task.await;
     }
     info!(logger, "stopped");
     Ok(())
@@ -198,6 +253,7 @@ fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow:
 fn announce(
     bound: &[(SocketAddr, bool)],
     web: Option<(SocketAddr, bool)>,
+    admin: Option<SocketAddr>,
     mode: Mode,
     config: &Config,
 ) -> anyhow::Result<()> {
@@ -207,6 +263,9 @@ fn announce(
     }
     if let Some((addr, https)) = web {
         writeln!(out, "{}", web_line(addr, https)).context("cannot write to stdout")?;
+    }
+    if let Some(addr) = admin {
+        writeln!(out, "{}", admin_line(addr)).context("cannot write to stdout")?;
     }
     if let (Mode::Quick, Some((first, _))) = (mode, bound.first()) {
         let url = url_for(*first);
@@ -229,6 +288,11 @@ fn listening_line(addr: SocketAddr, implicit_tls: bool) -> String {
 fn web_line(addr: SocketAddr, https: bool) -> String {
     let scheme = if https { "https" } else { "http" };
     format!("oxftpd web client on {scheme}://{addr}/")
+}
+
+/// The announcement of the admin listener, with the port actually bound.
+fn admin_line(addr: SocketAddr) -> String {
+    format!("oxftpd admin on http://{addr}/")
 }
 
 /// An `ftp://` URL a local client can use to reach `addr` (a wildcard

@@ -12,16 +12,24 @@ use oxftp_proto::time::format_timestamp;
 use tokio::io::AsyncReadExt;
 
 use crate::conn::{Answered, Conn, LoggedIn};
+use crate::events::EventKind;
 use crate::storage::ReadHandle;
 
 /// Largest file whose ASCII size SIZE computes.
 const ASCII_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 
-/// `DELE <path>` (RFC 959 4.1.3) → `250` · `550`.
+/// `DELE <path>` (RFC 959 4.1.3) → `250` · `550` · `450` when an event
+/// sink is full and refuses (nothing is deleted).
 pub(crate) async fn dele(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answered {
     let path = user.resolve(conn, arg).await?;
+    conn.admit(EventKind::Delete, 450).await?;
     match user.storage.delete(&path).await {
-        Ok(()) => Ok(conn.reply(250, "File deleted.").await),
+        Ok(()) => {
+            if conn.events_on() {
+                conn.record(user.event(conn, EventKind::Delete, &path)).await;
+            }
+            Ok(conn.reply(250, "File deleted.").await)
+        }
         Err(e) => Err(conn.storage_failed(&e).await),
     }
 }

@@ -26,7 +26,8 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
     match bind_passive(passive_bind_ip(conn), conn.ctx.options.passive_ports).await {
         Ok(listener) => {
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            transfer.data = Some(DataSetup::Passive(listener));
+            let gauge = conn.metrics().map(|m| m.passive_port_opened());
+            transfer.data = Some(DataSetup::Passive(listener, gauge));
             Ok(port)
         }
         Err(e) => {

@@ -5,6 +5,7 @@ use oxftp_proto::command::{AuthMechanism, ProtLevel};
 
 use crate::auth::Identity;
 use crate::conn::{Answered, Conn, Flow, Protection};
+use crate::metrics::SessionTls;
 
 /// `AUTH TLS` / `AUTH SSL` / `AUTH TLS-C` / `AUTH TLS-P` (RFC 2228 §3, RFC
 /// 4217 §4) → `234`, then the TLS handshake; anything the client pipelined
@@ -34,6 +35,7 @@ pub(crate) async fn auth(conn: &mut Conn, mechanism: &AuthMechanism) -> Flow {
         Ok(()) => {
             // RFC 4217 §4: AUTH resets the data protection state.
             conn.protection = Protection::default();
+            conn.session_tls(SessionTls::Explicit);
             Flow::Continue
         }
         Err(e) => {
@@ -94,7 +96,10 @@ pub(crate) async fn ccc(conn: &mut Conn, identity: Option<&Identity>) -> Flow {
     }
     let _ = conn.reply(200, "Clearing the control channel.").await;
     match conn.stop_tls().await {
-        Ok(()) => Flow::Continue,
+        Ok(()) => {
+            conn.session_tls(SessionTls::None);
+            Flow::Continue
+        }
         Err(e) => {
             slog::info!(conn.logger, "CCC failed"; "error" => %e);
             Flow::Close

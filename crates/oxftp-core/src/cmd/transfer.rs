@@ -19,7 +19,9 @@ use rand::Rng;
 
 use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
 use crate::data::DataTls;
-use crate::storage::{ErrorKind, WriteMode};
+use crate::events::EventKind;
+use crate::hashing::{Digest, Hashing};
+use crate::storage::{ErrorKind, WriteHandle, WriteMode};
 use crate::transfer::{Connect, Job, commit_gate, run};
 
 /// STOR replaces, APPE appends.
@@ -77,7 +79,8 @@ async fn prelude(
 }
 
 /// `RETR <path>` (RFC 959 4.1.3) → `150`, then `226` · `425` no data
-/// connection · `426` aborted · `451`/`550` storage.
+/// connection · `426` aborted · `451`/`550` storage · `450` when an event
+/// sink is full and refuses.
 pub(crate) async fn retr(
     conn: &mut Conn,
     user: &LoggedIn,
@@ -85,6 +88,7 @@ pub(crate) async fn retr(
     arg: &[u8],
 ) -> Result<Running, Replied> {
     let (path, offset) = prelude(conn, user, transfer, arg).await?;
+    conn.admit(EventKind::Download, 450).await?;
     let source = match user.storage.open_read(&path, offset).await {
         Ok(source) => source,
         Err(e) => return Err(conn.storage_failed(&e).await),
@@ -98,7 +102,8 @@ pub(crate) async fn retr(
 
 /// `STOR <path>` / `APPE <path>` (RFC 959 4.1.3) → `150`, then `226` · `502`
 /// when the storage cannot append or resume · `552` over quota · `425`,
-/// `426`, `451`, `550` as for RETR.
+/// `426`, `451`, `550` as for RETR; `451` too when an event sink is full and
+/// refuses (nothing is written).
 pub(crate) async fn stor(
     conn: &mut Conn,
     user: &LoggedIn,
@@ -119,13 +124,30 @@ pub(crate) async fn stor(
         Upload::Store if offset > 0 => WriteMode::At(offset),
         Upload::Store => WriteMode::Create { exclusive: false },
     };
+    conn.admit(EventKind::Upload, 451).await?;
     let sink = match user.storage.open_write(&path, mode).await {
         Ok(sink) => sink,
         Err(e) => return Err(conn.storage_failed(&e).await),
     };
+    let (sink, sha256) = hashed(conn, sink, mode);
     let ascii = transfer.ty == TransferType::Ascii;
     let command = if kind == Upload::Append { TransferCommand::Appe } else { TransferCommand::Stor };
-    start(conn, user, transfer, Job::Receive { sink, ascii }, Announce::new(command, path, "Ok to send data.")).await
+    let announce = Announce { sha256, ..Announce::new(command, path, "Ok to send data.") };
+    start(conn, user, transfer, Job::Receive { sink, ascii }, announce).await
+}
+
+/// The upload hashed as it streams when an event sink wants the SHA-256
+/// of uploads, and the cell its digest appears in. Only for uploads that
+/// write a whole file: the digest of an appended or resumed part would be
+/// taken for the file's.
+fn hashed(conn: &Conn, sink: Box<dyn WriteHandle>, mode: WriteMode) -> (Box<dyn WriteHandle>, Option<Digest>) {
+    let whole_file = matches!(mode, WriteMode::Create { .. } | WriteMode::At(0));
+    if whole_file && conn.ctx.options.event_sinks.iter().any(|sink| sink.wants_sha256()) {
+        let (sink, digest) = Hashing::wrap(sink);
+        (sink, Some(digest))
+    } else {
+        (sink, None)
+    }
 }
 
 /// `STOU [<base>]` (RFC 959 4.1.3; reply form from RFC 1123 4.1.2.9) → `150
@@ -145,6 +167,7 @@ pub(crate) async fn stou(
         return Err(conn.reply(553, "STOU needs a file name.").await);
     };
     let stem = base_path.file_name().unwrap_or(b"ftp").to_vec();
+    conn.admit(EventKind::Upload, 451).await?;
     let mut attempt = 0;
     let (path, sink) = loop {
         attempt += 1;
@@ -167,7 +190,9 @@ pub(crate) async fn stou(
     done.extend_from_slice(&name);
     done.extend_from_slice(b").");
     let ascii = transfer.ty == TransferType::Ascii;
-    let announce = Announce { success_text: Some(done), ..Announce::new(TransferCommand::Stou, path, preliminary) };
+    let (sink, sha256) = hashed(conn, sink, WriteMode::Create { exclusive: true });
+    let announce =
+        Announce { success_text: Some(done), sha256, ..Announce::new(TransferCommand::Stou, path, preliminary) };
     start(conn, user, transfer, Job::Receive { sink, ascii }, announce).await
 }
 
@@ -178,11 +203,13 @@ pub(crate) struct Announce {
     pub path: VPath,
     pub preliminary: Vec<u8>,
     pub success_text: Option<Vec<u8>>,
+    /// Where an upload's SHA-256 appears (hashed for an event sink).
+    pub sha256: Option<Digest>,
 }
 
 impl Announce {
     pub(crate) fn new(command: TransferCommand, path: VPath, preliminary: impl Into<Vec<u8>>) -> Self {
-        Announce { command, path, preliminary: preliminary.into(), success_text: None }
+        Announce { command, path, preliminary: preliminary.into(), success_text: None, sha256: None }
     }
 }
 
@@ -196,7 +223,7 @@ pub(crate) async fn start(
     job: Job,
     announce: Announce,
 ) -> Result<Running, Replied> {
-    let Announce { command, path, preliminary, success_text } = announce;
+    let Announce { command, path, preliminary, success_text, sha256 } = announce;
     if conn.data_tls_required(Some(&user.identity)) && !conn.protection.private {
         transfer.data = None;
         return Err(conn.reply(521, "Data connections must be protected: send PBSZ 0 and PROT P first.").await);
@@ -210,6 +237,7 @@ pub(crate) async fn start(
             acceptor: acceptors.data.clone(),
             require_reuse: settings.config.require_session_reuse,
             timeout: settings.config.handshake_timeout,
+            metrics: options.metrics.clone(),
         }),
         _ => None,
     };
@@ -241,6 +269,8 @@ pub(crate) async fn start(
         ty: transfer.ty,
         success_text,
         logger: user.logger.clone(),
+        sha256,
+        user_metrics: user.metrics.clone(),
     })
 }
 

@@ -8,6 +8,7 @@ use slog::Logger;
 use super::{Conn, Replied};
 use crate::admission::Slot;
 use crate::auth::Identity;
+use crate::metrics::UserMetrics;
 use crate::storage::Storage;
 
 /// Where a session is in the login dance.
@@ -67,11 +68,13 @@ pub(crate) struct LoggedIn {
     pub logger: Logger,
     /// This session's place in its account's session count.
     _slot: Slot<String>,
+    /// The account's own transfer series (per-user metrics on).
+    pub metrics: Option<Arc<UserMetrics>>,
 }
 
 impl LoggedIn {
     pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: Slot<String>) -> Self {
-        LoggedIn { identity, storage, cwd: VPath::root(), rename_from: None, logger, _slot: slot }
+        LoggedIn { identity, storage, cwd: VPath::root(), rename_from: None, logger, _slot: slot, metrics: None }
     }
 
     /// Resolve a client path against the current directory; 501 on a bad path.

@@ -16,6 +16,7 @@
 //! Handlers answer through [`Conn::reply`], which hands back a [`Replied`]:
 //! a handler returns [`Answered`], so it cannot end without a reply.
 
+mod events;
 mod io;
 mod login;
 mod running;
@@ -34,6 +35,7 @@ use crate::admission::Slot;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
 use crate::data::DataSetup;
+use crate::metrics::{Metrics, SessionGauge, SessionTls};
 use crate::storage::StorageError;
 use crate::stream::Side;
 use crate::tls::SessionAcceptors;
@@ -122,6 +124,10 @@ pub(crate) struct Conn {
     pub prelogin_slot: Option<Slot<IpAddr>>,
     /// Unknown commands received before the first login.
     pub unknown_before_login: u32,
+    /// Counts this connection as an open session (metrics on).
+    pub session_gauge: Option<SessionGauge>,
+    /// The code of the last reply sent (for the command metrics).
+    pub last_reply: u16,
 }
 
 impl Conn {
@@ -150,6 +156,8 @@ impl Conn {
             ip_slot: None,
             prelogin_slot: None,
             unknown_before_login: 0,
+            session_gauge: None,
+            last_reply: 0,
             ctx,
         })
     }
@@ -161,6 +169,7 @@ impl Conn {
 
     /// Send a reply; a failed write means the client is gone, which the read side notices.
     pub(crate) async fn send(&mut self, reply: &Reply) -> Replied {
+        self.last_reply = reply.code;
         let _ = self.writer.send(reply).await;
         Replied(())
     }
@@ -184,6 +193,18 @@ impl Conn {
     /// judged from the socket itself now, not from what was read so far.
     pub(crate) fn peer_closed(&self) -> bool {
         self.reader.peer_closed()
+    }
+
+    /// The server's metrics, if it has any.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.ctx.options.metrics.as_ref()
+    }
+
+    /// The control connection's TLS state changed: move the session's gauge.
+    pub(crate) fn session_tls(&mut self, tls: SessionTls) {
+        if let Some(gauge) = &mut self.session_gauge {
+            gauge.set_tls(tls);
+        }
     }
 
     /// Whether the control connection is protected by TLS now.

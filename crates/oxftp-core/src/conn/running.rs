@@ -1,6 +1,8 @@
-//! A transfer running in its own task, and how it ends: the final reply, one
-//! log line (the xferlog fields) and the transfer event.
+//! A transfer running in its own task, and how it ends: its event and
+//! metrics, the final reply, one log line (the xferlog fields) and the
+//! transfer listeners' event.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,9 @@ use tokio::task::{JoinError, JoinHandle};
 
 use super::{Conn, Replied};
 use crate::auth::Identity;
-use crate::events::{TransferEvent, TransferKind};
+use crate::events::{EventKind, TransferEvent, TransferKind};
+use crate::hashing::Digest;
+use crate::metrics::{TransferOutcome, UserMetrics};
 use crate::transfer::{GateKeeper, Progress, TransferError};
 
 /// The longest an upload waits for its client's control connection to close
@@ -32,7 +36,7 @@ pub(crate) enum TransferCommand {
 }
 
 impl TransferCommand {
-    fn verb(self) -> Verb {
+    pub(crate) fn verb(self) -> Verb {
         match self {
             TransferCommand::Retr => Verb::Retr,
             TransferCommand::Stor => Verb::Stor,
@@ -58,24 +62,6 @@ impl TransferCommand {
     }
 }
 
-/// How a transfer ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Complete,
-    Failed,
-    Aborted,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Complete => "complete",
-            Outcome::Failed => "failed",
-            Outcome::Aborted => "aborted",
-        }
-    }
-}
-
 /// What the transfer task returns, or why it did not.
 pub(crate) type TaskResult = Result<Result<u64, TransferError>, JoinError>;
 
@@ -94,6 +80,10 @@ pub(crate) struct Running {
     pub success_text: Option<Vec<u8>>,
     /// The session's logger when it started (with the user).
     pub logger: Logger,
+    /// Where an upload's SHA-256 appears once committed (hashed for an event sink).
+    pub sha256: Option<Digest>,
+    /// The account's own transfer series (per-user metrics on).
+    pub user_metrics: Option<Arc<UserMetrics>>,
 }
 
 impl Running {
@@ -135,7 +125,8 @@ impl Running {
         self.progress.load(Ordering::Relaxed)
     }
 
-    /// Wait for the task (unless its result is given), send the final reply and log it.
+    /// Wait for the task (unless its result is given), record the event,
+    /// send the final reply, and log and count the transfer.
     pub(crate) async fn finish(
         mut self,
         conn: &mut Conn,
@@ -154,11 +145,12 @@ impl Running {
         let (reply, outcome, bytes) = match result {
             Ok(Ok(bytes)) => {
                 let text = self.success_text.take().unwrap_or_else(|| b"Transfer complete.".to_vec());
-                (Reply::new(226, text), Outcome::Complete, bytes)
+                (Reply::new(226, text), TransferOutcome::Completed, bytes)
             }
-            Ok(Err(e)) => (e.reply(), Outcome::Failed, self.bytes()),
-            Err(_) => (Reply::new(426, "Transfer aborted."), Outcome::Aborted, self.bytes()),
+            Ok(Err(e)) => (e.reply(), TransferOutcome::Failed, self.bytes()),
+            Err(_) => (Reply::new(426, "Transfer aborted."), TransferOutcome::Aborted, self.bytes()),
         };
+        self.report(conn, identity, outcome, bytes, &reply).await;
         let replied = conn.send(&reply).await;
         self.log(conn, identity, outcome, bytes);
         replied
@@ -169,14 +161,54 @@ impl Running {
     pub(crate) async fn abort(mut self, conn: &mut Conn, identity: Option<&Identity>) -> Replied {
         self.task.abort();
         let _ = (&mut self.task).await;
-        let replied = conn.reply(426, "Connection closed; transfer aborted.").await;
-        self.log(conn, identity, Outcome::Aborted, self.bytes());
+        let reply = Reply::new(426, "Connection closed; transfer aborted.");
+        let bytes = self.bytes();
+        self.report(conn, identity, TransferOutcome::Aborted, bytes, &reply).await;
+        let replied = conn.send(&reply).await;
+        self.log(conn, identity, TransferOutcome::Aborted, bytes);
         replied
+    }
+
+    /// Before the final reply: the transfer's event (uploads and downloads;
+    /// awaited, so an event the client was told about is kept) and its
+    /// metrics, the command counted with the reply it is about to get.
+    async fn report(
+        &self,
+        conn: &Conn,
+        identity: Option<&Identity>,
+        outcome: TransferOutcome,
+        bytes: u64,
+        reply: &Reply,
+    ) {
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = conn.metrics() {
+            metrics.transfer(self.command.kind().into(), outcome, bytes, elapsed, self.user_metrics.as_deref());
+            metrics.command(Some(self.command.verb()), reply.code);
+        }
+        let kind = match self.command.kind() {
+            TransferKind::Upload => EventKind::Upload,
+            TransferKind::Download => EventKind::Download,
+            TransferKind::Listing => return,
+        };
+        let Some(identity) = identity.filter(|_| conn.events_on()) else { return };
+        let mut event = conn
+            .event(kind, &identity.user)
+            .with_path(self.path.clone(), self.path.under(&identity.home))
+            .with_transfer(bytes, elapsed);
+        if outcome == TransferOutcome::Completed {
+            if let Some(sum) = self.sha256.as_ref().and_then(|cell| cell.get()) {
+                event = event.with_sha256(*sum);
+            }
+        } else {
+            let why = String::from_utf8_lossy(reply.lines.first().map_or(&[][..], |l| l.as_slice())).into_owned();
+            event = event.failed(format!("{} {why}", reply.code));
+        }
+        conn.record(event).await;
     }
 
     /// One structured line per transfer (the fields of an xferlog entry), and
     /// the event for the server's transfer listeners.
-    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: Outcome, bytes: u64) {
+    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: TransferOutcome, bytes: u64) {
         let elapsed = self.started.elapsed();
         slog::info!(self.logger, "transfer";
             "op" => self.command.name(),
@@ -184,7 +216,7 @@ impl Running {
             "bytes" => bytes,
             "ms" => elapsed.as_millis() as u64,
             "type" => if self.ty == TransferType::Ascii { "a" } else { "b" },
-            "status" => outcome.as_str(),
+            "status" => status(outcome),
         );
         let listeners = &conn.ctx.options.transfer_listeners;
         if listeners.is_empty() {
@@ -198,12 +230,21 @@ impl Running {
             path: self.path.clone(),
             bytes,
             elapsed,
-            completed: outcome == Outcome::Complete,
+            completed: outcome == TransferOutcome::Completed,
             class: identity.map_or(crate::auth::AccessClass::User, |i| i.class),
             ascii: self.ty == TransferType::Ascii,
         };
         for listener in listeners {
             listener.transfer_finished(&event);
         }
+    }
+}
+
+/// The log's word for how a transfer ended.
+fn status(outcome: TransferOutcome) -> &'static str {
+    match outcome {
+        TransferOutcome::Completed => "complete",
+        TransferOutcome::Failed => "failed",
+        TransferOutcome::Aborted => "aborted",
     }
 }

@@ -7,6 +7,7 @@ use tokio::io::AsyncReadExt;
 
 use super::Conn;
 use crate::admission::Slot;
+use crate::metrics::TlsChannel;
 use crate::stream::Side;
 use crate::tls::common_name;
 
@@ -28,9 +29,11 @@ impl Conn {
         let tcp = read.reunite(write).map_err(io::Error::other)?;
         let tcp_socket = std::os::fd::AsFd::as_fd(&tcp).try_clone_to_owned()?;
         let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
-        let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+        if let Some(metrics) = self.metrics() {
+            metrics.tls_handshake(TlsChannel::Control, matches!(handshake, Ok(Ok(_))));
+        }
+        let tls = handshake.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         let (_, conn) = tls.get_ref();
         self.client_cert_cn = conn.peer_certificates().and_then(|certs| certs.first()).and_then(common_name);
         if let Some(cn) = &self.client_cert_cn {

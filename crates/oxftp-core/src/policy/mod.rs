@@ -15,6 +15,7 @@
 //!   to its home in a shared storage, [`Quota`] keeps an account within its
 //!   byte and file quotas, [`Throttle`] paces transfers with shared
 //!   [`RateLimiter`]s.
+//! - [`Measured`] counts and times every call for the storage metrics.
 //!
 //! [`Stack`] builds what a logged-in identity calls for; every front end
 //! (the FTP session, and later others) gets a user's storage from it and
@@ -22,6 +23,7 @@
 
 mod anonymous;
 mod guard;
+mod measured;
 mod permissions;
 mod quota;
 mod read_only;
@@ -35,6 +37,7 @@ mod throttle;
 pub use crate::auth::{ANONYMOUS_USER, AnonymousLogin};
 pub use anonymous::{ANONYMOUS_READ_ONLY_MESSAGE, Anonymous, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE};
 pub use guard::{Guard, Guarded, Op};
+pub use measured::Measured;
 pub use permissions::Permissions;
 pub use quota::{MAX_WALK_DEPTH, Quota, QuotaLimits, QuotaRegistry, QuotaUsage};
 pub use read_only::{READ_ONLY_MESSAGE, ReadOnly};

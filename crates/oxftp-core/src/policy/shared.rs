@@ -34,4 +34,9 @@ impl StorageFactory for SharedStorage {
     async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
         Ok(Arc::new(Rooted::new(Arc::clone(&self.inner), identity.home.clone())))
     }
+
+    /// The shared storage answers for its root.
+    async fn check(&self) -> Result<(), StorageError> {
+        self.inner.metadata(&oxftp_proto::path::VPath::root()).await.map(drop)
+    }
 }

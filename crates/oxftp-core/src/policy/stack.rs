@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use super::throttle::Rates;
 use super::{
-    Anonymous, Guarded, Permissions, Quota, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly, Throttle,
+    Anonymous, Guarded, Measured, Permissions, Quota, QuotaLimits, QuotaRegistry, QuotaUsage, RateLimiter, ReadOnly,
+    Throttle,
 };
 use crate::account::Limits;
 use crate::auth::{AccessClass, Identity};
+use crate::metrics::{Metrics, StorageMetrics};
 use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
 /// The storage every front end gives a logged-in user, built by one method,
@@ -15,6 +17,7 @@ use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 ///
 /// ```text
 /// factory storage (the identity's home as /)
+///   -> Measured               when metrics are on: counts what reaches the backend
 ///   -> Quota                  when the account has a quota: sees every write, unrestricted metadata
 ///   -> Guarded<Permissions>   when the permissions restrict anything
 ///   -> Guarded<Anonymous>     for the anonymous class
@@ -35,13 +38,21 @@ pub struct Stack {
     factory: Arc<dyn StorageFactory>,
     quotas: QuotaRegistry,
     rates: Rates,
+    metrics: Option<StorageMetrics>,
 }
 
 impl Stack {
     /// A stack over the storages `factory` hands out, without server-wide
     /// bandwidth limits.
     pub fn new(factory: Arc<dyn StorageFactory>) -> Stack {
-        Stack { factory, quotas: QuotaRegistry::new(), rates: Rates::new(None, None) }
+        Stack { factory, quotas: QuotaRegistry::new(), rates: Rates::new(None, None), metrics: None }
+    }
+
+    /// Count and time every storage call in `metrics`, labelled with the
+    /// factory's [`backend_name`](StorageFactory::backend_name).
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Stack {
+        self.metrics = Some(metrics.storage(self.factory.backend_name()));
+        self
     }
 
     /// Limit every user of this stack together to `download` and `upload`
@@ -56,6 +67,11 @@ impl Stack {
         self.factory.capabilities()
     }
 
+    /// Whether the storage answers now (see [`StorageFactory::check`]).
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.factory.check().await
+    }
+
     /// The quota counters (e.g. to [`forget`](QuotaRegistry::forget) an account).
     pub fn quotas(&self) -> &QuotaRegistry {
         &self.quotas
@@ -64,6 +80,10 @@ impl Stack {
     /// The storage `identity` works on, with every layer it calls for.
     pub async fn for_identity(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
         let base = self.factory.storage_for(identity).await?;
+        let base: Arc<dyn Storage> = match &self.metrics {
+            Some(metrics) => Arc::new(Measured::new(base, metrics.clone())),
+            None => base,
+        };
         let limits = &identity.limits;
         let storage = if limits.quota_bytes.is_some() || limits.quota_files.is_some() {
             let usage = self.quotas.usage_for(&identity.user, base.as_ref()).await?;

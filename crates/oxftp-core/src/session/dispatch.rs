@@ -55,7 +55,7 @@ impl Session {
             C::Pass { password } => cmd::login::pass(conn, state, password).await,
             C::Acct { .. } => done(cmd::login::acct(conn).await),
             C::Rein => done(cmd::login::rein(conn, state).await),
-            C::Quit => cmd::login::quit(conn).await,
+            C::Quit => cmd::login::quit(conn, state).await,
             C::Abor => done(cmd::abor::abor(conn, state, running).await),
             C::Stat { path: None } => done(cmd::stat::status(conn, state, running.as_ref()).await),
             C::Help { topic } => done(cmd::help::help(conn, topic.as_deref()).await),

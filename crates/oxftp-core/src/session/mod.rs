@@ -18,6 +18,7 @@ use crate::admission::Slot;
 use crate::cmd;
 use crate::conn::{Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
+use crate::metrics::SessionGauge;
 
 /// One control connection: the connection, its login and transfer state,
 /// and the transfer running now, if any.
@@ -34,10 +35,12 @@ impl Session {
         implicit_tls: bool,
         ip_slot: Slot<std::net::IpAddr>,
         prelogin: Slot<std::net::IpAddr>,
+        gauge: Option<SessionGauge>,
     ) -> std::io::Result<Session> {
         let mut conn = Conn::new(ctx, stream, implicit_tls)?;
         conn.ip_slot = Some(ip_slot);
         conn.prelogin_slot = Some(prelogin);
+        conn.session_gauge = gauge;
         Ok(Session { conn, state: State::default(), running: None })
     }
 
@@ -117,11 +120,24 @@ impl Session {
                 break;
             }
         }
-        if let Some(running) = self.running.take() {
-            running.task.abort();
-        }
-        self.conn.close().await;
+        self.end().await;
         slog::debug!(self.conn.logger, "disconnected");
+    }
+
+    /// The session is over (QUIT, a closed connection, a timeout, shutdown):
+    /// a transfer that finished gets its reply (and its event), one still
+    /// running is aborted, a logged-in user logs out, and the connection closes.
+    async fn end(&mut self) {
+        if let Some(running) = self.running.take() {
+            let identity = self.state.login.identity();
+            let _ = if running.task.is_finished() {
+                running.finish(&mut self.conn, identity, None).await
+            } else {
+                running.abort(&mut self.conn, identity).await
+            };
+        }
+        cmd::login::logout(&mut self.conn, &mut self.state).await;
+        self.conn.close().await;
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
@@ -129,22 +145,42 @@ impl Session {
             Ok(command) => command,
             Err(e) => return self.refuse_line(&e).await,
         };
+        let verb = command.verb();
         if self.running.is_some() {
             match command {
-                Command::Abor => return self.abor().await,
+                Command::Abor => {
+                    let flow = self.abor().await;
+                    self.count_command(Some(verb));
+                    return flow;
+                }
                 Command::Stat { path: None } => {
                     let _ = cmd::stat::status(&mut self.conn, &self.state, self.running.as_ref()).await;
+                    self.count_command(Some(verb));
                     return Flow::Continue;
                 }
                 Command::Noop => {
                     let _ = cmd::info::noop(&mut self.conn).await;
+                    self.count_command(Some(verb));
                     return Flow::Continue;
                 }
                 // Everything else waits for the transfer, in order.
                 _ => self.finish_transfer(None).await,
             }
         }
-        self.dispatch(command).await
+        let flow = self.dispatch(command).await;
+        // A transfer it started is counted with its final reply, when it ends.
+        if self.running.is_none() {
+            self.count_command(Some(verb));
+        }
+        flow
+    }
+
+    /// Counts the command just answered (`None`: a line that did not parse)
+    /// with the reply it got.
+    fn count_command(&self, verb: Option<oxftp_proto::command::Verb>) {
+        if let Some(metrics) = self.conn.metrics() {
+            metrics.command(verb, self.conn.last_reply);
+        }
     }
 
     /// Answer a line that is no valid command. Before login, unknown
@@ -161,10 +197,12 @@ impl Session {
                 slog::info!(self.conn.logger, "closing: unknown commands before login";
                     "count" => self.conn.unknown_before_login);
                 let _ = self.conn.reply(421, "Too many unknown commands before login; closing connection.").await;
+                self.count_command(None);
                 return Flow::Close;
             }
         }
         let _ = self.conn.send(&error.reply()).await;
+        self.count_command(None);
         Flow::Continue
     }
 

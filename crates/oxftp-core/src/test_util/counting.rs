@@ -189,4 +189,12 @@ impl StorageFactory for CountingFactory {
     async fn sweep_abandoned_uploads(&self) -> Result<crate::storage::SweepReport, StorageError> {
         self.inner.sweep_abandoned_uploads().await
     }
+
+    fn backend_name(&self) -> &str {
+        self.inner.backend_name()
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.inner.check().await
+    }
 }

@@ -91,6 +91,10 @@ pub struct DaemonConfig {
     /// Run the daemon with this open-file limit (soft and hard), through
     /// util-linux's `prlimit`, which execs it (so its pid is the daemon's).
     pub open_files: Option<u64>,
+    /// The body of an `[admin]` table (`listen = "127.0.0.1:0"` unless it
+    /// says otherwise): `Some` turns the admin listener on, and the harness
+    /// waits for its `oxftpd admin on` line ([`Daemon::admin_url`]).
+    pub admin: Option<String>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -124,6 +128,7 @@ impl Default for DaemonConfig {
             run_as: None,
             env: Vec::new(),
             open_files: None,
+            admin: None,
         }
     }
 }
@@ -134,9 +139,21 @@ pub struct Daemon {
     port: u16,
     implicit_port: Option<u16>,
     web_url: Option<String>,
+    admin_url: Option<String>,
     pki: Option<Pki>,
     dir: TempDir,
     scratch_counter: std::sync::atomic::AtomicU32,
+    /// What [`Daemon::restart`] starts again.
+    config: DaemonConfig,
+}
+
+/// A started daemon process and what it announced.
+struct Started {
+    child: Child,
+    port: u16,
+    implicit_port: Option<u16>,
+    web_url: Option<String>,
+    admin_url: Option<String>,
 }
 
 impl Daemon {
@@ -164,83 +181,53 @@ impl Daemon {
         if let Some(web) = &config.web {
             let _ = writeln!(text, "\n[web]\n{web}");
         }
+        if let Some(admin) = &config.admin {
+            let listen = if admin.contains("listen") { "" } else { "listen = \"127.0.0.1:0\"\n" };
+            let _ = writeln!(text, "\n[admin]\n{listen}{admin}");
+        }
         std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
         if let Some(user) = &config.run_as {
             give_to(user, dir.path(), &root);
         }
         std::fs::write(&config_path, text).expect("write config");
-        let log_path = dir.path().join("oxftpd.log");
-        let log = std::fs::File::create(&log_path).expect("create daemon log");
+        let Started { child, port, implicit_port, web_url, admin_url } = spawn(dir.path(), &config);
+        Daemon {
+            child,
+            port,
+            implicit_port,
+            web_url,
+            admin_url,
+            pki,
+            dir,
+            scratch_counter: std::sync::atomic::AtomicU32::new(0),
+            config,
+        }
+    }
 
-        let mut command = match config.open_files {
-            None => Command::new(oxftpd_bin()),
-            Some(n) => {
-                super::client::require_tool("prlimit");
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(oxftpd_bin());
-                c
-            }
-        };
-        let mut child = command
-            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .arg("--config")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn oxftpd");
-        let stdout = child.stdout.take().expect("piped stdout");
+    /// Kills the daemon with SIGKILL (no shutdown of any kind) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 
-        // The reader thread keeps draining stdout after the listening line so
-        // the daemon can never block on a full pipe.
-        let (tx, rx) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    // Nobody listens any more; keep draining.
-                    continue;
-                }
-            }
-        });
+    /// Starts the daemon again on the same directory and config (after
+    /// [`kill9`](Self::kill9) or an exit); its log goes on in the same file.
+    /// Ports chosen by the OS are new.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let Started { child, port, implicit_port, web_url, admin_url } = spawn(self.dir.path(), &self.config);
+        self.child = child;
+        self.port = port;
+        self.implicit_port = implicit_port;
+        self.web_url = web_url;
+        self.admin_url = admin_url;
+    }
 
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let mut seen = String::new();
-        let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
-        let want_web = config.web.is_some();
-        let (mut port, mut implicit_port, mut web_url) = (None, None, None);
-        let (port, implicit_port, web_url) = loop {
-            if let (Some(port), true, true) =
-                (port, implicit_port.is_some() || !want_implicit, web_url.is_some() || !want_web)
-            {
-                break (port, implicit_port, web_url);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(p) = parse_listening(&line) {
-                        port = port.or(Some(p));
-                    } else if let Some(p) = parse_implicit(&line) {
-                        implicit_port = implicit_port.or(Some(p));
-                    } else if let Some(url) = parse_web(&line) {
-                        web_url = web_url.or(Some(url));
-                    } else {
-                        let _ = writeln!(seen, "{line}");
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let status = child.wait().ok();
-                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                    panic!(
-                        "oxftpd did not print 'oxftpd listening on 127.0.0.1:PORT' within {STARTUP_TIMEOUT:?} \
-                         (exit status {status:?})\n--- stdout ---\n{seen}--- stderr ---\n{log}"
-                    );
-                }
-            }
-        };
-        Daemon { child, port, implicit_port, web_url, pki, dir, scratch_counter: std::sync::atomic::AtomicU32::new(0) }
+    /// `http://ADDR` of the admin listener, without a trailing slash (panics
+    /// unless the daemon was started with `admin: Some(..)`).
+    pub fn admin_url(&self) -> &str {
+        self.admin_url.as_deref().expect("the daemon has no [admin] table")
     }
 
     /// The implicit FTPS port on 127.0.0.1 (panics unless the daemon was
@@ -338,6 +325,90 @@ impl Daemon {
     }
 }
 
+/// Spawns `oxftpd --config` for the files in `dir` (its log appended to
+/// `dir/oxftpd.log`) and waits (bounded) for its announcements.
+fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
+    let config_path = dir.join("oxftpd.toml");
+    let log_path = dir.join("oxftpd.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("open daemon log");
+
+    let mut command = match config.open_files {
+        None => Command::new(oxftpd_bin()),
+        Some(n) => {
+            super::client::require_tool("prlimit");
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg("--").arg(oxftpd_bin());
+            c
+        }
+    };
+    let mut child = command
+        .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("--config")
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn oxftpd");
+    let stdout = child.stdout.take().expect("piped stdout");
+
+    // The reader thread keeps draining stdout after the listening line so
+    // the daemon can never block on a full pipe.
+    let (tx, rx) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Nobody listens any more; keep draining.
+                continue;
+            }
+        }
+    });
+
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut seen = String::new();
+    let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
+    let want_web = config.web.is_some();
+    let want_admin = config.admin.is_some();
+    let (mut port, mut implicit_port, mut web_url, mut admin_url) = (None, None, None, None);
+    let (port, implicit_port, web_url, admin_url) = loop {
+        if let (Some(port), true, true, true) = (
+            port,
+            implicit_port.is_some() || !want_implicit,
+            web_url.is_some() || !want_web,
+            admin_url.is_some() || !want_admin,
+        ) {
+            break (port, implicit_port, web_url, admin_url);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(p) = parse_listening(&line) {
+                    port = port.or(Some(p));
+                } else if let Some(p) = parse_implicit(&line) {
+                    implicit_port = implicit_port.or(Some(p));
+                } else if let Some(url) = parse_web(&line) {
+                    web_url = web_url.or(Some(url));
+                } else if let Some(url) = parse_admin(&line) {
+                    admin_url = admin_url.or(Some(url));
+                } else {
+                    let _ = writeln!(seen, "{line}");
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!(
+                    "oxftpd did not print 'oxftpd listening on 127.0.0.1:PORT' within {STARTUP_TIMEOUT:?} \
+                     (exit status {status:?})\n--- stdout ---\n{seen}--- stderr ---\n{log}"
+                );
+            }
+        }
+    };
+    Started { child, port, implicit_port, web_url, admin_url }
+}
+
 /// Lets `user` run the daemon's files: the storage tree and `logs/` become
 /// its own, and the temporary directory (0700 by default) may be passed
 /// through (not listed) so it can reach them.
@@ -396,6 +467,13 @@ fn parse_web(line: &str) -> Option<String> {
     }
     let addr: std::net::SocketAddr = addr.strip_suffix('/')?.parse().ok()?;
     Some(format!("{scheme}://{addr}"))
+}
+
+/// Parses `oxftpd admin on http://ADDR/` into `http://ADDR`.
+fn parse_admin(line: &str) -> Option<String> {
+    let addr = line.trim().strip_prefix("oxftpd admin on http://")?.strip_suffix('/')?;
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    Some(format!("http://{addr}"))
 }
 
 /// alice: a normal user; gina: a guest confined to /guest; ro: a read-only

@@ -23,7 +23,7 @@ pub use oxftp_core::storage::{
     Capabilities, DirEntry, DirLister, ErrorKind, Existing, ReadHandle, Storage, StorageError, StorageFactory,
     VecLister, WriteHandle, WriteMode,
 };
-pub use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
+pub use oxftp_core::tls::{ClientCertMode, SessionReuse, Tls, TlsConfig, TlsError, TlsRequirement};
 pub use oxftp_core::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};
 pub use oxftp_proto::listing::{FileInfo, FileKind};
 pub use oxftp_proto::path::VPath;

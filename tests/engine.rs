@@ -709,3 +709,78 @@ async fn a_stack_shared_with_another_front_end_shares_the_quota_counter() {
     assert_eq!(usage.bytes(), 1000, "the FTP session's count, not a new walk");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn facts_times_and_site_help_say_what_the_policy_allows() {
+    let srv = TestServer::start().await;
+    std::fs::write(srv.path("alice/a.txt"), b"hello").unwrap();
+    std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
+    let mut anon = Raw::login(srv.addr, "anonymous", "me@example.com").await;
+    // The upload directory can be entered and written to, not listed.
+    let (code, text) = anon.cmd("MLST incoming").await;
+    assert_eq!(code, 250, "{text}");
+    assert!(text.contains("perm=ce;"), "{text}");
+    assert!(anon.cmd("MLST readme.txt").await.1.contains("perm=r;"));
+    // Times cannot be set by anonymous users, and the reply says so.
+    let (code, text) = anon.cmd("MFMT 20200102030405 readme.txt").await;
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("cannot change file times"), "{text}");
+
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    assert!(raw.cmd("MLST a.txt").await.1.contains("perm=adfrw;"));
+    let (code, text) = raw.cmd("MLST .").await;
+    assert!(code == 250 && text.contains("perm=cdeflmp;"), "{text}");
+    // The old set-time form of MDTM.
+    let (code, text) = raw.cmd("MDTM 20200102030405 a.txt").await;
+    assert_eq!(code, 213, "{text}");
+    assert_eq!(raw.cmd("MDTM a.txt").await.1.trim_end(), "213 20200102030405");
+    // A file whose name looks like the set form is still just a file.
+    std::fs::write(srv.path("alice/20210101000000 x"), b"odd").unwrap();
+    assert_eq!(raw.cmd("MDTM 20210101000000 x").await.0, 213);
+    assert_eq!(raw.cmd("MDTM 20200102030405 missing.txt").await.0, 550);
+    let (code, text) = raw.cmd("SITE HELP").await;
+    assert_eq!(code, 214, "{text}");
+    for (name, ..) in oxftp::proto::command::SITE_COMMANDS {
+        assert!(text.contains(&format!(" {name} ")), "{name} missing from {text}");
+    }
+    assert!(raw.cmd("SITE HELP chmod").await.1.contains("SITE CHMOD <octal mode> <path>"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn hash_digests_files_within_a_per_session_budget() {
+    let srv = TestServer::start_with(|o| o.hash_bytes_per_session = 12).await;
+    std::fs::write(srv.path("alice/abc.txt"), b"abc").unwrap();
+    std::fs::write(srv.path("alice/big.bin"), [0u8; 9]).unwrap();
+    std::fs::write(srv.path("pub/readme.txt"), b"public").unwrap();
+    let mut raw = Raw::login(srv.addr, "alice", "secret").await;
+    let (code, feat) = raw.cmd("FEAT").await;
+    assert!(code == 211 && feat.contains(" HASH SHA-256*;SHA-1;MD5;CRC32\r\n"), "{feat}");
+    let (code, text) = raw.cmd("HASH abc.txt").await;
+    assert_eq!(code, 213, "{text}");
+    assert_eq!(
+        text.trim_end(),
+        "213 SHA-256 0-3 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad /abc.txt"
+    );
+    assert_eq!(raw.cmd("OPTS HASH md5").await.1.trim_end(), "200 MD5");
+    assert_eq!(raw.cmd("OPTS HASH").await.1.trim_end(), "200 MD5");
+    assert!(raw.cmd("FEAT").await.1.contains(" HASH SHA-256;SHA-1;MD5*;CRC32\r\n"));
+    assert_eq!(raw.cmd("HASH abc.txt").await.1.trim_end(), "213 MD5 0-3 900150983cd24fb0d6963f7d28e17f72 /abc.txt");
+    assert_eq!(raw.cmd("OPTS HASH SHA-512").await.0, 501);
+    // The older one-step forms share the budget: 3 more bytes leaves 2.
+    assert_eq!(raw.cmd("XCRC \"abc.txt\"").await.1.trim_end(), "250 352441c2");
+    // 9 of 12 bytes spent: a 9-byte file is beyond the budget, and REIN does not refill it.
+    let (code, text) = raw.cmd("HASH big.bin").await;
+    assert!(code == 550 && text.contains("budget"), "{text}");
+    assert_eq!(raw.cmd("REIN").await.0, 220);
+    assert_eq!(raw.cmd("USER alice").await.0, 331);
+    assert_eq!(raw.cmd("PASS secret").await.0, 230);
+    assert_eq!(raw.cmd("XSHA256 abc.txt").await.0, 250);
+    assert_eq!(raw.cmd("XMD5 abc.txt").await.0, 550);
+    assert_eq!(raw.cmd("HASH .").await.0, 550);
+    // Off for anonymous by default.
+    let mut anon = Raw::login(srv.addr, "anonymous", "me@example.com").await;
+    let (code, text) = anon.cmd("HASH readme.txt").await;
+    assert!(code == 550 && text.contains("anonymous"), "{text}");
+    srv.stop().await;
+}

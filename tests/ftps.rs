@@ -10,8 +10,8 @@ use std::time::Duration;
 use oxftp::fs::LocalFsFactory;
 use oxftp::policy::AnonymousLogin;
 use oxftp::{
-    AccessClass, AuthError, Authenticator, Credentials, Identity, Listener, Options, Server, TlsConfig, TlsError,
-    TlsRequirement, VPath,
+    AccessClass, AuthError, Authenticator, Credentials, Identity, Listener, Options, Server, SessionReuse, TlsConfig,
+    TlsError, TlsRequirement, VPath,
 };
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -78,10 +78,24 @@ impl Pki {
     }
 
     fn client_builder(&self) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+        self.client_builder_for(rustls::DEFAULT_VERSIONS)
+    }
+
+    /// A TLS 1.2 client with one session cache for all its connections, as
+    /// Go's TLS (rclone) has: it keeps one TLS 1.2 session per server, the
+    /// latest, and offers it on every new connection, control or data.
+    fn pooled_tls12_connector(&self) -> TlsConnector {
+        TlsConnector::from(Arc::new(self.client_builder_for(&[&rustls::version::TLS12]).with_no_client_auth()))
+    }
+
+    fn client_builder_for(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(rustls_pki_types::CertificateDer::from(self.ca_der.clone())).unwrap();
         rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots)
     }
@@ -93,9 +107,10 @@ struct Alice;
 #[async_trait::async_trait]
 impl Authenticator for Alice {
     async fn authenticate(&self, c: &Credentials) -> Result<Identity, AuthError> {
-        if c.user == "alice" && c.password == "secret" {
-            let mut id = Identity::new("alice", AccessClass::User);
+        if (c.user == "alice" || c.user == "bob") && c.password == "secret" {
+            let mut id = Identity::new(c.user.clone(), AccessClass::User);
             id.home = VPath::parse(b"/alice").unwrap();
+            id.root = id.home.clone();
             Ok(id)
         } else {
             Err(AuthError::BadPassword)
@@ -108,6 +123,7 @@ impl Authenticator for Alice {
         }
         let mut id = Identity::new("alice", AccessClass::User);
         id.home = VPath::parse(b"/alice").unwrap();
+        id.root = id.home.clone();
         Ok(id)
     }
 }
@@ -170,7 +186,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Ctl<S> {
 
 /// Connect, AUTH TLS, handshake: a TLS control connection after the greeting.
 async fn explicit(fx: &Fixture, connector: &TlsConnector) -> Ctl<tokio_rustls::client::TlsStream<TcpStream>> {
-    let mut plain = Ctl { io: BufReader::new(TcpStream::connect(fx.addr).await.unwrap()) };
+    explicit_from(fx, connector, [127, 0, 0, 1]).await
+}
+
+/// [`explicit`] from another loopback address (all of 127/8 is this host).
+async fn explicit_from(
+    fx: &Fixture,
+    connector: &TlsConnector,
+    source: [u8; 4],
+) -> Ctl<tokio_rustls::client::TlsStream<TcpStream>> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    let mut plain = Ctl { io: BufReader::new(socket.connect(fx.addr).await.unwrap()) };
     assert_eq!(plain.reply().await.0, 220);
     assert_eq!(plain.cmd("AUTH TLS").await.0, 234);
     let tcp = plain.io.into_inner();
@@ -179,7 +206,11 @@ async fn explicit(fx: &Fixture, connector: &TlsConnector) -> Ctl<tokio_rustls::c
 }
 
 async fn login_private<S: AsyncRead + AsyncWrite + Unpin>(ctl: &mut Ctl<S>) {
-    assert_eq!(ctl.cmd("USER alice").await.0, 331);
+    login_private_as(ctl, "alice").await;
+}
+
+async fn login_private_as<S: AsyncRead + AsyncWrite + Unpin>(ctl: &mut Ctl<S>, user: &str) {
+    assert_eq!(ctl.cmd(&format!("USER {user}")).await.0, 331);
     assert_eq!(ctl.cmd("PASS secret").await.0, 230);
     assert_eq!(ctl.cmd("PBSZ 0").await.0, 200);
     assert_eq!(ctl.cmd("PROT P").await.0, 200);
@@ -330,4 +361,100 @@ async fn a_client_certificate_alone_logs_its_user_in() {
         let mut line = String::new();
         assert!(ctl.io.read_line(&mut line).await.is_err() || line.is_empty(), "served without a certificate: {line}");
     }
+}
+
+/// RETR a.txt on `ctl` over a TLS data connection made with `connector`;
+/// the final reply.
+async fn retr_over<S: AsyncRead + AsyncWrite + Unpin>(ctl: &mut Ctl<S>, connector: &TlsConnector) -> (u16, String) {
+    let port = ctl.epsv_port().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(ctl.cmd("RETR a.txt").await.0, 150);
+    if let Ok(mut data) = connector.connect("localhost".try_into().unwrap(), tcp).await {
+        let mut got = Vec::new();
+        if data.read_to_end(&mut got).await.is_ok() && !got.is_empty() {
+            assert_eq!(got, b"over TLS");
+        }
+    }
+    ctl.reply().await
+}
+
+/// Two control connections of one client that shares its TLS session cache
+/// (rclone's pool): the second connection's handshake replaces the cached
+/// session, so the first connection's data connection offers a session
+/// issued to the second. `second_user` logs in on the second, from
+/// `second_source`.
+async fn pooled(mode: SessionReuse, second_user: &str, second_source: [u8; 4]) -> (u16, String) {
+    let pki = Pki::new();
+    let mut cfg = pki.tls_config();
+    cfg.require_session_reuse = mode;
+    let fx = serve(cfg, false).await;
+    let connector = pki.pooled_tls12_connector();
+    let mut first = explicit(&fx, &connector).await;
+    login_private(&mut first).await;
+    // TLS 1.2 with tickets, resumed on the connection that got them.
+    let (code, text) = retr_over(&mut first, &connector).await;
+    assert_eq!(code, 226, "{text}");
+    let mut second = explicit_from(&fx, &connector, second_source).await;
+    login_private_as(&mut second, second_user).await;
+    retr_over(&mut first, &connector).await
+}
+
+#[tokio::test]
+async fn pooled_connections_of_one_account_share_sessions_by_default() {
+    assert_eq!(TlsConfig::new("c", "k").require_session_reuse, SessionReuse::Account);
+    let (code, text) = pooled(SessionReuse::Account, "alice", [127, 0, 0, 1]).await;
+    assert_eq!(code, 226, "{text}");
+}
+
+#[tokio::test]
+async fn per_connection_reuse_refuses_a_pooled_session() {
+    let (code, text) = pooled(SessionReuse::Connection, "alice", [127, 0, 0, 1]).await;
+    assert_eq!(code, 522, "{text}");
+}
+
+#[tokio::test]
+async fn a_session_of_another_account_is_refused() {
+    let (code, text) = pooled(SessionReuse::Account, "bob", [127, 0, 0, 1]).await;
+    assert_eq!(code, 522, "{text}");
+}
+
+#[tokio::test]
+async fn a_session_of_the_same_account_from_another_address_is_refused() {
+    let (code, text) = pooled(SessionReuse::Account, "alice", [127, 0, 0, 2]).await;
+    assert_eq!(code, 522, "{text}");
+}
+
+#[tokio::test]
+async fn reuse_off_takes_a_full_handshake() {
+    let pki = Pki::new();
+    let mut cfg = pki.tls_config();
+    cfg.require_session_reuse = SessionReuse::Off;
+    let fx = serve(cfg, false).await;
+    let mut ctl = explicit(&fx, &pki.connector()).await;
+    login_private(&mut ctl).await;
+    // A connector of its own: no session to resume.
+    let (code, text) = retr_over(&mut ctl, &pki.connector()).await;
+    assert_eq!(code, 226, "{text}");
+}
+
+#[tokio::test]
+async fn tls_on_the_data_connection_may_start_before_the_command() {
+    // aioftp connects to the EPSV port and starts its handshake first.
+    let pki = Pki::new();
+    let fx = serve(pki.tls_config(), false).await;
+    let connector = pki.connector();
+    let mut ctl = explicit(&fx, &connector).await;
+    login_private(&mut ctl).await;
+    let port = ctl.epsv_port().await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let handshake = tokio::spawn({
+        let connector = connector.clone();
+        async move { connector.connect("localhost".try_into().unwrap(), tcp).await }
+    });
+    let mut data = tokio::time::timeout(Duration::from_secs(5), handshake).await.unwrap().unwrap().unwrap();
+    assert_eq!(ctl.cmd("RETR a.txt").await.0, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"over TLS");
+    assert_eq!(ctl.reply().await.0, 226);
 }

@@ -39,6 +39,9 @@ impl Authenticator for TestAccounts {
         }
         let mut id = Identity::new(c.user.clone(), class);
         id.home = VPath::parse(home.as_bytes()).map_err(|e| AuthError::Backend(e.to_string()))?;
+        // These accounts keep to their homes: users with a configured root
+        // (crates/oxftpd/tests/e2e_accounts.rs tests users on the default root).
+        id.root = id.home.clone();
         id.read_only = read_only;
         match c.user.as_str() {
             "quota" => id.limits.quota_bytes = Some(100_000),

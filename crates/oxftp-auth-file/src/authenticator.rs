@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity};
+use std::net::SocketAddr;
+
+use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity, PublicKey};
 
 use crate::error::UsersFileError;
 use crate::file::{UserEntry, parse};
@@ -20,8 +22,10 @@ const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// One account, ready to hand out.
 struct Account {
-    hash: Arc<str>,
+    /// `None`: a key-only account, which no password opens.
+    hash: Option<Arc<str>>,
     identity: Identity,
+    authorized_keys: Vec<PublicKey>,
 }
 
 /// Users from a TOML file: argon2id hashes (PHC strings); bcrypt not needed.
@@ -71,7 +75,7 @@ impl FileAuthenticator {
         // real ones, so an admin who raises the argon2 cost does not make
         // unknown names answer faster. Any account's hash will do: the
         // verdict for an unknown user is discarded.
-        let dummy = entries.first().map_or_else(|| Arc::from(DUMMY_HASH), |e| Arc::from(e.hash.as_str()));
+        let dummy = entries.iter().find_map(|e| e.hash.as_deref()).map_or_else(|| Arc::from(DUMMY_HASH), Arc::from);
         let accounts = entries.into_iter().map(|entry| (entry.name.clone(), account(entry))).collect();
         Ok(FileAuthenticator { accounts, dummy, checks: BlockingChecks::per_core() })
     }
@@ -91,25 +95,31 @@ impl FileAuthenticator {
 fn account(entry: UserEntry) -> Account {
     let mut identity = Identity::new(entry.name, entry.class);
     identity.home = entry.home;
+    identity.root = entry.root;
     identity.read_only = entry.read_only;
     identity.require_tls = entry.require_tls;
+    identity.tls_session_reuse = entry.tls_session_reuse;
     identity.permissions = entry.permissions;
     identity.limits = entry.limits;
     identity.allowed_ips = entry.allowed_ips;
-    Account { hash: Arc::from(entry.hash), identity }
+    Account { hash: entry.hash.map(Arc::from), identity, authorized_keys: entry.authorized_keys }
 }
 
 #[async_trait]
 impl Authenticator for FileAuthenticator {
     async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         let account = self.accounts.get(&credentials.user);
-        let hash = account.map_or_else(|| self.dummy.clone(), |a| a.hash.clone());
+        // Unknown users and key-only accounts cost a hash check too.
+        let hash = account.and_then(|a| a.hash.clone()).unwrap_or_else(|| self.dummy.clone());
         let password = credentials.password.clone();
         let verdict = self.checks.run(move || verify(password.as_bytes(), &hash)).await?;
 
         let Some(account) = account else {
             return Err(AuthError::UnknownUser);
         };
+        if account.hash.is_none() {
+            return Err(AuthError::BadPassword);
+        }
         match verdict {
             Verdict::Match => Ok(account.identity.clone()),
             Verdict::Mismatch => Err(AuthError::BadPassword),
@@ -119,6 +129,15 @@ impl Authenticator for FileAuthenticator {
 
     async fn certificate_login(&self, user: &str, _peer: std::net::SocketAddr) -> Result<Identity, AuthError> {
         self.accounts.get(user).map(|a| a.identity.clone()).ok_or(AuthError::UnknownUser)
+    }
+
+    async fn public_key_login(&self, user: &str, key: &PublicKey, _peer: SocketAddr) -> Result<Identity, AuthError> {
+        let account = self.accounts.get(user).ok_or(AuthError::UnknownUser)?;
+        if account.authorized_keys.contains(key) {
+            Ok(account.identity.clone())
+        } else {
+            Err(AuthError::NotAllowed("key is not among the account's authorized_keys".into()))
+        }
     }
 }
 
@@ -186,6 +205,26 @@ mod tests {
         let _ = auth.authenticate(&creds("nobody", "nope")).await;
         let unknown = start.elapsed();
         assert!(unknown * 10 >= known && unknown >= Duration::from_millis(1), "known {known:?}, unknown {unknown:?}");
+    }
+
+    #[tokio::test]
+    async fn keys_log_in_their_account_only_and_key_only_accounts_refuse_passwords() {
+        let key = PublicKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV")
+            .unwrap();
+        let auth = FileAuthenticator::from_toml(&format!(
+            "[[user]]\nname = \"k\"\nhome = \"/k\"\nauthorized_keys = [\"{}\"]\n\n\
+             [[user]]\nname = \"p\"\npassword_hash = \"{}\"\n",
+            key.to_openssh(),
+            hash_password("p-pw")
+        ))
+        .unwrap();
+        let peer = "192.0.2.7:40000".parse().unwrap();
+        let k = auth.public_key_login("k", &key, peer).await.unwrap();
+        assert_eq!(k.home, VPath::parse(b"/k").unwrap());
+        assert!(matches!(auth.public_key_login("p", &key, peer).await, Err(AuthError::NotAllowed(_))));
+        assert!(matches!(auth.public_key_login("nobody", &key, peer).await, Err(AuthError::UnknownUser)));
+        assert!(matches!(auth.authenticate(&creds("k", "")).await, Err(AuthError::BadPassword)));
+        assert!(auth.authenticate(&creds("p", "p-pw")).await.is_ok());
     }
 
     #[test]

@@ -5,10 +5,16 @@
 //! name = "alice"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! class = "user"        # "user" (default) or "guest"
-//! home = "/alice"       # virtual path under the storage root; default "/"
+//! home = "/alice"       # where the session starts, under the storage root;
+//!                       # default: root. A guest is confined to it.
+//! root = "/"            # users only: what the session reaches (default "/",
+//!                       # the whole served tree); home must be below it
 //! read_only = false
 //! require_tls = false   # true: the account logs in only over TLS, and
 //!                       # its data connections must be protected too
+//! tls_session_reuse = "off"   # this account's data connections need not
+//!                       # resume a TLS session ("off", "connection",
+//!                       # "account"; default: the server's setting)
 //! permissions = ["list", "read"]   # default: all of them
 //! quota_bytes = 1073741824         # limits, all optional
 //! quota_files = 10000
@@ -16,21 +22,26 @@
 //! download_rate = 1048576
 //! max_sessions = 4
 //! allowed_ips = ["192.0.2.0/24"]   # default: anywhere
+//! authorized_keys = ["ssh-ed25519 AAAA... alice@laptop"]  # SFTP public-key logins
 //!
 //! [[user.dir]]                     # per-directory permissions (most specific wins)
 //! path = "/upload"                 # in the user's view
 //! permissions = ["list", "read", "upload"]
 //! ```
 //!
+//! An account with `authorized_keys` may leave `password_hash` out: it then
+//! logs in over SFTP with a key only, and never with a password.
+//!
 //! Everything an administrator can get wrong is caught here, at load time,
 //! with the line and key: unknown keys, a missing name or hash, an unusable
-//! hash, a bad class or home, a name given twice.
+//! hash or key, a bad class or home, a name given twice.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
-use oxftp_core::auth::AccessClass;
+use oxftp_core::auth::{AccessClass, PublicKey};
+use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
@@ -54,15 +65,20 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawUser {
     name: Spanned<String>,
-    password_hash: Spanned<String>,
+    #[serde(default)]
+    password_hash: Option<Spanned<String>>,
     #[serde(default)]
     class: Option<Spanned<String>>,
     #[serde(default)]
     home: Option<Spanned<String>>,
     #[serde(default)]
+    root: Option<Spanned<String>>,
+    #[serde(default)]
     read_only: bool,
     #[serde(default)]
     require_tls: bool,
+    #[serde(default)]
+    tls_session_reuse: Option<Spanned<String>>,
     #[serde(default)]
     permissions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
@@ -79,6 +95,8 @@ struct RawUser {
     max_sessions: Option<Spanned<u64>>,
     #[serde(default)]
     allowed_ips: Vec<Spanned<String>>,
+    #[serde(default)]
+    authorized_keys: Vec<Spanned<String>>,
 }
 
 /// One `[[user.dir]]` table: permissions for a directory and what is below it.
@@ -119,20 +137,27 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 #[derive(Clone)]
 pub(crate) struct UserEntry {
     pub name: String,
-    /// An argon2id PHC string that [`check_hash`] accepted.
-    pub hash: String,
+    /// An argon2id PHC string that [`check_hash`] accepted; `None` for a
+    /// key-only account.
+    pub hash: Option<String>,
     pub class: AccessClass,
     pub home: VPath,
+    /// What a user reaches (a guest's root is its home).
+    pub root: VPath,
     pub read_only: bool,
     /// The account's password must never cross in clear: login only over a
     /// TLS control connection, transfers only with PROT P.
     pub require_tls: bool,
+    /// The account's own `require_session_reuse`, if any.
+    pub tls_session_reuse: Option<SessionReuse>,
     /// What the account may do, per directory.
     pub permissions: Permissions,
     /// Quotas, rates and the session limit.
     pub limits: Limits,
     /// Where the account may log in from.
     pub allowed_ips: IpRules,
+    /// SSH keys that log in as this account (SFTP).
+    pub authorized_keys: Vec<PublicKey>,
 }
 
 /// Parses a permission list: every name must be known (a typo would
@@ -195,9 +220,27 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
         }
         first_line.insert(name.clone(), line);
 
-        let hash_span = user.password_hash.span();
-        let hash = user.password_hash.into_inner();
-        check_hash(&hash).map_err(|message| at(hash_span, "user.password_hash", message))?;
+        let mut authorized_keys = Vec::with_capacity(user.authorized_keys.len());
+        for key in &user.authorized_keys {
+            let parsed = PublicKey::parse(key.get_ref()).map_err(|e| at(key.span(), "user.authorized_keys", e))?;
+            authorized_keys.push(parsed);
+        }
+        let hash = match user.password_hash {
+            Some(hash) => {
+                let span = hash.span();
+                let hash = hash.into_inner();
+                check_hash(&hash).map_err(|message| at(span, "user.password_hash", message))?;
+                Some(hash)
+            }
+            None if !authorized_keys.is_empty() => None,
+            None => {
+                return Err(at(
+                    name_span,
+                    "user.password_hash",
+                    format!("account {name:?} has no password_hash (nor authorized_keys to log in with over SFTP)"),
+                ));
+            }
+        };
 
         let class = match user.class {
             None => AccessClass::User,
@@ -214,15 +257,56 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             },
         };
 
+        let root = match user.root {
+            None => None,
+            Some(root) if class == AccessClass::Guest => {
+                return Err(at(
+                    root.span(),
+                    "user.root",
+                    "a guest's root is its home: set home only (or make the account class = \"user\")".into(),
+                ));
+            }
+            Some(root) => Some((
+                VPath::parse(root.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        root.span(),
+                        "user.root",
+                        format!("expected a virtual path like \"/projects\" ({e}), found {:?}", root.get_ref()),
+                    )
+                })?,
+                root.span(),
+            )),
+        };
         let home = match user.home {
-            None => VPath::root(),
-            Some(home) => VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+            None => root.as_ref().map_or_else(VPath::root, |(root, _)| root.clone()),
+            Some(home) => {
+                let span = home.span();
+                let home = VPath::parse(home.get_ref().as_bytes()).map_err(|e| {
+                    at(
+                        span.clone(),
+                        "user.home",
+                        format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                    )
+                })?;
+                if let Some((root, _)) = &root
+                    && !home.starts_with(root)
+                {
+                    return Err(at(span, "user.home", format!("home {home} is not below root {root}")));
+                }
+                home
+            }
+        };
+        let root = root.map_or_else(VPath::root, |(root, _)| root);
+
+        let tls_session_reuse = match user.tls_session_reuse {
+            None => None,
+            Some(mode) => Some(SessionReuse::from_name(mode.get_ref()).ok_or_else(|| {
                 at(
-                    home.span(),
-                    "user.home",
-                    format!("expected a virtual path like \"/alice\" ({e}), found {:?}", home.get_ref()),
+                    mode.span(),
+                    "user.tls_session_reuse",
+                    format!("expected \"off\", \"connection\" or \"account\", found {:?}", mode.get_ref()),
                 )
-            })?,
+            })?),
         };
 
         let default = match &user.permissions {
@@ -278,11 +362,14 @@ pub(crate) fn parse(text: &str) -> Result<Vec<UserEntry>, UsersFileError> {
             hash,
             class,
             home,
+            root,
             read_only: user.read_only,
             require_tls: user.require_tls,
+            tls_session_reuse,
             permissions: Permissions { default, rules },
             limits,
             allowed_ips: IpRules { allow, deny: Vec::new() },
+            authorized_keys,
         });
     }
     Ok(users)
@@ -337,7 +424,7 @@ mod tests {
         let alice = &users[0];
         assert_eq!((alice.name.as_str(), alice.class, alice.read_only), ("alice", AccessClass::User, false));
         assert_eq!(alice.home, VPath::root());
-        assert_eq!(alice.hash, DUMMY_HASH);
+        assert_eq!(alice.hash.as_deref(), Some(DUMMY_HASH));
         let gina = &users[1];
         assert_eq!((gina.name.as_str(), gina.class, gina.read_only), ("gina", AccessClass::Guest, true));
         assert_eq!(gina.home.as_bytes(), b"/guests/gina");
@@ -352,6 +439,11 @@ mod tests {
         assert!(users[1].require_tls);
         let e = error(&user("require_tls = 1\n"));
         assert_eq!((e.line(), e.key()), (Some(4), Some("user.require_tls")));
+        assert_eq!(users[0].tls_session_reuse, None);
+        let off = parse(&user("tls_session_reuse = \"off\"\n")).unwrap();
+        assert_eq!(off[0].tls_session_reuse, Some(SessionReuse::Off));
+        let e = error(&user("tls_session_reuse = \"never\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.tls_session_reuse")));
     }
 
     #[test]
@@ -439,7 +531,20 @@ mod tests {
     fn missing_hash_is_reported() {
         let e = error("\n[[user]]\nname = \"bob\"\n");
         assert!(e.message().contains("password_hash"), "{e}");
-        assert_eq!(e.line(), Some(2));
+        assert_eq!((e.line(), e.key()), (Some(3), Some("user.password_hash")));
+    }
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV alice@laptop";
+
+    #[test]
+    fn authorized_keys_are_read_and_make_the_hash_optional() {
+        let users = parse(&user(&format!("authorized_keys = [\"{KEY}\"]\n"))).unwrap();
+        assert_eq!(users[0].authorized_keys, vec![PublicKey::parse(KEY).unwrap()]);
+        let users = parse(&format!("[[user]]\nname = \"k\"\nauthorized_keys = [\"{KEY}\"]\n")).unwrap();
+        assert_eq!(users[0].hash, None);
+        let e = error(&user("authorized_keys = [\n  \"ssh-ed25519 AAAA\",\n]\n"));
+        assert_eq!((e.line(), e.key()), (Some(5), Some("user.authorized_keys")), "{e}");
+        assert!(e.message().contains("not an SSH public key"), "{e}");
     }
 
     #[test]
@@ -465,6 +570,21 @@ mod tests {
         assert_eq!(e.line(), Some(6));
         assert_eq!(e.key(), Some("user.name"));
         assert!(e.message().contains("first defined on line 2"), "{e}");
+    }
+
+    #[test]
+    fn root_is_for_users_and_holds_the_home() {
+        let users = parse(&user("home = \"/p/alice\"\nroot = \"/p\"\n")).unwrap();
+        assert_eq!((users[0].home.as_bytes(), users[0].root.as_bytes()), (&b"/p/alice"[..], &b"/p"[..]));
+        let users = parse(&user("root = \"/p\"\n")).unwrap();
+        assert_eq!(users[0].home.as_bytes(), b"/p", "home defaults to the root");
+        let users = parse(&user("home = \"/alice\"\n")).unwrap();
+        assert!(users[0].root.is_root(), "a user reaches the whole tree by default");
+        let e = error(&user("home = \"/elsewhere\"\nroot = \"/p\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(4), Some("user.home")));
+        assert!(e.message().contains("not below root"), "{e}");
+        let e = error(&user("class = \"guest\"\nhome = \"/g\"\nroot = \"/\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(6), Some("user.root")));
     }
 
     #[test]

@@ -147,6 +147,10 @@ impl JsonAuthenticator {
         if user.has_password() && !matched {
             return Err(AuthError::BadPassword);
         }
+        if !user.has_password() && user.client_cert.is_none() {
+            // A key-only account: no password opens it.
+            return Err(AuthError::BadPassword);
+        }
         if let Some(required) = &user.client_cert {
             let Some(cns) = client_cns else {
                 return Err(AuthError::NotAllowed("the account requires a TLS client certificate".into()));
@@ -200,6 +204,31 @@ impl Authenticator for JsonAuthenticator {
         let cn = credentials.client_cert_cn.as_deref();
         let cns = cn.map(|cn| [cn]);
         self.authenticate_with_cert(credentials, cns.as_ref().map(|c| &c[..])).await
+    }
+
+    /// SFTP public-key login: the key must be in the account's
+    /// `authorized_keys`; `account_enabled` and `allowed_ip_ranges` apply as
+    /// for passwords. A `client_cert` requirement is FTPS's proof of who
+    /// the client is; over SSH the key is that proof.
+    async fn public_key_login(
+        &self,
+        user: &str,
+        key: &oxftp_core::auth::PublicKey,
+        peer: std::net::SocketAddr,
+    ) -> Result<Identity, AuthError> {
+        let users = self.snapshot();
+        let user = users.by_name.get(user).cloned().ok_or(AuthError::UnknownUser)?;
+        if !user.authorized_keys.contains(key) {
+            return Err(AuthError::NotAllowed("key is not among the account's authorized_keys".into()));
+        }
+        if !user.enabled {
+            return Err(AuthError::Disabled);
+        }
+        let ip = peer.ip();
+        if !user.ip_allowed(ip) {
+            return Err(AuthError::NotAllowed(format!("{ip} is outside the account's allowed_ip_ranges")));
+        }
+        Ok(user.identity())
     }
 }
 
@@ -290,6 +319,32 @@ mod tests {
             unknown = unknown.min(start.elapsed());
         }
         assert!(unknown * 4 >= known && unknown >= Duration::from_millis(1), "known {known:?}, unknown {unknown:?}");
+    }
+
+    #[tokio::test]
+    async fn authorized_keys_log_in_over_ssh_and_key_only_accounts_take_no_password() {
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV alice@laptop";
+        let auth = JsonAuthenticator::from_json(
+            format!(
+                r#"[{{"username": "k", "authorized_keys": ["{key}"], "allowed_ip_ranges": ["192.0.2.0/24"]}},
+                    {{"username": "off", "authorized_keys": ["{key}"], "account_enabled": false}}]"#
+            )
+            .as_str(),
+        )
+        .unwrap();
+        let key = oxftp_core::auth::PublicKey::parse(key).unwrap();
+        let inside = "192.0.2.7:22".parse().unwrap();
+        assert_eq!(auth.public_key_login("k", &key, inside).await.unwrap().user, "k");
+        let outside = "198.51.100.1:22".parse().unwrap();
+        assert!(matches!(auth.public_key_login("k", &key, outside).await, Err(AuthError::NotAllowed(_))));
+        assert!(matches!(auth.public_key_login("off", &key, inside).await, Err(AuthError::Disabled)));
+        assert!(matches!(auth.public_key_login("x", &key, inside).await, Err(AuthError::UnknownUser)));
+        for password in ["", "anything"] {
+            let creds = creds_from("k", password, "192.0.2.7:21");
+            assert!(matches!(auth.authenticate(&creds).await, Err(AuthError::BadPassword)), "{password:?}");
+        }
+        let bad = JsonAuthenticator::from_json(r#"[{"username": "k", "authorized_keys": ["ssh-rsa nope"]}]"#);
+        assert!(bad.unwrap_err().to_string().contains("authorized_keys"));
     }
 
     #[tokio::test]

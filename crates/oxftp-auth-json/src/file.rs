@@ -11,7 +11,8 @@ use std::num::NonZeroU32;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use oxftp_core::auth::AccessClass;
+use oxftp_core::auth::{AccessClass, PublicKey};
+use oxftp_core::tls::SessionReuse;
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -68,6 +69,8 @@ struct RawUser {
     pbkdf2_iter: Option<NonZeroU32>,
     #[serde(default, deserialize_with = "root")]
     root: Option<VPath>,
+    #[serde(default, deserialize_with = "home")]
+    home: Option<VPath>,
     #[serde(default, deserialize_with = "perms")]
     vfs_perms: Option<VfsPerms>,
     #[serde(default, deserialize_with = "ip_ranges")]
@@ -90,6 +93,10 @@ struct RawUser {
     bandwidth_up: Option<u64>,
     #[serde(default, deserialize_with = "nonzero")]
     bandwidth_down: Option<u64>,
+    #[serde(default, deserialize_with = "authorized_keys")]
+    authorized_keys: Vec<PublicKey>,
+    #[serde(default, deserialize_with = "session_reuse")]
+    tls_session_reuse: Option<SessionReuse>,
 }
 
 /// One validated account; the wrapper keeps `Deserialize` off the public type.
@@ -134,17 +141,39 @@ impl TryFrom<RawUser> for Entry {
         let name = raw.username;
         let secret = secret(raw.password, raw.pbkdf2_salt, raw.pbkdf2_key, raw.pbkdf2_iter)
             .map_err(|e| format!("user {name:?}: {e}"))?;
-        if matches!(secret, Secret::None) && raw.client_cert.is_none() {
+        if matches!(secret, Secret::None) && raw.client_cert.is_none() && raw.authorized_keys.is_empty() {
             return Err(format!(
-                "user {name:?}: no password, no pbkdf2_key and no client_cert: this account could never log in"
+                "user {name:?}: no password, no pbkdf2_key, no client_cert and no authorized_keys: \
+                 this account could never log in"
             ));
         }
+        let class = match raw.class {
+            None | Some(RawClass::User) => AccessClass::User,
+            Some(RawClass::Guest) => AccessClass::Guest,
+        };
+        // unFTP's `root` is what the account reaches; our `home` is where it
+        // starts (default: the root). A guest's root is its home.
+        let (root, home) = match (class, raw.root, raw.home) {
+            (AccessClass::Guest, Some(root), Some(home)) if root != home => {
+                return Err(format!("user {name:?}: a guest's root is its home: give root or home, not both"));
+            }
+            (AccessClass::Guest, root, home) => {
+                let home = home.or(root).unwrap_or_else(VPath::root);
+                (home.clone(), home)
+            }
+            (_, root, home) => {
+                let root = root.unwrap_or_else(VPath::root);
+                let home = home.unwrap_or_else(|| root.clone());
+                if !home.starts_with(&root) {
+                    return Err(format!("user {name:?}: home {home} is not below root {root}"));
+                }
+                (root, home)
+            }
+        };
         Ok(Entry(JsonUser {
-            class: match raw.class {
-                None | Some(RawClass::User) => AccessClass::User,
-                Some(RawClass::Guest) => AccessClass::Guest,
-            },
-            home: raw.root.unwrap_or_else(VPath::root),
+            class,
+            home,
+            root,
             perms: raw.vfs_perms.unwrap_or_default(),
             read_only: raw.read_only,
             enabled: raw.account_enabled.unwrap_or(true),
@@ -157,6 +186,8 @@ impl TryFrom<RawUser> for Entry {
                 bandwidth_up: raw.bandwidth_up,
                 bandwidth_down: raw.bandwidth_down,
             },
+            authorized_keys: raw.authorized_keys,
+            tls_session_reuse: raw.tls_session_reuse,
             secret,
             name,
         }))
@@ -238,8 +269,27 @@ fn iterations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::
     })
 }
 
+/// SSH public keys, one `authorized_keys` entry each (`"ssh-ed25519 AAAA... comment"`).
+fn authorized_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PublicKey>, D::Error> {
+    checked(d, |lines: Vec<String>| {
+        lines.iter().map(|line| PublicKey::parse(line).map_err(|e| format!("authorized_keys: {e}"))).collect()
+    })
+}
+
 fn root<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VPath>, D::Error> {
     optional(d, |root: String| VPath::parse(root.as_bytes()).map_err(|e| format!("root {root:?}: {e}")))
+}
+
+fn session_reuse<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SessionReuse>, D::Error> {
+    optional(d, |mode: String| {
+        SessionReuse::from_name(&mode).ok_or_else(|| {
+            format!("tls_session_reuse: expected \"off\", \"connection\" or \"account\", found {mode:?}")
+        })
+    })
+}
+
+fn home<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VPath>, D::Error> {
+    optional(d, |home: String| VPath::parse(home.as_bytes()).map_err(|e| format!("home {home:?}: {e}")))
 }
 
 fn perms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VfsPerms>, D::Error> {
@@ -321,6 +371,7 @@ mod tests {
         assert_eq!(u.name, "alice");
         assert_eq!(u.class, AccessClass::User);
         assert_eq!(u.home, VPath::root());
+        assert_eq!(u.root, VPath::root());
         assert_eq!(u.perms, VfsPerms::all());
         assert!(u.enabled && !u.read_only);
         assert_eq!((u.allowed_ips, u.client_cert, u.limits), (None, None, Limits::default()));
@@ -345,8 +396,10 @@ mod tests {
                 "quota_files": 1000,
                 "max_sessions": 3,
                 "bandwidth_up": 100000,
-                "bandwidth_down": 200000
+                "bandwidth_down": 200000,
+                "tls_session_reuse": "off"
             }]"#);
+        assert_eq!(u.tls_session_reuse, Some(oxftp_core::tls::SessionReuse::Off));
         assert_eq!(u.class, AccessClass::Guest);
         assert_eq!(u.home, VPath::parse(b"/carol/files").unwrap());
         assert_eq!(u.perms, VfsPerms::parse(&["-mkdir", "-rmdir", "-del", "-ren", "-md5"]).unwrap());
@@ -425,6 +478,9 @@ mod tests {
             (r#"{"username": "", "password": "x"}"#, "username is empty"),
             (r#"{"username": "a\nb", "password": "x"}"#, "control character"),
             (r#"{"username": "a"}"#, "could never log in"),
+            (r#"{"username": "a", "password": "x", "root": "/p", "home": "/q"}"#, "is not below root"),
+            (r#"{"username": "a", "password": "x", "class": "guest", "root": "/p", "home": "/q"}"#, "not both"),
+            (r#"{"username": "a", "password": "x", "tls_session_reuse": "never"}"#, "tls_session_reuse: expected"),
             (r#"{"username": "a", "password": "x", "pbkdf2_iter": 5}"#, "not both"),
             (r#"{"username": "a", "pbkdf2_salt": "AA==", "pbkdf2_iter": 5}"#, "must be given together"),
             (

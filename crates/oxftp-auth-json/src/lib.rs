@@ -17,7 +17,8 @@
 //!     "class": "guest",
 //!     "read_only": false,
 //!     "quota_bytes": 1073741824, "quota_files": 10000,
-//!     "max_sessions": 4, "bandwidth_up": 1048576, "bandwidth_down": 4194304
+//!     "max_sessions": 4, "bandwidth_up": 1048576, "bandwidth_down": 4194304,
+//!     "authorized_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... carol@laptop"]
 //!   }
 //! ]
 //! ```
@@ -28,7 +29,9 @@
 //! and key (a key of at most 32 bytes). Differences from unFTP, all on the
 //! side of refusing: unknown keys are errors, a name given twice is an error,
 //! `allowed_cn` must equal the certificate's CN (unFTP accepts a substring),
-//! and an account with neither password nor `client_cert` is an error.
+//! and an account with no password, no `client_cert` and no `authorized_keys`
+//! is an error. `authorized_keys` (SSH public keys, one `authorized_keys`
+//! line each) log in over SFTP; an account with only keys takes no password.
 //! gzip-compressed files are not read.
 //!
 //! Plain passwords are compared in constant time; an unknown user costs the

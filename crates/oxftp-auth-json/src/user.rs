@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use oxftp_core::auth::{AccessClass, Identity};
+use oxftp_core::auth::{AccessClass, Identity, PublicKey};
 use oxftp_proto::path::VPath;
 
 use crate::ip::IpRanges;
@@ -48,7 +48,11 @@ pub struct JsonUser {
     pub name: String,
     /// `class`: `User` (default) or `Guest` (confined to its home).
     pub class: AccessClass,
-    /// `root`, as a virtual path under the storage root (`"alice"` and
+    /// `root`: what a user reaches, as a virtual path under the storage
+    /// root (unFTP's meaning; `/` when absent). A guest's root is its home.
+    pub root: VPath,
+    /// `home` (ours): where the session starts; the root when absent (for a
+    /// guest, `root` gives the home too). As a virtual path (`"alice"` and
     /// `"/alice"` both give `/alice`); `/` when absent.
     pub home: VPath,
     /// `vfs_perms`, applied in order from "all allowed".
@@ -63,6 +67,10 @@ pub struct JsonUser {
     pub client_cert: Option<ClientCert>,
     /// Quotas, session and bandwidth caps.
     pub limits: Limits,
+    /// `authorized_keys`: SSH keys that log in as this account (SFTP).
+    pub authorized_keys: Vec<PublicKey>,
+    /// `tls_session_reuse`: the account's own `require_session_reuse`, if any.
+    pub tls_session_reuse: Option<oxftp_core::tls::SessionReuse>,
     pub(crate) secret: Secret,
 }
 
@@ -84,8 +92,10 @@ impl JsonUser {
     pub fn identity(&self) -> Identity {
         let mut identity = Identity::new(self.name.clone(), self.class);
         identity.home = self.home.clone();
+        identity.root = self.root.clone();
         identity.read_only = self.read_only || !self.perms.can_write();
         identity.require_tls = self.client_cert.is_some();
+        identity.tls_session_reuse = self.tls_session_reuse;
         identity.permissions.default = self.permission_set();
         identity.limits = oxftp_core::account::Limits {
             quota_bytes: self.limits.quota_bytes,
@@ -127,12 +137,15 @@ mod tests {
             name: "alice".into(),
             class: AccessClass::User,
             home: VPath::root(),
+            root: VPath::root(),
             perms: VfsPerms::all(),
             read_only: false,
             enabled: true,
             allowed_ips: None,
             client_cert: None,
             limits: Limits::default(),
+            authorized_keys: Vec::new(),
+            tls_session_reuse: None,
             secret: Secret::plain("pw"),
         }
     }

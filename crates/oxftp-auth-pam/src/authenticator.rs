@@ -3,7 +3,10 @@
 use std::os::unix::ffi::OsStrExt;
 
 use async_trait::async_trait;
-use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use oxftp_core::auth::{AuthError, Authenticator, BlockingChecks, Credentials, Identity, PublicKey};
 use oxftp_proto::path::VPath;
 
 use crate::config::PamConfig;
@@ -37,6 +40,8 @@ enum Home {
 pub struct PamAuthenticator {
     config: PamConfig,
     home: Home,
+    /// What a `user`-class session reaches.
+    root: VPath,
     logins: BlockingChecks,
     lib: &'static LibPam,
 }
@@ -52,7 +57,9 @@ impl PamAuthenticator {
         })?;
         check_service(&config.service)?;
         let home = if config.home_from_passwd { Home::Passwd } else { parse_home(&config.home)? };
-        Ok(PamAuthenticator { config, home, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
+        let root = VPath::parse(config.root.as_bytes())
+            .map_err(|e| PamSetupError::InvalidHome { home: config.root.clone(), reason: format!("root: {e}") })?;
+        Ok(PamAuthenticator { config, home, root, logins: BlockingChecks::new(MAX_CONCURRENT_LOGINS), lib })
     }
 
     /// Checks again that the service file exists (for a daemon's reload or
@@ -128,16 +135,108 @@ impl Authenticator for PamAuthenticator {
             })
             .await??;
 
-        let mut identity = Identity::new(credentials.user.clone(), self.config.class.into());
+        self.identity(&credentials.user, home)
+    }
+
+    /// SFTP public-key login: `key` must be in the account's
+    /// `authorized_keys` file (see [`PamConfig::authorized_keys`]), then
+    /// PAM's account step must pass.
+    async fn public_key_login(&self, user: &str, key: &PublicKey, peer: SocketAddr) -> Result<Identity, AuthError> {
+        let Some(template) = &self.config.authorized_keys else {
+            return Err(AuthError::NotAllowed("PAM accounts have no authorized_keys configured".into()));
+        };
+        if user.is_empty() || user.contains('\0') {
+            return Err(AuthError::UnknownUser);
+        }
+        let file = keys_file(template, user)?;
+        let (service, user_owned, key) = (self.config.service.clone(), user.to_string(), key.clone());
+        let peer = peer.ip().to_canonical().to_string();
+        let home = self.home.clone();
+        let lib = self.lib;
+        let home = self
+            .logins
+            .run(move || {
+                if !authorized(&file, &key)? {
+                    return Err(AuthError::NotAllowed(format!("key is not in {}", file.display())));
+                }
+                pam::account(lib, &service, &user_owned, &peer)?;
+                home_of(&home, &user_owned)
+            })
+            .await??;
+        self.identity(user, home)
+    }
+}
+
+impl PamAuthenticator {
+    /// The identity of a login as `user` with `home`: a user must have its
+    /// home below the configured root (a guest's root is its home).
+    fn identity(&self, user: &str, home: VPath) -> Result<Identity, AuthError> {
+        let mut identity = Identity::new(user, self.config.class.into());
+        if identity.class == oxftp_core::auth::AccessClass::User && !home.starts_with(&self.root) {
+            return Err(AuthError::NotAllowed(format!("home {home} of {user:?} is not below root {}", self.root)));
+        }
         identity.home = home;
+        identity.root = self.root.clone();
         identity.read_only = self.config.read_only;
         Ok(identity)
     }
 }
 
+/// Largest `authorized_keys` file read.
+const MAX_KEYS_FILE: u64 = 1024 * 1024;
+
+/// The `authorized_keys` file of `user`: the name must be one plain path
+/// component, so `%u` cannot point elsewhere.
+fn keys_file(template: &str, user: &str) -> Result<PathBuf, AuthError> {
+    if user.contains('/') || user == "." || user == ".." {
+        return Err(AuthError::NotAllowed(format!("user name {user:?} cannot be used in authorized_keys")));
+    }
+    Ok(PathBuf::from(template.replace("%u", user)))
+}
+
+/// Whether `key` is in `file`. Lines that do not parse as a plain key
+/// (authorized_keys options such as `from=` are not supported) never match,
+/// so a restricted key is refused rather than let in unrestricted. Blocking.
+fn authorized(file: &std::path::Path, key: &PublicKey) -> Result<bool, AuthError> {
+    use std::io::Read as _;
+    let opened = match std::fs::File::open(file) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(AuthError::Backend(format!("cannot read {}: {e}", file.display()))),
+    };
+    let mut text = String::new();
+    opened
+        .take(MAX_KEYS_FILE)
+        .read_to_string(&mut text)
+        .map_err(|e| AuthError::Backend(format!("cannot read {}: {e}", file.display())))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .any(|line| PublicKey::parse(line).is_ok_and(|k| k == *key)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_files_are_per_user_and_restricted_lines_never_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = format!("{}/%u.keys", dir.path().display());
+        assert!(keys_file(&template, "../etc").is_err());
+        assert!(keys_file(&template, "..").is_err());
+        let file = keys_file(&template, "ann").unwrap();
+        let key = PublicKey::parse(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV ann@laptop",
+        )
+        .unwrap();
+        assert!(!authorized(&file, &key).unwrap(), "no file, no key");
+        std::fs::write(&file, format!("# keys\nfrom=\"10.0.0.1\" {}\n", key.to_openssh())).unwrap();
+        assert!(!authorized(&file, &key).unwrap(), "a restricted line is not taken unrestricted");
+        std::fs::write(&file, format!("# keys\n\n{} ann\n", key.to_openssh())).unwrap();
+        assert!(authorized(&file, &key).unwrap());
+    }
 
     #[test]
     fn fixed_and_per_user_homes() {

@@ -33,7 +33,10 @@ impl From<PamClass> for AccessClass {
 /// home_from_passwd = true     # home = the account's passwd home directory
 /// # home = "/srv/ftp/%u"      # otherwise: a fixed home; %u is the user name
 /// class = "guest"             # "guest" (default) or "user"
+/// root = "/"                  # for class "user": what it reaches (its home
+///                             # must be below); a guest's root is its home
 /// read_only = false
+/// authorized_keys = "/etc/oxftpd/keys/%u"   # SFTP public keys per account
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,9 +57,21 @@ pub struct PamConfig {
     /// Access class of every PAM account.
     #[serde(default)]
     pub class: PamClass,
+    /// For class `user`: the directory of the served tree the session
+    /// reaches (default `/`, all of it); it starts in its home, which must
+    /// be below. A guest's root is its home.
+    #[serde(default = "default_home")]
+    pub root: String,
     /// No writes for any PAM account.
     #[serde(default)]
     pub read_only: bool,
+    /// An `authorized_keys` file per account for SFTP public-key logins;
+    /// `%u` is replaced by the user name (for example
+    /// `/home/%u/.ssh/authorized_keys`). A key login runs PAM's account
+    /// step (`pam_acct_mgmt`) but not its password step, as sshd does.
+    /// `None`: PAM accounts log in with passwords only.
+    #[serde(default)]
+    pub authorized_keys: Option<String>,
 }
 
 fn default_home() -> String {
@@ -72,7 +87,9 @@ impl PamConfig {
             home_from_passwd: false,
             home: default_home(),
             class: PamClass::default(),
+            root: default_home(),
             read_only: false,
+            authorized_keys: None,
         }
     }
 }
@@ -91,7 +108,9 @@ mod tests {
     #[test]
     fn toml_table_with_every_key() {
         let c: PamConfig = toml::from_str(
-            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n",
+            "service = \"ftp\"\nhome_from_passwd = true\nhome = \"/srv/%u\"\nclass = \"user\"\nread_only = true\n\
+             root = \"/srv\"\n\
+             authorized_keys = \"/keys/%u\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -101,7 +120,9 @@ mod tests {
                 home_from_passwd: true,
                 home: "/srv/%u".into(),
                 class: PamClass::User,
-                read_only: true
+                root: "/srv".into(),
+                read_only: true,
+                authorized_keys: Some("/keys/%u".into()),
             }
         );
         assert_eq!(AccessClass::from(c.class), AccessClass::User);

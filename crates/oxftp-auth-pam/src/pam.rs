@@ -36,6 +36,25 @@ pub(crate) fn login(lib: &LibPam, service: &str, user: &str, password: &str, pee
     txn.account_management(flags).map_err(|status| failure("account", status, &txn.describe(status)))
 }
 
+/// Runs only the account step (`pam_acct_mgmt`) for `user`: a public-key
+/// login has proved who the user is, and PAM still says whether the
+/// account may log in now (expired, locked, pam_access rules), as sshd
+/// asks it.
+pub(crate) fn account(lib: &LibPam, service: &str, user: &str, peer: &str) -> Result<(), AuthError> {
+    let c = |what: &str, s: &str| {
+        CString::new(s).map_err(|_| AuthError::Backend(format!("PAM {what} contains a NUL byte")))
+    };
+    let service_c = c("service", service)?;
+    let peer = c("remote host", peer)?;
+    // No password: the conversation answers any masked prompt with an empty one.
+    let mut txn = Transaction::start(lib, &service_c, c("user", user)?, c("password", "")?).map_err(|status| {
+        AuthError::Backend(format!("pam_start for service {service:?} failed: PAM error {status}"))
+    })?;
+    txn.set_remote_host(&peer);
+    txn.set_tty(c"ssh");
+    txn.account_management(flag::SILENT).map_err(|status| failure("account", status, &txn.describe(status)))
+}
+
 /// Maps a PAM failure to the engine's verdicts. The engine answers all of
 /// them alike; the text goes to the log, so it names the PAM step and PAM's
 /// own description of the code.

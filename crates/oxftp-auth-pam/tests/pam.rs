@@ -154,6 +154,40 @@ async fn home_from_passwd() {
     assert_eq!(dir, format!("/home/{SYSTEM_USER}"));
 }
 
+/// SFTP key logins: the key file decides who the client is, PAM's account
+/// step whether the account may log in (pam_unix knows the system user,
+/// and not a name that has a key file but no account).
+#[tokio::test]
+async fn public_key_login_runs_the_account_step() {
+    if !ready("public_key_login_runs_the_account_step") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = oxftp_core::auth::PublicKey::parse(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh9azjS/44Yhx8E3l69wI8ClNJKZ+4hkovo/J685NkV test",
+    )
+    .unwrap();
+    let ghost = "oxftp-no-such-user-7d2";
+    for user in [SYSTEM_USER, ghost] {
+        std::fs::write(dir.path().join(user), format!("{}\n", key.to_openssh())).unwrap();
+    }
+    let mut config = PamConfig::new(SYSTEM_SERVICE);
+    config.home = "/keys/%u".into();
+    config.authorized_keys = Some(format!("{}/%u", dir.path().display()));
+    let auth = PamAuthenticator::new(config).unwrap();
+    let peer = "127.0.0.1:40000".parse().unwrap();
+    let id = auth.public_key_login(SYSTEM_USER, &key, peer).await.unwrap();
+    assert_eq!(id.home, VPath::parse(format!("/keys/{SYSTEM_USER}").as_bytes()).unwrap());
+    let r = auth.public_key_login(ghost, &key, peer).await;
+    assert!(r.is_err(), "a key file without an account: {r:?}");
+    std::fs::write(dir.path().join(SYSTEM_USER), "# no keys\n").unwrap();
+    let r = auth.public_key_login(SYSTEM_USER, &key, peer).await;
+    assert!(matches!(r, Err(AuthError::NotAllowed(_))), "{r:?}");
+    // Without authorized_keys in the settings, no key logs in.
+    let r = system_auth(false).public_key_login(SYSTEM_USER, &key, peer).await;
+    assert!(matches!(r, Err(AuthError::NotAllowed(_))), "{r:?}");
+}
+
 #[test]
 fn unknown_service_name_is_refused_at_construction() {
     // Needs no setup: the point is that nothing is tried at all.

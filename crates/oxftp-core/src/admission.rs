@@ -1,5 +1,10 @@
-//! Admission control: sessions per client IP and per account, and banning
-//! addresses (and accounts) after repeated failed logins.
+//! Admission control: sessions per client IP and per account, connections
+//! per client IP that have not logged in yet, and banning addresses (and
+//! accounts) after repeated failed logins.
+//!
+//! [`Admission`] is the one door: every front end (the FTP listener, SFTP)
+//! of a server passes its connections and logins through the same one, so
+//! the session limits and bans count FTP and SFTP clients together.
 //!
 //! Counters are RAII slots, so a session frees its place however it ends.
 //! The ban table is bounded: past `MAX_TRACKED` addresses, entries whose
@@ -10,8 +15,11 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crate::account::IpRules;
 
 /// Addresses or accounts the ban table remembers at most.
 const MAX_TRACKED: usize = 100_000;
@@ -200,9 +208,250 @@ impl Bans {
     }
 }
 
+/// What [`Admission`] enforces.
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionLimits {
+    /// Concurrent connections, all front ends together (0 = unlimited).
+    pub max_sessions: usize,
+    /// Concurrent connections from one client address (0 = unlimited).
+    pub max_sessions_per_ip: usize,
+    /// Which client addresses may connect at all.
+    pub ip_rules: IpRules,
+    /// Ban addresses (and optionally accounts) after failed logins; `None` = off.
+    pub ban: Option<BanPolicy>,
+    /// Concurrent connections from one client address that have not logged
+    /// in yet, all front ends together (0 = unlimited): what one address can
+    /// hold with connections that never authenticate (each lives at most its
+    /// front end's login timeout).
+    pub max_prelogin_per_ip: usize,
+}
+
+/// Why a connection was turned away at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server has its most sessions.
+    TooManySessions,
+    /// The server's IP rules do not let this address in.
+    AddressNotAllowed,
+    /// The address is banned after failed logins.
+    Banned,
+    /// This address has its most sessions.
+    TooManyFromAddress,
+    /// This address has its most connections not logged in yet.
+    TooManyNotLoggedIn,
+}
+
+impl Refusal {
+    /// Why, in words a client may be told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::TooManySessions => "Too many connections, try again later.",
+            Refusal::AddressNotAllowed => "Connections from your address are not allowed.",
+            Refusal::Banned => "Too many failed logins from your address; try again later.",
+            Refusal::TooManyFromAddress => "Too many connections from your address.",
+            Refusal::TooManyNotLoggedIn => "Too many connections from your address that have not logged in.",
+        }
+    }
+}
+
+/// The door every front end's connections and logins pass through: the
+/// server-wide and per-address session limits, the per-address limit of
+/// connections not logged in yet, the per-account session limit, the IP
+/// rules and the failed-login bans. One per server, shared
+/// by its front ends (see `Server::with_admission`).
+#[derive(Debug)]
+pub struct Admission {
+    limits: AdmissionLimits,
+    sessions: Arc<AtomicUsize>,
+    per_ip: Counter<IpAddr>,
+    per_user: Counter<String>,
+    /// Connections per address not logged in yet. Local to this process
+    /// even when the other counts are shared: it bounds what one process
+    /// holds for connections that never log in.
+    prelogin: Counter<IpAddr>,
+    bans: Bans,
+}
+
+/// A connection's place in the session counts, held while it lives, and
+/// its place among its address's connections not logged in yet, held until
+/// [`ConnectionPass::logged_in`].
+#[derive(Debug)]
+pub struct ConnectionPass {
+    _session: SessionCount,
+    _ip: Slot<IpAddr>,
+    prelogin: Option<Slot<IpAddr>>,
+}
+
+impl ConnectionPass {
+    /// The connection has logged in: its place among its address's
+    /// connections not logged in yet is freed (for good: a later logout,
+    /// REIN, does not take it again).
+    pub fn logged_in(&mut self) {
+        self.prelogin = None;
+    }
+
+    /// Whether this connection still counts as not logged in.
+    pub fn before_login(&self) -> bool {
+        self.prelogin.is_some()
+    }
+}
+
+/// A logged-in session's place in its account's session count.
+#[derive(Debug)]
+pub struct AccountPass {
+    _slot: Slot<String>,
+}
+
+/// One place in the server-wide session count; given back on drop.
+#[derive(Debug)]
+struct SessionCount(Arc<AtomicUsize>);
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// A door with these limits and no one inside.
+    pub fn new(limits: AdmissionLimits) -> Admission {
+        Admission {
+            bans: Bans::new(limits.ban.clone()),
+            limits,
+            sessions: Arc::new(AtomicUsize::new(0)),
+            per_ip: Counter::default(),
+            per_user: Counter::default(),
+            prelogin: Counter::default(),
+        }
+    }
+
+    /// What this door enforces.
+    pub fn limits(&self) -> &AdmissionLimits {
+        &self.limits
+    }
+
+    /// Connections open now, all front ends together.
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.load(Ordering::Acquire)
+    }
+
+    /// A connection from `ip` arrives: its place in the counts (held until
+    /// the pass is dropped; the not-logged-in one until it logs in), or why
+    /// it is turned away.
+    pub fn admit(&self, ip: IpAddr) -> Result<ConnectionPass, Refusal> {
+        let ip = ip.to_canonical();
+        let live = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
+        let session = SessionCount(Arc::clone(&self.sessions));
+        if self.limits.max_sessions != 0 && live > self.limits.max_sessions {
+            return Err(Refusal::TooManySessions);
+        }
+        if !self.limits.ip_rules.permits(ip) {
+            return Err(Refusal::AddressNotAllowed);
+        }
+        if self.bans.ip_banned(ip) {
+            return Err(Refusal::Banned);
+        }
+        let Some(slot) = self.per_ip.acquire(&ip, self.limits.max_sessions_per_ip) else {
+            return Err(Refusal::TooManyFromAddress);
+        };
+        let Some(prelogin) = self.prelogin.acquire(&ip, self.limits.max_prelogin_per_ip) else {
+            return Err(Refusal::TooManyNotLoggedIn);
+        };
+        Ok(ConnectionPass { _session: session, _ip: slot, prelogin: Some(prelogin) })
+    }
+
+    /// Whether `user` is banned (with `ban.per_user`) after failed logins.
+    pub fn user_banned(&self, user: &str) -> bool {
+        self.bans.user_banned(user)
+    }
+
+    /// A place among `user`'s logged-in sessions, unless `max` (0 =
+    /// unlimited) are already taken.
+    pub fn account_pass(&self, user: &str, max: usize) -> Option<AccountPass> {
+        self.per_user.acquire(&user.to_string(), max).map(|slot| AccountPass { _slot: slot })
+    }
+
+    /// Counts a failed login by `user` from `ip`; true if that got the
+    /// address (or the account) banned.
+    pub fn login_failed(&self, ip: IpAddr, user: &str) -> bool {
+        self.bans.failed(ip, user)
+    }
+
+    /// A login by `user` from `ip` succeeded: their failure counts start over.
+    pub fn login_succeeded(&self, ip: IpAddr, user: &str) {
+        self.bans.succeeded(ip, user)
+    }
+
+    /// Addresses and accounts banned now (for the bans gauge).
+    pub fn bans_active(&self) -> usize {
+        self.bans.active()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_door_counts_sessions_addresses_and_bans() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let door = Admission::new(AdmissionLimits {
+            max_sessions: 3,
+            max_sessions_per_ip: 2,
+            ip_rules: IpRules { allow: Vec::new(), deny: vec!["192.0.2.9".parse().unwrap()] },
+            ban: Some(BanPolicy { max_failures: 2, ..BanPolicy::default() }),
+            max_prelogin_per_ip: 0,
+        });
+        let a = door.admit(ip).unwrap();
+        let _b = door.admit(ip).unwrap();
+        assert_eq!(door.admit(ip).unwrap_err(), Refusal::TooManyFromAddress);
+        let _c = door.admit(other).unwrap();
+        assert_eq!(door.admit(other).unwrap_err(), Refusal::TooManySessions);
+        // Refused connections give their place back.
+        assert_eq!(door.live_sessions(), 3);
+        drop(a);
+        assert_eq!(door.admit("192.0.2.9".parse().unwrap()).unwrap_err(), Refusal::AddressNotAllowed);
+        assert!(!door.login_failed(other, "x"));
+        assert!(door.login_failed(other, "x"));
+        assert_eq!(door.admit(other).unwrap_err(), Refusal::Banned);
+        let pass = door.account_pass("ann", 1).unwrap();
+        assert!(door.account_pass("ann", 1).is_none());
+        drop(pass);
+        assert!(door.account_pass("ann", 1).is_some());
+    }
+
+    #[test]
+    fn connections_not_logged_in_are_bounded_per_address_until_they_log_in() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let door = Admission::new(AdmissionLimits {
+            max_sessions_per_ip: 3,
+            max_prelogin_per_ip: 2,
+            ..AdmissionLimits::default()
+        });
+        let mut a = door.admit(ip).unwrap();
+        let b = door.admit(ip).unwrap();
+        assert!(a.before_login() && b.before_login());
+        assert_eq!(door.admit(ip).unwrap_err(), Refusal::TooManyNotLoggedIn);
+        // The refused one gave its session places back.
+        assert_eq!(door.live_sessions(), 2);
+        // Another address has its own count; an IPv4-mapped address is the same one.
+        let _other = door.admit("192.0.2.2".parse().unwrap()).unwrap();
+        assert_eq!(door.admit("::ffff:192.0.2.1".parse().unwrap()).unwrap_err(), Refusal::TooManyNotLoggedIn);
+        // A login frees the place, once: the session count still holds.
+        a.logged_in();
+        a.logged_in();
+        assert!(!a.before_login());
+        let c = door.admit(ip).unwrap();
+        assert_eq!(door.admit(ip).unwrap_err(), Refusal::TooManyFromAddress);
+        // A close before login frees both places.
+        drop(c);
+        drop(b);
+        let _d = door.admit(ip).unwrap();
+        let _e = door.admit(ip).unwrap();
+        drop(a);
+        assert_eq!(door.admit(ip).unwrap_err(), Refusal::TooManyNotLoggedIn);
+    }
 
     #[test]
     fn counter_slots_free_on_drop() {

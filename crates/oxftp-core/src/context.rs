@@ -1,14 +1,12 @@
 //! The server context: what every session of one server shares (options,
 //! storage, authentication, admission counters, the shutdown signal).
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use slog::Logger;
 use tokio::sync::watch;
 
-use crate::admission::{Bans, Counter};
+use crate::admission::{Admission, Counter};
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::policy::Stack;
@@ -21,17 +19,10 @@ pub(crate) struct ServerContext {
     pub stack: Arc<Stack>,
     pub auth: Arc<dyn Authenticator>,
     pub logger: Logger,
-    pub sessions: AtomicUsize,
-    /// Live sessions per client address.
-    pub per_ip: Counter<IpAddr>,
-    /// Live logged-in sessions per account.
-    pub per_user: Counter<String>,
-    /// Connections per client address that have not logged in yet.
-    pub prelogin: Counter<IpAddr>,
+    /// Session limits and bans, shared with the server's other front ends.
+    pub admission: Arc<Admission>,
     /// TLS handshakes of control connections in progress.
     pub handshakes: Counter<()>,
-    /// Shared with the bans gauge of the metrics, which reads it when scraped.
-    pub bans: Arc<Bans>,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -41,26 +32,14 @@ impl ServerContext {
         options: Options,
         stack: Arc<Stack>,
         auth: Arc<dyn Authenticator>,
+        admission: Arc<Admission>,
         logger: Logger,
         shutdown: watch::Receiver<bool>,
     ) -> ServerContext {
-        let bans = Arc::new(Bans::new(options.ban.clone()));
         if let Some(metrics) = &options.metrics {
-            let table = Arc::downgrade(&bans);
-            metrics.add_bans_source(Box::new(move || table.upgrade().map(|bans| bans.active() as i64)));
+            let door = Arc::downgrade(&admission);
+            metrics.add_bans_source(Box::new(move || door.upgrade().map(|door| door.bans_active() as i64)));
         }
-        ServerContext {
-            bans,
-            stack,
-            options,
-            auth,
-            logger,
-            sessions: AtomicUsize::new(0),
-            per_ip: Counter::default(),
-            per_user: Counter::default(),
-            prelogin: Counter::default(),
-            handshakes: Counter::default(),
-            shutdown,
-        }
+        ServerContext { stack, options, auth, admission, handshakes: Counter::default(), logger, shutdown }
     }
 }

@@ -3,6 +3,13 @@
 //! Security rules (vsftpd's stance): a passive connection must come from the
 //! control connection's peer IP, or the transfer fails with 425; an active
 //! target must be the control peer's IP on a port >= 1024 (no FTP bounce).
+//!
+//! A passive data connection is accepted (and its TLS handshake run) as soon
+//! as it arrives, by a task that PASV/EPSV start: some clients (Python's
+//! aioftp) start TLS on the data connection before they send the command
+//! that uses it, and would wait for us while we waited for the command. A
+//! TLS server waits for the ClientHello anyway, so clients that send the
+//! command first see no difference.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -12,15 +19,71 @@ use rand::Rng;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::metrics::{Metrics, PassivePortGauge, TlsChannel};
+use crate::stream::DataStream;
+use crate::tls::SessionAcceptors;
 
 /// A data channel the client asked for and the next transfer will use.
 #[derive(Debug)]
 pub(crate) enum DataSetup {
-    /// We listen; the client connects. Dropping the listener frees the port
-    /// (and its place in the passive-ports gauge, metrics on).
-    Passive(TcpListener, Option<PassivePortGauge>),
+    /// We listen; the client connects. Dropping it frees the port.
+    Passive(PassiveData),
     /// We connect to the client.
     Active(SocketAddr),
+}
+
+/// A passive data connection being accepted: the task takes the first
+/// connection on the listener, checks where it comes from, and runs the TLS
+/// handshake when the data connection is to be protected. Dropping it stops
+/// the task and frees the port.
+pub(crate) struct PassiveData {
+    task: tokio::task::JoinHandle<Result<DataStream, DataError>>,
+}
+
+impl PassiveData {
+    /// Start accepting on `listener` a connection from `control_peer`, run
+    /// through `tls` when given.
+    /// `gauge` counts the open port (metrics on) until the listener closes.
+    pub(crate) fn start(
+        listener: TcpListener,
+        gauge: Option<PassivePortGauge>,
+        control_peer: IpAddr,
+        tls: Option<DataTls>,
+    ) -> PassiveData {
+        let task = tokio::spawn(async move {
+            let (stream, from) = listener.accept().await?;
+            drop((listener, gauge));
+            if !same_host(from.ip(), control_peer) {
+                return Err(DataError::ForeignPeer);
+            }
+            stream.set_nodelay(true)?;
+            match tls {
+                Some(tls) => Ok(DataStream::Tls(Box::new(handshake(stream, &tls).await?))),
+                None => Ok(DataStream::Plain(stream)),
+            }
+        });
+        PassiveData { task }
+    }
+
+    /// The accepted connection, waiting at most `timeout` for it.
+    async fn stream(mut self, timeout: Duration) -> Result<DataStream, DataError> {
+        match tokio::time::timeout(timeout, &mut self.task).await {
+            Err(_) => Err(DataError::Timeout),
+            Ok(Err(e)) => Err(DataError::Io(io::Error::other(e))),
+            Ok(Ok(result)) => result,
+        }
+    }
+}
+
+impl std::fmt::Debug for PassiveData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassiveData").field("finished", &self.task.is_finished()).finish()
+    }
+}
+
+impl Drop for PassiveData {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Why a data connection could not be made; every variant is a 425.
@@ -38,6 +101,8 @@ pub(crate) enum DataError {
         "TLS session of the data connection was not resumed from the control connection: session reuse is required"
     )]
     TlsNotResumed,
+    #[error("Data connection protection changed after PASV/EPSV; send PASV or EPSV again")]
+    ProtectionChanged,
 }
 
 impl DataError {
@@ -51,25 +116,70 @@ impl DataError {
 }
 
 /// TLS for a data connection (PROT P).
+#[derive(Clone)]
 pub(crate) struct DataTls {
     pub acceptor: tokio_rustls::TlsAcceptor,
+    /// The control connection's acceptors: what its data connections may resume.
+    pub session: SessionAcceptors,
     pub require_reuse: bool,
     pub timeout: Duration,
     /// Counts the handshake (metrics on).
     pub metrics: Option<Metrics>,
 }
 
-/// Run the TLS handshake on a data connection and enforce session reuse.
-pub(crate) async fn protect(stream: TcpStream, tls: &DataTls) -> Result<crate::stream::DataStream, DataError> {
+/// Run the TLS handshake on a data connection and settle what it resumed
+/// (see [`SessionAcceptors::confirm`]).
+async fn handshake(stream: TcpStream, tls: &DataTls) -> Result<crate::stream::Tls, DataError> {
+    tls.session.before_data_handshake();
     let handshake = tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await;
     if let Some(metrics) = &tls.metrics {
         metrics.tls_handshake(TlsChannel::Data, matches!(handshake, Ok(Ok(_))));
     }
     let tls_stream = handshake.map_err(|_| DataError::Timeout)?.map_err(|e| DataError::TlsHandshake(e.to_string()))?;
-    if tls.require_reuse && tls_stream.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
+    if !tls.session.confirm(tls.timeout.min(Duration::from_secs(5))).await {
         return Err(DataError::TlsNotResumed);
     }
-    Ok(crate::stream::DataStream::Tls(Box::new(tls_stream)))
+    Ok(tls_stream)
+}
+
+/// Check that a data connection is protected as the transfer needs (`tls`
+/// or not), with a resumed session when reuse is required.
+pub(crate) fn check_protection(stream: DataStream, tls: Option<&DataTls>) -> Result<DataStream, DataError> {
+    match (&stream, tls) {
+        (DataStream::Plain(_), None) => Ok(stream),
+        (DataStream::Tls(tls_stream), Some(tls)) => {
+            let resumed = tls_stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            if tls.require_reuse && !resumed { Err(DataError::TlsNotResumed) } else { Ok(stream) }
+        }
+        _ => Err(DataError::ProtectionChanged),
+    }
+}
+
+/// Open the data connection a transfer needs, protected as it needs.
+pub(crate) async fn open(
+    setup: DataSetup,
+    active: ActiveConnect,
+    timeout: Duration,
+    tls: Option<&DataTls>,
+) -> Result<DataStream, DataError> {
+    let stream = match setup {
+        DataSetup::Passive(passive) => passive.stream(timeout).await?,
+        DataSetup::Active(target) => {
+            let tcp = connect_active(target, active, timeout).await?;
+            match tls {
+                Some(tls) => DataStream::Tls(Box::new(handshake(tcp, tls).await?)),
+                None => DataStream::Plain(tcp),
+            }
+        }
+    };
+    check_protection(stream, tls)
+}
+
+/// Where an active data connection comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActiveConnect {
+    pub control_local: IpAddr,
+    pub source_port_20: bool,
 }
 
 /// Compare IPs as the same host even when one is IPv4-mapped IPv6.
@@ -104,39 +214,22 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     crate::net::listen_reusable(addr, 4)
 }
 
-/// Open the data connection a transfer needs.
-pub(crate) async fn connect(
-    setup: DataSetup,
-    control_peer: IpAddr,
-    control_local: IpAddr,
-    source_port_20: bool,
-    timeout: Duration,
-) -> Result<TcpStream, DataError> {
-    let stream = match setup {
-        DataSetup::Passive(listener, _gauge) => {
-            let (stream, from) =
-                tokio::time::timeout(timeout, listener.accept()).await.map_err(|_| DataError::Timeout)??;
-            if !same_host(from.ip(), control_peer) {
-                return Err(DataError::ForeignPeer);
-            }
-            stream
-        }
-        DataSetup::Active(target) => {
-            let attempt = async {
+/// Connect to the client's active data port.
+async fn connect_active(target: SocketAddr, from: ActiveConnect, timeout: Duration) -> Result<TcpStream, DataError> {
+    let ActiveConnect { control_local, source_port_20 } = from;
+    let attempt = async {
+        let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if source_port_20 {
+            socket.set_reuseaddr(true)?;
+            // Port 20 needs privilege; without it, fall back to any port.
+            if socket.bind(SocketAddr::new(control_local, 20)).is_err() {
                 let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-                if source_port_20 {
-                    socket.set_reuseaddr(true)?;
-                    // Port 20 needs privilege; without it, fall back to any port.
-                    if socket.bind(SocketAddr::new(control_local, 20)).is_err() {
-                        let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-                        return socket.connect(target).await;
-                    }
-                }
-                socket.connect(target).await
-            };
-            tokio::time::timeout(timeout, attempt).await.map_err(|_| DataError::Timeout)??
+                return socket.connect(target).await;
+            }
         }
+        socket.connect(target).await
     };
+    let stream = tokio::time::timeout(timeout, attempt).await.map_err(|_| DataError::Timeout)??;
     stream.set_nodelay(true)?;
     Ok(stream)
 }

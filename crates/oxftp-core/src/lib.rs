@@ -13,6 +13,7 @@ mod context;
 mod data;
 pub mod events;
 mod hashing;
+pub mod keys;
 pub mod limits;
 mod listing;
 pub mod memory;

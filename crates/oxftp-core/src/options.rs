@@ -67,7 +67,9 @@ pub struct Options {
     /// often) and a client could otherwise make a setuid program of its own.
     pub chmod_special_bits: bool,
     /// Connections from one client address that have not logged in yet
-    /// (TLS handshakes included); more get 421 at the greeting. Bounds what
+    /// (TLS handshakes included; with a shared
+    /// [`Admission`](crate::admission::Admission), those of every front end
+    /// together); more get 421 at the greeting. Bounds what
     /// one address can hold with connections that never log in (each lives
     /// at most `login_timeout`). 0 = unlimited.
     pub max_prelogin_per_ip: usize,
@@ -85,6 +87,25 @@ pub struct Options {
     /// ([`StorageFactory::sweep_abandoned_uploads`](crate::StorageFactory::sweep_abandoned_uploads));
     /// it also sweeps once when the server starts. `None`: only at start.
     pub upload_sweep_interval: Option<Duration>,
+    /// HASH: how many bytes one session may hash in all (each HASH reads a
+    /// whole file); 0 turns HASH off. Default 16 GiB.
+    pub hash_bytes_per_session: u64,
+    /// Let anonymous sessions use HASH (off: a public server is not an open CPU).
+    pub hash_anonymous: bool,
+}
+
+impl Options {
+    /// The connection and login limits these options set, for the
+    /// [`Admission`](crate::admission::Admission) a server's front ends share.
+    pub fn admission_limits(&self) -> crate::admission::AdmissionLimits {
+        crate::admission::AdmissionLimits {
+            max_sessions: self.max_sessions,
+            max_sessions_per_ip: self.max_sessions_per_ip,
+            ip_rules: self.ip_rules.clone(),
+            ban: self.ban.clone(),
+            max_prelogin_per_ip: self.max_prelogin_per_ip,
+        }
+    }
 }
 
 impl Default for Options {
@@ -117,6 +138,8 @@ impl Default for Options {
             max_prelogin_per_ip: 64,
             max_unknown_before_login: 3,
             max_tls_handshakes: 256,
+            hash_bytes_per_session: 16 << 30,
+            hash_anonymous: false,
         }
     }
 }

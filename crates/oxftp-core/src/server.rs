@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slog::{Logger, o};
@@ -16,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::admission::{Admission, Refusal};
 use crate::auth::Authenticator;
 use crate::context::ServerContext;
 use crate::metrics::{ListenerMetrics, LoginRefusal, Metrics, SessionGauge, SessionTls};
@@ -24,6 +24,7 @@ pub use crate::options::Options;
 use crate::policy::Stack;
 use crate::session::Session;
 use crate::storage::StorageFactory;
+use crate::tls::SessionReuse;
 
 /// An FTP server: storage and authentication plus options. Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct Server {
     storage: Arc<dyn StorageFactory>,
     /// A storage stack shared with other front ends, if one was given.
     stack: Option<Arc<Stack>>,
+    /// Session limits and bans shared with other front ends, if given.
+    admission: Option<Arc<Admission>>,
     auth: Arc<dyn Authenticator>,
     options: Options,
     logger: Logger,
@@ -39,7 +42,14 @@ pub struct Server {
 impl Server {
     /// A server over a storage factory and an authenticator, with default options.
     pub fn new(storage: Arc<dyn StorageFactory>, auth: Arc<dyn Authenticator>) -> Server {
-        Server { storage, stack: None, auth, options: Options::default(), logger: Logger::root(slog::Discard, o!()) }
+        Server {
+            storage,
+            stack: None,
+            admission: None,
+            auth,
+            options: Options::default(),
+            logger: Logger::root(slog::Discard, o!()),
+        }
     }
 
     /// Build logged-in users' storage with `stack`, which other front ends
@@ -50,6 +60,16 @@ impl Server {
     /// factory given to [`Server::new`].
     pub fn with_stack(mut self, stack: Arc<Stack>) -> Server {
         self.stack = Some(stack);
+        self
+    }
+
+    /// Admit connections and logins through `admission`, which other front
+    /// ends of the same service (SFTP) share, so session limits and bans
+    /// count their clients together. Its limits apply instead of the
+    /// options' `max_sessions`, `max_sessions_per_ip`, `ip_rules` and `ban`.
+    /// Without it, each run builds its own from the options.
+    pub fn with_admission(mut self, admission: Arc<Admission>) -> Server {
+        self.admission = Some(admission);
         self
     }
 
@@ -116,8 +136,18 @@ impl Server {
                 })
             }
         };
-        let shared =
-            Arc::new(ServerContext::new(self.options.clone(), stack, self.auth.clone(), self.logger.clone(), stop_rx));
+        let admission = match &self.admission {
+            Some(admission) => Arc::clone(admission),
+            None => Arc::new(Admission::new(self.options.admission_limits())),
+        };
+        let shared = Arc::new(ServerContext::new(
+            self.options.clone(),
+            stack,
+            self.auth.clone(),
+            admission,
+            self.logger.clone(),
+            stop_rx,
+        ));
         let mut sessions = JoinSet::new();
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<Accepted>(64);
         let mut acceptors = JoinSet::new();
@@ -162,17 +192,27 @@ pub struct Listener {
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,
+    /// The TLS session reuse this listener's data connections are held to,
+    /// when not the server's `require_session_reuse` (an account's own
+    /// setting still wins).
+    pub session_reuse: Option<SessionReuse>,
 }
 
 impl Listener {
     /// Connections start in plaintext (explicit FTPS with AUTH TLS when configured).
     pub fn new(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: false }
+        Listener { tcp, implicit_tls: false, session_reuse: None }
     }
 
     /// Implicit FTPS (conventionally port 990): the TLS handshake comes before the greeting.
     pub fn implicit_tls(tcp: TcpListener) -> Listener {
-        Listener { tcp, implicit_tls: true }
+        Listener { tcp, implicit_tls: true, session_reuse: None }
+    }
+
+    /// Hold this listener's data connections to `mode` (see [`SessionReuse`]).
+    pub fn with_session_reuse(mut self, mode: SessionReuse) -> Listener {
+        self.session_reuse = Some(mode);
+        self
     }
 }
 
@@ -180,6 +220,8 @@ impl Listener {
 struct Accepted {
     stream: TcpStream,
     implicit_tls: bool,
+    /// The listener's own session-reuse mode, if it has one.
+    session_reuse: Option<SessionReuse>,
     /// Counts it as an open session (metrics on).
     gauge: Option<SessionGauge>,
 }
@@ -214,7 +256,13 @@ async fn accept_loop(
                     unlogged = 0;
                 }
                 let gauge = metrics.as_ref().map(|(_, listener)| listener.session_opened(tls));
-                if tx.send(Accepted { stream, implicit_tls: listener.implicit_tls, gauge }).await.is_err() {
+                let accepted = Accepted {
+                    stream,
+                    implicit_tls: listener.implicit_tls,
+                    session_reuse: listener.session_reuse,
+                    gauge,
+                };
+                if tx.send(accepted).await.is_err() {
                     return;
                 }
             }
@@ -253,59 +301,42 @@ async fn sweep_uploads(storage: Arc<dyn StorageFactory>, interval: Option<Durati
     }
 }
 
-/// Decrements the live-session count however a session ends.
-struct SessionSlot(Arc<ServerContext>);
-
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 async fn start_session(shared: Arc<ServerContext>, accepted: Accepted) {
-    let Accepted { mut stream, implicit_tls, gauge } = accepted;
-    let live = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-    let _slot = SessionSlot(shared.clone());
+    let Accepted { mut stream, implicit_tls, session_reuse, gauge } = accepted;
     let _ = stream.set_nodelay(true);
-    let options = &shared.options;
     let ip = match stream.peer_addr() {
         Ok(addr) => addr.ip().to_canonical(),
         Err(_) => return,
     };
-    let refusal = if options.max_sessions != 0 && live > options.max_sessions {
-        Some("421 Too many connections, try again later.\r\n")
-    } else if !options.ip_rules.permits(ip) {
-        slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
-        if let Some(metrics) = &options.metrics {
-            metrics.login("", Some(LoginRefusal::IpRefused));
+    let ip_slot = match shared.admission.admit(ip) {
+        Ok(pass) => pass,
+        Err(refusal) => {
+            let metrics = shared.options.metrics.as_ref();
+            match refusal {
+                Refusal::AddressNotAllowed => {
+                    slog::info!(shared.logger, "connection refused by IP rules"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::IpRefused));
+                    }
+                }
+                Refusal::Banned => {
+                    slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
+                    if let Some(metrics) = metrics {
+                        metrics.login("", Some(LoginRefusal::Banned));
+                    }
+                }
+                Refusal::TooManySessions | Refusal::TooManyFromAddress | Refusal::TooManyNotLoggedIn => {}
+            }
+            if !implicit_tls {
+                // (plaintext would only confuse an implicit-TLS client: it just sees the close)
+                let text = format!("421 {}\r\n", refusal.message());
+                let _ = stream.write_all(text.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+            return;
         }
-        Some("421 Connections from your address are not allowed.\r\n")
-    } else if shared.bans.ip_banned(ip) {
-        slog::info!(shared.logger, "connection from a banned address"; "ip" => %ip);
-        if let Some(metrics) = &options.metrics {
-            metrics.login("", Some(LoginRefusal::Banned));
-        }
-        Some("421 Too many failed logins from your address; try again later.\r\n")
-    } else {
-        None
     };
-    let slots = match refusal {
-        Some(_) => None,
-        None => shared.per_ip.acquire(&ip, options.max_sessions_per_ip).and_then(|ip_slot| {
-            let prelogin = shared.prelogin.acquire(&ip, options.max_prelogin_per_ip)?;
-            Some((ip_slot, prelogin))
-        }),
-    };
-    let Some((ip_slot, prelogin)) = slots else {
-        if !implicit_tls {
-            // (plaintext would only confuse an implicit-TLS client: it just sees the close)
-            let text = refusal.unwrap_or("421 Too many connections from your address.\r\n");
-            let _ = stream.write_all(text.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-        return;
-    };
-    match Session::new(shared.clone(), stream, implicit_tls, ip_slot, prelogin, gauge) {
+    match Session::new(shared.clone(), stream, implicit_tls, session_reuse, ip_slot, gauge) {
         Ok(session) => session.run().await,
         Err(e) => slog::debug!(shared.logger, "connection dropped before greeting"; "error" => %e),
     }

@@ -14,7 +14,7 @@ use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use crate::data::{DataError, DataSetup, DataTls};
+use crate::data::{ActiveConnect, DataError, DataSetup, DataTls};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
 use crate::storage::{ErrorKind, ReadHandle, Storage, StorageError, WriteHandle};
 use crate::stream::DataStream;
@@ -145,9 +145,7 @@ impl GateKeeper {
 /// How to open the data connection for a transfer.
 pub(crate) struct Connect {
     pub setup: DataSetup,
-    pub control_peer: std::net::IpAddr,
-    pub control_local: std::net::IpAddr,
-    pub source_port_20: bool,
+    pub active: ActiveConnect,
     pub timeout: Duration,
     /// PROT P: run TLS over the data connection.
     pub tls: Option<DataTls>,
@@ -163,20 +161,7 @@ pub(crate) async fn run(
     gate: Option<CommitGate>,
 ) -> Result<u64, TransferError> {
     let stall = connect.timeout;
-    let stream = crate::data::connect(
-        connect.setup,
-        connect.control_peer,
-        connect.control_local,
-        connect.source_port_20,
-        connect.timeout,
-    );
-    let stream = match stream.await {
-        Ok(tcp) => match &connect.tls {
-            None => Ok(DataStream::Plain(tcp)),
-            Some(tls) => crate::data::protect(tcp, tls).await,
-        },
-        Err(e) => Err(e),
-    };
+    let stream = crate::data::open(connect.setup, connect.active, connect.timeout, connect.tls.as_ref()).await;
     let stream = match stream {
         Ok(stream) => stream,
         Err(e) => {

@@ -11,7 +11,7 @@ use std::path::Path;
 /// and data connections, which sit above sockets.
 const LAYERS: &[&[&str]] = &[
     // Foundations: sockets, byte streams, zero-copy paths, TLS set-up, account rules.
-    &["stream", "net", "zero_copy", "tls", "account"],
+    &["stream", "net", "zero_copy", "tls", "account", "keys"],
     // Who logs in.
     &["auth"],
     // Where files live; what happened to them.

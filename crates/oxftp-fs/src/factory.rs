@@ -12,7 +12,8 @@ use crate::blocking::blocking;
 use crate::local::LocalFs;
 use crate::paths::rel_path;
 
-/// Makes a [`LocalFs`] rooted at `root + identity.home` for each session.
+/// Makes a [`LocalFs`] rooted at `root + identity.session_root()` (a
+/// guest's home, a user's root) for each session.
 ///
 /// The home is opened beneath the factory's root handle, so a home reached
 /// through a symlink leaving the root is refused, and each session's storage
@@ -41,10 +42,11 @@ impl StorageFactory for LocalFsFactory {
     /// Opens the home directory: one `openat` beneath the root, on the
     /// blocking pool like every other filesystem call.
     async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-        if identity.home.is_root() {
+        let session_root = identity.session_root();
+        if session_root.is_root() {
             return Ok(Arc::new(self.base.clone()));
         }
-        let rel = rel_path(&identity.home);
+        let rel = rel_path(session_root);
         let base = self.base.clone();
         let storage = blocking(move || {
             let dir = base.root_dir().open_dir(&rel).map_err(|e| match e.kind() {

@@ -10,8 +10,9 @@ use oxftp_core::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
 use crate::storage::OpendalStorage;
 
-/// Gives each identity the shared store confined to its home (as
-/// [`SharedStorage`] does), creating the home first when it does not exist: on an
+/// Gives each identity the shared store confined to its session root (a
+/// guest's home, a user's root; as [`SharedStorage`] does), creating the
+/// home first when it does not exist: on an
 /// object store a prefix with nothing in it cannot even be listed, and
 /// accounts come and go with the users file, so they cannot all be created
 /// in advance. A home that cannot be created is logged and the session

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_json::JsonAuthenticator;
+use oxftp_core::admission::Admission;
 use oxftp_core::auth::{AnonymousLogin, Authenticator, NoAccounts, Swappable};
 use oxftp_core::metrics::prometheus_client::registry::Registry;
 use oxftp_core::metrics::{Metrics, PREFIX};
@@ -24,7 +25,7 @@ use oxftp_opendal::{OpendalFactory, OpendalStorage};
 use oxftp_web::{Upstream, UpstreamTls, UpstreamTrust};
 use slog::{Logger, info, warn};
 
-use crate::config::{AuthBackend, Config, HooksSettings, StorageConfig, TlsSettings, WebSettings};
+use crate::config::{AuthBackend, Config, HooksSettings, SftpSettings, StorageConfig, TlsSettings, WebSettings};
 
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
@@ -54,6 +55,8 @@ pub fn options(config: &Config) -> Options {
         upload_rate: config.load.upload_rate,
         chmod_special_bits: server.chmod_special_bits,
         upload_sweep_interval: Some(server.upload_sweep_interval).filter(|d| !d.is_zero()),
+        hash_bytes_per_session: server.hash_bytes_per_session,
+        hash_anonymous: config.anonymous.hash,
         ..Options::default()
     }
 }
@@ -252,6 +255,9 @@ pub async fn check_storage(config: &Config) -> anyhow::Result<()> {
 pub struct Composed {
     /// The engine server.
     pub server: Server,
+    /// The SFTP front end (`[sftp]`), on the same storage stack, accounts
+    /// and admission as `server`.
+    pub sftp: Option<oxftp_sftp::SftpServer>,
     /// Run on SIGHUP.
     pub reload: Reload,
     /// The transfer log's writer, to start once privileges are dropped.
@@ -308,8 +314,67 @@ pub async fn server(config: &Config, logger: Logger) -> anyhow::Result<Composed>
         options.transfer_listeners.push(listener);
         pending
     });
-    let server = Server::new(storage, auth).with_stack(Arc::clone(&stack)).with_options(options).with_logger(logger);
-    Ok(Composed { server, reload, xferlog, stack, registry })
+    // One door for every front end, as the stack above: an account's
+    // session count and the bans hold across FTP and SFTP.
+    let admission = Arc::new(Admission::new(options.admission_limits()));
+    let sftp = match &config.sftp {
+        Some(settings) => {
+            let sftp_options = sftp_options(settings, config, &options, &logger)?;
+            let sftp_logger = logger.new(slog::o!("component" => "sftp"));
+            Some(
+                oxftp_sftp::SftpServer::new(
+                    Arc::clone(&stack),
+                    Arc::clone(&auth),
+                    Arc::clone(&admission),
+                    sftp_options,
+                )
+                .with_logger(sftp_logger),
+            )
+        }
+        None => None,
+    };
+    let server = Server::new(storage, auth)
+        .with_stack(Arc::clone(&stack))
+        .with_admission(admission)
+        .with_options(options)
+        .with_logger(logger);
+    Ok(Composed { server, sftp, reload, xferlog, stack, registry })
+}
+
+/// The SFTP front end's options for `[sftp]`: its host keys (made now when
+/// missing, fingerprints logged), its own limits and timeouts, and what it
+/// shares with the FTP side (the failed-login delay, the shutdown grace,
+/// the transfer listeners).
+fn sftp_options(
+    settings: &SftpSettings,
+    config: &Config,
+    options: &Options,
+    logger: &Logger,
+) -> anyhow::Result<oxftp_sftp::SftpOptions> {
+    use oxftp_sftp::host_keys::{KeyKind, load_or_generate};
+    let mut files = vec![(settings.host_key.as_path(), KeyKind::Ed25519)];
+    if let Some(rsa) = &settings.rsa_host_key {
+        files.push((rsa.as_path(), KeyKind::Rsa));
+    }
+    let mut keys = Vec::with_capacity(files.len());
+    for (file, kind) in files {
+        let key = load_or_generate(file, kind).map_err(|e| anyhow::anyhow!("sftp: {e}"))?;
+        let what = if key.generated { "SFTP host key generated" } else { "SFTP host key" };
+        info!(logger, "{}", what; "file" => %file.display(), "algorithm" => key.algorithm(), "fingerprint" => key.fingerprint());
+        keys.push(key.key);
+    }
+    let mut sftp = oxftp_sftp::SftpOptions::new(keys);
+    sftp.idle_timeout = settings.idle_timeout;
+    sftp.login_timeout = settings.login_timeout;
+    sftp.failed_login_delay = options.failed_login_delay;
+    sftp.max_auth_attempts = settings.max_auth_attempts;
+    sftp.max_channels = settings.max_channels;
+    sftp.max_handles = settings.max_handles;
+    sftp.shutdown_timeout = config.server.shutdown_timeout;
+    sftp.chmod_special_bits = config.server.chmod_special_bits;
+    sftp.transfer_listeners = options.transfer_listeners.clone();
+    sftp.metrics = options.metrics.clone();
+    Ok(sftp)
 }
 
 /// Starts the event hooks of `[[hook]]` (their spools, their delivery
@@ -369,7 +434,8 @@ fn describe(config: &Config, logger: &Logger) {
             "cert_file" => %tls.cert_file.display(),
             "control" => ?tls.control,
             "data" => ?tls.data,
-            "require_session_reuse" => tls.require_session_reuse,
+            "require_session_reuse" => %tls.require_session_reuse,
+            "session_reuse_off_listeners" => settings.session_reuse_off_listen.len(),
             "allow_ccc" => tls.allow_ccc,
             "client_certs" => ?tls.client_certs,
             "implicit_listeners" => settings.implicit_listen.len(),

@@ -23,6 +23,7 @@ use toml::Spanned;
 mod access;
 mod backends;
 mod ops;
+mod sftp;
 mod tls;
 mod web;
 
@@ -38,6 +39,7 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 pub use access::LoadLimits;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
+pub use sftp::SftpSettings;
 pub use tls::TlsSettings;
 pub use web::WebSettings;
 
@@ -92,6 +94,8 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// `[web]`: the browser FTP client, when the table is present.
     pub web: Option<WebSettings>,
+    /// `[sftp]`: the SFTP front end, when the table is present.
+    pub sftp: Option<SftpSettings>,
     /// `log.xferlog`: the transfer log file (wu-ftpd/ProFTPD format), if any.
     pub xferlog: Option<PathBuf>,
     /// `[admin]`: metrics and probes over HTTP, when the table is present.
@@ -134,6 +138,8 @@ pub struct ServerConfig {
     pub upload_sweep_interval: Duration,
     /// Unknown commands before login after which the connection is closed (0 = unlimited).
     pub max_unknown_before_login: u32,
+    /// HASH: bytes one session may hash in all; 0 turns HASH off.
+    pub hash_bytes_per_session: u64,
 }
 
 /// `[passive]`: what PASV/EPSV use.
@@ -163,6 +169,8 @@ pub struct AnonymousConfig {
     pub root: VPath,
     /// Upload-only directory, as the anonymous session sees it.
     pub incoming: Option<VPath>,
+    /// Anonymous sessions may use HASH.
+    pub hash: bool,
 }
 
 /// `[users]`: the accounts file.
@@ -225,6 +233,7 @@ impl Default for ServerConfig {
             chmod_special_bits: false,
             upload_sweep_interval: Duration::from_secs(3600),
             max_unknown_before_login: 3,
+            hash_bytes_per_session: 16 << 30,
         }
     }
 }
@@ -264,7 +273,7 @@ impl Config {
             passive: PassiveConfig::default(),
             active: ActiveConfig::default(),
             storage: StorageConfig::Fs(FsStorage { root, atomic_uploads: true }),
-            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None },
+            anonymous: AnonymousConfig { enabled: true, root: VPath::root(), incoming: None, hash: false },
             users: None,
             auth: AuthBackend::File,
             load: LoadLimits::default(),
@@ -273,6 +282,7 @@ impl Config {
             log: LogConfig::default(),
             tls: None,
             web: None,
+            sftp: None,
             xferlog: None,
             admin: None,
             hooks: None,
@@ -423,6 +433,7 @@ struct RawConfig {
     log: RawLog,
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
+    sftp: Option<Spanned<sftp::RawSftp>>,
     admin: Option<ops::RawAdmin>,
     hooks: Option<Spanned<ops::RawHooks>>,
     hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
@@ -451,6 +462,7 @@ struct RawServer {
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
     upload_sweep_interval: Option<Spanned<u64>>,
+    hash_bytes_per_session: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -473,6 +485,7 @@ struct RawAnonymous {
     enabled: Option<bool>,
     root: Option<Spanned<String>>,
     incoming: Option<Spanned<String>>,
+    hash: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -577,6 +590,10 @@ impl Validator<'_> {
             let cx = web::WebContext { table: table.span(), base, server: &server, tls: tls.as_ref(), tls_present };
             self.web(table.into_inner(), cx)
         });
+        let sftp = raw.sftp.map(|table| {
+            let cx = sftp::SftpContext { table: table.span(), base, server: &server, tls: tls.as_ref() };
+            self.sftp(table.into_inner(), cx)
+        });
         let admin = raw.admin.map(|table| self.admin(table));
         let hooks = self.hooks(raw.hooks, raw.hook, base);
         Some(Config {
@@ -595,6 +612,7 @@ impl Validator<'_> {
             log,
             tls,
             web,
+            sftp,
             xferlog,
         })
     }
@@ -635,6 +653,17 @@ impl Validator<'_> {
                     key: Some("server.listen".into()),
                     message: message.into(),
                 }),
+            }
+        }
+        let relaxed = tls.map_or(&[][..], |t| t.session_reuse_off_listen.as_slice());
+        for addr in relaxed {
+            if addr.port() != 0 && (server.listen.contains(addr) || implicit.contains(addr)) {
+                self.errors.push(ConfigError {
+                    file: None,
+                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
+                    key: Some("tls.session_reuse_off_listen".into()),
+                    message: format!("{addr} is also another listener; give this one a port of its own"),
+                });
             }
         }
         for addr in implicit {
@@ -736,6 +765,9 @@ impl Validator<'_> {
                     format!("expected seconds from 0 to {MAX_TIMEOUT_SECS}, found {}", secs.get_ref()),
                 );
             }
+        }
+        if let Some(bytes) = raw.hash_bytes_per_session {
+            server.hash_bytes_per_session = bytes;
         }
         if let Some(max_line) = raw.max_line {
             let (lo, hi) = MAX_LINE_RANGE;
@@ -841,7 +873,7 @@ impl Validator<'_> {
                 }
             }
         }
-        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path) }
+        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path), hash: raw.hash.unwrap_or(false) }
     }
 
     /// Parses a virtual path value, recording an error when it is invalid.
@@ -1031,7 +1063,10 @@ level = "debug"
         assert_eq!(config.active, ActiveConfig { enabled: true, source_port_20: false });
         assert!(config.storage.fs().unwrap().atomic_uploads);
         assert_eq!(config.storage.fs().unwrap().root, std::env::current_dir().unwrap().canonicalize().unwrap());
-        assert_eq!(config.anonymous, AnonymousConfig { enabled: false, root: VPath::root(), incoming: None });
+        assert_eq!(
+            config.anonymous,
+            AnonymousConfig { enabled: false, root: VPath::root(), incoming: None, hash: false }
+        );
         assert_eq!(config.log, LogConfig { format: LogFormat::Terminal, level: LogLevel::Info });
     }
 
@@ -1300,6 +1335,8 @@ level = "debug"
             "control",
             "data",
             "require_session_reuse",
+            "session_reuse_off_listen",
+            "tls_session_reuse",
             "allow_ccc",
             "client_certs",
             "client_ca_file",
@@ -1347,6 +1384,8 @@ level = "debug"
             "max_unknown_before_login",
             "server_names",
             "max_handshakes",
+            "hash_bytes_per_session",
+            "hash",
             "max_part_header",
             "max_form_body",
             "max_request_header",
@@ -1383,6 +1422,12 @@ level = "debug"
             "max_spooled",
             "on_full",
             "fsync",
+            "host_key",
+            "rsa_host_key",
+            "max_auth_attempts",
+            "max_channels",
+            "max_handles",
+            "authorized_keys",
         ] {
             assert!(
                 example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} = "))),

@@ -9,9 +9,11 @@
 //! parses the rest of the line as an address) from mistaking one for a plain
 //! listener.
 //!
-//! With a `[web]` table the browser FTP client is served too, on its own
-//! listener, announced after the FTP ones as `oxftpd web client on
-//! http://ADDR/` (`https://` with `web.tls`), and stopped by the same signal.
+//! With an `[sftp]` table SFTP is served too, on its own listeners, each
+//! announced after the FTP ones as `oxftpd sftp listening on ADDR`. With a
+//! `[web]` table the browser FTP client is served too, on its own
+//! listener, announced after those as `oxftpd web client on
+//! http://ADDR/` (`https://` with `web.tls`). All stop on the same signal.
 //! With `[admin]`, the admin listener (metrics, probes) is announced last,
 //! as `oxftpd admin on http://ADDR/`; it answers until the server has
 //! stopped, `/readyz` with 503 from the shutdown signal on.
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oxftp_core::metrics::PREFIX;
 use oxftp_core::server::{Listener, bind_listener};
+use oxftp_core::tls::SessionReuse;
 use slog::{Logger, info, warn};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -61,20 +64,40 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     let composed = compose::server(config, logger.clone()).await?;
     let mut server = composed.server;
     let mut registry = composed.registry;
+    let mut sftp = composed.sftp;
     let implicit = config.tls.as_ref().map_or(&[][..], |tls| tls.implicit_listen.as_slice());
-    let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len());
+    let relaxed = config.tls.as_ref().map_or(&[][..], |tls| tls.session_reuse_off_listen.as_slice());
+    let mut listeners = Vec::with_capacity(config.server.listen.len() + implicit.len() + relaxed.len());
     for (addrs, implicit_tls) in [(&config.server.listen[..], false), (implicit, true)] {
         for addr in addrs {
             let what = if implicit_tls { " (implicit FTPS)" } else { "" };
             let tcp = bind_listener(*addr).with_context(|| format!("cannot listen on {addr}{what}"))?;
-            listeners.push(Listener { tcp, implicit_tls });
+            listeners.push(if implicit_tls { Listener::implicit_tls(tcp) } else { Listener::new(tcp) });
         }
+    }
+    let mut relaxed_listeners = Vec::with_capacity(relaxed.len());
+    let mut relaxed_bound = Vec::with_capacity(relaxed.len());
+    for addr in relaxed {
+        let tcp =
+            bind_listener(*addr).with_context(|| format!("cannot listen on {addr} (tls.session_reuse_off_listen)"))?;
+        relaxed_bound.push(tcp.local_addr().context("cannot read a listener's address")?);
+        relaxed_listeners.push(Listener::new(tcp).with_session_reuse(SessionReuse::Off));
     }
     let bound: Vec<(SocketAddr, bool)> = listeners
         .iter()
         .map(|l| l.tcp.local_addr().map(|addr| (addr, l.implicit_tls)))
         .collect::<std::io::Result<_>>()
         .context("cannot read a listener's address")?;
+    let sftp_listen = config.sftp.as_ref().map_or(&[][..], |s| s.listen.as_slice());
+    let mut sftp_listeners = Vec::with_capacity(sftp_listen.len());
+    for addr in sftp_listen {
+        sftp_listeners.push(bind_listener(*addr).with_context(|| format!("cannot listen on {addr} (sftp.listen)"))?);
+    }
+    let sftp_bound: Vec<SocketAddr> = sftp_listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<std::io::Result<_>>()
+        .context("cannot read an SFTP listener's address")?;
     let mut preview_tcp = None;
     let mut web = match &config.web {
         Some(settings) => {
@@ -112,6 +135,8 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         Some(settings) => {
             let (with_hooks, hooks) = compose::start_hooks(settings, server, registry.as_mut(), &logger)?;
             server = with_hooks;
+            // SFTP's logins and transfers go to the same hooks.
+            sftp = sftp.map(|sftp| sftp.with_event_sink(Arc::new(hooks.clone())));
             Some(hooks)
         }
         None => None,
@@ -132,10 +157,22 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
     reload_on_hangup(reloader, logger.clone())?;
     let web_announced = web.as_ref().map(|(_, local, web_config, _)| (*local, web_config.https.is_some()));
     let admin_announced = admin_tcp.as_ref().map(|(_, local)| *local);
-    announce(&bound, web_announced, admin_announced, mode, config)?;
+    announce(&bound, &relaxed_bound, &sftp_bound, web_announced, admin_announced, mode, config)?;
     for (addr, implicit_tls) in &bound {
         info!(logger, "listening"; "address" => %addr, "implicit_ftps" => implicit_tls);
     }
+    for addr in &sftp_bound {
+        info!(logger, "SFTP listening"; "address" => %addr);
+    }
+    let sftp_task = sftp.map(|sftp| {
+        let stop = stopped(shutdown.clone());
+        let sftp_logger = logger.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sftp.run(sftp_listeners, stop).await {
+                slog::error!(sftp_logger, "SFTP server failed"; "error" => %e);
+            }
+        })
+    });
     let status = bound.iter().map(|(addr, _)| addr.to_string()).collect::<Vec<_>>().join(", ");
     notify::ready(&logger, &format!("listening on {status}"));
     let web_task = web.map(|(tcp, local, web_config, _)| {
@@ -169,6 +206,7 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
             }
         })
     });
+    listeners.extend(relaxed_listeners);
     // The admin listener outlives the drain after a shutdown signal, so
     // /readyz can say 503 while transfers finish; it stops with the server.
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -188,6 +226,10 @@ async fn serve(config: &Config, mode: Mode, plan: Plan, logger: Logger) -> anyho
         }))
     });
     server.run_listeners(listeners, stopped(shutdown)).await.context("server failed")?;
+    if let Some(task) = sftp_task {
+        // It stops on the same signal and gives its sessions the same grace.
+        let _ = task.await;
+    }
     if let Some(task) = web_task {
         // The FTP server has already given its transfers shutdown_timeout;
         // web downloads get the same grace, then are cut.
@@ -246,12 +288,16 @@ fn become_unprivileged(plan: &Plan, config: &Config, logger: &Logger) -> anyhow:
 }
 
 /// Prints one `oxftpd listening on ADDR` line per listener (with an
-/// ` implicit-ftps` suffix for implicit FTPS ones), then the web client's
+/// ` implicit-ftps` suffix for implicit FTPS ones, ` session-reuse-off` for
+/// those of `tls.session_reuse_off_listen`), then one `oxftpd sftp listening
+/// on ADDR` per SFTP listener, then the web client's
 /// `oxftpd web client on http://ADDR/` (or `https://`) when it is on, then
 /// (in quick mode) how to connect, and flushes. `web` is the web client's
 /// address and whether it serves HTTPS.
 fn announce(
     bound: &[(SocketAddr, bool)],
+    relaxed: &[SocketAddr],
+    sftp: &[SocketAddr],
     web: Option<(SocketAddr, bool)>,
     admin: Option<SocketAddr>,
     mode: Mode,
@@ -260,6 +306,12 @@ fn announce(
     let mut out = std::io::stdout().lock();
     for (addr, implicit_tls) in bound {
         writeln!(out, "{}", listening_line(*addr, *implicit_tls)).context("cannot write to stdout")?;
+    }
+    for addr in relaxed {
+        writeln!(out, "oxftpd listening on {addr} session-reuse-off").context("cannot write to stdout")?;
+    }
+    for addr in sftp {
+        writeln!(out, "oxftpd sftp listening on {addr}").context("cannot write to stdout")?;
     }
     if let Some((addr, https)) = web {
         writeln!(out, "{}", web_line(addr, https)).context("cannot write to stdout")?;

@@ -333,3 +333,48 @@ fn toml_users_file_reloads_on_sighup_without_dropping_sessions() {
     curl(&d, &["-u", &format!("newbie:{PASSWORD}"), &d.url("/")]).assert_success("accounts survive a broken reload");
     assert!(d.log().contains("not reloaded"), "{}", d.log());
 }
+
+/// "user" and "guest" as the seed defines them: a user (`uma`, on the
+/// default root) reaches the whole served tree and starts in its home; its
+/// per-directory permissions say what it may do where (`ula`: only list and
+/// read in /guest). A guest (`gina`) is confined to its home: every way out
+/// lands back inside.
+#[test]
+fn a_user_reaches_the_whole_tree_from_its_home_and_a_guest_never_leaves_its_own() {
+    let ula = "\n[[user]]\nname = \"ula\"\npassword_hash = \"HASH\"\nclass = \"user\"\nhome = \"/alice\"\n\
+               [[user.dir]]\npath = \"/guest\"\npermissions = [\"list\", \"read\"]\n"
+        .replace("HASH", common::daemon::password_hash());
+    let d = Daemon::start_with(DaemonConfig { users_extra: ula, ..DaemonConfig::default() });
+    write(d.disk("guest/g.txt"), b"guest file\n");
+    write(d.disk("alice/a.txt"), b"alice file\n");
+
+    let mut uma = connect(&d);
+    uma.login("uma", PASSWORD);
+    assert!(uma.expect("PWD", 257).lines[0].contains("\"/alice\""), "a user starts in its home");
+    uma.expect("CWD /guest", 250);
+    uma.expect("SIZE g.txt", 213);
+    uma.expect("CDUP", 250);
+    assert!(uma.expect("PWD", 257).lines[0].contains("\"/\""));
+    uma.expect("SIZE pub/incoming", 550);
+    uma.expect("MKD /guest/made-by-uma", 257);
+    assert!(d.disk("guest/made-by-uma").is_dir());
+
+    let mut ula = connect(&d);
+    ula.login("ula", PASSWORD);
+    ula.expect("CWD /guest", 250);
+    ula.expect("SIZE g.txt", 213);
+    let refused = ula.expect("MKD /guest/not-allowed", 550);
+    assert!(refused.lines[0].contains("'mkdir' permission"), "{refused:?}");
+    ula.expect("MKD /alice/allowed", 257);
+
+    let mut gina = connect(&d);
+    gina.login("gina", PASSWORD);
+    assert!(gina.expect("PWD", 257).lines[0].contains("\"/\""), "a guest's home is its /");
+    for way_out in ["CWD /alice", "CWD ../alice", "CWD /../../alice"] {
+        gina.expect(way_out, 550);
+    }
+    gina.expect("CDUP", 250);
+    assert!(gina.expect("PWD", 257).lines[0].contains("\"/\""));
+    gina.expect("SIZE g.txt", 213);
+    gina.expect("SIZE /alice/a.txt", 550);
+}

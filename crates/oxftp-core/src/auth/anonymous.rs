@@ -60,6 +60,19 @@ impl Authenticator for AnonymousLogin {
             _ => Err(AuthError::NotAllowed("no certificate login for this user".into())),
         }
     }
+
+    async fn public_key_login(
+        &self,
+        user: &str,
+        key: &super::PublicKey,
+        peer: std::net::SocketAddr,
+    ) -> Result<Identity, AuthError> {
+        // Anonymous has no keys: it logs in with any password instead.
+        match &self.inner {
+            Some(inner) if !Self::is_anonymous(user) => inner.public_key_login(user, key, peer).await,
+            _ => Err(AuthError::NotAllowed("no public-key login for this user".into())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,15 +15,20 @@ use std::net::SocketAddr;
 use async_trait::async_trait;
 use oxftp_proto::path::VPath;
 
+pub use crate::keys::PublicKey;
+
 /// The three classic FTP access models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessClass {
     /// `anonymous` / `ftp`, any password: read-only public root, optional
     /// upload-only incoming directory.
     Anonymous,
-    /// A full account: rights under its root as its permissions say.
+    /// A full account: reaches the whole served tree (or its configured
+    /// [`root`](Identity::root)), as its permissions say, and starts in its
+    /// home (the seed: "access privileges to any part of the file system").
     User,
-    /// A password account confined to its own home (chroot-like).
+    /// A password account confined to its own home (chroot-like): its root
+    /// is its home, whatever [`root`](Identity::root) says.
     Guest,
 }
 
@@ -71,10 +76,14 @@ pub struct Identity {
     /// The account name (for anonymous: "anonymous").
     pub user: String,
     pub class: AccessClass,
-    /// The user's root inside the server's storage. Everything the session
-    /// sees is below it; for a local-disk daemon the storage itself is
-    /// usually rooted here.
+    /// Where the session starts, as a path of the served tree. For a guest
+    /// and for anonymous it is also everything the session can reach.
     pub home: VPath,
+    /// What a [`User`](AccessClass::User) session reaches: the directory of
+    /// the served tree it sees as `/` (default `/`, all of it). Ignored for
+    /// guests and anonymous, whose root is their home; see
+    /// [`session_root`](Identity::session_root).
+    pub root: VPath,
     /// No writes of any kind.
     pub read_only: bool,
     /// For anonymous: the upload-only directory (relative to `home`), if any.
@@ -88,6 +97,10 @@ pub struct Identity {
     pub limits: crate::account::Limits,
     /// Where the account may log in from (empty: anywhere).
     pub allowed_ips: crate::account::IpRules,
+    /// Which TLS sessions this account's data connections must resume,
+    /// when not what the listener or server says (e.g. `Off` for one
+    /// partner's client that never resumes; see [`crate::tls::SessionReuse`]).
+    pub tls_session_reuse: Option<crate::tls::SessionReuse>,
 }
 
 impl Identity {
@@ -96,13 +109,33 @@ impl Identity {
             user: user.into(),
             class,
             home: VPath::root(),
+            root: VPath::root(),
             read_only: false,
             incoming: None,
             require_tls: false,
             permissions: Default::default(),
             limits: Default::default(),
             allowed_ips: Default::default(),
+            tls_session_reuse: None,
         }
+    }
+}
+
+impl Identity {
+    /// The directory of the served tree this session sees as `/`: `root`
+    /// for a user, the home for a guest or anonymous (so a guest is confined
+    /// to its home however `root` was set: this fails closed).
+    pub fn session_root(&self) -> &VPath {
+        match self.class {
+            AccessClass::User => &self.root,
+            AccessClass::Guest | AccessClass::Anonymous => &self.home,
+        }
+    }
+
+    /// Where the session starts, in its own view: the home below the
+    /// session root, or `/` when the home is not below it.
+    pub fn start_dir(&self) -> VPath {
+        self.home.strip_prefix(self.session_root()).unwrap_or_else(VPath::root)
     }
 }
 
@@ -135,6 +168,17 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
     async fn certificate_login(&self, user: &str, peer: SocketAddr) -> Result<Identity, AuthError> {
         let _ = (user, peer);
         Err(AuthError::NotAllowed("certificate logins are not supported by this authenticator".into()))
+    }
+
+    /// The identity of `user` for an SSH `publickey` login (RFC 4252 §7)
+    /// with `key`, which the SSH front end has already seen the client
+    /// prove it holds (a verified signature). The backend only says whether
+    /// `key` is one of the account's authorized keys; it must refuse with
+    /// the same errors as a password login would (unknown user, disabled
+    /// account, ...). Backends without keys keep the default refusal.
+    async fn public_key_login(&self, user: &str, key: &PublicKey, peer: SocketAddr) -> Result<Identity, AuthError> {
+        let _ = (user, key, peer);
+        Err(AuthError::NotAllowed("public-key logins are not supported by this authenticator".into()))
     }
 }
 

@@ -44,6 +44,15 @@ impl Authenticator for Swappable {
     async fn certificate_login(&self, user: &str, peer: SocketAddr) -> Result<Identity, AuthError> {
         self.current().certificate_login(user, peer).await
     }
+
+    async fn public_key_login(
+        &self,
+        user: &str,
+        key: &super::PublicKey,
+        peer: SocketAddr,
+    ) -> Result<Identity, AuthError> {
+        self.current().public_key_login(user, key, peer).await
+    }
 }
 
 /// The authenticator when no login method is configured: refuses everyone

@@ -7,7 +7,9 @@ const MLST_FACTS: &[&str] = &["type", "size", "modify", "perm", "unique", "UNIX.
 
 /// `OPTS UTF8 ON|OFF` (RFC 2389 §4, RFC 2640) → `200` (paths are always
 /// passed through as bytes, so UTF-8 just works) · `OPTS MLST fact;fact;`
-/// (RFC 3659 §7.9) → `200 MLST OPTS` with the facts we know · other options → `501`.
+/// (RFC 3659 §7.9) → `200 MLST OPTS` with the facts we know · `OPTS HASH
+/// [algorithm]` (draft-bryan-ftpext-hash-02) → see `cmd::hash` · other
+/// options → `501`.
 pub(crate) async fn opts(conn: &mut Conn, option: &str, value: &str) -> Answered {
     match option {
         "UTF8" | "UTF-8" => match value.to_ascii_uppercase().as_str() {
@@ -15,6 +17,7 @@ pub(crate) async fn opts(conn: &mut Conn, option: &str, value: &str) -> Answered
             "OFF" => Ok(conn.reply(200, "UTF8 mode off; names are still passed through unchanged.").await),
             _ => Err(conn.reply(501, "OPTS UTF8 takes ON or OFF.").await),
         },
+        "HASH" => super::hash::opts_hash(conn, value).await,
         "MLST" => {
             // We always send every fact; echo those the client asked for that we know.
             let chosen: Vec<&str> = value

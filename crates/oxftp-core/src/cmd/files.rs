@@ -7,7 +7,7 @@
 //! size returned; larger ones get 550 with a hint to switch to TYPE I.
 
 use oxftp_proto::ascii::AsciiEncoder;
-use oxftp_proto::command::TransferType;
+use oxftp_proto::command::{TransferType, mdtm_set_form};
 use oxftp_proto::time::format_timestamp;
 use tokio::io::AsyncReadExt;
 
@@ -59,10 +59,19 @@ pub(crate) async fn size(conn: &mut Conn, user: &LoggedIn, ty: TransferType, arg
     }
 }
 
-/// `MDTM <path>` (RFC 3659 §3) → `213 YYYYMMDDHHMMSS` (UTC) · `550`.
+/// `MDTM <path>` (RFC 3659 §3) → `213 YYYYMMDDHHMMSS` (UTC) · `550`. The
+/// old set-time form `MDTM YYYYMMDDHHMMSS <path>` (before MFMT; some clients
+/// still send it) is MFMT when no file has the whole argument as its name:
+/// `213 Modify=...` where the client may set times, else MFMT's 502/550.
 pub(crate) async fn mdtm(conn: &mut Conn, user: &LoggedIn, arg: &[u8]) -> Answered {
     let path = user.resolve(conn, arg).await?;
-    match user.storage.metadata(&path).await {
+    let found = user.storage.metadata(&path).await;
+    if found.is_err()
+        && let Some((unix_secs, target)) = mdtm_set_form(arg)
+    {
+        return mfmt(conn, user, unix_secs, &target).await;
+    }
+    match found {
         Ok(info) => match info.mtime {
             Some(t) => Ok(conn.reply(213, format_timestamp(t)).await),
             None => Err(conn.reply(550, "Modification time not available.").await),

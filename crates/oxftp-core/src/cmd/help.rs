@@ -4,7 +4,7 @@
 use oxftp_proto::command::{FEATURES_WITHOUT_VERB, Verb};
 use oxftp_proto::reply::Reply;
 
-use crate::conn::{Answered, Conn};
+use crate::conn::{Answered, Conn, HashAlgorithm};
 
 /// `HELP` (RFC 959 4.1.3) → `214-` every command we understand, eight to a
 /// line, `214 Help OK.` · `HELP <cmd>` → `214 Syntax: ...` · `502` for an
@@ -33,7 +33,8 @@ pub(crate) async fn help(conn: &mut Conn, topic: Option<&str>) -> Answered {
 /// `FEAT` (RFC 2389 §3) → `211-Features:`, one feature per line (each
 /// indented one space), `211 End`. A verb's features are listed only when
 /// this server offers it: MFMT and REST STREAM when the storage can, AUTH,
-/// PBSZ and PROT (RFC 4217 §6) when TLS is configured.
+/// PBSZ and PROT (RFC 4217 §6) when TLS is configured, HASH (with the
+/// session's algorithm marked, draft-bryan-ftpext-hash-02) unless it is off.
 pub(crate) async fn feat(conn: &mut Conn) -> Answered {
     let caps = conn.ctx.stack.capabilities();
     let tls = conn.tls.is_some();
@@ -41,10 +42,14 @@ pub(crate) async fn feat(conn: &mut Conn) -> Answered {
         Verb::Mfmt => caps.set_mtime,
         Verb::Rest => caps.read_at_offset,
         Verb::Auth | Verb::Pbsz | Verb::Prot => tls,
+        Verb::Xcrc | Verb::Xmd5 | Verb::Xsha256 => conn.ctx.options.hash_bytes_per_session > 0,
         _ => true,
     };
-    let mut features: Vec<&str> = FEATURES_WITHOUT_VERB.to_vec();
-    features.extend(Verb::ALL.iter().filter(|v| offered(v)).flat_map(|v| v.features()));
+    let mut features: Vec<String> = FEATURES_WITHOUT_VERB.iter().map(|f| f.to_string()).collect();
+    features.extend(Verb::ALL.iter().filter(|v| offered(v)).flat_map(|v| v.features()).map(|f| f.to_string()));
+    if conn.ctx.options.hash_bytes_per_session > 0 {
+        features.push(HashAlgorithm::feat_line(conn.hash.algorithm));
+    }
     features.sort_unstable();
     let mut lines = vec![b"Features:".to_vec()];
     lines.extend(features.iter().map(|f| format!(" {f}").into_bytes()));

@@ -2,7 +2,10 @@
 //!
 //! Flags as `ls` takes them (`-a`, `-l`, `-la`, `-CF`…): `-a` shows dot files,
 //! `-F` marks directories with `/`, `-d` lists a directory itself, and
-//! `NLST -l` gives long lines. A pattern (`*.txt`, `data/?.csv`, `[ab]*`)
+//! `NLST -l` gives long lines. `LIST -R` (wget, ncftp and GUI clients send
+//! it) lists the subdirectories too, as `ls -lR` does, streamed, at most
+//! 16 levels deep and 50,000 entries in all (like ProFTPD's ListOptions
+//! limits); subdirectories that cannot be listed are skipped. A pattern (`*.txt`, `data/?.csv`, `[ab]*`)
 //! in the last component is matched by oxftp-proto's linear-time glob, capped
 //! at `MAX_GLOB_MATCHES` names, so `mget`/`mdelete` work and no pattern can
 //! exhaust the server.
@@ -13,7 +16,7 @@ use oxftp_proto::path::VPath;
 
 use super::transfer::{Announce, start};
 use crate::conn::{Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
-use crate::listing::{ListSpec, MAX_GLOB_MATCHES, Style};
+use crate::listing::{ListSpec, MAX_GLOB_MATCHES, MAX_RECURSIVE_ENTRIES, PermView, Style};
 use crate::storage::DirEntry;
 use crate::transfer::Job;
 
@@ -42,10 +45,14 @@ pub(crate) async fn list_spec(
         show_hidden: opts.all,
         classify: opts.classify,
         prefix: Vec::new(),
-        writable: user.writable(),
+        perms: std::sync::Arc::new(PermView::of(&user.identity)),
         max_entries: usize::MAX,
+        recursive: false,
     };
-    let Some(arg) = arg else { return Ok(spec) };
+    let Some(arg) = arg else {
+        spec.recurse_if(opts.recursive);
+        return Ok(spec);
+    };
     let (dir_part, last) = match arg.iter().rposition(|&b| b == b'/') {
         Some(i) => (&arg[..=i], &arg[i + 1..]),
         None => (&b""[..], &arg[..]),
@@ -65,6 +72,7 @@ pub(crate) async fn list_spec(
     match user.storage.metadata(&path).await {
         Ok(info) if info.is_dir() && !opts.directory => {
             spec.dir = path;
+            spec.recurse_if(opts.recursive);
             Ok(spec)
         }
         Ok(info) => {
@@ -99,6 +107,17 @@ pub(crate) async fn list(
     let command = if kind == Kind::List { TransferCommand::List } else { TransferCommand::Nlst };
     let job = Job::List { storage: user.storage.clone(), spec: Box::new(spec) };
     start(conn, user, transfer, job, Announce::new(command, path, "Here comes the directory listing.")).await
+}
+
+impl ListSpec {
+    /// `LIST -R` of a directory: recursive, within its limits (NLST and
+    /// machine listings stay flat).
+    fn recurse_if(&mut self, recursive: bool) {
+        if recursive && self.style == Style::Long {
+            self.recursive = true;
+            self.max_entries = self.max_entries.min(MAX_RECURSIVE_ENTRIES);
+        }
+    }
 }
 
 /// The last component of a path, or `/` for the root.

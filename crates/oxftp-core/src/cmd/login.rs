@@ -98,7 +98,7 @@ async fn finish_login(
     let ip = conn.peer.ip().to_canonical();
     let ctx = Arc::clone(&conn.ctx);
     let outcome = match authenticated {
-        _ if ctx.bans.user_banned(user) => {
+        _ if ctx.admission.user_banned(user) => {
             Err((LoginRefusal::Banned, "account is banned after failed logins".to_string(), false))
         }
         Ok(identity) if identity.require_tls && !conn.is_tls() => Err((
@@ -120,7 +120,7 @@ async fn finish_login(
         Err((refusal, reason, known)) => return refuse_login(conn, user, Refused { refusal, reason, known }).await,
     };
     let max = identity.limits.max_sessions.unwrap_or(0);
-    let Some(slot) = ctx.per_user.acquire(&identity.user, max) else {
+    let Some(slot) = ctx.admission.account_pass(&identity.user, max) else {
         slog::info!(conn.logger, "login refused: too many sessions"; "user" => &identity.user, "max" => max);
         let reason = format!("too many sessions (at most {max})");
         count_refusal(conn, user, &Refused { refusal: LoginRefusal::TooManySessions, reason, known: true }).await;
@@ -133,8 +133,11 @@ async fn finish_login(
         }
         return Flow::Close;
     }
-    ctx.bans.succeeded(ip, user);
+    ctx.admission.login_succeeded(ip, user);
     let class = identity.class;
+    if let Some(tls) = &conn.tls {
+        tls.log_in(&identity.user, class == AccessClass::Anonymous, identity.tls_session_reuse);
+    }
     let logger = conn.logger.new(o!("user" => identity.user.clone()));
     slog::info!(logger, "login"; "class" => %class, "certificate" => code == 232);
     let mut logged_in = LoggedIn::new(identity, storage, logger, slot);
@@ -147,7 +150,9 @@ async fn finish_login(
     }
     state.login = Login::LoggedIn(Box::new(logged_in));
     conn.failed_logins = 0;
-    conn.prelogin_slot = None;
+    if let Some(pass) = conn.ip_slot.as_mut() {
+        pass.logged_in();
+    }
     let text = match (class, code) {
         (_, 232) => "Logged in, authorized by the client certificate.",
         (AccessClass::Anonymous, _) => "Anonymous access granted, restrictions apply.",
@@ -175,7 +180,7 @@ async fn refuse_login(conn: &mut Conn, user: &str, refused: Refused) -> Flow {
     conn.failed_logins += 1;
     slog::warn!(conn.logger, "login failed"; "user" => user, "reason" => &refused.reason);
     count_refusal(conn, user, &refused).await;
-    let banned = ctx.bans.failed(ip, user);
+    let banned = ctx.admission.login_failed(ip, user);
     tokio::time::sleep(ctx.options.failed_login_delay).await;
     if banned {
         slog::warn!(conn.logger, "banned after failed logins"; "user" => user, "ip" => %ip);
@@ -241,6 +246,9 @@ pub(crate) async fn acct(conn: &mut Conn) -> Answered {
 pub(crate) async fn rein(conn: &mut Conn, state: &mut State) -> Answered {
     logout(conn, state).await;
     *state = State::default();
+    if let Some(tls) = &conn.tls {
+        tls.log_out();
+    }
     Ok(conn.reply(220, "Session reset; send USER.").await)
 }
 

@@ -6,7 +6,7 @@ use oxftp_proto::reply::Reply;
 
 use super::transfer::{Announce, start};
 use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
-use crate::listing::{ListSpec, Style, perm_fact};
+use crate::listing::{ListSpec, PermView, Style};
 use crate::transfer::Job;
 
 /// `MLSD [dir]` (RFC 3659 §7) → `150`, one `facts; name` line per entry,
@@ -36,8 +36,9 @@ pub(crate) async fn mlsd(
         show_hidden: true,
         classify: false,
         prefix: Vec::new(),
-        writable: user.writable(),
+        perms: std::sync::Arc::new(PermView::of(&user.identity)),
         max_entries: usize::MAX,
+        recursive: false,
     };
     if let Err(e) = spec.open(user.storage.as_ref()).await {
         return Err(conn.storage_failed(&e).await);
@@ -54,7 +55,8 @@ pub(crate) async fn mlst(conn: &mut Conn, user: &LoggedIn, arg: Option<&[u8]>) -
     match user.storage.metadata(&path).await {
         Ok(info) => {
             let mut line = vec![b' '];
-            mlsx_line(path.as_bytes(), &info, perm_fact(&info, user.writable()), None, &mut line);
+            let perm = PermView::of(&user.identity).fact(&path, &info);
+            mlsx_line(path.as_bytes(), &info, &perm, None, &mut line);
             // mlsx_line ends its line with CRLF; the reply adds its own.
             while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 line.pop();

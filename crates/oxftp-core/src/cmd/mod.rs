@@ -11,6 +11,7 @@ pub(crate) mod abor;
 pub(crate) mod client;
 pub(crate) mod dirs;
 pub(crate) mod files;
+pub(crate) mod hash;
 pub(crate) mod help;
 pub(crate) mod info;
 pub(crate) mod list;

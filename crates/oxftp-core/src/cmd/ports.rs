@@ -13,7 +13,7 @@ use oxftp_proto::addr::{epsv_reply, pasv_reply};
 use oxftp_proto::command::EpsvArg;
 
 use crate::conn::{Answered, Conn, Replied, Transfer};
-use crate::data::{DataSetup, bind_passive, same_host};
+use crate::data::{DataSetup, PassiveData, bind_passive, same_host};
 
 /// The address passive listeners bind to: where the client reached us.
 fn passive_bind_ip(conn: &Conn) -> IpAddr {
@@ -27,7 +27,8 @@ async fn open_passive(conn: &mut Conn, transfer: &mut Transfer) -> Result<u16, R
         Ok(listener) => {
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
             let gauge = conn.metrics().map(|m| m.passive_port_opened());
-            transfer.data = Some(DataSetup::Passive(listener, gauge));
+            let accept = PassiveData::start(listener, gauge, conn.peer.ip(), conn.data_tls());
+            transfer.data = Some(DataSetup::Passive(accept));
             Ok(port)
         }
         Err(e) => {

@@ -1,4 +1,5 @@
-//! SITE (RFC 959 4.1.3): SITE CHMOD and SITE HELP.
+//! SITE (RFC 959 4.1.3): SITE CHMOD and SITE HELP (which lists
+//! oxftp-proto's `SITE_COMMANDS`, the one list of SITE subcommands).
 //!
 //! The setuid, setgid and sticky bits are left out (the 200 says so) unless
 //! [`Options::chmod_special_bits`](crate::server::Options::chmod_special_bits)
@@ -6,14 +7,15 @@
 //! otherwise make a setuid-root program. This is done here, before any
 //! backend is asked, so it holds for every backend.
 
-use oxftp_proto::command::SiteCommand;
+use oxftp_proto::command::{SITE_COMMANDS, SiteCommand};
 use oxftp_proto::reply::Reply;
 
 use crate::conn::{Answered, Conn, LoggedIn};
 
 /// `SITE CHMOD <octal> <path>` → `200` (saying so when the setuid, setgid or
 /// sticky bits were left out) · `550` · `502` when the storage
-/// cannot change modes · `SITE HELP` → `214` · other SITE commands → `502`
+/// cannot change modes · `SITE HELP [command]` → `214` every SITE command
+/// (or one's syntax) · other SITE commands → `502`
 /// (RFC 959 4.1.3 leaves SITE to the server).
 pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) -> Answered {
     match site {
@@ -35,14 +37,22 @@ pub(crate) async fn site(conn: &mut Conn, user: &LoggedIn, site: SiteCommand) ->
                 Err(e) => Err(conn.storage_failed(&e).await),
             }
         }
-        SiteCommand::Help { .. } => {
-            let lines = vec![
-                b"SITE commands:".to_vec(),
-                b" CHMOD <octal mode> <path>".to_vec(),
-                b" HELP".to_vec(),
-                b"End".to_vec(),
-            ];
+        SiteCommand::Help { topic: None } => {
+            let mut lines = vec![b"SITE commands:".to_vec()];
+            for (name, syntax, about) in SITE_COMMANDS {
+                lines.push(format!(" {name} {syntax} ({about})").into_bytes());
+            }
+            lines.push(b"End".to_vec());
             Ok(conn.send(&Reply::multi(214, lines)).await)
+        }
+        SiteCommand::Help { topic: Some(topic) } => {
+            let topic = topic.to_ascii_uppercase();
+            match SITE_COMMANDS.iter().find(|(name, ..)| *name == topic) {
+                Some((name, syntax, about)) => {
+                    Ok(conn.reply(214, format!("Syntax: SITE {name} {syntax} ({about})")).await)
+                }
+                None => Err(conn.reply(502, format!("Unknown SITE command {topic}.")).await),
+            }
         }
         SiteCommand::Other { name, .. } => Err(conn.reply(502, format!("Unknown SITE command {name}.")).await),
     }

@@ -18,7 +18,7 @@ use oxftp_proto::path::VPath;
 use rand::Rng;
 
 use crate::conn::{Answered, Conn, LoggedIn, Replied, Running, Transfer, TransferCommand};
-use crate::data::DataTls;
+use crate::data::ActiveConnect;
 use crate::events::EventKind;
 use crate::hashing::{Digest, Hashing};
 use crate::storage::{ErrorKind, WriteHandle, WriteMode};
@@ -232,22 +232,11 @@ pub(crate) async fn start(
         return Err(conn.reply(425, "Use PORT, EPRT, PASV or EPSV first.").await);
     };
     let options = &conn.ctx.options;
-    let tls = match (&conn.tls, &options.tls) {
-        (Some(acceptors), Some(settings)) if conn.protection.private => Some(DataTls {
-            acceptor: acceptors.data.clone(),
-            require_reuse: settings.config.require_session_reuse,
-            timeout: settings.config.handshake_timeout,
-            metrics: options.metrics.clone(),
-        }),
-        _ => None,
-    };
     let connect = Connect {
         setup,
-        control_peer: conn.peer.ip(),
-        control_local: conn.local.ip(),
-        source_port_20: options.active_source_port_20,
+        active: ActiveConnect { control_local: conn.local.ip(), source_port_20: options.active_source_port_20 },
         timeout: options.data_timeout,
-        tls,
+        tls: conn.data_tls(),
     };
     let _ = conn.reply(150, preliminary).await;
     let progress = Arc::new(AtomicU64::new(0));

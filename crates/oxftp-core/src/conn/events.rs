@@ -54,6 +54,6 @@ impl LoggedIn {
     /// An event of `kind` by this user about `path`, with the path as the
     /// storage sees it (below the account's home).
     pub(crate) fn event(&self, conn: &Conn, kind: EventKind, path: &VPath) -> Event {
-        conn.event(kind, &self.identity.user).with_path(path.clone(), path.under(&self.identity.home))
+        conn.event(kind, &self.identity.user).with_path(path.clone(), path.under(self.identity.session_root()))
     }
 }

@@ -6,7 +6,7 @@ use oxftp_proto::path::VPath;
 use slog::Logger;
 
 use super::{Conn, Replied};
-use crate::admission::Slot;
+use crate::admission::AccountPass;
 use crate::auth::Identity;
 use crate::metrics::UserMetrics;
 use crate::storage::Storage;
@@ -67,14 +67,16 @@ pub(crate) struct LoggedIn {
     /// The connection's logger with the user added.
     pub logger: Logger,
     /// This session's place in its account's session count.
-    _slot: Slot<String>,
+    _slot: AccountPass,
     /// The account's own transfer series (per-user metrics on).
     pub metrics: Option<Arc<UserMetrics>>,
 }
 
 impl LoggedIn {
-    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: Slot<String>) -> Self {
-        LoggedIn { identity, storage, cwd: VPath::root(), rename_from: None, logger, _slot: slot, metrics: None }
+    pub(crate) fn new(identity: Identity, storage: Arc<dyn Storage>, logger: Logger, slot: AccountPass) -> Self {
+        // A user starts in its home; a guest's home is its root.
+        let cwd = identity.start_dir();
+        LoggedIn { identity, storage, cwd, rename_from: None, logger, _slot: slot, metrics: None }
     }
 
     /// Resolve a client path against the current directory; 501 on a bad path.
@@ -83,10 +85,5 @@ impl LoggedIn {
             Ok(path) => Ok(path),
             Err(e) => Err(conn.reply(501, format!("Invalid path: {e}")).await),
         }
-    }
-
-    /// Whether this session may write at all (for MLSx `perm`).
-    pub(crate) fn writable(&self) -> bool {
-        !self.identity.read_only && self.identity.class != crate::auth::AccessClass::Anonymous
     }
 }

@@ -17,29 +17,32 @@
 //! a handler returns [`Answered`], so it cannot end without a reply.
 
 mod events;
+mod hashing;
 mod io;
 mod login;
 mod running;
 mod upgrade;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use oxftp_proto::command::ShownReply;
 use oxftp_proto::command::TransferType;
 use oxftp_proto::reply::Reply;
 use slog::{Logger, o};
 use tokio::net::TcpStream;
 
-use crate::admission::Slot;
+use crate::admission::ConnectionPass;
 use crate::auth::{AccessClass, Identity};
 use crate::context::ServerContext;
-use crate::data::DataSetup;
+use crate::data::{DataSetup, DataTls};
 use crate::metrics::{Metrics, SessionGauge, SessionTls};
 use crate::storage::StorageError;
 use crate::stream::Side;
-use crate::tls::SessionAcceptors;
+use crate::tls::{SessionAcceptors, SessionReuse};
 
+pub(crate) use hashing::{HashAlgorithm, HashState};
 pub(crate) use io::Incoming;
 use io::{ControlReader, ControlWriter};
 pub(crate) use login::{LoggedIn, Login};
@@ -117,11 +120,12 @@ pub(crate) struct Conn {
     pub failed_logins: u32,
     /// The client's name from CLNT, for logs.
     pub client_name: Option<String>,
+    /// HASH's algorithm and what this connection has hashed (across REIN).
+    pub hash: HashState,
     pub connected: Instant,
-    /// This connection's place in the per-address count.
-    pub ip_slot: Option<Slot<IpAddr>>,
-    /// Its place among its address's connections not logged in yet (freed at the first login).
-    pub prelogin_slot: Option<Slot<IpAddr>>,
+    /// This connection's place in the session counts (and, until the first
+    /// login, among its address's connections not logged in yet).
+    pub ip_slot: Option<ConnectionPass>,
     /// Unknown commands received before the first login.
     pub unknown_before_login: u32,
     /// Counts this connection as an open session (metrics on).
@@ -131,7 +135,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(ctx: Arc<ServerContext>, stream: TcpStream, implicit_tls: bool) -> std::io::Result<Conn> {
+    /// A connection from `stream`; `reuse` is its listener's session-reuse
+    /// mode, if the listener has one of its own.
+    pub(crate) fn new(
+        ctx: Arc<ServerContext>,
+        stream: TcpStream,
+        implicit_tls: bool,
+        reuse: Option<SessionReuse>,
+    ) -> std::io::Result<Conn> {
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         // Keep Telnet "Synch" urgent bytes in the stream so IAC IP IAC DM ABOR
@@ -146,15 +157,19 @@ impl Conn {
             local,
             reader: ControlReader::new(Side::Plain(read_half), max_line),
             writer: ControlWriter::new(Side::Plain(write_half)),
-            tls: ctx.options.tls.as_ref().map(|t| t.session_acceptors()),
+            tls: ctx
+                .options
+                .tls
+                .as_ref()
+                .map(|t| t.session_acceptors(peer.ip(), reuse.unwrap_or(t.config.require_session_reuse))),
             implicit_tls,
             protection: Protection::default(),
             client_cert_cn: None,
             failed_logins: 0,
             client_name: None,
+            hash: HashState::default(),
             connected: Instant::now(),
             ip_slot: None,
-            prelogin_slot: None,
             unknown_before_login: 0,
             session_gauge: None,
             last_reply: 0,
@@ -169,6 +184,7 @@ impl Conn {
 
     /// Send a reply; a failed write means the client is gone, which the read side notices.
     pub(crate) async fn send(&mut self, reply: &Reply) -> Replied {
+        slog::debug!(self.logger, "reply"; "reply" => %ShownReply(reply));
         self.last_reply = reply.code;
         let _ = self.writer.send(reply).await;
         Replied(())
@@ -215,6 +231,9 @@ impl Conn {
     /// Close the control connection.
     pub(crate) async fn close(&mut self) {
         self.writer.close().await;
+        if let Some(tls) = &self.tls {
+            tls.closed();
+        }
     }
 
     /// Whether this session's control connection must be protected.
@@ -222,6 +241,21 @@ impl Conn {
         let Some(tls) = &self.ctx.options.tls else { return false };
         let per_user = identity.is_some_and(|i| i.require_tls);
         per_user || tls.config.control.applies_to(is_anonymous(identity))
+    }
+
+    /// TLS for the next data connection: `Some` after PROT P, with the
+    /// session-reuse rule in force now.
+    pub(crate) fn data_tls(&self) -> Option<DataTls> {
+        match (&self.tls, &self.ctx.options.tls) {
+            (Some(acceptors), Some(settings)) if self.protection.private => Some(DataTls {
+                acceptor: acceptors.data.clone(),
+                session: acceptors.clone(),
+                require_reuse: acceptors.reuse() != SessionReuse::Off,
+                timeout: settings.config.handshake_timeout,
+                metrics: self.ctx.options.metrics.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// Whether this session's data connections must be protected.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use oxftp_proto::command::{TransferType, Verb};
+use oxftp_proto::command::{ShownReply, TransferType, Verb};
 use oxftp_proto::path::VPath;
 use oxftp_proto::reply::Reply;
 use slog::Logger;
@@ -152,7 +152,7 @@ impl Running {
         };
         self.report(conn, identity, outcome, bytes, &reply).await;
         let replied = conn.send(&reply).await;
-        self.log(conn, identity, outcome, bytes);
+        self.log(conn, identity, outcome, bytes, &reply);
         replied
     }
 
@@ -165,7 +165,7 @@ impl Running {
         let bytes = self.bytes();
         self.report(conn, identity, TransferOutcome::Aborted, bytes, &reply).await;
         let replied = conn.send(&reply).await;
-        self.log(conn, identity, TransferOutcome::Aborted, bytes);
+        self.log(conn, identity, TransferOutcome::Aborted, bytes, &reply);
         replied
     }
 
@@ -193,7 +193,7 @@ impl Running {
         let Some(identity) = identity.filter(|_| conn.events_on()) else { return };
         let mut event = conn
             .event(kind, &identity.user)
-            .with_path(self.path.clone(), self.path.under(&identity.home))
+            .with_path(self.path.clone(), self.path.under(identity.session_root()))
             .with_transfer(bytes, elapsed);
         if outcome == TransferOutcome::Completed {
             if let Some(sum) = self.sha256.as_ref().and_then(|cell| cell.get()) {
@@ -206,18 +206,20 @@ impl Running {
         conn.record(event).await;
     }
 
-    /// One structured line per transfer (the fields of an xferlog entry), and
-    /// the event for the server's transfer listeners.
-    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: TransferOutcome, bytes: u64) {
+    /// One structured line per transfer (the fields of an xferlog entry, and
+    /// for a transfer that did not complete, the final reply that says why),
+    /// and the event for the server's transfer listeners.
+    fn log(&self, conn: &Conn, identity: Option<&Identity>, outcome: TransferOutcome, bytes: u64, reply: &Reply) {
         let elapsed = self.started.elapsed();
-        slog::info!(self.logger, "transfer";
-            "op" => self.command.name(),
-            "path" => %self.path,
-            "bytes" => bytes,
-            "ms" => elapsed.as_millis() as u64,
-            "type" => if self.ty == TransferType::Ascii { "a" } else { "b" },
-            "status" => status(outcome),
-        );
+        let (op, ty) = (self.command.name(), if self.ty == TransferType::Ascii { "a" } else { "b" });
+        let ms = elapsed.as_millis() as u64;
+        if outcome == TransferOutcome::Completed {
+            slog::info!(self.logger, "transfer"; "op" => op, "path" => %self.path, "bytes" => bytes, "ms" => ms,
+                "type" => ty, "status" => status(outcome));
+        } else {
+            slog::info!(self.logger, "transfer"; "op" => op, "path" => %self.path, "bytes" => bytes, "ms" => ms,
+                "type" => ty, "status" => status(outcome), "reason" => %ShownReply(reply));
+        }
         let listeners = &conn.ctx.options.transfer_listeners;
         if listeners.is_empty() {
             return;

@@ -208,10 +208,12 @@ pub enum SessionTls {
     Explicit,
     /// TLS from the first byte (an implicit FTPS listener).
     Implicit,
+    /// An SSH transport (the SFTP front end): encrypted from the key exchange on.
+    Ssh,
 }
 
 impl SessionTls {
-    const ALL: [SessionTls; 3] = [SessionTls::None, SessionTls::Explicit, SessionTls::Implicit];
+    const ALL: [SessionTls; 4] = [SessionTls::None, SessionTls::Explicit, SessionTls::Implicit, SessionTls::Ssh];
 
     /// The label value.
     pub fn name(self) -> &'static str {
@@ -219,6 +221,7 @@ impl SessionTls {
             SessionTls::None => "none",
             SessionTls::Explicit => "explicit",
             SessionTls::Implicit => "implicit",
+            SessionTls::Ssh => "ssh",
         }
     }
 }
@@ -623,7 +626,7 @@ impl Metrics {
 #[derive(Debug, Clone)]
 pub struct ListenerMetrics {
     /// (accepted, open) by [`SessionTls`].
-    series: Arc<[(Counter, Gauge); 3]>,
+    series: Arc<[(Counter, Gauge); 4]>,
 }
 
 impl ListenerMetrics {
@@ -640,7 +643,7 @@ impl ListenerMetrics {
 /// Keeps a session counted as open, under its current TLS state.
 #[derive(Debug)]
 pub struct SessionGauge {
-    series: Arc<[(Counter, Gauge); 3]>,
+    series: Arc<[(Counter, Gauge); 4]>,
     tls: SessionTls,
 }
 

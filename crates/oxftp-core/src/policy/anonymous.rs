@@ -21,6 +21,10 @@ use crate::storage::{ErrorKind, Existing, StorageError, WriteMode};
 pub const ANONYMOUS_READ_ONLY_MESSAGE: &str = "Permission denied: anonymous access is read-only";
 /// The refusal of anything but a new upload inside the upload directory.
 pub const UPLOAD_ONLY_MESSAGE: &str = "Permission denied: anonymous users may only upload new files here";
+/// The refusal of MFMT (and the MDTM set form) anywhere: an upload keeps the
+/// time the server gave it (rclone sets times after every upload; it reads
+/// this as "times cannot be set here" and goes on).
+pub const NO_TIMES_MESSAGE: &str = "Permission denied: anonymous users cannot change file times";
 /// The refusal of an upload whose name is taken.
 pub const NO_OVERWRITE_MESSAGE: &str = "Permission denied: cannot overwrite an existing file";
 
@@ -109,11 +113,10 @@ impl Guard for Anonymous {
                     WriteMode::At(_) | WriteMode::Append => Err(upload_only()),
                 }
             }
-            Op::Delete { path }
-            | Op::Mkdir { path }
-            | Op::Rmdir { path }
-            | Op::SetMode { path, .. }
-            | Op::SetMtime { path, .. } => Err(self.refuse_write(path)),
+            Op::SetMtime { .. } => Err(denied(NO_TIMES_MESSAGE)),
+            Op::Delete { path } | Op::Mkdir { path } | Op::Rmdir { path } | Op::SetMode { path, .. } => {
+                Err(self.refuse_write(path))
+            }
             Op::Rename { from, .. } | Op::RenameFrom { path: from } => Err(self.refuse_write(from)),
         }
     }
@@ -177,7 +180,7 @@ mod tests {
         assert_denied(anon.rename_source(&p("/pub/readme")).await, ro);
         assert_denied(anon.rename_source(&p("/incoming/someone-elses")).await, UPLOAD_ONLY_MESSAGE);
         assert_denied(anon.set_mode(&p("/pub/readme"), 0o777).await, ro);
-        assert_denied(anon.set_mtime(&p("/pub/readme"), 0).await, ro);
+        assert_denied(anon.set_mtime(&p("/pub/readme"), 0).await, NO_TIMES_MESSAGE);
         // Making or removing the upload directory itself is not an upload.
         assert_denied(anon.rmdir(&p("/incoming")).await, UPLOAD_ONLY_MESSAGE);
         assert_denied(
@@ -233,7 +236,7 @@ mod tests {
         assert_denied(anon.mkdir(&p("/incoming/newdir")).await, only);
         assert_denied(anon.rmdir(&p("/incoming/sub")).await, only);
         assert_denied(anon.set_mode(&p("/incoming/someone-elses"), 0o777).await, only);
-        assert_denied(anon.set_mtime(&p("/incoming/someone-elses"), 0).await, only);
+        assert_denied(anon.set_mtime(&p("/incoming/someone-elses"), 0).await, NO_TIMES_MESSAGE);
         // Moving a public file into the upload area is a write outside it.
         assert_denied(anon.rename(&p("/pub/readme"), &p("/incoming/readme")).await, ANONYMOUS_READ_ONLY_MESSAGE);
         assert_eq!(mem.entry_count(), 6);

@@ -35,7 +35,9 @@ mod throttle;
 
 /// Moved to [`crate::auth`]; re-exported here so existing imports keep working.
 pub use crate::auth::{ANONYMOUS_USER, AnonymousLogin};
-pub use anonymous::{ANONYMOUS_READ_ONLY_MESSAGE, Anonymous, NO_OVERWRITE_MESSAGE, UPLOAD_ONLY_MESSAGE};
+pub use anonymous::{
+    ANONYMOUS_READ_ONLY_MESSAGE, Anonymous, NO_OVERWRITE_MESSAGE, NO_TIMES_MESSAGE, UPLOAD_ONLY_MESSAGE,
+};
 pub use guard::{Guard, Guarded, Op};
 pub use measured::Measured;
 pub use permissions::Permissions;

@@ -1,4 +1,4 @@
-//! [`SharedStorage`]: one storage for every account, each confined to its home.
+//! [`SharedStorage`]: one storage for every account, each confined to its session root.
 
 use std::sync::Arc;
 
@@ -8,7 +8,9 @@ use super::Rooted;
 use crate::auth::Identity;
 use crate::storage::{Capabilities, Storage, StorageError, StorageFactory};
 
-/// A StorageFactory over one shared storage: each identity gets `Rooted(shared, identity.home)`.
+/// A StorageFactory over one shared storage: each identity gets
+/// `Rooted(shared, identity.session_root())` (the home for a guest, the
+/// root for a user).
 ///
 /// For backends where one instance serves every user (object stores, a
 /// memory storage); a local-disk backend rather opens itself at the home so
@@ -32,7 +34,7 @@ impl StorageFactory for SharedStorage {
     }
 
     async fn storage_for(&self, identity: &Identity) -> Result<Arc<dyn Storage>, StorageError> {
-        Ok(Arc::new(Rooted::new(Arc::clone(&self.inner), identity.home.clone())))
+        Ok(Arc::new(Rooted::new(Arc::clone(&self.inner), identity.session_root().clone())))
     }
 
     /// The shared storage answers for its root.

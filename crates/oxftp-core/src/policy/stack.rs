@@ -144,6 +144,7 @@ mod tests {
     use crate::policy::{ANONYMOUS_READ_ONLY_MESSAGE, READ_ONLY_MESSAGE, SharedStorage, UPLOAD_ONLY_MESSAGE};
     use crate::storage::{Capabilities, ErrorKind, WriteMode};
     use crate::test_util::helpers::{err_of, list_names, p, read_all, upload};
+    use oxftp_proto::path::VPath;
 
     fn shared() -> (MemoryStorage, Stack) {
         let mem = MemoryStorage::new();
@@ -153,9 +154,11 @@ mod tests {
         (mem.clone(), Stack::new(Arc::new(SharedStorage::new(Arc::new(mem)))))
     }
 
+    /// An identity confined to `home` (a user's root set to it too).
     fn identity(user: &str, class: AccessClass, home: &str) -> Identity {
         let mut id = Identity::new(user, class);
         id.home = p(home);
+        id.root = p(home);
         id
     }
 
@@ -169,6 +172,34 @@ mod tests {
         s.delete(&p("/notes")).await.unwrap();
         assert_eq!(mem.file_contents(&p("/home/ann/new")).unwrap(), b"n");
         assert_eq!(mem.metadata(&p("/home/ann/notes")).await.unwrap_err().kind, ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_user_reaches_its_root_and_a_guest_only_its_home() {
+        let (_mem, stack) = shared();
+        // A user: the whole tree by default, starting in its home.
+        let mut user = identity("ann", AccessClass::User, "/home/ann");
+        user.root = VPath::root();
+        assert_eq!(user.start_dir(), p("/home/ann"));
+        let s = stack.for_identity(&user).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/srv/ftp/pub/readme").await.unwrap(), b"public");
+        assert_eq!(read_all(s.as_ref(), "/home/ann/notes").await.unwrap(), b"ann");
+        // A user with a configured root sees it as /.
+        user.root = p("/home");
+        assert_eq!(user.start_dir(), p("/ann"));
+        let s = stack.for_identity(&user).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/ann/notes").await.unwrap(), b"ann");
+        assert_eq!(s.metadata(&p("/srv")).await.unwrap_err().kind, ErrorKind::NotFound);
+        // A guest's root is its home, whatever `root` says (fails closed).
+        let mut guest = identity("gus", AccessClass::Guest, "/home/ann");
+        guest.root = VPath::root();
+        assert_eq!(guest.start_dir(), VPath::root());
+        let s = stack.for_identity(&guest).await.unwrap();
+        assert_eq!(read_all(s.as_ref(), "/notes").await.unwrap(), b"ann");
+        assert_eq!(s.metadata(&p("/srv/ftp/pub/readme")).await.unwrap_err().kind, ErrorKind::NotFound);
+        // A home outside a user's root: it starts at its root's /.
+        user.root = p("/srv");
+        assert_eq!(user.start_dir(), VPath::root());
     }
 
     #[tokio::test]

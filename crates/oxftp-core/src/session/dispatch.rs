@@ -134,6 +134,14 @@ impl Session {
                 let user = user!(conn, state.login);
                 done(cmd::mlst::mlst(conn, user, path.as_deref()).await)
             }
+            C::Hash { path } => {
+                let user = user!(conn, state.login);
+                done(cmd::hash::hash(conn, user, &path).await)
+            }
+            C::Digest { verb, path } => {
+                let user = user!(conn, state.login);
+                done(cmd::hash::digest_command(conn, user, verb, &path).await)
+            }
             C::Stat { path: Some(path) } => {
                 let user = user!(conn, state.login);
                 done(cmd::stat::path_status(conn, user, &path).await)

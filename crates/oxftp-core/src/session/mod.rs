@@ -10,11 +10,10 @@ mod dispatch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxftp_proto::command::{Command, ParseError, parse};
+use oxftp_proto::command::{Command, ParseError, ShownCommand, parse};
 use oxftp_proto::line::LineEvent;
 use tokio::net::TcpStream;
 
-use crate::admission::Slot;
 use crate::cmd;
 use crate::conn::{Conn, Flow, Incoming, Running, State, TaskResult};
 use crate::context::ServerContext;
@@ -33,13 +32,12 @@ impl Session {
         ctx: Arc<ServerContext>,
         stream: TcpStream,
         implicit_tls: bool,
-        ip_slot: Slot<std::net::IpAddr>,
-        prelogin: Slot<std::net::IpAddr>,
+        reuse: Option<crate::tls::SessionReuse>,
+        ip_slot: crate::admission::ConnectionPass,
         gauge: Option<SessionGauge>,
     ) -> std::io::Result<Session> {
-        let mut conn = Conn::new(ctx, stream, implicit_tls)?;
+        let mut conn = Conn::new(ctx, stream, implicit_tls, reuse)?;
         conn.ip_slot = Some(ip_slot);
-        conn.prelogin_slot = Some(prelogin);
         conn.session_gauge = gauge;
         Ok(Session { conn, state: State::default(), running: None })
     }
@@ -141,6 +139,8 @@ impl Session {
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
+        let logger = self.state.login.user().map_or(&self.conn.logger, |user| &user.logger);
+        slog::debug!(logger, "command"; "line" => %ShownCommand(line));
         let command = match parse(line) {
             Ok(command) => command,
             Err(e) => return self.refuse_line(&e).await,

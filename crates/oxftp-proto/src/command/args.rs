@@ -20,6 +20,13 @@ pub enum SiteCommand {
     Other { name: String, args: String },
 }
 
+/// Every SITE subcommand the server understands, with its syntax and what
+/// it does: what `SITE HELP` lists, so the list cannot fall behind.
+pub const SITE_COMMANDS: &[(&str, &str, &str)] = &[
+    ("CHMOD", "<octal mode> <path>", "change a file's permission bits"),
+    ("HELP", "[command]", "this list, or one command's syntax"),
+];
+
 /// The representation type of transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferType {
@@ -340,6 +347,32 @@ pub(super) fn parse_mfmt(arg: &[u8]) -> Result<(i64, Vec<u8>), ParseError> {
     }
     let unix_secs = parse_timestamp(stamp).ok_or_else(|| syntax(format!("MFMT: \"{stamp}\" is not a valid time.")))?;
     Ok((unix_secs, path.to_vec()))
+}
+
+/// The old set-time form of MDTM some clients send, `MDTM YYYYMMDDHHMMSS
+/// path` (the form MFMT standardised): the time and the path, when the
+/// argument starts with a valid time word followed by a path. The engine
+/// checks first that the whole argument is not itself a file name.
+pub fn mdtm_set_form(arg: &[u8]) -> Option<(i64, Vec<u8>)> {
+    let sp = arg.iter().position(|&b| b == b' ')?;
+    let word = &arg[..sp];
+    let digits = word.split(|&b| b == b'.').next().unwrap_or_default();
+    if digits.len() != 14 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    parse_mfmt(arg).ok()
+}
+
+/// `XCRC`/`XMD5`/`XSHA256` argument: a path, or `"path" [start [end]]`;
+/// only the whole file (no range, or `0` alone) is offered.
+pub(super) fn parse_digest(arg: &[u8]) -> Result<Vec<u8>, ParseError> {
+    let Some(quoted) = arg.strip_prefix(b"\"") else { return Ok(arg.to_vec()) };
+    let end = quoted.iter().position(|&b| b == b'"').ok_or_else(|| syntax("Unterminated quoted path."))?;
+    let rest: Vec<&[u8]> = quoted[end + 1..].split(|&b| b == b' ').filter(|w| !w.is_empty()).collect();
+    match rest.as_slice() {
+        [] | [b"0"] => Ok(quoted[..end].to_vec()),
+        _ => Err(ParseError::NotImplementedParameter("Digests of byte ranges are not supported; use HASH.".into())),
+    }
 }
 
 /// `OPTS option [value]`: the option upper-cased, the value trimmed.

@@ -11,16 +11,18 @@
 //! are in `args.rs`.
 
 mod args;
+mod shown;
 mod verb;
 
 use std::net::{SocketAddr, SocketAddrV4};
 
 use crate::reply::Reply;
 use args::{
-    Arg, parse_auth, parse_eprt, parse_epsv, parse_host, parse_mfmt, parse_opts, parse_pbsz, parse_port, parse_prot,
-    parse_rest, parse_single_code, parse_site, parse_type, syntax, utf8,
+    Arg, parse_auth, parse_digest, parse_eprt, parse_epsv, parse_host, parse_mfmt, parse_opts, parse_pbsz, parse_port,
+    parse_prot, parse_rest, parse_single_code, parse_site, parse_type, syntax, utf8,
 };
-pub use args::{AuthMechanism, EpsvArg, ProtLevel, SiteCommand, TransferType};
+pub use args::{AuthMechanism, EpsvArg, ProtLevel, SITE_COMMANDS, SiteCommand, TransferType, mdtm_set_form};
+pub use shown::{ShownCommand, ShownReply};
 pub use verb::{FEATURES_WITHOUT_VERB, Verb};
 
 /// Longest verb accepted. Real verbs have 3 or 4 letters; a little slack
@@ -107,6 +109,12 @@ pub enum Command {
     /// `MFMT YYYYMMDDHHMMSS path`: set the modification time
     /// (draft-somers-ftp-mfxx); the time is already converted to Unix seconds.
     Mfmt { unix_secs: i64, path: Vec<u8> },
+    /// `HASH path`: a file's digest (draft-bryan-ftpext-hash).
+    Hash { path: Vec<u8> },
+    /// `XCRC path` / `XMD5 path` / `XSHA256 path`: a file's digest in one
+    /// step, as ProFTPD's mod_digest takes it (`"path"` may be quoted; a
+    /// byte range is refused with 504).
+    Digest { verb: Verb, path: Vec<u8> },
     /// `STAT [path]`: server status, or a listing over the control channel.
     Stat { path: Option<Vec<u8>> },
     /// `HELP [topic]`.
@@ -182,7 +190,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     if verb.is_empty() {
         return Err(ParseError::Empty);
     }
-    if verb.len() > MAX_VERB || !verb.iter().all(u8::is_ascii_alphabetic) {
+    // Letters, then letters or digits (XSHA256).
+    if verb.len() > MAX_VERB || !verb[0].is_ascii_alphabetic() || !verb.iter().all(u8::is_ascii_alphanumeric) {
         return Err(ParseError::Unknown(printable_verb(verb)));
     }
     let mut upper = [0u8; MAX_VERB];
@@ -231,6 +240,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let (unix_secs, path) = parse_mfmt(arg.required()?)?;
             Command::Mfmt { unix_secs, path }
         }
+        Verb::Hash => Command::Hash { path: arg.path()? },
+        Verb::Xcrc | Verb::Xmd5 | Verb::Xsha256 => Command::Digest { verb, path: parse_digest(arg.required()?)? },
         Verb::Stat => Command::Stat { path: arg.opt_path() },
         Verb::Help => Command::Help { topic: arg.opt_word()? },
         Verb::Syst => arg.none().map(|()| Command::Syst)?,
@@ -298,6 +309,8 @@ impl Command {
             Command::Size { .. } => Verb::Size,
             Command::Mdtm { .. } => Verb::Mdtm,
             Command::Mfmt { .. } => Verb::Mfmt,
+            Command::Hash { .. } => Verb::Hash,
+            Command::Digest { verb, .. } => *verb,
             Command::Stat { .. } => Verb::Stat,
             Command::Help { .. } => Verb::Help,
             Command::Syst => Verb::Syst,

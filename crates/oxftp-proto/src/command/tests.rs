@@ -304,3 +304,31 @@ fn stat_needs_a_login_only_with_a_path() {
     assert!(ok("RETR x").needs_login());
     assert!(!ok("FEAT").needs_login());
 }
+
+#[test]
+fn mdtm_set_form_needs_a_time_word_and_a_path() {
+    assert_eq!(mdtm_set_form(b"20200102030405 a file.txt"), Some((1_577_934_245, b"a file.txt".to_vec())));
+    assert_eq!(mdtm_set_form(b"20200102030405.123 x").map(|(t, _)| t), Some(1_577_934_245));
+    assert_eq!(mdtm_set_form(b"20200102030405"), None, "a bare time is a file name");
+    assert_eq!(mdtm_set_form(b"2020010203040 x"), None);
+    assert_eq!(mdtm_set_form(b"20201302030405 x"), None, "month 13");
+    assert_eq!(mdtm_set_form(b"report.txt"), None);
+}
+
+#[test]
+fn every_listed_site_command_parses_as_itself() {
+    for (name, ..) in SITE_COMMANDS {
+        let line = format!("SITE {name} 644 x");
+        assert!(!matches!(parse(line.as_bytes()), Ok(Command::Site(SiteCommand::Other { .. }))), "{name}");
+    }
+}
+
+#[test]
+fn digest_commands_take_a_path_maybe_quoted() {
+    assert_eq!(ok("XMD5 a b.txt"), Command::Digest { verb: Verb::Xmd5, path: b"a b.txt".to_vec() });
+    assert_eq!(ok("xsha256 \"a b.txt\" 0"), Command::Digest { verb: Verb::Xsha256, path: b"a b.txt".to_vec() });
+    assert_eq!(ok("XCRC \"x\""), Command::Digest { verb: Verb::Xcrc, path: b"x".to_vec() });
+    assert_eq!(err(b"XCRC \"x\" 10 20").reply().code, 504);
+    assert_eq!(err(b"XMD5").reply().code, 501);
+    assert!(matches!(err(b"1ABC"), ParseError::Unknown(_)));
+}

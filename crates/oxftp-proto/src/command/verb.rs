@@ -162,6 +162,28 @@ verbs! {
         login: true, rfc: "draft-somers-ftp-mfxx", syntax: "YYYYMMDDHHMMSS <path>",
         about: Some("set modification time"), feat: ["MFMT"]
     }
+    /// `HASH path`: a file's digest, in the algorithm `OPTS HASH` chose
+    /// (its FEAT line is the engine's: it names the chosen algorithm).
+    Hash = "HASH" {
+        login: true, rfc: "draft-bryan-ftpext-hash-02", syntax: "<path>",
+        about: Some("a file's SHA-256, SHA-1, MD5 or CRC32 (OPTS HASH chooses)"), feat: []
+    }
+    /// `XCRC path`: a file's CRC32 in one step (the de facto digest commands
+    /// before HASH, as ProFTPD's mod_digest answers them).
+    Xcrc = "XCRC" {
+        login: true, rfc: "none (de facto; ProFTPD mod_digest)", syntax: "<path>", about: Some("a file's CRC32"),
+        feat: ["XCRC"]
+    }
+    /// `XMD5 path`: a file's MD5.
+    Xmd5 = "XMD5" {
+        login: true, rfc: "none (de facto; ProFTPD mod_digest)", syntax: "<path>", about: Some("a file's MD5"),
+        feat: ["XMD5"]
+    }
+    /// `XSHA256 path`: a file's SHA-256.
+    Xsha256 = "XSHA256" {
+        login: true, rfc: "none (de facto; ProFTPD mod_digest)", syntax: "<path>", about: Some("a file's SHA-256"),
+        feat: ["XSHA256"]
+    }
     /// `STAT [path]`: server status, or a listing over the control connection
     /// (`STAT path` needs a login, `STAT` alone does not: see `Command::needs_login`).
     Stat = "STAT" { login: false, rfc: "RFC 959 4.1.3", syntax: "[path]", about: None, feat: [] }
@@ -287,12 +309,13 @@ mod tests {
     #[test]
     fn names_and_aliases_are_unique_upper_case_words() {
         let spellings = Verb::spellings();
-        assert_eq!(spellings.len(), 52);
+        assert_eq!(spellings.len(), 56);
         for pair in spellings.windows(2) {
             assert_ne!(pair[0].0, pair[1].0, "spelled twice");
         }
         for (spelling, verb) in &spellings {
-            assert!(spelling.bytes().all(|b| b.is_ascii_uppercase()), "{spelling}");
+            assert!(spelling.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{spelling}");
+            assert!(spelling.as_bytes()[0].is_ascii_uppercase(), "{spelling}");
             assert_eq!(Verb::from_upper(spelling.as_bytes()), Some(*verb));
         }
         assert_eq!(Verb::from_upper(b"XPWD"), Some(Verb::Pwd));

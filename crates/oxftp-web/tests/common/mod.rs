@@ -107,6 +107,7 @@ impl Authenticator for Accounts {
         }
         let mut id = Identity::new(c.user.clone(), AccessClass::User);
         id.home = VPath::parse(b"/alice").map_err(|e| AuthError::Backend(e.to_string()))?;
+        id.root = id.home.clone();
         if c.user == "bob" {
             id.limits.max_sessions = Some(1);
         }
@@ -154,7 +155,7 @@ impl Env {
             let mut tls = TlsConfig::new(pki.file("server.pem"), pki.file("server.key"));
             tls.control = TlsRequirement::All;
             tls.data = TlsRequirement::All;
-            tls.require_session_reuse = true;
+            tls.require_session_reuse = oxftp_core::tls::SessionReuse::Connection;
             options.tls = Some(tls.build().expect("server TLS"));
         }
         let ftp = Server::new(storage, auth).with_options(options);
@@ -163,7 +164,8 @@ impl Env {
         let (stop_ftp, stopped_ftp) = oneshot::channel::<()>();
         let implicit_tls = setup.upstream == UpstreamTls::Implicit;
         tokio::spawn(async move {
-            let listeners = vec![Listener { tcp: listener, implicit_tls }];
+            let listener = if implicit_tls { Listener::implicit_tls(listener) } else { Listener::new(listener) };
+            let listeners = vec![listener];
             let _ = ftp
                 .run_listeners(listeners, async {
                     let _ = stopped_ftp.await;

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oxftp_core::tls::{ClientCertMode, Tls, TlsConfig, TlsError, TlsRequirement};
+use oxftp_core::tls::{ClientCertMode, SessionReuse, Tls, TlsConfig, TlsError, TlsRequirement};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -26,6 +26,18 @@ pub struct TlsSettings {
     pub implicit_listen: Vec<SocketAddr>,
     /// TLS handshakes of control connections in progress at once (0 = unlimited).
     pub max_handshakes: usize,
+    /// More explicit FTPS listeners whose data connections need not resume a
+    /// TLS session (`require_session_reuse = "off"` for them only).
+    pub session_reuse_off_listen: Vec<SocketAddr>,
+}
+
+/// `require_session_reuse` as written: a mode's name, or the boolean of
+/// older configs (`true` was the per-connection rule, `false` off).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawReuse {
+    Flag(bool),
+    Name(String),
 }
 
 /// `[tls]` as written.
@@ -36,7 +48,8 @@ pub(super) struct RawTls {
     key_file: Option<Spanned<String>>,
     control: Option<Spanned<String>>,
     data: Option<Spanned<String>>,
-    require_session_reuse: Option<bool>,
+    require_session_reuse: Option<Spanned<RawReuse>>,
+    session_reuse_off_listen: Option<Spanned<Vec<Spanned<String>>>>,
     allow_ccc: Option<bool>,
     client_certs: Option<Spanned<String>>,
     client_ca_file: Option<Spanned<String>>,
@@ -122,6 +135,14 @@ impl Validator<'_> {
                 self.error(name.span(), "tls.server_names", format!("expected a DNS host name, found {found:?}"));
             }
         }
+        let session_reuse_off_listen = match raw.session_reuse_off_listen {
+            Some(list) => self.addresses(list.into_inner(), "tls.session_reuse_off_listen"),
+            None => Vec::new(),
+        };
+        let reuse = match raw.require_session_reuse {
+            Some(value) => self.session_reuse(value, "tls.require_session_reuse"),
+            None => SessionReuse::Account,
+        };
         // Loading the files only makes sense once every key is usable; the
         // errors so far already say what to fix first.
         if self.errors.len() != errors_before {
@@ -131,7 +152,7 @@ impl Validator<'_> {
         let mut config = TlsConfig::new(&cert.path, &key.path);
         config.control = control;
         config.data = data;
-        config.require_session_reuse = raw.require_session_reuse.unwrap_or(true);
+        config.require_session_reuse = reuse;
         config.allow_ccc = raw.allow_ccc.unwrap_or(false);
         config.client_certs = client_certs;
         config.client_ca_file = client_ca.as_ref().map(|ca| ca.path.clone());
@@ -140,7 +161,7 @@ impl Validator<'_> {
         config.server_names = server_names;
         let max_handshakes = raw.max_handshakes.unwrap_or(DEFAULT_MAX_HANDSHAKES);
         match config.build() {
-            Ok(tls) => Some(TlsSettings { tls, implicit_listen, max_handshakes }),
+            Ok(tls) => Some(TlsSettings { tls, implicit_listen, max_handshakes, session_reuse_off_listen }),
             Err(e) => {
                 let (span, key_name) = match &e {
                     TlsError::Key(..) | TlsError::Mismatch(..) => (key.span, "tls.key_file"),
@@ -200,6 +221,20 @@ impl Validator<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// A session-reuse mode: `"off"`, `"connection"` or `"account"` (or the
+    /// older `true` for `"connection"` and `false` for `"off"`).
+    pub(super) fn session_reuse(&mut self, value: Spanned<RawReuse>, key: &str) -> SessionReuse {
+        let span = value.span();
+        match value.into_inner() {
+            RawReuse::Flag(true) => SessionReuse::Connection,
+            RawReuse::Flag(false) => SessionReuse::Off,
+            RawReuse::Name(name) => SessionReuse::from_name(&name).unwrap_or_else(|| {
+                self.error(span, key, format!("expected \"account\", \"connection\" or \"off\", found {name:?}"));
+                SessionReuse::Account
+            }),
         }
     }
 
@@ -284,7 +319,9 @@ mod tests {
         assert_eq!(tls.cert_file, dir.path().join("server.pem"));
         assert_eq!(tls.key_file, dir.path().join("server.key"));
         assert_eq!((tls.control, tls.data), (TlsRequirement::Optional, TlsRequirement::Optional));
-        assert!(tls.require_session_reuse && !tls.allow_ccc && !tls.cert_cn_login);
+        assert_eq!(tls.require_session_reuse, SessionReuse::Account);
+        assert!(!tls.allow_ccc && !tls.cert_cn_login);
+        assert!(settings.session_reuse_off_listen.is_empty());
         assert_eq!(tls.client_certs, ClientCertMode::Off);
         assert_eq!(tls.client_ca_file, None);
         assert_eq!(tls.handshake_timeout, Duration::from_secs(10));
@@ -303,7 +340,8 @@ mod tests {
         let settings = parse(&dir, &text).unwrap().tls.unwrap();
         let tls = settings.tls.config();
         assert_eq!((tls.control, tls.data), (TlsRequirement::All, TlsRequirement::Accounts));
-        assert!(!tls.require_session_reuse && tls.allow_ccc && tls.cert_cn_login);
+        assert_eq!(tls.require_session_reuse, SessionReuse::Off);
+        assert!(tls.allow_ccc && tls.cert_cn_login);
         assert_eq!(tls.client_certs, ClientCertMode::Require);
         assert_eq!(tls.client_ca_file, Some(dir.path().join("other.pem")));
         assert_eq!(tls.handshake_timeout, Duration::from_secs(5));
@@ -385,6 +423,28 @@ mod tests {
         assert!(message.contains("client_ca_file"), "{message}");
         // Off: a CA file is allowed (prepared in advance) and not required.
         assert!(parse(&dir, &format!("{PAIR}client_ca_file = \"other.pem\"\n")).is_ok());
+    }
+
+    #[test]
+    fn session_reuse_takes_names_and_the_old_booleans() {
+        let dir = pki();
+        let mode = |value: &str| {
+            let text = format!("{PAIR}require_session_reuse = {value}\n");
+            parse(&dir, &text).unwrap().tls.unwrap().tls.config().require_session_reuse
+        };
+        assert_eq!(mode("\"account\""), SessionReuse::Account);
+        assert_eq!(mode("\"connection\""), SessionReuse::Connection);
+        assert_eq!(mode("\"off\""), SessionReuse::Off);
+        assert_eq!(mode("true"), SessionReuse::Connection, "true keeps its old, strict meaning");
+        assert_eq!(mode("false"), SessionReuse::Off);
+        let (line, key, message) = only_error(&dir, &format!("{PAIR}require_session_reuse = \"always\"\n"));
+        assert_eq!((line, key.as_deref()), (Some(4), Some("tls.require_session_reuse")));
+        assert!(message.contains("\"account\", \"connection\" or \"off\""), "{message}");
+        let text = format!("{PAIR}session_reuse_off_listen = [\"127.0.0.1:0\"]\n");
+        let settings = parse(&dir, &text).unwrap().tls.unwrap();
+        assert_eq!(settings.session_reuse_off_listen, vec!["127.0.0.1:0".parse().unwrap()]);
+        let (line, key, _) = only_error(&dir, &format!("{PAIR}session_reuse_off_listen = [\"x\"]\n"));
+        assert_eq!((line, key.as_deref()), (Some(4), Some("tls.session_reuse_off_listen")));
     }
 
     #[test]

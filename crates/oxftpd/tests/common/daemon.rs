@@ -95,6 +95,10 @@ pub struct DaemonConfig {
     /// says otherwise): `Some` turns the admin listener on, and the harness
     /// waits for its `oxftpd admin on` line ([`Daemon::admin_url`]).
     pub admin: Option<String>,
+    /// More lines for an `[sftp]` table: `Some` turns SFTP on (on a free
+    /// loopback port, host key in the daemon's directory) and the harness
+    /// waits for its `oxftpd sftp listening on` line ([`Daemon::sftp_port`]).
+    pub sftp: Option<String>,
 }
 
 /// The `[tls]` table of a test daemon. `cert_file`, `key_file` and
@@ -129,6 +133,7 @@ impl Default for DaemonConfig {
             env: Vec::new(),
             open_files: None,
             admin: None,
+            sftp: None,
         }
     }
 }
@@ -138,8 +143,10 @@ pub struct Daemon {
     child: Child,
     port: u16,
     implicit_port: Option<u16>,
+    session_reuse_off_port: Option<u16>,
     web_url: Option<String>,
     admin_url: Option<String>,
+    sftp_port: Option<u16>,
     pki: Option<Pki>,
     dir: TempDir,
     scratch_counter: std::sync::atomic::AtomicU32,
@@ -154,6 +161,8 @@ struct Started {
     implicit_port: Option<u16>,
     web_url: Option<String>,
     admin_url: Option<String>,
+    session_reuse_off_port: Option<u16>,
+    sftp_port: Option<u16>,
 }
 
 impl Daemon {
@@ -181,6 +190,9 @@ impl Daemon {
         if let Some(web) = &config.web {
             let _ = writeln!(text, "\n[web]\n{web}");
         }
+        if let Some(sftp) = &config.sftp {
+            let _ = writeln!(text, "\n[sftp]\nlisten = [\"127.0.0.1:0\"]\nhost_key = \"ssh_host_ed25519_key\"\n{sftp}");
+        }
         if let Some(admin) = &config.admin {
             let listen = if admin.contains("listen") { "" } else { "listen = \"127.0.0.1:0\"\n" };
             let _ = writeln!(text, "\n[admin]\n{listen}{admin}");
@@ -190,13 +202,16 @@ impl Daemon {
             give_to(user, dir.path(), &root);
         }
         std::fs::write(&config_path, text).expect("write config");
-        let Started { child, port, implicit_port, web_url, admin_url } = spawn(dir.path(), &config);
+        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port } =
+            spawn(dir.path(), &config);
         Daemon {
             child,
             port,
             implicit_port,
+            session_reuse_off_port,
             web_url,
             admin_url,
+            sftp_port,
             pki,
             dir,
             scratch_counter: std::sync::atomic::AtomicU32::new(0),
@@ -216,12 +231,21 @@ impl Daemon {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let Started { child, port, implicit_port, web_url, admin_url } = spawn(self.dir.path(), &self.config);
+        let Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port } =
+            spawn(self.dir.path(), &self.config);
+        self.session_reuse_off_port = session_reuse_off_port;
         self.child = child;
         self.port = port;
         self.implicit_port = implicit_port;
         self.web_url = web_url;
         self.admin_url = admin_url;
+        self.sftp_port = sftp_port;
+    }
+
+    /// The port of the `tls.session_reuse_off_listen` listener (panics
+    /// unless the `[tls]` lines set one).
+    pub fn session_reuse_off_port(&self) -> u16 {
+        self.session_reuse_off_port.expect("the daemon has no session_reuse_off_listen listener")
     }
 
     /// `http://ADDR` of the admin listener, without a trailing slash (panics
@@ -234,6 +258,12 @@ impl Daemon {
     /// started with `TlsOptions { implicit: true, .. }`).
     pub fn implicit_port(&self) -> u16 {
         self.implicit_port.expect("the daemon has no implicit FTPS listener")
+    }
+
+    /// The SFTP port on 127.0.0.1 (panics unless the daemon was started
+    /// with `sftp: Some(..)`).
+    pub fn sftp_port(&self) -> u16 {
+        self.sftp_port.expect("the daemon has no [sftp] table")
     }
 
     /// `http://ADDR` of the web client, without a trailing slash (panics
@@ -370,27 +400,37 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
     let want_implicit = config.tls.as_ref().is_some_and(|t| t.implicit);
     let want_web = config.web.is_some();
     let want_admin = config.admin.is_some();
-    let (mut port, mut implicit_port, mut web_url, mut admin_url) = (None, None, None, None);
-    let (port, implicit_port, web_url, admin_url) = loop {
-        if let (Some(port), true, true, true) = (
+    let want_relaxed =
+        config.tls.as_ref().is_some_and(|t| t.extra.iter().any(|l| l.starts_with("session_reuse_off_listen")));
+    let (mut port, mut implicit_port, mut web_url, mut admin_url, mut relaxed) = (None, None, None, None, None);
+    let want_sftp = config.sftp.is_some();
+    let mut sftp_port = None;
+    let (port, implicit_port, web_url, admin_url, session_reuse_off_port) = loop {
+        if let (Some(port), true, true, true, true) = (
             port,
             implicit_port.is_some() || !want_implicit,
             web_url.is_some() || !want_web,
             admin_url.is_some() || !want_admin,
-        ) {
-            break (port, implicit_port, web_url, admin_url);
+            relaxed.is_some() || !want_relaxed,
+        ) && (sftp_port.is_some() || !want_sftp)
+        {
+            break (port, implicit_port, web_url, admin_url, relaxed);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
                 if let Some(p) = parse_listening(&line) {
                     port = port.or(Some(p));
+                } else if let Some(p) = parse_suffixed(&line, " session-reuse-off") {
+                    relaxed = relaxed.or(Some(p));
                 } else if let Some(p) = parse_implicit(&line) {
                     implicit_port = implicit_port.or(Some(p));
                 } else if let Some(url) = parse_web(&line) {
                     web_url = web_url.or(Some(url));
                 } else if let Some(url) = parse_admin(&line) {
                     admin_url = admin_url.or(Some(url));
+                } else if let Some(p) = parse_sftp(&line) {
+                    sftp_port = sftp_port.or(Some(p));
                 } else {
                     let _ = writeln!(seen, "{line}");
                 }
@@ -406,7 +446,7 @@ fn spawn(dir: &Path, config: &DaemonConfig) -> Started {
             }
         }
     };
-    Started { child, port, implicit_port, web_url, admin_url }
+    Started { child, port, implicit_port, web_url, admin_url, session_reuse_off_port, sftp_port }
 }
 
 /// Lets `user` run the daemon's files: the storage tree and `logs/` become
@@ -453,7 +493,19 @@ fn parse_listening(line: &str) -> Option<u16> {
 
 /// Parses `oxftpd listening on 127.0.0.1:PORT implicit-ftps`.
 fn parse_implicit(line: &str) -> Option<u16> {
-    let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(" implicit-ftps")?;
+    parse_suffixed(line, " implicit-ftps")
+}
+
+/// Parses `oxftpd listening on 127.0.0.1:PORT<suffix>`.
+fn parse_suffixed(line: &str, suffix: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd listening on ")?.strip_suffix(suffix)?;
+    let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
+    Some(addr.port())
+}
+
+/// Parses `oxftpd sftp listening on 127.0.0.1:PORT`.
+fn parse_sftp(line: &str) -> Option<u16> {
+    let addr = line.trim().strip_prefix("oxftpd sftp listening on ")?;
     let addr: std::net::SocketAddr = addr.trim().parse().ok()?;
     Some(addr.port())
 }
@@ -476,20 +528,24 @@ fn parse_admin(line: &str) -> Option<String> {
     Some(format!("http://{addr}"))
 }
 
-/// alice: a normal user; gina: a guest confined to /guest; ro: a read-only
-/// user sharing alice's home; with `tls`, tina: an account that must use
-/// TLS, sharing alice's home.
+/// alice: a user whose configured root is her home /alice; gina: a guest
+/// confined to /guest; ro: a read-only user sharing alice's home and root;
+/// uma: a user on the defaults (reaches the whole tree, starts in /alice);
+/// with `tls`, tina: an account that must use TLS, sharing alice's home.
 fn users_file(tls: bool) -> String {
     let hash = password_hash();
     let tina = if tls {
-        format!("\n[[user]]\nname = \"tina\"\npassword_hash = \"{hash}\"\nhome = \"/alice\"\nrequire_tls = true\n")
+        format!(
+            "\n[[user]]\nname = \"tina\"\npassword_hash = \"{hash}\"\nhome = \"/alice\"\nroot = \"/alice\"\nrequire_tls = true\n"
+        )
     } else {
         String::new()
     };
     let accounts = format!(
-        "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = false\n\n\
+        "[[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nroot = \"/alice\"\nread_only = false\n\n\
          [[user]]\nname = \"gina\"\npassword_hash = \"{hash}\"\nclass = \"guest\"\nhome = \"/guest\"\nread_only = false\n\n\
-         [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nread_only = true\n"
+         [[user]]\nname = \"ro\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\nroot = \"/alice\"\nread_only = true\n\n\
+         [[user]]\nname = \"uma\"\npassword_hash = \"{hash}\"\nclass = \"user\"\nhome = \"/alice\"\n"
     );
     accounts + &tina
 }

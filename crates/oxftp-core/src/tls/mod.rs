@@ -14,18 +14,31 @@
 //!   through ALPN (a browser speaking `http/1.1` to the FTP port) fails the
 //!   handshake; with [`TlsConfig::server_names`] set, a client must also ask
 //!   for one of those names through SNI.
-//! - Data-connection theft protection (vsftpd's `require_ssl_reuse`): every
-//!   control connection gets its own TLS session cache, so a data connection
-//!   that resumes a session can only be resuming *this* control connection's
-//!   session. With `require_session_reuse` (the default) a data connection
-//!   that does a full handshake instead is refused.
+//! - Data-connection theft protection (vsftpd's `require_ssl_reuse`, made
+//!   to work with clients that pool control connections): every TLS session
+//!   the server issues names the control connection it was issued on, and a
+//!   data connection may only resume the sessions [`SessionReuse`] allows
+//!   (see [`reuse`](self::reuse) for the rule and why it is safe). Unless
+//!   the mode is `Off`, a data connection that does a full handshake instead
+//!   is refused.
+//! - Sessions resume by TLS 1.2 session ID, TLS 1.2 ticket (Go's TLS client
+//!   resumes only by ticket) and TLS 1.3 ticket; tickets are sealed with a
+//!   key of the server's own, rotated every 6 hours.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod reuse;
+
+use std::net::IpAddr;
+
 use arc_swap::ArcSwap;
-use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache, WebPkiClientVerifier};
+pub use reuse::SessionReuse;
+use reuse::{BoundSessions, BoundTickets, SessionBinding, SessionOwners};
+use rustls::server::{
+    ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
@@ -76,8 +89,10 @@ pub struct TlsConfig {
     pub control: TlsRequirement,
     /// TLS on data connections (PROT P before transfers).
     pub data: TlsRequirement,
-    /// Refuse a data connection that does not resume the control connection's TLS session.
-    pub require_session_reuse: bool,
+    /// Which TLS sessions a data connection must resume (default
+    /// [`SessionReuse::Account`]); a listener or an account may ask for
+    /// another mode.
+    pub require_session_reuse: SessionReuse,
     /// Allow CCC (clear command channel after login: lets NAT helpers read PORT commands,
     /// but exposes every later command).
     pub allow_ccc: bool,
@@ -98,14 +113,15 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
-    /// Settings with the defaults: TLS optional, session reuse required, no CCC, no client certs.
+    /// Settings with the defaults: TLS optional, session reuse required per
+    /// account and address, no CCC, no client certs.
     pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsConfig {
         TlsConfig {
             cert_file: cert_file.into(),
             key_file: key_file.into(),
             control: TlsRequirement::Optional,
             data: TlsRequirement::Optional,
-            require_session_reuse: true,
+            require_session_reuse: SessionReuse::Account,
             allow_ccc: false,
             client_certs: ClientCertMode::Off,
             client_ca_file: None,
@@ -146,7 +162,15 @@ impl TlsConfig {
         // RFC 7301 §3.2: a client that offers ALPN without `ftp` gets
         // no_application_protocol; one that offers none is served.
         server.alpn_protocols = vec![FTP_ALPN.to_vec()];
-        Ok(Tls { config: self.clone(), server: Arc::new(server), certificate })
+        let tickets = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError::Rustls(e.to_string()))?;
+        Ok(Tls {
+            config: self.clone(),
+            server: Arc::new(server),
+            certificate,
+            tickets,
+            sessions: ServerSessionMemoryCache::new(SESSION_CACHE_SIZE),
+            owners: Arc::new(SessionOwners::default()),
+        })
     }
 
     /// Reads `cert_file` and `key_file` and checks them the way start-up
@@ -269,6 +293,10 @@ pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
     Some(cn)
 }
 
+/// TLS 1.2 sessions kept by ID, for the whole server (TLS 1.3 and TLS 1.2
+/// clients that take tickets keep their sessions themselves).
+const SESSION_CACHE_SIZE: usize = 4096;
+
 /// A loaded TLS setup, shared by all sessions.
 #[derive(Debug, Clone)]
 pub struct Tls {
@@ -276,6 +304,12 @@ pub struct Tls {
     server: Arc<ServerConfig>,
     /// Shared by every clone, so a reload through any clone reaches all.
     certificate: Arc<CurrentCertificate>,
+    /// The key that seals session tickets (rotated by rustls).
+    tickets: Arc<dyn ProducesTickets>,
+    /// Sessions by ID, each stamped with the connection that got it.
+    sessions: Arc<ServerSessionMemoryCache>,
+    /// Who is logged in on which control connection (for `Account` reuse).
+    owners: Arc<SessionOwners>,
 }
 
 impl Tls {
@@ -307,52 +341,73 @@ impl Tls {
         self.certificate.current.load().cert.first().cloned()
     }
 
-    /// Acceptors for one control connection and its data connections: the
-    /// shared configuration with a session cache of their own (see module docs).
+    /// Acceptors for one control connection from `ip` and its data
+    /// connections, held to `mode` until a login says otherwise: the shared
+    /// configuration, with tickets and cached sessions stamped with this
+    /// connection's token (see [`reuse`](self::reuse)).
     ///
     /// The data acceptor issues no TLS 1.3 tickets: each data connection must
     /// resume the control connection's session, not start a new one, and
     /// tickets nobody reads would sit in the socket on upload connections
     /// (a close with unread data makes the kernel send RST, cutting the upload).
-    pub(crate) fn session_acceptors(&self) -> SessionAcceptors {
-        let store = Arc::new(ReusableSessions(ServerSessionMemoryCache::new(32)));
-        let mut control = (*self.server).clone();
-        control.session_storage = store.clone();
-        let mut data = (*self.server).clone();
-        data.session_storage = store;
-        data.send_tls13_tickets = 0;
-        SessionAcceptors { control: TlsAcceptor::from(Arc::new(control)), data: TlsAcceptor::from(Arc::new(data)) }
+    pub(crate) fn session_acceptors(&self, ip: IpAddr, mode: SessionReuse) -> SessionAcceptors {
+        let binding = Arc::new(SessionBinding::new(Arc::clone(&self.owners), ip, mode));
+        let acceptor = |data: bool| {
+            let mut config = (*self.server).clone();
+            let binding = Arc::clone(&binding);
+            config.ticketer =
+                Arc::new(BoundTickets { key: Arc::clone(&self.tickets), binding: Arc::clone(&binding), data });
+            config.session_storage = Arc::new(BoundSessions { cache: Arc::clone(&self.sessions), binding, data });
+            if data {
+                config.send_tls13_tickets = 0;
+            }
+            TlsAcceptor::from(Arc::new(config))
+        };
+        SessionAcceptors { control: acceptor(false), data: acceptor(true), binding: Arc::clone(&binding) }
     }
 }
 
-/// The TLS acceptors of one control connection.
+/// The TLS acceptors of one control connection, and what its data
+/// connections may resume.
 #[derive(Clone)]
 pub(crate) struct SessionAcceptors {
     pub control: TlsAcceptor,
     pub data: TlsAcceptor,
+    binding: Arc<SessionBinding>,
 }
 
-/// A session cache whose tickets can be resumed more than once.
-///
-/// rustls takes a TLS 1.3 ticket out of the cache when it is used (a defence
-/// against replay across clients). Here the cache belongs to one control
-/// connection and 0-RTT is off, so every data connection of that control
-/// connection may resume the same session — which FTPS clients do.
-#[derive(Debug)]
-struct ReusableSessions(Arc<ServerSessionMemoryCache>);
+impl SessionAcceptors {
+    /// The mode data connections are held to now.
+    pub(crate) fn reuse(&self) -> SessionReuse {
+        self.binding.mode()
+    }
 
-impl rustls::server::StoresServerSessions for ReusableSessions {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.0.put(key, value)
+    /// A login of `account`, with the mode the account asks for, if any.
+    pub(crate) fn log_in(&self, account: &str, anonymous: bool, mode: Option<SessionReuse>) {
+        self.binding.log_in(account, anonymous, mode);
     }
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
+
+    /// REIN.
+    pub(crate) fn log_out(&self) {
+        self.binding.log_out();
     }
-    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
+
+    /// The control connection closed.
+    pub(crate) fn closed(&self) {
+        self.binding.closed();
     }
-    fn can_cache(&self) -> bool {
-        true
+
+    /// Before a data connection's handshake: forget conditions of earlier ones.
+    pub(crate) fn before_data_handshake(&self) {
+        self.binding.clear_pending();
+    }
+
+    /// After a data connection's handshake: whether what it resumed counts
+    /// (see [`reuse`](self::reuse): a session of a connection still logging
+    /// in counts once that connection has logged in as the same account,
+    /// which is waited for up to `wait`).
+    pub(crate) async fn confirm(&self, wait: std::time::Duration) -> bool {
+        self.binding.confirm(wait).await
     }
 }
 

@@ -129,8 +129,9 @@ async fn read_only_user_cannot_write() {
     let mut raw = Raw::login(srv.addr, "ro", "ro").await;
     assert_eq!(raw.cmd("DELE keep.txt").await.0, 550);
     assert_eq!(raw.cmd("MKD new").await.0, 550);
-    assert_eq!(raw.cmd("RNFR keep.txt").await.0, 350);
-    assert_eq!(raw.cmd("RNTO other.txt").await.0, 550);
+    // Refused at RNFR: nothing may be renamed away (RNTO then has nothing to follow).
+    assert_eq!(raw.cmd("RNFR keep.txt").await.0, 550);
+    assert_eq!(raw.cmd("RNTO other.txt").await.0, 503);
     let mut data = raw.pasv_connect(None).await.unwrap();
     let (code, _) = raw.cmd("STOR up.txt").await;
     assert_eq!(code, 550);

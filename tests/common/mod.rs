@@ -1,5 +1,8 @@
 //! An in-process oxftp server on an ephemeral loopback port, for suppaftp tests.
 
+#[allow(dead_code)]
+pub mod pki;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use slog::Logger;
 use tokio::sync::watch;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Counter};
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::passive::PassivePorts;
@@ -24,6 +24,8 @@ pub(crate) struct ServerContext {
     pub admission: Arc<Admission>,
     /// The passive ports sessions wait on for data connections.
     pub passive: PassivePorts,
+    /// TLS handshakes of control connections in progress.
+    pub handshakes: Counter<()>,
     /// Flips to true when the server shuts down; sessions close once idle.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -49,6 +51,7 @@ impl ServerContext {
             options,
             auth,
             admission,
+            handshakes: Counter::default(),
             logger,
             shutdown,
         }

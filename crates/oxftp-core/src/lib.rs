@@ -36,4 +36,4 @@ mod zero_copy;
 
 pub use auth::{AccessClass, AuthError, Authenticator, Credentials, Identity};
 pub use server::{LISTEN_BACKLOG, Listener, Options, Server, bind_listener};
-pub use storage::{Capabilities, Storage, StorageError, StorageFactory};
+pub use storage::{Capabilities, Storage, StorageError, StorageFactory, SweepReport};

@@ -5,7 +5,7 @@
 //! connection, or the control reply for STAT) whenever it grows past a page.
 
 use oxftp_proto::glob::Glob;
-use oxftp_proto::listing::{FileInfo, FileKind, list_line, mlsx_line};
+use oxftp_proto::listing::{FileInfo, FileKind, list_line, mlsx_line, nlst_line};
 use oxftp_proto::path::VPath;
 
 use crate::account::{Permission, Permissions};
@@ -226,12 +226,16 @@ fn format_entry(spec: &ListSpec, dir: &VPath, entry: &DirEntry, now: i64, buf: &
     match spec.style {
         Style::Long => list_line(&entry.name, &entry.info, now, buf),
         Style::Names => {
-            buf.extend_from_slice(&spec.prefix);
-            buf.extend_from_slice(&entry.name);
+            // Through nlst_line, like LIST and MLSD lines through theirs: a
+            // CR or LF in a name (possible on disk) must not end the line
+            // and pass the rest off as another name.
+            let mut name = Vec::with_capacity(spec.prefix.len() + entry.name.len() + 1);
+            name.extend_from_slice(&spec.prefix);
+            name.extend_from_slice(&entry.name);
             if spec.classify && entry.info.kind == FileKind::Dir {
-                buf.push(b'/');
+                name.push(b'/');
             }
-            buf.extend_from_slice(b"\r\n");
+            nlst_line(&name, buf);
         }
         Style::Facts => {
             let path = dir.join(&entry.name).unwrap_or_else(|_| dir.clone());

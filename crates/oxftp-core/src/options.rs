@@ -85,6 +85,27 @@ pub struct Options {
     /// left out, since files belong to the user the server runs as (root,
     /// often) and a client could otherwise make a setuid program of its own.
     pub chmod_special_bits: bool,
+    /// Connections from one client address that have not logged in yet
+    /// (TLS handshakes included; with a shared
+    /// [`Admission`](crate::admission::Admission), those of every front end
+    /// together); more get 421 at the greeting. Bounds what
+    /// one address can hold with connections that never log in (each lives
+    /// at most `login_timeout`). 0 = unlimited.
+    pub max_prelogin_per_ip: usize,
+    /// Unknown commands (and empty lines) a connection may send before it
+    /// logs in; at the next one it gets 421 and is closed, as vsftpd 3.0.4
+    /// does: an HTTP request sent to the FTP port (a browser made to, in the
+    /// ALPACA attack) never reaches the FTP commands in its body. 0 = unlimited.
+    pub max_unknown_before_login: u32,
+    /// TLS handshakes of control connections in progress at once, server
+    /// wide; beyond it an implicit FTPS connection is closed and AUTH TLS
+    /// gets 431, so a flood of half-open handshakes cannot pile up. Each
+    /// lasts at most the TLS handshake timeout. 0 = unlimited.
+    pub max_tls_handshakes: usize,
+    /// How often the storage factory sweeps away what dead uploads left
+    /// ([`StorageFactory::sweep_abandoned_uploads`](crate::StorageFactory::sweep_abandoned_uploads));
+    /// it also sweeps once when the server starts. `None`: only at start.
+    pub upload_sweep_interval: Option<Duration>,
     /// HASH: how many bytes one session may hash in all (each HASH reads a
     /// whole file); 0 turns HASH off. Default 16 GiB.
     pub hash_bytes_per_session: u64,
@@ -101,6 +122,7 @@ impl Options {
             max_sessions_per_ip: self.max_sessions_per_ip,
             ip_rules: self.ip_rules.clone(),
             ban: self.ban.clone(),
+            max_prelogin_per_ip: self.max_prelogin_per_ip,
         }
     }
 
@@ -145,6 +167,10 @@ impl Default for Options {
             metrics: None,
             event_sinks: Vec::new(),
             chmod_special_bits: false,
+            upload_sweep_interval: Some(Duration::from_secs(3600)),
+            max_prelogin_per_ip: 64,
+            max_unknown_before_login: 3,
+            max_tls_handshakes: 256,
             hash_bytes_per_session: 16 << 30,
             hash_anonymous: false,
         }

@@ -184,6 +184,7 @@ impl Server {
             acceptors.spawn(accept_loop(listener.tcp, kind, tx, logger, metrics));
         }
         drop(conn_tx);
+        acceptors.spawn(sweep_uploads(self.storage.clone(), self.options.upload_sweep_interval, self.logger.clone()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -332,6 +333,22 @@ async fn accept_loop(
     }
 }
 
+/// Sweeps away what dead uploads left in the storage, now and then every
+/// `interval` (see [`StorageFactory::sweep_abandoned_uploads`]); ends with
+/// the server, like the accept loops.
+async fn sweep_uploads(storage: Arc<dyn StorageFactory>, interval: Option<Duration>, logger: Logger) {
+    loop {
+        match storage.sweep_abandoned_uploads().await {
+            Ok(report) if report.removed > 0 => slog::info!(logger, "removed what dead uploads left";
+                "removed" => report.removed, "bytes" => report.bytes, "in_progress" => report.in_progress),
+            Ok(_) => {}
+            Err(e) => slog::warn!(logger, "sweeping dead uploads failed"; "error" => %e),
+        }
+        let Some(interval) = interval else { return };
+        tokio::time::sleep(interval).await;
+    }
+}
+
 async fn start_session(shared: Arc<ServerContext>, incoming: Incoming) {
     let Incoming { mut stream, peer, kind, gauge } = incoming;
     let _ = stream.set_nodelay(true);
@@ -370,7 +387,7 @@ async fn start_session(shared: Arc<ServerContext>, incoming: Incoming) {
                         metrics.login("", Some(LoginRefusal::Banned));
                     }
                 }
-                Refusal::TooManySessions | Refusal::TooManyFromAddress => {}
+                Refusal::TooManySessions | Refusal::TooManyFromAddress | Refusal::TooManyNotLoggedIn => {}
             }
             if !implicit_tls {
                 // (plaintext would only confuse an implicit-TLS client: it just sees the close)

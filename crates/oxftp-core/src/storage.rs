@@ -29,8 +29,11 @@ pub enum ErrorKind {
     DirectoryNotEmpty,
     /// The name is not allowed by the backend (553).
     InvalidName,
-    /// Out of space or over quota (552).
+    /// Over a quota or storage allocation (552: exceeded storage allocation).
     InsufficientStorage,
+    /// The disk or store is full (452: insufficient storage space in system;
+    /// may work once space is freed).
+    StorageFull,
     /// The backend cannot do this at all (502 / 504).
     Unsupported,
     /// Try again later: timeouts, throttling, a backend that is down (450 / 451).
@@ -41,7 +44,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::NotFound,
         ErrorKind::PermissionDenied,
         ErrorKind::AlreadyExists,
@@ -50,6 +53,7 @@ impl ErrorKind {
         ErrorKind::DirectoryNotEmpty,
         ErrorKind::InvalidName,
         ErrorKind::InsufficientStorage,
+        ErrorKind::StorageFull,
         ErrorKind::Unsupported,
         ErrorKind::Transient,
         ErrorKind::Other,
@@ -66,6 +70,7 @@ impl ErrorKind {
             ErrorKind::DirectoryNotEmpty => "directory_not_empty",
             ErrorKind::InvalidName => "invalid_name",
             ErrorKind::InsufficientStorage => "insufficient_storage",
+            ErrorKind::StorageFull => "storage_full",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Transient => "transient",
             ErrorKind::Other => "other",
@@ -110,7 +115,8 @@ impl From<std::io::Error> for StorageError {
             K::IsADirectory => ErrorKind::IsADirectory,
             K::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
             K::InvalidInput | K::InvalidFilename => ErrorKind::InvalidName,
-            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::InsufficientStorage,
+            K::StorageFull => ErrorKind::StorageFull,
+            K::QuotaExceeded | K::FileTooLarge => ErrorKind::InsufficientStorage,
             K::Unsupported => ErrorKind::Unsupported,
             K::TimedOut | K::Interrupted | K::WouldBlock => ErrorKind::Transient,
             // ELOOP (40 on Linux): a symlink loop, or a link a confined backend refused to follow.
@@ -132,12 +138,13 @@ impl From<std::io::Error> for StorageError {
 
 impl StorageError {
     /// The FTP reply for a failed storage operation: the 550 family, 553 for
-    /// a name, 552 for space, 502 for what the backend cannot do, 45x for
-    /// what may work later.
+    /// a name, 552 over a quota, 502 for what the backend cannot do, 45x for
+    /// what may work later (452 for a full disk).
     pub(crate) fn reply(&self) -> Reply {
         let code = match self.kind {
             ErrorKind::InvalidName => 553,
             ErrorKind::InsufficientStorage => 552,
+            ErrorKind::StorageFull => 452,
             ErrorKind::Unsupported => 502,
             ErrorKind::Transient => 450,
             ErrorKind::Other => 451,
@@ -355,6 +362,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Rename a file or directory; replaces an existing file at `to`.
     async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError>;
 
+    /// What RNFR asks before RNTO names a destination: the facts about
+    /// `path` if it exists and may be renamed away from where it is. A
+    /// policy layer refuses here what [`rename`](Self::rename) would refuse
+    /// whatever the destination (a read-only area, a directory without the
+    /// rename permission), so the client hears it at RNFR; `rename` still
+    /// decides for good. Default: [`metadata`](Self::metadata).
+    async fn rename_source(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        self.metadata(path).await
+    }
+
     /// Change permission bits (SITE CHMOD).
     async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
         let _ = (path, mode);
@@ -366,6 +383,19 @@ pub trait Storage: Send + Sync + fmt::Debug {
         let _ = (path, unix_secs);
         Err(StorageError::unsupported("MFMT"))
     }
+}
+
+/// What a sweep of abandoned uploads did (see
+/// [`StorageFactory::sweep_abandoned_uploads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SweepReport {
+    /// Leftovers of dead uploads removed (temporary files, multipart uploads).
+    pub removed: u64,
+    /// Their bytes, where known.
+    pub bytes: u64,
+    /// Uploads in progress seen and left alone.
+    pub in_progress: u64,
 }
 
 /// Gives each logged-in session its storage, already confined to the
@@ -382,6 +412,17 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
 
     /// The storage for one logged-in identity.
     async fn storage_for(&self, identity: &crate::auth::Identity) -> Result<std::sync::Arc<dyn Storage>, StorageError>;
+
+    /// Remove what uploads left behind when the process writing them died
+    /// (`kill -9`, a crash, power loss): temporary files of atomic uploads,
+    /// unfinished multipart uploads. Never touches an upload in progress, in
+    /// this process or another one serving the same storage. The server
+    /// calls it when it starts and then every
+    /// [`Options::upload_sweep_interval`](crate::Options::upload_sweep_interval).
+    /// The default has nothing to sweep; a wrapping factory passes it on.
+    async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
+        Ok(SweepReport::default())
+    }
 
     /// A short name of the backend ("fs", "s3", ...), the `backend` label of
     /// the storage metrics. Keep it to a fixed set of values.

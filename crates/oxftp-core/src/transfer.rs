@@ -12,6 +12,7 @@ use std::time::Duration;
 use oxftp_proto::ascii::{AsciiDecoder, AsciiEncoder};
 use oxftp_proto::reply::Reply;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
 
 use crate::data::{ActiveConnect, DataError, DataSetup, DataTls};
 use crate::listing::{ListError, ListSink, ListSpec, produce};
@@ -56,22 +57,30 @@ pub(crate) enum TransferError {
     /// No progress for the data timeout (426).
     #[error("Data connection timed out; transfer aborted")]
     Stalled,
-    /// The storage failed (451/452/552/550).
+    /// The storage failed (451, 452 disk full, 552 over quota, 550).
     #[error("{0}")]
     Storage(StorageError),
     /// The data connection could not be made (425).
     #[error("{0}")]
     NoConnection(#[from] DataError),
+    /// The client closed the control connection (without QUIT) before the
+    /// upload's end was reported: the upload is thrown away (426, which
+    /// nobody reads).
+    #[error("Control connection closed; upload discarded")]
+    ControlClosed,
 }
 
 impl TransferError {
     /// The final reply for a transfer that ended with this error.
     pub(crate) fn reply(&self) -> Reply {
         match self {
-            TransferError::Network(_) | TransferError::Stalled => Reply::new(426, self.to_string()),
+            TransferError::Network(_) | TransferError::Stalled | TransferError::ControlClosed => {
+                Reply::new(426, self.to_string())
+            }
             TransferError::NoConnection(d) => Reply::new(d.code(), d.to_string()),
             TransferError::Storage(s) => match s.kind {
                 ErrorKind::InsufficientStorage => Reply::new(552, &s.message),
+                ErrorKind::StorageFull => Reply::new(452, &s.message),
                 ErrorKind::Transient => Reply::new(451, &s.message),
                 ErrorKind::Other => Reply::new(451, format!("Local error: {}", s.message)),
                 _ => s.reply(),
@@ -83,6 +92,56 @@ impl TransferError {
 /// Bytes moved so far, readable by STAT while the transfer runs.
 pub(crate) type Progress = Arc<AtomicU64>;
 
+/// Where an upload waits, with all its bytes received, for the session's
+/// word before it is published ([`WriteHandle::commit`]).
+///
+/// A killed client's kernel closes the control and the data connection at
+/// once; the data connection's end then looks exactly like a finished
+/// upload. Only the session, which reads the control connection, can tell:
+/// a client that closed it without QUIT before hearing the upload's 226 has
+/// gone, and its upload is thrown away (see [`GateKeeper`]).
+pub(crate) struct CommitGate {
+    ready: oneshot::Sender<()>,
+    verdict: oneshot::Receiver<bool>,
+}
+
+/// The session's side of a [`CommitGate`].
+pub(crate) struct GateKeeper {
+    ready: oneshot::Receiver<()>,
+    verdict: oneshot::Sender<bool>,
+}
+
+/// A gate for one upload and its keeper.
+pub(crate) fn commit_gate() -> (CommitGate, GateKeeper) {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (verdict_tx, verdict_rx) = oneshot::channel();
+    (CommitGate { ready: ready_tx, verdict: verdict_rx }, GateKeeper { ready: ready_rx, verdict: verdict_tx })
+}
+
+impl CommitGate {
+    /// Ask the session, and wait for its answer. A session that is gone
+    /// (its keeper dropped) is a no: fail closed.
+    async fn may_commit(self) -> bool {
+        let _ = self.ready.send(());
+        self.verdict.await.unwrap_or(false)
+    }
+}
+
+impl GateKeeper {
+    /// Resolves when the upload asks; pending forever if it ends without
+    /// asking (failed, or aborted). Cancel-safe.
+    pub(crate) async fn asked(&mut self) {
+        if (&mut self.ready).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Answer (before or after the upload asked).
+    pub(crate) fn decide(self, commit: bool) {
+        let _ = self.verdict.send(commit);
+    }
+}
+
 /// How to open the data connection for a transfer.
 pub(crate) struct Connect {
     pub setup: DataSetup,
@@ -93,8 +152,14 @@ pub(crate) struct Connect {
 }
 
 /// Open the data connection and run a transfer to completion; returns bytes
-/// moved on the data connection. The 150 reply has already gone out.
-pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Result<u64, TransferError> {
+/// moved on the data connection. The 150 reply has already gone out. An
+/// upload commits only if its `gate` opens.
+pub(crate) async fn run(
+    job: Job,
+    connect: Connect,
+    progress: Progress,
+    gate: Option<CommitGate>,
+) -> Result<u64, TransferError> {
     let stall = connect.timeout;
     let stream = crate::data::open(connect.setup, connect.active, connect.timeout, connect.tls.as_ref()).await;
     let stream = match stream {
@@ -106,7 +171,7 @@ pub(crate) async fn run(job: Job, connect: Connect, progress: Progress) -> Resul
             return Err(e.into());
         }
     };
-    move_bytes(job, stream, progress, stall).await
+    move_bytes(job, stream, progress, stall, gate).await
 }
 
 async fn move_bytes(
@@ -114,11 +179,19 @@ async fn move_bytes(
     mut stream: DataStream,
     progress: Progress,
     stall: Duration,
+    gate: Option<CommitGate>,
 ) -> Result<u64, TransferError> {
     let sending = !matches!(job, Job::Receive { .. });
     let result = match job {
         Job::Send { source, ascii } => send(source, ascii, &mut stream, &progress, stall).await,
-        Job::Receive { sink, ascii } => receive(sink, ascii, &mut stream, &progress, stall).await,
+        Job::Receive { sink, ascii } => match gate {
+            Some(gate) => receive(sink, ascii, &mut stream, &progress, stall, gate).await,
+            None => {
+                // No one to ask: never publish.
+                sink.abort().await;
+                Err(TransferError::ControlClosed)
+            }
+        },
         Job::List { storage, mut spec } => {
             let mut sink = DataSink { stream: &mut stream, progress: &progress, stall };
             match produce(storage.as_ref(), &mut spec, &mut sink).await {
@@ -214,6 +287,7 @@ async fn receive(
     input: &mut DataStream,
     progress: &Progress,
     stall: Duration,
+    gate: CommitGate,
 ) -> Result<u64, TransferError> {
     let mut buf = vec![0u8; FIRST_BUF_SIZE];
     let mut decoded = Vec::new();
@@ -271,6 +345,10 @@ async fn receive(
             sink.abort().await;
             return Err(TransferError::Storage(e));
         }
+    }
+    if !gate.may_commit().await {
+        sink.abort().await;
+        return Err(TransferError::ControlClosed);
     }
     sink.commit().await.map_err(TransferError::Storage)?;
     Ok(total)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use oxftp_core::auth::Identity;
-use oxftp_core::storage::{ErrorKind, Storage, StorageError, StorageFactory};
+use oxftp_core::storage::{ErrorKind, Storage, StorageError, StorageFactory, SweepReport};
 
 use crate::blocking::blocking;
 use crate::local::LocalFs;
@@ -58,6 +58,12 @@ impl StorageFactory for LocalFsFactory {
         })
         .await?;
         Ok(Arc::new(storage))
+    }
+
+    /// The temporary files of dead uploads anywhere below the root (see
+    /// [`LocalFs::sweep_abandoned_uploads`]).
+    async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
+        self.base.sweep_abandoned_uploads().await
     }
 
     fn backend_name(&self) -> &str {

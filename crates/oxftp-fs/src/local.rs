@@ -11,7 +11,7 @@ use cap_fs_ext::{DirExt, SystemTimeSpec};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
 use oxftp_core::storage::{
-    Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, WriteHandle, WriteMode,
+    Capabilities, DirLister, ErrorKind, ReadHandle, Storage, StorageError, SweepReport, WriteHandle, WriteMode,
 };
 use oxftp_proto::listing::FileInfo;
 use oxftp_proto::path::VPath;
@@ -59,6 +59,17 @@ impl LocalFs {
     pub fn atomic_uploads(mut self, on: bool) -> Self {
         self.atomic = on;
         self
+    }
+
+    /// Remove the temporary files that atomic uploads left anywhere below
+    /// the root when the process writing them died (`kill -9`, a crash):
+    /// those whose `flock(2)` no upload holds. Uploads in progress, in this
+    /// process or another one, keep theirs. Listings never show these
+    /// files; this gives their space back. One walk of the tree on the
+    /// blocking pool; symlinks are not followed.
+    pub async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, StorageError> {
+        let root = self.root.clone();
+        blocking(move || Ok(crate::upload::sweep(&root)?)).await
     }
 
     /// The open root directory (for the factory, which opens homes below it).

@@ -6,8 +6,16 @@
 //! on that directory, so a concurrent rename of the directory cannot redirect
 //! the commit elsewhere. Resume (`At`) and append write in place: they need the
 //! bytes already there.
+//!
+//! A temporary file is `flock(2)`ed (exclusively) by the upload writing it,
+//! from its creation until it is renamed or removed. The kernel drops the
+//! lock when the process dies, however it dies, so [`sweep`] can tell the
+//! temporary files of a killed server (`kill -9`, power loss) from those of
+//! uploads in progress, in this process or in another one serving the same
+//! tree, and remove only the former.
 
 use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::pin::Pin;
@@ -16,9 +24,9 @@ use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
-use oxftp_core::storage::{ErrorKind, StorageError, WriteHandle, WriteMode};
+use oxftp_core::storage::{ErrorKind, StorageError, SweepReport, WriteHandle, WriteMode};
 use oxftp_proto::path::VPath;
-use rustix::fs::{AtFlags, RenameFlags};
+use rustix::fs::{AtFlags, FlockOperation, RenameFlags};
 use rustix::io::Errno;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -129,11 +137,25 @@ fn create(root: &Dir, path: &VPath, name: &[u8], exclusive: bool, atomic: bool) 
     let parent = Arc::new(parent);
     let mut attempt = 0;
     let (file, tmp) = loop {
+        attempt += 1;
         let tmp = temp_name();
-        match parent.open_with(name_path(&tmp), OpenOptions::new().write(true).create_new(true)) {
-            Ok(file) => break (file.into_std(), tmp),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt + 1 < TEMP_ATTEMPTS => attempt += 1,
+        let file = match parent.open_with(name_path(&tmp), OpenOptions::new().write(true).create_new(true)) {
+            Ok(file) => file.into_std(),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < TEMP_ATTEMPTS => continue,
             Err(e) => return Err(e.into()),
+        };
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            // Locked, and still ours under that name (a sweep may have
+            // locked, removed and released it in between).
+            Ok(()) if still_named(&parent, &tmp, &file) => break (file, tmp),
+            // A sweep took it between its creation and our lock, and is
+            // about to remove it (or has): start over under another name.
+            Ok(()) | Err(Errno::WOULDBLOCK) if attempt < TEMP_ATTEMPTS => continue,
+            Ok(()) => return Err(StorageError::new(ErrorKind::Other, "cannot keep a temporary upload file")),
+            Err(e) => {
+                let _ = parent.remove_file(name_path(&tmp));
+                return Err(errno_error(e));
+            }
         }
     };
     // From here on the pending rename owns the temp file and removes it on
@@ -143,6 +165,16 @@ fn create(root: &Dir, path: &VPath, name: &[u8], exclusive: bool, atomic: bool) 
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     Ok(Opened { file, pending: Some(pending) })
+}
+
+/// Whether `name` in `dir` is still the file `file` is open on.
+fn still_named(dir: &Dir, name: &[u8], file: &std::fs::File) -> bool {
+    let (Ok(named), Ok(open)) =
+        (rustix::fs::statat(dir, name_path(name), AtFlags::SYMLINK_NOFOLLOW), rustix::fs::fstat(file))
+    else {
+        return false;
+    };
+    (named.st_dev, named.st_ino) == (open.st_dev, open.st_ino)
 }
 
 /// The rename that will publish an atomic upload, and the duty to remove the
@@ -210,6 +242,50 @@ fn link_no_replace(dir: &Dir, tmp: &Path, name: &Path) -> Result<(), StorageErro
     Ok(())
 }
 
+/// Deepest directory level a sweep descends to.
+const SWEEP_MAX_DEPTH: usize = 256;
+
+/// Remove the temporary files of atomic uploads that nobody writes any
+/// more, anywhere below `root` (blocking). A temporary file whose lock can
+/// be taken belongs to no live upload: its writer died. Symlinks are never
+/// followed; unreadable directories are skipped.
+pub(crate) fn sweep(root: &Dir) -> io::Result<SweepReport> {
+    let mut report = SweepReport::default();
+    let mut pending = vec![(root.try_clone()?, 0usize)];
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(entries) = dir.entries() else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            if kind.is_dir() && depth < SWEEP_MAX_DEPTH {
+                if let Ok(sub) = entry.open_dir() {
+                    pending.push((sub, depth + 1));
+                }
+            } else if kind.is_file() && is_temp_upload_name(name.as_bytes()) {
+                sweep_one(&dir, name_path(name.as_bytes()), &mut report);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Remove `name` in `dir` unless an upload holds its lock.
+fn sweep_one(dir: &Dir, name: &Path, report: &mut SweepReport) {
+    let Ok(file) = dir.open(name) else { return };
+    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+            // Removed while we hold the lock: an upload that created this
+            // name a moment ago and lost the race for the lock has moved on.
+            if dir.remove_file(name).is_ok() {
+                report.removed += 1;
+                report.bytes += bytes;
+            }
+        }
+        Err(_) => report.in_progress += 1,
+    }
+}
+
 impl Drop for PendingRename {
     fn drop(&mut self) {
         if !self.done {
@@ -265,11 +341,14 @@ impl WriteHandle for LocalUpload {
         // small files of a mirror, every hand-off saved counts.
         blocking(move || {
             file.write_all(&rest)?;
-            drop(file);
-            match pending {
+            // The file (and with it the temporary file's lock) stays open
+            // until the rename is done: a sweep never takes it meanwhile.
+            let published = match pending {
                 Some(pending) => pending.finish(),
                 None => Ok(()),
-            }
+            };
+            drop(file);
+            published
         })
         .await
     }

@@ -685,3 +685,114 @@ async fn factory_roots_each_session_at_its_home() {
     assert_eq!(fs::read(f.root.join("home/bob/diary")).unwrap(), b"today");
     handle.commit().await.unwrap();
 }
+
+/// A process that creates a temporary upload file and holds its lock, as a
+/// live upload does, until it is killed.
+struct LockHolder(std::process::Child);
+
+impl LockHolder {
+    fn start(path: &Path) -> LockHolder {
+        use std::io::BufRead;
+        let script = "import fcntl, sys, time\n\
+                      f = open(sys.argv[1], 'wb'); f.write(b'partial upload')\n\
+                      fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "locked");
+        LockHolder(child)
+    }
+
+    /// `kill -9`: the kernel releases the lock, the file stays.
+    fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_removes_only_temporary_files_nobody_writes() {
+    let f = fixture();
+    fs::create_dir_all(f.root.join("a/b/c")).unwrap();
+    // Left by a server that died: nobody holds their locks.
+    let dead =
+        [f.root.join(".oxftp-upload.00000000000000aa.tmp"), f.root.join("a/b/c/.oxftp-upload.00000000000000bb.tmp")];
+    for path in &dead {
+        fs::write(path, vec![1u8; 5000]).unwrap();
+    }
+    // Names that only look alike, and a link to a directory outside: untouched.
+    fs::write(f.root.join("a/.oxftp-upload.x"), b"mine").unwrap();
+    fs::write(f.root.join("a/report.tmp"), b"mine").unwrap();
+    fs::write(f.outside.join(".oxftp-upload.00000000000000cc.tmp"), b"not ours").unwrap();
+    symlink(&f.outside, f.root.join("a/out")).unwrap();
+    // Another process writing an upload (its lock held) ...
+    let other = f.root.join("a/.oxftp-upload.00000000000000dd.tmp");
+    let holder = LockHolder::start(&other);
+    // ... and an upload of this process in progress.
+    let mut live = f.fs.open_write(&vp(b"/a/b/live.bin"), WriteMode::Create { exclusive: false }).await.unwrap();
+    live.write_all(&[9u8; 100_000]).await.unwrap();
+    live.flush().await.unwrap();
+
+    let report = f.fs.sweep_abandoned_uploads().await.unwrap();
+    assert_eq!((report.removed, report.bytes, report.in_progress), (2, 10_000, 2), "{report:?}");
+    for path in &dead {
+        assert!(!path.exists(), "{} not swept", path.display());
+    }
+    for kept in ["a/.oxftp-upload.x", "a/report.tmp"] {
+        assert_eq!(fs::read(f.root.join(kept)).unwrap(), b"mine");
+    }
+    assert!(f.outside.join(".oxftp-upload.00000000000000cc.tmp").exists(), "a symlink was followed");
+    assert!(other.exists());
+    live.commit().await.unwrap();
+    assert_eq!(fs::read(f.root.join("a/b/live.bin")).unwrap(), vec![9u8; 100_000]);
+
+    // The other process dies (kill -9): its file goes at the next sweep.
+    holder.kill();
+    let report = f.fs.sweep_abandoned_uploads().await.unwrap();
+    assert_eq!((report.removed, report.in_progress), (1, 0), "{report:?}");
+    assert!(!other.exists());
+    // Through the factory too (what the server calls).
+    fs::write(&dead[0], b"again").unwrap();
+    let factory = LocalFsFactory::new(&f.root).unwrap();
+    assert_eq!(factory.sweep_abandoned_uploads().await.unwrap().removed, 1);
+}
+
+/// Uploads racing a sweep that runs over and over never lose their file
+/// (a temporary file the sweep takes in the instant between its creation
+/// and its lock is given up, and the upload starts over under a new name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_survive_sweeps_running_alongside() {
+    let f = fixture();
+    let fs2 = f.fs.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut sweeps = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            fs2.sweep_abandoned_uploads().await.unwrap();
+            sweeps += 1;
+        }
+        sweeps
+    });
+    for i in 0..300u32 {
+        let name = format!("/f{i}");
+        upload(&f.fs, name.as_bytes(), WriteMode::Create { exclusive: false }, &i.to_le_bytes()).await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(sweeper.await.unwrap() > 10, "the sweeps ran alongside");
+    for i in 0..300u32 {
+        assert_eq!(fs::read(f.root.join(format!("f{i}"))).unwrap(), i.to_le_bytes());
+    }
+}

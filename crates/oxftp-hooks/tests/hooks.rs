@@ -256,3 +256,34 @@ async fn bad_settings_are_refused_by_name() {
     let e = Hooks::start(tmp.path(), twice, &logger()).unwrap_err();
     assert!(e.to_string().contains("two hooks"), "{e}");
 }
+
+/// Command injection (the Wing FTP class): a path full of shell syntax and
+/// control characters (a CR or LF can come from SFTP) reaches a command
+/// hook as data, byte for byte, in its environment and its JSON; no shell
+/// ever reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_names_reach_a_command_as_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.json");
+    let pwned = tmp.path().join("PWNED");
+    let script = format!(
+        "import os,sys,json; e=json.load(sys.stdin); \
+         json.dump({{'env': os.environ['OXFTP_PATH'], 'json': e['path'], 'user': os.environ['OXFTP_USER']}}, open({:?},'w'))",
+        out.to_str().unwrap()
+    );
+    let mut hook = HookConfig::command("cmd", vec!["/usr/bin/python3".into(), "-c".into(), script]);
+    hook.events = vec!["upload".into()];
+    let hooks = Hooks::start(&tmp.path().join("spool"), vec![hook], &logger()).unwrap();
+    let evil = format!(
+        "/in/$(touch {p}); `touch {p}` 'q' \"d\" \x1b[31m\ttab\r\n226 fake; rm -rf ~",
+        p = pwned.to_str().unwrap()
+    );
+    hooks.record(&upload("dave", &evil)).await.unwrap();
+    eventually("the command run", Duration::from_secs(20), || hooks.stats()[0].delivered == 1).await;
+    let got: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(got["env"], evil.as_str());
+    assert_eq!(got["json"], evil.as_str());
+    assert_eq!(got["user"], "dave");
+    assert!(!pwned.exists(), "a shell ran the path");
+    hooks.stop();
+}

@@ -76,7 +76,8 @@ pub fn to_io(err: StorageError) -> std::io::Error {
         ErrorKind::AlreadyExists => K::AlreadyExists,
         ErrorKind::IsADirectory => K::IsADirectory,
         ErrorKind::NotADirectory => K::NotADirectory,
-        ErrorKind::InsufficientStorage => K::StorageFull,
+        ErrorKind::InsufficientStorage => K::QuotaExceeded,
+        ErrorKind::StorageFull => K::StorageFull,
         ErrorKind::Unsupported => K::Unsupported,
         ErrorKind::Transient => K::TimedOut,
         _ => K::Other,
@@ -138,6 +139,8 @@ mod tests {
             ErrorKind::AlreadyExists,
             ErrorKind::Transient,
             ErrorKind::Unsupported,
+            ErrorKind::InsufficientStorage,
+            ErrorKind::StorageFull,
             ErrorKind::Other,
         ] {
             let back = StorageError::from(to_io(StorageError::new(kind, "x")));

@@ -2,7 +2,8 @@
 //!
 //! Reads top to bottom: `run` accepts on every listener until the shutdown
 //! future resolves; each connection passes the shared
-//! [`Admission`] (session limits, IP rules, bans), runs the SSH session
+//! [`Admission`] (session limits, connections not logged in yet per
+//! address, IP rules, bans), runs the SSH session
 //! under a login deadline, and ends with a logout report. On shutdown the
 //! listeners close, sessions get `shutdown_timeout` to finish, then their
 //! sockets are cut (uploads still open are aborted, nothing half-written
@@ -13,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oxftp_core::admission::Admission;
+use oxftp_core::admission::{Admission, ConnectionPass};
 use oxftp_core::auth::{Authenticator, Identity};
 use oxftp_core::metrics::ListenerMetrics;
 use oxftp_core::policy::Stack;
@@ -59,6 +60,9 @@ pub(crate) struct Shared {
 pub(crate) struct ConnectionState {
     /// Set once a login succeeded (disarms the login deadline; reported at logout).
     pub identity: Mutex<Option<Identity>>,
+    /// The connection's place in the door's counts; its place among its
+    /// address's connections not logged in yet is given back at login.
+    pub pass: Mutex<Option<ConnectionPass>>,
     /// The connection's SFTP sessions, awaited before the connection ends so
     /// their uploads are aborted (or committed) first.
     pub sftp_tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -67,6 +71,15 @@ pub(crate) struct ConnectionState {
 impl ConnectionState {
     fn logged_in(&self) -> Option<Identity> {
         self.identity.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A login succeeded: remember who, and leave the door's count of
+    /// connections not logged in.
+    pub(crate) fn log_in(&self, identity: Identity) {
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity);
+        if let Some(pass) = self.pass.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            pass.logged_in();
+        }
     }
 }
 
@@ -212,7 +225,7 @@ async fn connection(
     let Ok(peer) = stream.peer_addr() else { return };
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let logger = shared.logger.new(o!("peer" => peer.to_string(), "protocol" => "sftp"));
-    let _pass = match shared.admission.admit(peer.ip()).await {
+    let pass = match shared.admission.admit(peer.ip()).await {
         Ok(pass) => pass,
         Err(refusal) => {
             slog::info!(logger, "SFTP connection refused"; "reason" => refusal.message());
@@ -225,7 +238,8 @@ async fn connection(
     };
     let _ = stream.set_nodelay(true);
     let _gauge = Reporter::session_opened(listener.as_ref());
-    let state = Arc::new(ConnectionState::default());
+    // (held in the state, where a login can reach it, to the very end)
+    let state = Arc::new(ConnectionState { pass: Mutex::new(Some(pass)), ..ConnectionState::default() });
     let handler = SshSession::new(Arc::clone(&shared), peer, logger.clone(), cut.clone(), Arc::clone(&state));
     let deadline = tokio::time::sleep(shared.options.login_timeout);
     tokio::pin!(deadline);
@@ -261,4 +275,6 @@ async fn connection(
         slog::info!(logger, "logout"; "user" => &identity.user);
         shared.report.logout(&identity, peer).await;
     }
+    // Its uploads are settled: the connection leaves the door's counts.
+    drop(state.pass.lock().unwrap_or_else(|e| e.into_inner()).take());
 }

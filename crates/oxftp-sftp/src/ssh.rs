@@ -78,7 +78,7 @@ impl SshSession {
                 slog::info!(login.logger, "login"; "class" => %identity.class, "method" => method);
                 self.shared.admission.login_succeeded(self.peer.ip(), user).await;
                 self.shared.report.login(&identity, self.peer, method).await;
-                *self.state.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity);
+                self.state.log_in(identity);
                 self.login = Some(login);
                 Auth::Accept
             }

@@ -64,6 +64,9 @@ const MAX_FAILED_LOGIN_DELAY_MS: u64 = 60_000;
 /// path, longer ones only let a client make the server buffer more.
 const MAX_LINE_RANGE: (usize, usize) = (512, 1024 * 1024);
 
+/// `server.max_prelogin_per_ip` when not set.
+pub const DEFAULT_MAX_PRELOGIN_PER_IP: usize = 64;
+
 /// A validated configuration, with paths resolved and the users file loaded.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -139,6 +142,11 @@ pub struct ServerConfig {
     pub allow_root: bool,
     /// Let SITE CHMOD set setuid, setgid and sticky bits.
     pub chmod_special_bits: bool,
+    /// How often what dead uploads left is swept away (also once at start);
+    /// zero: only at start.
+    pub upload_sweep_interval: Duration,
+    /// Unknown commands before login after which the connection is closed (0 = unlimited).
+    pub max_unknown_before_login: u32,
     /// HASH: bytes one session may hash in all; 0 turns HASH off.
     pub hash_bytes_per_session: u64,
 }
@@ -253,6 +261,8 @@ impl Default for ServerConfig {
             run_as: None,
             allow_root: false,
             chmod_special_bits: false,
+            upload_sweep_interval: Duration::from_secs(3600),
+            max_unknown_before_login: 3,
             hash_bytes_per_session: 16 << 30,
         }
     }
@@ -477,12 +487,15 @@ struct RawServer {
     max_login_failures: Option<Spanned<u32>>,
     max_line: Option<Spanned<usize>>,
     max_sessions_per_ip: Option<usize>,
+    max_prelogin_per_ip: Option<usize>,
+    max_unknown_before_login: Option<u32>,
     download_rate: Option<u64>,
     upload_rate: Option<u64>,
     run_as: Option<Spanned<String>>,
     run_as_group: Option<Spanned<String>>,
     allow_root: Option<bool>,
     chmod_special_bits: Option<bool>,
+    upload_sweep_interval: Option<Spanned<u64>>,
     hash_bytes_per_session: Option<u64>,
 }
 
@@ -572,6 +585,7 @@ impl Validator<'_> {
         let listen_span = raw.server.listen.as_ref().map(Spanned::span);
         let load = LoadLimits {
             max_sessions_per_ip: raw.server.max_sessions_per_ip.unwrap_or(0),
+            max_prelogin_per_ip: raw.server.max_prelogin_per_ip.unwrap_or(DEFAULT_MAX_PRELOGIN_PER_IP),
             download_rate: access::rate(raw.server.download_rate),
             upload_rate: access::rate(raw.server.upload_rate),
         };
@@ -803,6 +817,20 @@ impl Validator<'_> {
             }
         }
         server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
+        if let Some(max) = raw.max_unknown_before_login {
+            server.max_unknown_before_login = max;
+        }
+        if let Some(secs) = raw.upload_sweep_interval {
+            if *secs.get_ref() <= MAX_TIMEOUT_SECS {
+                server.upload_sweep_interval = Duration::from_secs(*secs.get_ref());
+            } else {
+                self.error(
+                    secs.span(),
+                    "server.upload_sweep_interval",
+                    format!("expected seconds from 0 to {MAX_TIMEOUT_SECS}, found {}", secs.get_ref()),
+                );
+            }
+        }
         if let Some(bytes) = raw.hash_bytes_per_session {
             server.hash_bytes_per_session = bytes;
         }
@@ -1431,6 +1459,11 @@ level = "debug"
             "allow_root",
             "xferlog",
             "chmod_special_bits",
+            "upload_sweep_interval",
+            "max_prelogin_per_ip",
+            "max_unknown_before_login",
+            "server_names",
+            "max_handshakes",
             "hash_bytes_per_session",
             "hash",
             "max_part_header",

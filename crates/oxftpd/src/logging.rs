@@ -5,7 +5,9 @@
 //! session never blocks on a slow stderr, and the bounded channel drops (and
 //! counts) records rather than growing when stderr cannot keep up.
 
-use slog::{Drain, Level, Logger, o};
+use std::fmt::Write as _;
+
+use slog::{BorrowedKV, Drain, Key, Level, Logger, OwnedKV, OwnedKVList, Record, RecordStatic, o};
 
 use crate::config::{LogConfig, LogFormat, LogLevel};
 
@@ -26,7 +28,7 @@ pub fn logger(config: &LogConfig) -> Logging {
     let (drain, guard) = match config.format {
         LogFormat::Terminal => {
             let decorator = slog_term::TermDecorator::new().stderr().build();
-            let format = slog_term::FullFormat::new(decorator).build().fuse();
+            let format = Printable(slog_term::FullFormat::new(decorator).build().fuse());
             asynchronous(format.filter_level(level).fuse())
         }
         LogFormat::Json => {
@@ -47,6 +49,67 @@ where
     D: Drain<Ok = (), Err = slog::Never> + Send + 'static,
 {
     slog_async::Async::new(drain).chan_size(QUEUE_LEN).thread_name("oxftpd-log".into()).build_with_guard()
+}
+
+/// A terminal drain that writes every control character of a record (its
+/// message, its values and the logger's context) as an escape such as
+/// `\x1b`. User names, anonymous passwords and paths come from clients and
+/// reach the log as they are: raw, an escape sequence in one would repaint
+/// the operator's terminal, and a backspace or a newline (SFTP paths may
+/// hold one) would hide text or forge a log line. JSON lines escape them
+/// already.
+struct Printable<D>(D);
+
+/// The key-value pairs of a record, made printable, in the order they came.
+#[derive(Default)]
+struct Collected(Vec<(Key, String)>);
+
+impl slog::Serializer for Collected {
+    fn emit_arguments(&mut self, key: Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
+        self.0.push((key, printable(&val.to_string())));
+        Ok(())
+    }
+}
+
+impl slog::KV for Collected {
+    fn serialize(&self, _: &Record<'_>, serializer: &mut dyn slog::Serializer) -> slog::Result {
+        for (key, value) in &self.0 {
+            serializer.emit_str(key, value)?;
+        }
+        Ok(())
+    }
+}
+
+impl<D: Drain> Drain for Printable<D> {
+    type Ok = D::Ok;
+    type Err = D::Err;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
+        let mut own = Collected::default();
+        let _ = slog::KV::serialize(&record.kv(), record, &mut own);
+        let mut context = Collected::default();
+        let _ = slog::KV::serialize(values, record, &mut context);
+        let message = printable(&record.msg().to_string());
+        let statics = RecordStatic { location: record.location(), tag: record.tag(), level: record.level() };
+        let context = OwnedKVList::from(OwnedKV(context));
+        self.0.log(&Record::new(&statics, &format_args!("{message}"), BorrowedKV(&own)), &context)
+    }
+}
+
+/// `text` with control characters (Unicode's Cc: C0, DEL and C1) written as `\xNN`.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The slog level for a configured level.
@@ -73,6 +136,45 @@ mod tests {
         // must keep errors and drop debug.
         assert!(Level::Error.is_at_least(slog_level(LogLevel::Info)));
         assert!(!Level::Debug.is_at_least(slog_level(LogLevel::Info)));
+    }
+
+    /// A writer whose bytes the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn terminal_lines_escape_control_characters_from_clients() {
+        let out = Shared::default();
+        let decorator = slog_term::PlainSyncDecorator::new(out.clone());
+        let drain = Printable(slog_term::FullFormat::new(decorator).build().fuse()).fuse();
+        let root = Logger::root(drain, o!("peer" => "127.0.0.1:1"));
+        let session = root.new(o!("user" => "evil\x1b[2J\x08\x08name"));
+        slog::warn!(session, "login failed {}", "\x07"; "password" => "mail\x1b[31m\x0bx@y", "path" => "/a\nFAKE LINE", "n" => 7);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "one record, one line: {text:?}");
+        assert!(!text.trim_end().chars().any(char::is_control), "{text:?}");
+        for escaped in [
+            "login failed \\x07",
+            "user: evil\\x1b[2J\\x08\\x08name",
+            "password: mail\\x1b[31m\\x0bx@y",
+            "path: /a\\x0aFAKE LINE",
+            "n: 7",
+            "peer: 127.0.0.1:1",
+        ] {
+            assert!(text.contains(escaped), "{escaped:?} missing from {text:?}");
+        }
+        assert_eq!(printable("caf\u{e9} \u{85}\u{9b}"), "caf\u{e9} \\x85\\x9b");
+        assert_eq!(printable("\u{2028}ok"), "\u{2028}ok", "only control characters (Cc) are escaped");
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod common;
 #[path = "../../oxftp-opendal/tests/common/mod.rs"]
 mod moto;
 
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -528,47 +530,155 @@ fn quotas_refuse_and_leave_nothing() {
     assert!(d.log().contains("Quota exceeded"), "the log says why");
 }
 
-#[test]
-fn a_client_killed_mid_upload_leaves_nothing() {
-    let key = ClientKey::new();
-    let d = start(&key, |_| {});
-    let local = d.scratch("kill");
-    // `slow` uploads at 200 kB/s: 4 MB take long enough to kill the client mid-way.
+/// `sftp` as `slow` (200 kB/s) putting a 4 MB `big.bin` from `local`:
+/// still sending for ~20 s, long enough to kill something mid-way.
+fn slow_put(d: &Daemon, local: &Path) -> std::process::Child {
     write(local.join("big.bin"), pattern_bytes(4_000_000, 9));
     write(local.join(".batch"), "put big.bin\n");
     require_tool("sshpass");
-    let mut child = Command::new("sshpass")
+    let child = Command::new("sshpass")
         .args(["-p", PASSWORD, "sftp"])
         .args(SSH_OPTIONS)
         .args(["-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-b", ".batch", "-P"])
         .arg(d.sftp_port().to_string())
         .arg("slow@127.0.0.1")
-        .current_dir(&local)
+        .current_dir(local)
         .env("HOME", d.dir())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // `slow` lives in /alice: its upload shows as a temporary file there.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !names(&d.disk("alice")).iter().any(|n| n.starts_with(".oxftp-upload.")) {
         assert!(Instant::now() < deadline, "the upload never started: {:?}", names(&d.disk("alice")));
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    child
+}
+
+/// `kill -9` of `sshpass` and of its `sftp` child, then reaps it.
+fn kill_client(mut child: std::process::Child) {
     let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
     // sshpass dies; its ssh child sees the pipe close or is killed with the group.
     let _ = Command::new("pkill").args(["-9", "-P", &child.id().to_string()]).status();
     let _ = child.wait();
+}
+
+#[test]
+fn a_client_killed_mid_upload_leaves_nothing() {
+    let key = ClientKey::new();
+    let d = start(&key, |_| {});
+    let local = d.scratch("kill");
+    let child = slow_put(&d, &local);
+    std::thread::sleep(Duration::from_millis(500));
+    kill_client(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let left = names(&d.disk("alice"));
         if left.is_empty() {
             break;
         }
+        assert!(!left.contains(&"big.bin".to_string()), "a killed client's upload was published: {left:?}");
         assert!(Instant::now() < deadline, "left behind: {left:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(d.log().contains("upload aborted"), "{}", d.log());
+}
+
+#[test]
+fn a_daemon_killed_mid_upload_publishes_nothing_and_the_restart_sweeps() {
+    let key = ClientKey::new();
+    let mut d = start(&key, |_| {});
+    let local = d.scratch("killd");
+    let mut child = slow_put(&d, &local);
+    std::thread::sleep(Duration::from_millis(500));
+    d.kill9();
+    // The client sees its connection die and gives up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "sftp still runs after the daemon died");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alice = d.disk("alice");
+    let left = names(&alice);
+    assert!(!left.contains(&"big.bin".to_string()), "published by a dead server: {left:?}");
+    assert_eq!(left.len(), 1, "the dead upload's temporary file stays until a sweep: {left:?}");
+    assert!(left[0].starts_with(".oxftp-upload.") && left[0].ends_with(".tmp"), "{left:?}");
+
+    // The next start sweeps it away; SFTP uploads work again.
+    d.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !names(&alice).is_empty() {
+        assert!(Instant::now() < deadline, "not swept: {:?}", names(&alice));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(d.log().contains("removed what dead uploads left"), "{}", d.log());
+    sftp(&d, "alice", Login::Password(PASSWORD), &local, "put big.bin\n").assert_success("put after the restart");
+    assert_eq!(read(alice.join("big.bin")), pattern_bytes(4_000_000, 9));
+    assert_eq!(names(&alice), vec!["big.bin".to_string()]);
+}
+
+/// A raw connection to 127.0.0.1:`port`, sending `hello` first (if not
+/// empty), and the first line it gets (`None`: closed), within 10 s.
+fn first_line(port: u16, hello: &str) -> (BufReader<TcpStream>, Option<String>) {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(hello.as_bytes()).unwrap();
+    let mut conn = BufReader::new(conn);
+    let mut line = String::new();
+    let n = conn.read_line(&mut line).expect("a line or the close");
+    (conn, (n > 0).then(|| line.trim_end().to_string()))
+}
+
+/// Whether the server closes `conn` (nothing more to read) within 10 s.
+fn closed(conn: &mut BufReader<TcpStream>) -> bool {
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).is_ok() && rest.is_empty()
+}
+
+#[test]
+fn connections_not_logged_in_are_bounded_across_ftp_and_sftp() {
+    const REFUSED: &str = "Too many connections from your address that have not logged in.";
+    let key = ClientKey::new();
+    let d = start(&key, |c| c.server_extra = vec!["max_prelogin_per_ip = 2".into()]);
+    // A logged-in SFTP client (uploading) does not count.
+    let local = d.scratch("prelogin");
+    let uploading = slow_put(&d, &local);
+    // One SFTP and one FTP connection that never log in take both places.
+    let (s1, line) = first_line(d.sftp_port(), "SSH-2.0-e2e\r\n");
+    assert!(line.as_deref().is_some_and(|l| l.starts_with("SSH-2.0-oxftpd")), "{line:?}");
+    let (mut f1, line) = first_line(d.port(), "");
+    assert!(line.as_deref().is_some_and(|l| l.starts_with("220")), "{line:?}");
+    // A third is refused, over either protocol (SFTP before its version line).
+    let (mut f2, line) = first_line(d.port(), "");
+    assert_eq!(line, Some(format!("421 {REFUSED}")));
+    assert!(closed(&mut f2), "closed after the 421");
+    let (mut s2, line) = first_line(d.sftp_port(), "");
+    assert_eq!(line.as_deref(), Some(REFUSED), "SFTP is refused with a line before any SSH version");
+    assert!(closed(&mut s2), "closed after the refusal");
+    // An FTP login gives its place back: SFTP gets in again.
+    for (command, code) in [("USER alice".to_string(), "331"), (format!("PASS {PASSWORD}"), "230")] {
+        f1.get_mut().write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let mut reply = String::new();
+        f1.read_line(&mut reply).unwrap();
+        assert!(reply.starts_with(code), "{command}: {reply:?}");
+    }
+    let (_s3, line) = first_line(d.sftp_port(), "SSH-2.0-e2e\r\n");
+    assert!(line.as_deref().is_some_and(|l| l.starts_with("SSH-2.0-oxftpd")), "{line:?}");
+    // So does a close before login: FTP gets in again.
+    drop(s1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_f3, line) = first_line(d.port(), "");
+        if line.as_deref().is_some_and(|l| l.starts_with("220")) {
+            break;
+        }
+        assert_eq!(line, Some(format!("421 {REFUSED}")));
+        assert!(Instant::now() < deadline, "the closed SFTP connection's place never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_client(uploading);
 }
 
 #[test]

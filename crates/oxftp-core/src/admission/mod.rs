@@ -1,7 +1,9 @@
-//! Admission control: sessions per client IP and per account, and banning
-//! addresses (and accounts) after repeated failed logins, kept in this
-//! process ([`LocalState`]) or shared by several nodes (any other
-//! [`SharedState`], wrapped in [`Degrading`]).
+//! Admission control: sessions per client IP and per account, connections
+//! per client IP that have not logged in yet, and banning addresses (and
+//! accounts) after repeated failed logins, kept in this process
+//! ([`LocalState`]) or shared by several nodes (any other [`SharedState`],
+//! wrapped in [`Degrading`]); the not-logged-in count is always this
+//! process's own.
 //!
 //! [`Admission`] is the one door: every front end (the FTP listener, SFTP)
 //! of a server passes its connections and logins through the same one, so
@@ -161,6 +163,11 @@ pub struct AdmissionLimits {
     pub ip_rules: IpRules,
     /// Ban addresses (and optionally accounts) after failed logins; `None` = off.
     pub ban: Option<BanPolicy>,
+    /// Concurrent connections from one client address that have not logged
+    /// in yet, all front ends together (0 = unlimited): what one address can
+    /// hold with connections that never authenticate (each lives at most its
+    /// front end's login timeout).
+    pub max_prelogin_per_ip: usize,
 }
 
 /// Why a connection was turned away at the door.
@@ -174,6 +181,8 @@ pub enum Refusal {
     Banned,
     /// This address has its most sessions.
     TooManyFromAddress,
+    /// This address has its most connections not logged in yet.
+    TooManyNotLoggedIn,
 }
 
 impl Refusal {
@@ -184,12 +193,14 @@ impl Refusal {
             Refusal::AddressNotAllowed => "Connections from your address are not allowed.",
             Refusal::Banned => "Too many failed logins from your address; try again later.",
             Refusal::TooManyFromAddress => "Too many connections from your address.",
+            Refusal::TooManyNotLoggedIn => "Too many connections from your address that have not logged in.",
         }
     }
 }
 
 /// The one door every front end's connections and logins pass through: the
-/// server-wide session count (this process's), the IP rules, and, kept in a
+/// server-wide session count and the per-address count of connections not
+/// logged in yet (this process's), the IP rules, and, kept in a
 /// [`SharedState`] (this process's [`LocalState`], or a cluster's wrapped in
 /// [`Degrading`]), the failed-login bans and the session places per client
 /// address and per account. One per server, shared by its front ends (see
@@ -204,14 +215,34 @@ pub struct Admission {
     limits: AdmissionLimits,
     sessions: Arc<AtomicUsize>,
     state: Arc<dyn SharedState>,
+    /// Connections per address not logged in yet. Local to this process
+    /// even when the other counts are shared: it bounds what one process
+    /// holds for connections that never log in, and costs no round trip.
+    prelogin: Counter<IpAddr>,
 }
 
 /// A connection's place in the session counts (the server-wide one and its
-/// address's), held while it lives.
+/// address's), held while it lives, and its place among its address's
+/// connections not logged in yet, held until [`ConnectionPass::logged_in`].
 #[derive(Debug)]
 pub struct ConnectionPass {
     _session: SessionCount,
     _ip: Lease,
+    prelogin: Option<Slot<IpAddr>>,
+}
+
+impl ConnectionPass {
+    /// The connection has logged in: its place among its address's
+    /// connections not logged in yet is freed (for good: a later logout,
+    /// REIN, does not take it again).
+    pub fn logged_in(&mut self) {
+        self.prelogin = None;
+    }
+
+    /// Whether this connection still counts as not logged in.
+    pub fn before_login(&self) -> bool {
+        self.prelogin.is_some()
+    }
 }
 
 /// A logged-in session's place in its account's session count.
@@ -241,7 +272,7 @@ impl Admission {
     /// session places live in `state` (a cluster's: wrap it in
     /// [`Degrading`]).
     pub fn with_state(limits: AdmissionLimits, state: Arc<dyn SharedState>) -> Admission {
-        Admission { limits, sessions: Arc::new(AtomicUsize::new(0)), state }
+        Admission { limits, sessions: Arc::new(AtomicUsize::new(0)), state, prelogin: Counter::default() }
     }
 
     /// What this door enforces.
@@ -255,7 +286,8 @@ impl Admission {
     }
 
     /// A connection from `ip` arrives: its place in the counts (held until
-    /// the pass is dropped), or why it is turned away.
+    /// the pass is dropped; the not-logged-in one until it logs in), or why
+    /// it is turned away.
     pub async fn admit(&self, ip: IpAddr) -> Result<ConnectionPass, Refusal> {
         let ip = ip.to_canonical();
         let live = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
@@ -266,6 +298,11 @@ impl Admission {
         if !self.limits.ip_rules.permits(ip) {
             return Err(Refusal::AddressNotAllowed);
         }
+        // Before anything that may ask a cluster's state: a flood of
+        // connections that never log in costs no round trip.
+        let Some(prelogin) = self.prelogin.acquire(&ip, self.limits.max_prelogin_per_ip) else {
+            return Err(Refusal::TooManyNotLoggedIn);
+        };
         let subject = Subject::ip(ip);
         if self.limits.ban.is_some() && self.state.is_banned(&subject).await.unwrap_or(true) {
             return Err(Refusal::Banned);
@@ -274,10 +311,10 @@ impl Admission {
             0 => Some(Lease::unlimited()),
             max => self.state.acquire_session(&subject, max).await.unwrap_or(None),
         };
-        match lease {
-            Some(lease) => Ok(ConnectionPass { _session: session, _ip: lease }),
-            None => Err(Refusal::TooManyFromAddress),
-        }
+        let Some(lease) = lease else {
+            return Err(Refusal::TooManyFromAddress);
+        };
+        Ok(ConnectionPass { _session: session, _ip: lease, prelogin: Some(prelogin) })
     }
 
     /// Whether `user` is banned (with `ban.per_user`) after failed logins.
@@ -344,6 +381,7 @@ mod tests {
             max_sessions_per_ip: 2,
             ip_rules: IpRules { allow: Vec::new(), deny: vec!["192.0.2.9".parse().unwrap()] },
             ban: Some(BanPolicy { max_failures: 2, per_user: true, ..BanPolicy::default() }),
+            max_prelogin_per_ip: 0,
         }
     }
 
@@ -444,6 +482,41 @@ mod tests {
         assert!(open.admit(ip).await.is_ok());
         assert!(!open.user_banned("ann").await);
         assert!(open.account_pass("ann", 0).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn connections_not_logged_in_are_bounded_per_address_until_they_log_in() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let door = Admission::new(AdmissionLimits {
+            max_sessions_per_ip: 3,
+            max_prelogin_per_ip: 2,
+            ..AdmissionLimits::default()
+        });
+        let mut a = door.admit(ip).await.unwrap();
+        let b = door.admit(ip).await.unwrap();
+        assert!(a.before_login() && b.before_login());
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::TooManyNotLoggedIn);
+        // The refused one gave its session places back.
+        assert_eq!(door.live_sessions(), 2);
+        // Another address has its own count; an IPv4-mapped address is the same one.
+        let _other = door.admit("192.0.2.2".parse().unwrap()).await.unwrap();
+        assert_eq!(door.admit("::ffff:192.0.2.1".parse().unwrap()).await.unwrap_err(), Refusal::TooManyNotLoggedIn);
+        // A login frees the place, once: the session count still holds.
+        a.logged_in();
+        a.logged_in();
+        assert!(!a.before_login());
+        let mut c = door.admit(ip).await.unwrap();
+        // (the not-logged-in count is asked first: it costs no round trip)
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::TooManyNotLoggedIn);
+        c.logged_in();
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::TooManyFromAddress);
+        // A close before login frees both places.
+        drop(c);
+        drop(b);
+        let _d = door.admit(ip).await.unwrap();
+        let _e = door.admit(ip).await.unwrap();
+        drop(a);
+        assert_eq!(door.admit(ip).await.unwrap_err(), Refusal::TooManyNotLoggedIn);
     }
 
     #[test]

@@ -149,6 +149,9 @@ async fn finish_login(
     }
     state.login = Login::LoggedIn(Box::new(logged_in));
     conn.failed_logins = 0;
+    if let Some(pass) = conn.ip_slot.as_mut() {
+        pass.logged_in();
+    }
     let text = match (class, code) {
         (_, 232) => "Logged in, authorized by the client certificate.",
         (AccessClass::Anonymous, _) => "Anonymous access granted, restrictions apply.",

@@ -3,9 +3,11 @@
 use crate::conn::{Answered, Conn, LoggedIn};
 use crate::events::EventKind;
 
-/// `RNFR <from>` (RFC 959 4.1.3) → `350` (exists; send RNTO) · `550` ·
-/// `502` when the storage cannot rename. The path waits in the session for
-/// the next command, which must be RNTO.
+/// `RNFR <from>` (RFC 959 4.1.3) → `350` (exists; send RNTO) · `550` when
+/// it does not, or when nothing may be renamed away from there (a
+/// read-only area: refused here, not only at RNTO) · `502` when the storage
+/// cannot rename. The path waits in the session for the next command, which
+/// must be RNTO.
 pub(crate) async fn rnfr(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> Answered {
     let path = user.resolve(conn, arg).await?;
     if !conn.ctx.stack.capabilities().rename {
@@ -14,7 +16,7 @@ pub(crate) async fn rnfr(conn: &mut Conn, user: &mut LoggedIn, arg: &[u8]) -> An
     if path.is_root() {
         return Err(conn.reply(550, "Cannot rename the root directory.").await);
     }
-    match user.storage.metadata(&path).await {
+    match user.storage.rename_source(&path).await {
         Ok(_) => {
             user.rename_from = Some(path);
             Ok(conn.reply(350, "File exists, ready for destination name.").await)

@@ -11,7 +11,8 @@ use crate::metrics::SessionTls;
 /// 4217 §4) → `234`, then the TLS handshake; anything the client pipelined
 /// after AUTH before the handshake is discarded, never executed. `502`
 /// without TLS on this server, `503` when TLS is already on, `504` for
-/// other mechanisms. A failed handshake closes the connection.
+/// other mechanisms, `431` when `max_tls_handshakes` are in progress. A
+/// failed handshake closes the connection.
 pub(crate) async fn auth(conn: &mut Conn, mechanism: &AuthMechanism) -> Flow {
     if conn.tls.is_none() {
         let _ = conn.reply(502, "TLS is not available on this server.").await;
@@ -25,8 +26,12 @@ pub(crate) async fn auth(conn: &mut Conn, mechanism: &AuthMechanism) -> Flow {
         let _ = conn.reply(504, format!("AUTH {mechanism} not supported; use AUTH TLS.")).await;
         return Flow::Continue;
     }
+    let Some(permit) = conn.handshake_permit() else {
+        let _ = conn.reply(431, "Too many TLS handshakes in progress; try again later.").await;
+        return Flow::Continue;
+    };
     let _ = conn.reply(234, format!("AUTH {mechanism} ok; start the TLS handshake.")).await;
-    match conn.start_tls().await {
+    match conn.start_tls(permit).await {
         Ok(()) => {
             // RFC 4217 §4: AUTH resets the data protection state.
             conn.protection = Protection::default();

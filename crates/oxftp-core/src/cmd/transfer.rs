@@ -22,7 +22,7 @@ use crate::data::ActiveConnect;
 use crate::events::EventKind;
 use crate::hashing::{Digest, Hashing};
 use crate::storage::{ErrorKind, WriteHandle, WriteMode};
-use crate::transfer::{Connect, Job, run};
+use crate::transfer::{Connect, Job, commit_gate, run};
 
 /// STOR replaces, APPE appends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,9 +240,17 @@ pub(crate) async fn start(
     };
     let _ = conn.reply(150, preliminary).await;
     let progress = Arc::new(AtomicU64::new(0));
-    let task = tokio::spawn(run(job, connect, progress.clone()));
+    let (gate, keeper) = match job {
+        Job::Receive { .. } => {
+            let (gate, keeper) = commit_gate();
+            (Some(gate), Some(keeper))
+        }
+        Job::Send { .. } | Job::List { .. } => (None, None),
+    };
+    let task = tokio::spawn(run(job, connect, progress.clone(), gate));
     Ok(Running {
         task,
+        gate: keeper,
         progress,
         command,
         path,

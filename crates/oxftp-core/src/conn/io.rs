@@ -1,5 +1,7 @@
 //! The control connection: lines in (bounded, Telnet-aware), replies out.
 
+use std::os::fd::{AsFd, OwnedFd};
+
 use oxftp_proto::line::{LineDecoder, LineEvent};
 use oxftp_proto::reply::Reply;
 use tokio::io::AsyncWriteExt;
@@ -12,6 +14,9 @@ use crate::stream::{ReadSide, Side, WriteSide};
 /// is a socket read, so the session can race it against a running transfer.
 pub(crate) struct ControlReader {
     side: ReadSide,
+    /// The TCP socket under a TLS side (a duplicate descriptor, as the TLS
+    /// stream owns the socket), for [`ControlReader::peer_closed`].
+    tls_socket: Option<OwnedFd>,
     decoder: LineDecoder,
     buf: Box<[u8]>,
     start: usize,
@@ -29,6 +34,7 @@ impl ControlReader {
     pub fn new(side: ReadSide, max_line: usize) -> Self {
         ControlReader {
             side,
+            tls_socket: None,
             decoder: LineDecoder::new(max_line),
             buf: vec![0u8; 2048].into_boxed_slice(),
             start: 0,
@@ -51,8 +57,31 @@ impl ControlReader {
         std::mem::replace(&mut self.side, Side::Detached)
     }
 
-    pub fn set_side(&mut self, side: ReadSide) {
+    /// Read from `side` now; `tls_socket` is the TCP socket under it when it is TLS.
+    pub fn set_side(&mut self, side: ReadSide, tls_socket: Option<OwnedFd>) {
         self.side = side;
+        self.tls_socket = tls_socket;
+    }
+
+    /// Whether the peer has closed or reset the connection: a non-blocking
+    /// peek at the socket itself, which sees a FIN the runtime has not yet
+    /// reported. Bytes still waiting (a command, a TLS record) mean the
+    /// client is there.
+    pub fn peer_closed(&self) -> bool {
+        let socket = match (&self.side, &self.tls_socket) {
+            (Side::Plain(half), _) => half.as_ref().as_fd(),
+            (Side::Tls(_), Some(socket)) => socket.as_fd(),
+            _ => return false,
+        };
+        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+        let mut byte = [0u8; 1];
+        match rustix::net::recv(socket, &mut byte[..], flags) {
+            Ok((_, 0)) => true,
+            Ok(_) => false,
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => false,
+            // Reset, or anything else that makes the socket unreadable.
+            Err(_) => true,
+        }
     }
 
     pub async fn next_event(&mut self) -> Incoming {

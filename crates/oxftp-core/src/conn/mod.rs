@@ -160,8 +160,11 @@ pub(crate) struct Conn {
     /// HASH's algorithm and what this connection has hashed (across REIN).
     pub hash: HashState,
     pub connected: Instant,
-    /// This connection's place in the per-address count.
+    /// This connection's place in the session counts (and, until the first
+    /// login, among its address's connections not logged in yet).
     pub ip_slot: Option<ConnectionPass>,
+    /// Unknown commands received before the first login.
+    pub unknown_before_login: u32,
     /// Counts this connection as an open session (metrics on).
     pub session_gauge: Option<SessionGauge>,
     /// The code of the last reply sent (for the command metrics).
@@ -203,6 +206,7 @@ impl Conn {
             hash: HashState::default(),
             connected: Instant::now(),
             ip_slot: None,
+            unknown_before_login: 0,
             session_gauge: None,
             last_reply: 0,
             ctx,
@@ -235,6 +239,12 @@ impl Conn {
     /// 530 for a command that needs a login.
     pub(crate) async fn not_logged_in(&mut self) -> Replied {
         self.reply(530, "Please login with USER and PASS.").await
+    }
+
+    /// Whether the client has closed (or reset) the control connection,
+    /// judged from the socket itself now, not from what was read so far.
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.reader.peer_closed()
     }
 
     /// The server's metrics, if it has any.

@@ -6,19 +6,28 @@ use std::io;
 use tokio::io::AsyncReadExt;
 
 use super::Conn;
+use crate::admission::Slot;
 use crate::metrics::TlsChannel;
 use crate::stream::Side;
 use crate::tls::common_name;
 
 impl Conn {
-    /// Run the TLS handshake on the control connection. On error the session is unusable.
-    pub(crate) async fn start_tls(&mut self) -> io::Result<()> {
+    /// A place among the TLS handshakes in progress (`None` when
+    /// `max_tls_handshakes` are running already).
+    pub(crate) fn handshake_permit(&self) -> Option<Slot<()>> {
+        self.ctx.handshakes.acquire(&(), self.ctx.options.max_tls_handshakes)
+    }
+
+    /// Run the TLS handshake on the control connection, holding `_permit`
+    /// until it ends. On error the session is unusable.
+    pub(crate) async fn start_tls(&mut self, _permit: Slot<()>) -> io::Result<()> {
         let acceptor =
             self.tls.as_ref().map(|a| a.control.clone()).ok_or_else(|| io::Error::other("TLS is not configured"))?;
         let (Side::Plain(read), Side::Plain(write)) = (self.reader.take_side(), self.writer.take_side()) else {
             return Err(io::Error::other("control connection is not plaintext"));
         };
         let tcp = read.reunite(write).map_err(io::Error::other)?;
+        let tcp_socket = std::os::fd::AsFd::as_fd(&tcp).try_clone_to_owned()?;
         let timeout = self.ctx.options.tls.as_ref().map(|t| t.config.handshake_timeout).unwrap_or_default();
         let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
         if let Some(metrics) = self.metrics() {
@@ -31,7 +40,7 @@ impl Conn {
             slog::info!(self.logger, "client certificate"; "cn" => cn);
         }
         let (read, write) = tokio::io::split(tls);
-        self.reader.set_side(Side::Tls(read));
+        self.reader.set_side(Side::Tls(read), Some(tcp_socket));
         self.writer.set_side(Side::Tls(write));
         Ok(())
     }
@@ -58,7 +67,7 @@ impl Conn {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no close_notify"))??;
         let (tcp, _) = tls.into_inner();
         let (read, write) = tcp.into_split();
-        self.reader.set_side(Side::Plain(read));
+        self.reader.set_side(Side::Plain(read), None);
         self.writer.set_side(Side::Plain(write));
         Ok(())
     }

@@ -205,12 +205,12 @@ async fn set_mode_and_mtime_are_stored() {
 async fn byte_limit_covers_uploads_in_progress() {
     let m = MemoryStorage::with_limits(Some(10), None);
     m.put_file(&p("/six"), "123456").unwrap();
-    assert_eq!(kind(m.put_file(&p("/five"), "12345")), ErrorKind::InsufficientStorage);
+    assert_eq!(kind(m.put_file(&p("/five"), "12345")), ErrorKind::StorageFull);
     let mut w1 = m.open_write(&p("/a"), CREATE).await.unwrap();
     let mut w2 = m.open_write(&p("/b"), CREATE).await.unwrap();
     w1.write_all(b"123").await.unwrap();
     let e = w2.write_all(b"12").await.unwrap_err();
-    assert_eq!(StorageError::from(e).kind, ErrorKind::InsufficientStorage);
+    assert_eq!(StorageError::from(e).kind, ErrorKind::StorageFull);
     w1.commit().await.unwrap();
     drop(w2);
     assert_eq!(m.used_bytes(), 9);
@@ -226,8 +226,8 @@ async fn entry_limit_counts_files_and_dirs() {
     let m = MemoryStorage::with_limits(None, Some(2));
     m.mkdir(&p("/d")).await.unwrap();
     upload(&m, "/d/f", CREATE, b"x").await.unwrap();
-    assert_eq!(kind(m.mkdir(&p("/e")).await), ErrorKind::InsufficientStorage);
-    assert_eq!(kind(upload(&m, "/g", CREATE, b"y").await), ErrorKind::InsufficientStorage);
+    assert_eq!(kind(m.mkdir(&p("/e")).await), ErrorKind::StorageFull);
+    assert_eq!(kind(upload(&m, "/g", CREATE, b"y").await), ErrorKind::StorageFull);
     // Replacing an existing file needs no new entry.
     upload(&m, "/d/f", CREATE, b"z").await.unwrap();
     assert_eq!(m.used_bytes(), 1);

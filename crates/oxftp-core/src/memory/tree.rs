@@ -214,7 +214,7 @@ pub(super) fn not_empty() -> StorageError {
 }
 
 pub(super) fn no_space() -> StorageError {
-    err(ErrorKind::InsufficientStorage, "No space left on device")
+    err(ErrorKind::StorageFull, "No space left on device")
 }
 
 pub(super) fn root_refused(what: &str) -> StorageError {

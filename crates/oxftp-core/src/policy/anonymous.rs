@@ -117,7 +117,7 @@ impl Guard for Anonymous {
             Op::Delete { path } | Op::Mkdir { path } | Op::Rmdir { path } | Op::SetMode { path, .. } => {
                 Err(self.refuse_write(path))
             }
-            Op::Rename { from, .. } => Err(self.refuse_write(from)),
+            Op::Rename { from, .. } | Op::RenameFrom { path: from } => Err(self.refuse_write(from)),
         }
     }
 
@@ -176,6 +176,9 @@ mod tests {
         assert_denied(anon.mkdir(&p("/pub/dir")).await, ro);
         assert_denied(anon.rmdir(&p("/pub/empty")).await, ro);
         assert_denied(anon.rename(&p("/pub/readme"), &p("/pub/x")).await, ro);
+        // Refused at RNFR already, whatever the destination would be.
+        assert_denied(anon.rename_source(&p("/pub/readme")).await, ro);
+        assert_denied(anon.rename_source(&p("/incoming/someone-elses")).await, UPLOAD_ONLY_MESSAGE);
         assert_denied(anon.set_mode(&p("/pub/readme"), 0o777).await, ro);
         assert_denied(anon.set_mtime(&p("/pub/readme"), 0).await, NO_TIMES_MESSAGE);
         // Making or removing the upload directory itself is not an upload.

@@ -36,6 +36,9 @@ pub enum Op<'a> {
     Rmdir { path: &'a VPath },
     /// `rename`.
     Rename { from: &'a VPath, to: &'a VPath },
+    /// `rename_source` (RNFR): may something be renamed away from `path`,
+    /// wherever it goes? (A lookup of `path` too.)
+    RenameFrom { path: &'a VPath },
     /// `set_mode`.
     SetMode { path: &'a VPath, mode: u32 },
     /// `set_mtime`.
@@ -160,6 +163,11 @@ impl<G: Guard> Storage for Guarded<G> {
     async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
         self.guard.check(&Op::Rename { from, to })?;
         self.inner.rename(from, to).await
+    }
+
+    async fn rename_source(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        self.guard.check(&Op::RenameFrom { path })?;
+        self.inner.rename_source(path).await
     }
 
     async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {

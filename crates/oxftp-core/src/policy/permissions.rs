@@ -15,6 +15,7 @@
 //! | `mkdir` | `Mkdir` at the new directory's path |
 //! | `rmdir` | `Rmdir` |
 //! | `rename` | `Rename` at both the source and the destination |
+//! | `rename_source` (RNFR) | `Rename` at the source |
 //! | `set_mode` | `Chmod` |
 //! | `set_mtime` | `SetMtime` |
 //! | `metadata` | always allowed: clients need it to navigate (CWD, SIZE, MDTM) |
@@ -122,6 +123,7 @@ impl Guard for Permissions {
                 self.require(Permission::Rename, from, Place::Parent)?;
                 self.require(Permission::Rename, to, Place::Parent)
             }
+            Op::RenameFrom { path } => self.require(Permission::Rename, path, Place::Parent),
             Op::SetMode { path, .. } => self.require(Permission::Chmod, path, Place::Parent),
             Op::SetMtime { path, .. } => self.require(Permission::SetMtime, path, Place::Parent),
         }
@@ -310,6 +312,9 @@ mod tests {
         let (mem, s) = all_but(Permission::Rename);
         assert_denied(s.rename(&p("/archive/old.txt"), &p("/moved")).await, Permission::Rename, "/archive");
         assert_denied(s.rename(&p("/top.txt"), &p("/archive/top.txt")).await, Permission::Rename, "/archive");
+        // RNFR already knows about the source's directory.
+        assert_denied(s.rename_source(&p("/archive/old.txt")).await, Permission::Rename, "/archive");
+        assert!(s.rename_source(&p("/top.txt")).await.unwrap().is_file());
         s.rename(&p("/top.txt"), &p("/renamed")).await.unwrap();
         assert_eq!(mem.file_contents(&p("/renamed")).unwrap(), b"top");
         assert!(mem.file_contents(&p("/archive/old.txt")).is_ok());

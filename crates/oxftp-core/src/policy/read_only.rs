@@ -28,6 +28,7 @@ impl Guard for ReadOnly {
             | Op::Mkdir { .. }
             | Op::Rmdir { .. }
             | Op::Rename { .. }
+            | Op::RenameFrom { .. }
             | Op::SetMode { .. }
             | Op::SetMtime { .. } => Err(refused()),
         }
@@ -84,6 +85,7 @@ mod tests {
         assert_refused(ro.mkdir(&p("/pub/dir")).await);
         assert_refused(ro.rmdir(&p("/pub/empty")).await);
         assert_refused(ro.rename(&p("/pub/file"), &p("/pub/moved")).await);
+        assert_refused(ro.rename_source(&p("/pub/file")).await);
         assert_refused(ro.set_mode(&p("/pub/file"), 0o777).await);
         assert_refused(ro.set_mtime(&p("/pub/file"), 0).await);
         assert_eq!(mem.file_contents(&p("/pub/file")).unwrap(), b"data");

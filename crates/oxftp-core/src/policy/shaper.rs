@@ -72,6 +72,10 @@ pub trait Shaper: Send + Sync + fmt::Debug {
         self.inner().rename(&self.map_path(from), &self.map_path(to)).await
     }
 
+    async fn rename_source(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        self.inner().rename_source(&self.map_path(path)).await
+    }
+
     async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {
         self.inner().set_mode(&self.map_path(path), mode).await
     }
@@ -126,6 +130,10 @@ impl<T: Shaper> Storage for T {
 
     async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), StorageError> {
         Shaper::rename(self, from, to).await
+    }
+
+    async fn rename_source(&self, path: &VPath) -> Result<FileInfo, StorageError> {
+        Shaper::rename_source(self, path).await
     }
 
     async fn set_mode(&self, path: &VPath, mode: u32) -> Result<(), StorageError> {

@@ -10,7 +10,7 @@ mod dispatch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxftp_proto::command::{Command, ShownCommand, parse};
+use oxftp_proto::command::{Command, ParseError, ShownCommand, parse};
 use oxftp_proto::line::LineEvent;
 
 use crate::admission::ConnectionPass;
@@ -54,7 +54,11 @@ impl Session {
         slog::debug!(self.conn.logger, "connected");
         if self.conn.implicit_tls {
             // Implicit FTPS: the handshake comes before the greeting.
-            if let Err(e) = self.conn.start_tls().await {
+            let Some(permit) = self.conn.handshake_permit() else {
+                slog::info!(self.conn.logger, "closing: too many TLS handshakes in progress");
+                return;
+            };
+            if let Err(e) = self.conn.start_tls(permit).await {
                 slog::info!(self.conn.logger, "implicit TLS handshake failed"; "error" => %e);
                 return;
             }
@@ -63,13 +67,20 @@ impl Session {
         let _ = self.conn.reply(220, greeting).await;
         let mut shutdown = self.conn.ctx.shutdown.clone();
         loop {
-            let event = if let Some(running) = self.running.as_mut() {
+            let event = if let Some(Running { task, gate, .. }) = self.running.as_mut() {
                 tokio::select! {
-                    result = &mut running.task => {
+                    // The control connection first: a command or its close
+                    // read now decides about an upload that asks meanwhile.
+                    biased;
+                    event = self.conn.next_event() => event,
+                    result = task => {
                         self.finish_transfer(Some(result)).await;
                         continue;
                     }
-                    event = self.conn.next_event() => event,
+                    () = Running::commit_asked(gate) => match self.upload_verdict().await {
+                        Some(event) => event,
+                        None => continue,
+                    }
                 }
             } else {
                 let limit = self.silence_limit();
@@ -130,11 +141,7 @@ impl Session {
         slog::debug!(logger, "command"; "line" => %ShownCommand(line));
         let command = match parse(line) {
             Ok(command) => command,
-            Err(e) => {
-                let _ = self.conn.send(&e.reply()).await;
-                self.count_command(None);
-                return Flow::Continue;
-            }
+            Err(e) => return self.refuse_line(&e).await,
         };
         let verb = command.verb();
         if self.running.is_some() {
@@ -174,12 +181,65 @@ impl Session {
         }
     }
 
+    /// Answer a line that is no valid command. Before login, unknown
+    /// commands and empty lines are counted: a connection that sends
+    /// `max_unknown_before_login` of them is not speaking FTP (an HTTP
+    /// request's head, in the ALPACA attack) and is closed with 421 before
+    /// anything further it sends is read.
+    async fn refuse_line(&mut self, error: &ParseError) -> Flow {
+        let max = self.conn.ctx.options.max_unknown_before_login;
+        let unknown = matches!(error, ParseError::Unknown(_) | ParseError::Empty);
+        if unknown && max != 0 && !self.state.login.is_logged_in() {
+            self.conn.unknown_before_login += 1;
+            if self.conn.unknown_before_login >= max {
+                slog::info!(self.conn.logger, "closing: unknown commands before login";
+                    "count" => self.conn.unknown_before_login);
+                let _ = self.conn.reply(421, "Too many unknown commands before login; closing connection.").await;
+                self.count_command(None);
+                return Flow::Close;
+            }
+        }
+        let _ = self.conn.send(&error.reply()).await;
+        self.count_command(None);
+        Flow::Continue
+    }
+
     /// Send the running transfer's final reply (waiting for it unless its
     /// result is given) and log it.
     async fn finish_transfer(&mut self, result: Option<TaskResult>) {
         if let Some(running) = self.running.take() {
             let _ = running.finish(&mut self.conn, self.state.login.identity(), result).await;
         }
+    }
+
+    /// An upload has all its bytes and asks whether to publish them; no
+    /// command is waiting on the control connection. A client that closed
+    /// it without QUIT, before hearing the upload's end, is gone (killed,
+    /// crashed): its upload is thrown away. Its FIN may not have been read
+    /// yet, so the socket itself is asked; and as a dying client's kernel
+    /// may close the data connection first and the control connection a
+    /// moment later, a long upload waits that moment (see
+    /// [`Running::close_grace`]) for a close, or a command, to come. Returns
+    /// what came meanwhile, for the session loop.
+    async fn upload_verdict(&mut self) -> Option<Incoming> {
+        let grace = self.running.as_ref().map(Running::close_grace).unwrap_or_default();
+        let (publish, event) = if self.conn.peer_closed() {
+            (false, None)
+        } else if grace.is_zero() {
+            (true, None)
+        } else {
+            match tokio::time::timeout(grace, self.conn.next_event()).await {
+                Err(_) => (true, None),
+                Ok(Incoming::Closed) => (false, Some(Incoming::Closed)),
+                // A command: the client is there.
+                Ok(event) => (true, Some(event)),
+            }
+        };
+        slog::debug!(self.conn.logger, "upload received"; "publish" => publish);
+        if let Some(running) = self.running.as_mut() {
+            running.decide_commit(publish);
+        }
+        event
     }
 
     /// ABOR, with or without a transfer running.

@@ -66,6 +66,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("missing_paths_are_not_found", |s| Box::pin(missing_paths_are_not_found(s))),
     ("files_round_trip", |s| Box::pin(files_round_trip(s))),
     ("uploads_appear_only_when_committed", |s| Box::pin(uploads_appear_only_when_committed(s))),
+    ("interrupted_uploads_leave_nothing_behind", |s| Box::pin(interrupted_uploads_leave_nothing_behind(s))),
     ("exclusive_create_refuses_a_taken_name", |s| Box::pin(exclusive_create_refuses_a_taken_name(s))),
     ("open_write_checks_its_target", |s| Box::pin(open_write_checks_its_target(s))),
     ("directories_are_made_and_removed", |s| Box::pin(directories_are_made_and_removed(s))),
@@ -165,6 +166,39 @@ pub async fn uploads_appear_only_when_committed(s: &dyn Storage) {
     }
     assert_eq!(kind_of(s.metadata(&p("/dropped")).await), ErrorKind::NotFound);
     assert_eq!(list_names(s, "/").await.expect("list"), [b"late".to_vec()]);
+}
+
+/// An upload interrupted after several megabytes (an object store has
+/// sent multipart parts by then) leaves nothing: a replacement that is
+/// aborted or dropped leaves the old file whole, a new file never appears,
+/// and the directory lists as before.
+pub async fn interrupted_uploads_leave_nothing_behind(s: &dyn Storage) {
+    const BIG: usize = 6 * 1024 * 1024 + 123;
+    let big: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    upload(s, "/keep", b"old contents").await.expect("upload");
+    s.mkdir(&p("/dir")).await.expect("mkdir");
+
+    let mut w = s.open_write(&p("/keep"), WriteMode::Create { exclusive: false }).await.expect("open");
+    w.write_all(&big).await.expect("write");
+    w.abort().await;
+    assert_eq!(read_all(s, "/keep").await.expect("read"), b"old contents", "an aborted replacement");
+
+    let mut w = s.open_write(&p("/keep"), WriteMode::Create { exclusive: false }).await.expect("open");
+    w.write_all(&big).await.expect("write");
+    drop(w);
+    let mut w = s.open_write(&p("/dir/new"), WriteMode::Create { exclusive: false }).await.expect("open");
+    w.write_all(&big).await.expect("write");
+    drop(w);
+    // A backend may clean up a dropped upload in a task of its own.
+    let mut waited = Duration::ZERO;
+    while s.metadata(&p("/dir/new")).await.is_ok() && waited < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+    assert_eq!(read_all(s, "/keep").await.expect("read"), b"old contents", "a dropped replacement");
+    assert_eq!(kind_of(s.metadata(&p("/dir/new")).await), ErrorKind::NotFound);
+    assert!(list_names(s, "/dir").await.expect("list").is_empty());
+    assert_eq!(list_names(s, "/").await.expect("list"), [b"dir".to_vec(), b"keep".to_vec()]);
 }
 
 /// An exclusive create of a taken name fails with `AlreadyExists` at open,
@@ -350,6 +384,7 @@ macro_rules! storage_conformance {
             missing_paths_are_not_found,
             files_round_trip,
             uploads_appear_only_when_committed,
+            interrupted_uploads_leave_nothing_behind,
             exclusive_create_refuses_a_taken_name,
             open_write_checks_its_target,
             directories_are_made_and_removed,

@@ -186,6 +186,10 @@ impl StorageFactory for CountingFactory {
         Ok(Arc::new(Counting { inner, counts: Arc::clone(&self.counts) }))
     }
 
+    async fn sweep_abandoned_uploads(&self) -> Result<crate::storage::SweepReport, StorageError> {
+        self.inner.sweep_abandoned_uploads().await
+    }
+
     fn backend_name(&self) -> &str {
         self.inner.backend_name()
     }

@@ -9,6 +9,11 @@
 //!   the new pair, connections already up keep theirs, and a pair that fails
 //!   any start-up check is refused with the same error, leaving the old one in
 //!   place. Other settings (requirements, client CAs) are fixed at build time.
+//! - Cross-protocol attacks (ALPACA, CVE-2021-3618): the only application
+//!   protocol offered is `ftp`, so a client that asks for another one
+//!   through ALPN (a browser speaking `http/1.1` to the FTP port) fails the
+//!   handshake; with [`TlsConfig::server_names`] set, a client must also ask
+//!   for one of those names through SNI.
 //! - Data-connection theft protection (vsftpd's `require_ssl_reuse`, made
 //!   to work with clients that pool control connections): every TLS session
 //!   the server issues names the control connection it was issued on, and a
@@ -99,6 +104,12 @@ pub struct TlsConfig {
     pub cert_cn_login: bool,
     /// A TLS handshake must finish within this time.
     pub handshake_timeout: Duration,
+    /// Strict SNI: when not empty, a handshake must name one of these hosts
+    /// in its server name indication (case does not matter), or it fails;
+    /// so does one without SNI (clients connecting by IP address send none).
+    /// Resumed sessions (data connections) keep the name of their control
+    /// connection.
+    pub server_names: Vec<String>,
 }
 
 impl TlsConfig {
@@ -116,6 +127,7 @@ impl TlsConfig {
             client_ca_file: None,
             cert_cn_login: false,
             handshake_timeout: Duration::from_secs(10),
+            server_names: Vec::new(),
         }
     }
 
@@ -141,7 +153,15 @@ impl TlsConfig {
                 builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Rustls(e.to_string()))?)
             }
         };
-        let server = builder.with_cert_resolver(certificate.clone());
+        let resolver: Arc<dyn ResolvesServerCert> = if self.server_names.is_empty() {
+            certificate.clone()
+        } else {
+            Arc::new(StrictSni { names: self.server_names.clone(), certificate: certificate.clone() })
+        };
+        let mut server = builder.with_cert_resolver(resolver);
+        // RFC 7301 §3.2: a client that offers ALPN without `ftp` gets
+        // no_application_protocol; one that offers none is served.
+        server.alpn_protocols = vec![FTP_ALPN.to_vec()];
         let tickets = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError::Rustls(e.to_string()))?;
         Ok(Tls {
             config: self.clone(),
@@ -197,6 +217,24 @@ struct CurrentCertificate {
 impl ResolvesServerCert for CurrentCertificate {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load_full())
+    }
+}
+
+/// The ALPN protocol ID of FTP (IANA "TLS Application-Layer Protocol
+/// Negotiation (ALPN) Protocol IDs").
+pub const FTP_ALPN: &[u8] = b"ftp";
+
+/// The certificate, only for handshakes that name one of `names` (SNI).
+#[derive(Debug)]
+struct StrictSni {
+    names: Vec<String>,
+    certificate: Arc<CurrentCertificate>,
+}
+
+impl ResolvesServerCert for StrictSni {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let asked = client_hello.server_name()?;
+        self.names.iter().any(|name| name.eq_ignore_ascii_case(asked)).then(|| self.certificate.current.load_full())
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) fn entry(name: &[u8], info: &FileInfo, now: i64) -> File {
 
 /// A storage error as an SFTP v3 status. v3 has codes only for "no such
 /// file", "permission denied" and "unsupported"; everything else (quota
-/// exceeded, file exists, directory not empty, a backend that is down) is
+/// exceeded, disk full, file exists, directory not empty, a backend that is down) is
 /// `SSH_FX_FAILURE` with the engine's message saying which.
 pub(crate) fn failed(id: u32, e: &StorageError) -> Reply {
     let code = match e.kind {
@@ -63,6 +63,7 @@ pub(crate) fn failed(id: u32, e: &StorageError) -> Reply {
         | ErrorKind::DirectoryNotEmpty
         | ErrorKind::InvalidName
         | ErrorKind::InsufficientStorage
+        | ErrorKind::StorageFull
         | ErrorKind::Transient
         | ErrorKind::Other => StatusCode::Failure,
     };

@@ -13,14 +13,27 @@ use toml::Spanned;
 use super::{MAX_TIMEOUT_SECS, Validator};
 
 /// The `[server]` keys about load: sessions per address and bandwidth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadLimits {
     /// Concurrent sessions from one client address (0 = unlimited).
     pub max_sessions_per_ip: usize,
+    /// Connections from one client address not logged in yet (0 = unlimited).
+    pub max_prelogin_per_ip: usize,
     /// Server-wide download rate in bytes per second (`None`: unlimited).
     pub download_rate: Option<u64>,
     /// Server-wide upload rate in bytes per second (`None`: unlimited).
     pub upload_rate: Option<u64>,
+}
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_sessions_per_ip: 0,
+            max_prelogin_per_ip: super::DEFAULT_MAX_PRELOGIN_PER_IP,
+            download_rate: None,
+            upload_rate: None,
+        }
+    }
 }
 
 /// `[access]` as written.
@@ -107,12 +120,17 @@ mod tests {
     #[test]
     fn limits_rules_and_ban_are_read() {
         let config = parse(
-            "[server]\nmax_sessions_per_ip = 10\ndownload_rate = 1048576\nupload_rate = 0\n\
+            "[server]\nmax_sessions_per_ip = 10\nmax_prelogin_per_ip = 4\nmax_unknown_before_login = 0\n\
+             download_rate = 1048576\nupload_rate = 0\n\
              [access]\nallow = [\"127.0.0.0/8\", \"::1\"]\ndeny = [\"127.0.0.2\"]\n\
              [ban]\nmax_failures = 3\nwindow = 60\nban_time = 2\nper_user = true\n",
         )
         .unwrap();
-        assert_eq!(config.load.max_sessions_per_ip, 10);
+        assert_eq!((config.load.max_sessions_per_ip, config.load.max_prelogin_per_ip), (10, 4));
+        assert_eq!(config.server.max_unknown_before_login, 0);
+        let defaults = parse("").unwrap();
+        assert_eq!(defaults.load.max_prelogin_per_ip, crate::config::DEFAULT_MAX_PRELOGIN_PER_IP);
+        assert_eq!(defaults.server.max_unknown_before_login, 3);
         assert_eq!((config.load.download_rate, config.load.upload_rate), (Some(1048576), None));
         assert!(config.access.permits("127.0.0.1".parse().unwrap()));
         assert!(!config.access.permits("127.0.0.2".parse().unwrap()));

@@ -26,6 +26,8 @@ pub struct TlsSettings {
     pub implicit_listen: Vec<SocketAddr>,
     /// How each of `implicit_listen` starts (same order): PROXY header, passive address.
     pub implicit_options: Vec<super::ListenOptions>,
+    /// TLS handshakes of control connections in progress at once (0 = unlimited).
+    pub max_handshakes: usize,
     /// More explicit FTPS listeners whose data connections need not resume a
     /// TLS session (`require_session_reuse = "off"` for them only).
     pub session_reuse_off_listen: Vec<SocketAddr>,
@@ -56,6 +58,28 @@ pub(super) struct RawTls {
     cert_cn_login: Option<bool>,
     handshake_timeout: Option<Spanned<u64>>,
     implicit_listen: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    server_names: Option<Vec<Spanned<String>>>,
+    max_handshakes: Option<usize>,
+}
+
+/// `tls.max_handshakes` when not set.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
+
+/// Whether `name` is a DNS host name (letters, digits and hyphens in dot-
+/// separated labels of at most 63 characters, at most 253 in all): what a
+/// client's SNI can carry. IP addresses never travel in SNI.
+fn is_host_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.parse::<std::net::IpAddr>().is_err()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// A file key after resolution: where it points and where it was written.
@@ -104,6 +128,15 @@ impl Validator<'_> {
             Some(list) => self.listen_entries(list.into_inner(), "tls.implicit_listen"),
             None => (Vec::new(), Vec::new()),
         };
+        let mut server_names = Vec::new();
+        for name in raw.server_names.unwrap_or_default() {
+            if is_host_name(name.get_ref()) {
+                server_names.push(name.into_inner());
+            } else {
+                let found = name.get_ref().clone();
+                self.error(name.span(), "tls.server_names", format!("expected a DNS host name, found {found:?}"));
+            }
+        }
         let session_reuse_off_listen = match raw.session_reuse_off_listen {
             Some(list) => self.addresses(list.into_inner(), "tls.session_reuse_off_listen"),
             None => Vec::new(),
@@ -127,8 +160,12 @@ impl Validator<'_> {
         config.client_ca_file = client_ca.as_ref().map(|ca| ca.path.clone());
         config.cert_cn_login = raw.cert_cn_login.unwrap_or(false);
         config.handshake_timeout = handshake_timeout;
+        config.server_names = server_names;
+        let max_handshakes = raw.max_handshakes.unwrap_or(DEFAULT_MAX_HANDSHAKES);
         match config.build() {
-            Ok(tls) => Some(TlsSettings { tls, implicit_listen, implicit_options, session_reuse_off_listen }),
+            Ok(tls) => {
+                Some(TlsSettings { tls, implicit_listen, implicit_options, max_handshakes, session_reuse_off_listen })
+            }
             Err(e) => {
                 let (span, key_name) = match &e {
                     TlsError::Key(..) | TlsError::Mismatch(..) => (key.span, "tls.key_file"),
@@ -301,7 +338,8 @@ mod tests {
         let text = format!(
             "{PAIR}control = \"all\"\ndata = \"accounts\"\nrequire_session_reuse = false\nallow_ccc = true\n\
              client_certs = \"require\"\nclient_ca_file = \"other.pem\"\ncert_cn_login = true\nhandshake_timeout = 5\n\
-             implicit_listen = [\"127.0.0.1:0\", \"[::1]:990\"]\n"
+             implicit_listen = [\"127.0.0.1:0\", \"[::1]:990\"]\nserver_names = [\"ftp.example.com\", \"FTP2.example.org.\"]\n\
+             max_handshakes = 7\n"
         );
         let settings = parse(&dir, &text).unwrap().tls.unwrap();
         let tls = settings.tls.config();
@@ -312,8 +350,24 @@ mod tests {
         assert_eq!(tls.client_ca_file, Some(dir.path().join("other.pem")));
         assert_eq!(tls.handshake_timeout, Duration::from_secs(5));
         assert_eq!(settings.implicit_listen, vec!["127.0.0.1:0".parse().unwrap(), "[::1]:990".parse().unwrap()]);
+        assert_eq!(tls.server_names, ["ftp.example.com", "FTP2.example.org."]);
+        assert_eq!(settings.max_handshakes, 7);
         let request = parse(&dir, &format!("{PAIR}client_certs = \"request\"\nclient_ca_file = \"other.pem\"\n"));
         assert_eq!(request.unwrap().tls.unwrap().tls.config().client_certs, ClientCertMode::Request);
+    }
+
+    #[test]
+    fn server_names_must_be_host_names() {
+        let dir = pki();
+        for bad in ["", "127.0.0.1", "a b", "-x.example", "x..example", "ex_ample.com"] {
+            let text = format!("{PAIR}server_names = [\"ftp.example.com\", \"{bad}\"]\n");
+            let (line, key, message) = only_error(&dir, &text);
+            assert_eq!((line, key.as_deref()), (Some(4), Some("tls.server_names")), "{bad:?}: {message}");
+            assert!(message.contains("expected a DNS host name"), "{message}");
+        }
+        let defaults = parse(&dir, PAIR).unwrap().tls.unwrap();
+        assert!(defaults.tls.config().server_names.is_empty());
+        assert_eq!(defaults.max_handshakes, DEFAULT_MAX_HANDSHAKES);
     }
 
     #[test]

@@ -1368,7 +1368,7 @@ level = "debug"
 
     #[test]
     fn the_example_config_is_valid_and_documents_every_key() {
-        let example = include_str!("../../../oxftpd.example.toml");
+        let example = include_str!("../../../../oxftpd.example.toml");
         let dir = tree();
         std::fs::write(dir.path().join("users.toml"), "").unwrap();
         // The example serves /srv/ftp, which need not exist here.

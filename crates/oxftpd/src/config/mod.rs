@@ -8,24 +8,27 @@
 //! `compose` turns a [`Config`] into a running server.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use oxftp_auth_file::FileAuthenticator;
 use oxftp_auth_file::diag::{key_at, line_of, line_of_unplaced_error};
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
 mod access;
+mod active;
+mod anonymous;
 mod backends;
 mod cluster;
+mod log;
 mod ops;
+mod passive;
+mod server;
 mod sftp;
 mod tls;
+mod users;
 mod web;
 
 /// Parses `text` after a two-line `[storage]` table (so error lines in it count from 3),
@@ -38,15 +41,18 @@ pub(crate) fn parse_after_storage(text: &str) -> Result<Config, Vec<ConfigError>
 }
 
 pub use access::LoadLimits;
+pub use active::ActiveConfig;
+pub use anonymous::AnonymousConfig;
 pub use backends::{AuthBackend, FsStorage, StorageConfig};
 pub use cluster::{ClusterSettings, DEFAULT_RESOLVE_INTERVAL, ListenOptions, PassiveHost, ProxySettings};
+pub use log::{LogConfig, LogFormat, LogLevel};
 pub use ops::{AdminSettings, DEFAULT_ADMIN_LISTEN, HooksSettings};
+pub use passive::PassiveConfig;
+pub use server::{DEFAULT_LISTEN, DEFAULT_MAX_PRELOGIN_PER_IP, ServerConfig};
 pub use sftp::SftpSettings;
 pub use tls::TlsSettings;
+pub use users::UsersConfig;
 pub use web::WebSettings;
-
-/// Where the daemon listens when neither the config nor `--listen` says.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2121);
 
 /// Largest config file read, in bytes: any real config is a few KiB, and a
 /// path that names a device or a huge file must not exhaust memory.
@@ -55,17 +61,6 @@ const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 /// Largest accepted timeout, in seconds (about 11.5 days): larger values are
 /// surely typos, and bounding them keeps deadline arithmetic far from overflow.
 const MAX_TIMEOUT_SECS: u64 = 1_000_000;
-
-/// Longest failed-login delay, in milliseconds: beyond a minute the delay only
-/// ties up sessions.
-const MAX_FAILED_LOGIN_DELAY_MS: u64 = 60_000;
-
-/// Accepted range for `server.max_line`: shorter lines cannot carry a long
-/// path, longer ones only let a client make the server buffer more.
-const MAX_LINE_RANGE: (usize, usize) = (512, 1024 * 1024);
-
-/// `server.max_prelogin_per_ip` when not set.
-pub const DEFAULT_MAX_PRELOGIN_PER_IP: usize = 64;
 
 /// A validated configuration, with paths resolved and the users file loaded.
 #[derive(Debug, Clone)]
@@ -106,178 +101,6 @@ pub struct Config {
     pub admin: Option<AdminSettings>,
     /// `[hooks]` and `[[hook]]`: event hooks, when there is any hook.
     pub hooks: Option<HooksSettings>,
-}
-
-/// `[server]`: listeners, limits and timeouts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// Addresses to listen on (port 0: any free port).
-    pub listen: Vec<SocketAddr>,
-    /// How each of `listen` starts its connections (same order; missing
-    /// entries are the defaults: no PROXY header, `passive.address`).
-    pub listen_options: Vec<ListenOptions>,
-    /// `trusted_proxies`, `proxy_header_timeout`: who may send PROXY headers.
-    pub proxy: ProxySettings,
-    /// Text of the 220 greeting.
-    pub greeting: String,
-    /// Concurrent sessions (0 = unlimited).
-    pub max_sessions: usize,
-    /// Idle logged-in sessions are closed after this.
-    pub idle_timeout: Duration,
-    /// A connection must log in within this.
-    pub login_timeout: Duration,
-    /// Waiting for (and on) a data connection.
-    pub data_timeout: Duration,
-    /// How long running transfers may go on after a shutdown signal.
-    pub shutdown_timeout: Duration,
-    /// Pause before answering a failed login.
-    pub failed_login_delay: Duration,
-    /// Failed logins after which the connection is closed.
-    pub max_login_failures: u32,
-    /// Longest control line accepted.
-    pub max_line: usize,
-    /// Started as root: the account to switch to once the listeners are bound.
-    pub run_as: Option<crate::privileges::RunAs>,
-    /// Started as root without `run_as`: keep root instead of refusing to start.
-    pub allow_root: bool,
-    /// Let SITE CHMOD set setuid, setgid and sticky bits.
-    pub chmod_special_bits: bool,
-    /// How often what dead uploads left is swept away (also once at start);
-    /// zero: only at start.
-    pub upload_sweep_interval: Duration,
-    /// Unknown commands before login after which the connection is closed (0 = unlimited).
-    pub max_unknown_before_login: u32,
-    /// HASH: bytes one session may hash in all; 0 turns HASH off.
-    pub hash_bytes_per_session: u64,
-}
-
-/// `[passive]`: what PASV/EPSV use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PassiveConfig {
-    /// Inclusive port range; `None`: ports chosen by the OS.
-    pub port_range: Option<(u16, u16)>,
-    /// Address advertised in 227 replies (behind NAT): an IP or a DNS name.
-    pub address: Option<PassiveHost>,
-    /// How often a DNS name in `address` is resolved again.
-    pub resolve_interval: Duration,
-    /// Announce this node's own address on the control connection, even
-    /// behind a proxy (clients reach each node directly for data).
-    pub announce_node_address: bool,
-    /// Passive data connections start with a PROXY protocol header.
-    pub proxy_protocol: bool,
-}
-
-impl Default for PassiveConfig {
-    fn default() -> Self {
-        PassiveConfig {
-            port_range: None,
-            address: None,
-            resolve_interval: DEFAULT_RESOLVE_INTERVAL,
-            announce_node_address: false,
-            proxy_protocol: false,
-        }
-    }
-}
-
-/// `[active]`: whether PORT/EPRT are allowed and how they connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveConfig {
-    /// PORT/EPRT allowed.
-    pub enabled: bool,
-    /// Connect from port 20 (needs privilege).
-    pub source_port_20: bool,
-}
-
-/// `[anonymous]`: the anonymous access model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnonymousConfig {
-    /// `anonymous`/`ftp` may log in.
-    pub enabled: bool,
-    /// Their root, a virtual path under the storage root.
-    pub root: VPath,
-    /// Upload-only directory, as the anonymous session sees it.
-    pub incoming: Option<VPath>,
-    /// Anonymous sessions may use HASH.
-    pub hash: bool,
-}
-
-/// `[users]`: the accounts file.
-#[derive(Debug, Clone)]
-pub struct UsersConfig {
-    /// Resolved path of the users file.
-    pub file: PathBuf,
-    /// Its accounts, already validated.
-    pub authenticator: Arc<FileAuthenticator>,
-}
-
-/// `[log]`: where log lines go and how many.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogConfig {
-    /// Human-readable or JSON lines (both on stderr).
-    pub format: LogFormat,
-    /// Least severe level logged.
-    pub level: LogLevel,
-}
-
-/// `log.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Coloured (on a terminal) human-readable lines.
-    Terminal,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
-
-/// `log.level`, least to most verbose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// Failures only.
-    Error,
-    /// Plus things an administrator should look at.
-    Warning,
-    /// Plus sessions, logins and transfers.
-    Info,
-    /// Plus every command and reply.
-    Debug,
-    /// Everything the engine can say.
-    Trace,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: vec![DEFAULT_LISTEN],
-            listen_options: Vec::new(),
-            proxy: ProxySettings::default(),
-            greeting: "oxftpd ready".to_string(),
-            max_sessions: 1000,
-            idle_timeout: Duration::from_secs(300),
-            login_timeout: Duration::from_secs(60),
-            data_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(30),
-            failed_login_delay: Duration::from_millis(1000),
-            max_login_failures: 3,
-            max_line: 4096,
-            run_as: None,
-            allow_root: false,
-            chmod_special_bits: false,
-            upload_sweep_interval: Duration::from_secs(3600),
-            max_unknown_before_login: 3,
-            hash_bytes_per_session: 16 << 30,
-        }
-    }
-}
-
-impl Default for ActiveConfig {
-    fn default() -> Self {
-        ActiveConfig { enabled: true, source_port_20: false }
-    }
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig { format: LogFormat::Terminal, level: LogLevel::Info }
-    }
 }
 
 /// Command-line settings that replace config values (`--listen`, `--root`).
@@ -452,16 +275,16 @@ impl std::error::Error for ConfigErrors {}
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RawConfig {
-    server: RawServer,
-    passive: RawPassive,
-    active: RawActive,
+    server: server::RawServer,
+    passive: passive::RawPassive,
+    active: active::RawActive,
     storage: Option<Spanned<backends::RawStorage>>,
-    anonymous: RawAnonymous,
-    users: RawUsers,
+    anonymous: anonymous::RawAnonymous,
+    users: users::RawUsers,
     auth: backends::RawAuth,
     access: access::RawAccess,
     ban: Option<access::RawBan>,
-    log: RawLog,
+    log: log::RawLog,
     tls: Option<Spanned<tls::RawTls>>,
     web: Option<Spanned<web::RawWeb>>,
     cluster: Option<Spanned<cluster::RawCluster>>,
@@ -469,74 +292,6 @@ struct RawConfig {
     admin: Option<ops::RawAdmin>,
     hooks: Option<Spanned<ops::RawHooks>>,
     hook: Vec<Spanned<oxftp_hooks::HookConfig>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawServer {
-    listen: Option<Spanned<Vec<Spanned<toml::Value>>>>,
-    trusted_proxies: Vec<Spanned<String>>,
-    proxy_header_timeout: Option<Spanned<u64>>,
-    greeting: Option<Spanned<String>>,
-    max_sessions: Option<usize>,
-    idle_timeout: Option<Spanned<u64>>,
-    login_timeout: Option<Spanned<u64>>,
-    data_timeout: Option<Spanned<u64>>,
-    shutdown_timeout: Option<Spanned<u64>>,
-    failed_login_delay_ms: Option<Spanned<u64>>,
-    max_login_failures: Option<Spanned<u32>>,
-    max_line: Option<Spanned<usize>>,
-    max_sessions_per_ip: Option<usize>,
-    max_prelogin_per_ip: Option<usize>,
-    max_unknown_before_login: Option<u32>,
-    download_rate: Option<u64>,
-    upload_rate: Option<u64>,
-    run_as: Option<Spanned<String>>,
-    run_as_group: Option<Spanned<String>>,
-    allow_root: Option<bool>,
-    chmod_special_bits: Option<bool>,
-    upload_sweep_interval: Option<Spanned<u64>>,
-    hash_bytes_per_session: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawPassive {
-    port_range: Option<Spanned<Vec<Spanned<i64>>>>,
-    address: Option<Spanned<String>>,
-    resolve_interval: Option<Spanned<u64>>,
-    announce_node_address: Option<bool>,
-    proxy_protocol: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawActive {
-    enabled: Option<bool>,
-    source_port_20: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawAnonymous {
-    enabled: Option<bool>,
-    root: Option<Spanned<String>>,
-    incoming: Option<Spanned<String>>,
-    hash: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawUsers {
-    file: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawLog {
-    format: Option<Spanned<String>>,
-    level: Option<Spanned<String>>,
-    xferlog: Option<Spanned<String>>,
 }
 
 /// Checks raw values one by one, collecting every problem.
@@ -677,26 +432,6 @@ impl Validator<'_> {
         }
     }
 
-    /// `log.xferlog`: a file in an existing directory (created at start-up
-    /// when missing), never a directory.
-    fn xferlog(&mut self, value: Spanned<String>, base: &Path) -> Option<PathBuf> {
-        let path = base.join(value.get_ref());
-        let problem = if value.get_ref().is_empty() {
-            "expected a file path such as \"/var/log/oxftpd/xferlog\"".to_string()
-        } else if path.is_dir() {
-            format!("{} is a directory; expected a file path such as \"/var/log/oxftpd/xferlog\"", path.display())
-        } else {
-            match path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                Some(dir) if !dir.is_dir() => {
-                    format!("{} is not an existing directory; create it for the transfer log", dir.display())
-                }
-                _ => return Some(path),
-            }
-        };
-        self.error(value.span(), "log.xferlog", problem);
-        None
-    }
-
     /// Cross-checks the two listener lists: at least one listener in all,
     /// and no address in both (the second bind would fail at start-up).
     fn listeners(&mut self, server: &ServerConfig, tls: Option<&TlsSettings>, listen_span: Option<Range<usize>>) {
@@ -755,283 +490,21 @@ impl Validator<'_> {
         }
         addrs
     }
-
-    fn server(&mut self, raw: RawServer, overrides: &Overrides) -> ServerConfig {
-        let mut server = ServerConfig::default();
-        if !overrides.listen.is_empty() {
-            server.listen = overrides.listen.clone();
-        } else if let Some(listen) = raw.listen {
-            // An empty list is checked later, against tls.implicit_listen.
-            (server.listen, server.listen_options) = self.listen_entries(listen.into_inner(), "server.listen");
-            // Plain addresses only: nothing to remember per listener.
-            if server.listen_options.iter().all(|o| *o == ListenOptions::default()) {
-                server.listen_options.clear();
-            }
-        }
-        server.proxy = self.proxy_settings(raw.trusted_proxies, raw.proxy_header_timeout);
-        if let Some(greeting) = raw.greeting {
-            if greeting.get_ref().chars().any(char::is_control) {
-                self.error(greeting.span(), "server.greeting", "expected one line of text without control characters");
-            } else {
-                server.greeting = greeting.into_inner();
-            }
-        }
-        if let Some(max) = raw.max_sessions {
-            server.max_sessions = max;
-        }
-        server.allow_root = raw.allow_root.unwrap_or(false);
-        self.run_as(&mut server, raw.run_as, raw.run_as_group);
-        for (slot, raw, key) in [
-            (&mut server.idle_timeout, raw.idle_timeout, "server.idle_timeout"),
-            (&mut server.login_timeout, raw.login_timeout, "server.login_timeout"),
-            (&mut server.data_timeout, raw.data_timeout, "server.data_timeout"),
-            (&mut server.shutdown_timeout, raw.shutdown_timeout, "server.shutdown_timeout"),
-        ] {
-            let Some(secs) = raw else { continue };
-            if (1..=MAX_TIMEOUT_SECS).contains(secs.get_ref()) {
-                *slot = Duration::from_secs(*secs.get_ref());
-            } else {
-                self.error(
-                    secs.span(),
-                    key,
-                    format!("expected seconds from 1 to {MAX_TIMEOUT_SECS}, found {}", secs.get_ref()),
-                );
-            }
-        }
-        if let Some(ms) = raw.failed_login_delay_ms {
-            if *ms.get_ref() <= MAX_FAILED_LOGIN_DELAY_MS {
-                server.failed_login_delay = Duration::from_millis(*ms.get_ref());
-            } else {
-                self.error(
-                    ms.span(),
-                    "server.failed_login_delay_ms",
-                    format!("expected milliseconds from 0 to {MAX_FAILED_LOGIN_DELAY_MS}, found {}", ms.get_ref()),
-                );
-            }
-        }
-        if let Some(failures) = raw.max_login_failures {
-            if *failures.get_ref() >= 1 {
-                server.max_login_failures = *failures.get_ref();
-            } else {
-                self.error(failures.span(), "server.max_login_failures", "expected at least 1");
-            }
-        }
-        server.chmod_special_bits = raw.chmod_special_bits.unwrap_or(false);
-        if let Some(max) = raw.max_unknown_before_login {
-            server.max_unknown_before_login = max;
-        }
-        if let Some(secs) = raw.upload_sweep_interval {
-            if *secs.get_ref() <= MAX_TIMEOUT_SECS {
-                server.upload_sweep_interval = Duration::from_secs(*secs.get_ref());
-            } else {
-                self.error(
-                    secs.span(),
-                    "server.upload_sweep_interval",
-                    format!("expected seconds from 0 to {MAX_TIMEOUT_SECS}, found {}", secs.get_ref()),
-                );
-            }
-        }
-        if let Some(bytes) = raw.hash_bytes_per_session {
-            server.hash_bytes_per_session = bytes;
-        }
-        if let Some(max_line) = raw.max_line {
-            let (lo, hi) = MAX_LINE_RANGE;
-            if (lo..=hi).contains(max_line.get_ref()) {
-                server.max_line = *max_line.get_ref();
-            } else {
-                self.error(
-                    max_line.span(),
-                    "server.max_line",
-                    format!("expected bytes from {lo} to {hi}, found {}", max_line.get_ref()),
-                );
-            }
-        }
-        server
-    }
-
-    /// `server.run_as` / `server.run_as_group`: accounts that exist and are not root.
-    fn run_as(&mut self, server: &mut ServerConfig, user: Option<Spanned<String>>, group: Option<Spanned<String>>) {
-        use crate::privileges::{LookupError, lookup};
-        let Some(user) = user else {
-            if let Some(group) = group {
-                self.error(group.span(), "server.run_as_group", "needs server.run_as: the user it is the group of");
-            }
-            return;
-        };
-        match lookup(user.get_ref(), group.as_ref().map(|g| g.get_ref().as_str())) {
-            Ok(run_as) => server.run_as = Some(run_as),
-            Err(LookupError::User(message)) => self.error(user.span(), "server.run_as", message),
-            Err(LookupError::Group(message)) => {
-                let span = group.map_or_else(|| user.span(), |g| g.span());
-                self.error(span, "server.run_as_group", message);
-            }
-        }
-    }
-
-    fn passive(&mut self, raw: RawPassive) -> PassiveConfig {
-        let mut passive = PassiveConfig::default();
-        if let Some(range) = raw.port_range {
-            const EXPECTED: &str = "expected [LOW, HIGH] with 1 <= LOW <= HIGH <= 65535";
-            let ports: Vec<i64> = range.get_ref().iter().map(|p| *p.get_ref()).collect();
-            match ports.as_slice() {
-                [lo, hi] => match (u16::try_from(*lo), u16::try_from(*hi)) {
-                    (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => passive.port_range = Some((lo, hi)),
-                    _ => self.error(range.span(), "passive.port_range", format!("{EXPECTED}, found [{lo}, {hi}]")),
-                },
-                _ => self.error(
-                    range.span(),
-                    "passive.port_range",
-                    format!("{EXPECTED}, found {} number(s)", ports.len()),
-                ),
-            }
-        }
-        if let Some(address) = &raw.address {
-            passive.address = self.passive_host(address.get_ref(), address.span(), "passive.address");
-        }
-        passive.resolve_interval =
-            self.seconds(raw.resolve_interval, "passive.resolve_interval").unwrap_or(DEFAULT_RESOLVE_INTERVAL);
-        passive.announce_node_address = raw.announce_node_address.unwrap_or(false);
-        passive.proxy_protocol = raw.proxy_protocol.unwrap_or(false);
-        if let (true, Some(address)) = (passive.announce_node_address, &raw.address) {
-            self.error(
-                address.span(),
-                "passive.announce_node_address",
-                "cannot be used with passive.address: announce either this node's address or that one",
-            );
-        }
-        passive
-    }
-
-    fn anonymous(&mut self, raw: RawAnonymous, storage: Option<&FsStorage>) -> AnonymousConfig {
-        let enabled = raw.enabled.unwrap_or(false);
-        let root_span = raw.root.as_ref().map(Spanned::span);
-        let root = raw.root.and_then(|root| self.vpath(root, "anonymous.root")).unwrap_or_else(VPath::root);
-        let incoming = raw.incoming.and_then(|inc| {
-            let span = inc.span();
-            let path = self.vpath(inc, "anonymous.incoming")?;
-            if path.is_root() {
-                self.error(span, "anonymous.incoming", "expected a directory below the anonymous root, not \"/\"");
-                return None;
-            }
-            Some((path, span))
-        });
-        // When anonymous logins are on, their directories must exist: a typo
-        // here would otherwise only show as failing logins or uploads.
-        if let (true, Some(storage)) = (enabled, storage) {
-            let anon_root = disk_path(&storage.root, &root);
-            if !anon_root.is_dir() {
-                let message =
-                    format!("{} is not a directory (anonymous.root {root} under storage.root)", anon_root.display());
-                match root_span {
-                    Some(span) => self.error(span, "anonymous.root", message),
-                    None => self.errors.push(ConfigError {
-                        file: None,
-                        line: None,
-                        key: Some("anonymous.root".into()),
-                        message,
-                    }),
-                }
-            } else if let Some((incoming, span)) = &incoming {
-                let dir = disk_path(&anon_root, incoming);
-                if !dir.is_dir() {
-                    self.error(
-                        span.clone(),
-                        "anonymous.incoming",
-                        format!("{} is not a directory (incoming {incoming} under the anonymous root)", dir.display()),
-                    );
-                }
-            }
-        }
-        AnonymousConfig { enabled, root, incoming: incoming.map(|(path, _)| path), hash: raw.hash.unwrap_or(false) }
-    }
-
-    /// Parses a virtual path value, recording an error when it is invalid.
-    fn vpath(&mut self, value: Spanned<String>, key: &str) -> Option<VPath> {
-        match VPath::parse(value.get_ref().as_bytes()) {
-            Ok(path) => Some(path),
-            Err(e) => {
-                self.error(
-                    value.span(),
-                    key,
-                    format!("expected a path like \"/pub\" ({e}), found {:?}", value.get_ref()),
-                );
-                None
-            }
-        }
-    }
-
-    fn users(&mut self, raw: RawUsers, base: &Path) -> Option<UsersConfig> {
-        let file = raw.file?;
-        let path = base.join(file.get_ref());
-        match FileAuthenticator::load(&path) {
-            Ok(auth) => Some(UsersConfig { file: path, authenticator: Arc::new(auth) }),
-            Err(e) if e.line().is_some() => {
-                // A problem inside the users file: report it there.
-                self.errors.push(ConfigError {
-                    file: e.file().map(Path::to_path_buf),
-                    line: e.line(),
-                    key: e.key().map(str::to_string),
-                    message: e.message().to_string(),
-                });
-                None
-            }
-            Err(e) => {
-                self.error(file.span(), "users.file", e.to_string());
-                None
-            }
-        }
-    }
-
-    fn log(&mut self, raw: RawLog) -> LogConfig {
-        let mut log = LogConfig::default();
-        if let Some(format) = raw.format {
-            match format.get_ref().as_str() {
-                "terminal" => log.format = LogFormat::Terminal,
-                "json" => log.format = LogFormat::Json,
-                other => self.error(
-                    format.span(),
-                    "log.format",
-                    format!("expected \"terminal\" or \"json\", found {other:?}"),
-                ),
-            }
-        }
-        if let Some(level) = raw.level {
-            match level.get_ref().as_str() {
-                "error" => log.level = LogLevel::Error,
-                "warning" | "warn" => log.level = LogLevel::Warning,
-                "info" => log.level = LogLevel::Info,
-                "debug" => log.level = LogLevel::Debug,
-                "trace" => log.level = LogLevel::Trace,
-                other => self.error(
-                    level.span(),
-                    "log.level",
-                    format!("expected \"error\", \"warning\", \"info\", \"debug\" or \"trace\", found {other:?}"),
-                ),
-            }
-        }
-        log
-    }
 }
-
-/// Where virtual path `path` lies on disk below `root`.
-fn disk_path(root: &Path, path: &VPath) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt as _;
-    let relative = path.relative();
-    if relative.is_empty() { root.to_path_buf() } else { root.join(std::ffi::OsStr::from_bytes(relative)) }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// A storage tree with `pub/incoming`, and the directory configs live in.
-    fn tree() -> tempfile::TempDir {
+    pub(super) fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("srv/pub/incoming")).unwrap();
         dir
     }
 
-    fn parse(dir: &tempfile::TempDir, text: &str) -> Result<Config, ConfigErrors> {
+    pub(super) fn parse(dir: &tempfile::TempDir, text: &str) -> Result<Config, ConfigErrors> {
         Config::from_toml(text, dir.path(), &Overrides::default())
     }
 
@@ -1046,7 +519,7 @@ mod tests {
         assert_eq!(errors[0].line, Some(3), "{:?}", errors[0]);
     }
 
-    fn errors(dir: &tempfile::TempDir, text: &str) -> Vec<ConfigError> {
+    pub(super) fn errors(dir: &tempfile::TempDir, text: &str) -> Vec<ConfigError> {
         match parse(dir, text) {
             Ok(_) => panic!("expected errors for:\n{text}"),
             Err(e) => e.0,
@@ -1054,7 +527,7 @@ mod tests {
     }
 
     /// The single error of `text`, as (line, key).
-    fn only_error(dir: &tempfile::TempDir, text: &str) -> (Option<usize>, Option<String>, String) {
+    pub(super) fn only_error(dir: &tempfile::TempDir, text: &str) -> (Option<usize>, Option<String>, String) {
         let errs = errors(dir, text);
         assert_eq!(errs.len(), 1, "{errs:?}");
         let e = errs.into_iter().next().unwrap();
@@ -1179,73 +652,6 @@ level = "debug"
     }
 
     #[test]
-    fn bad_listen_addresses_are_each_reported() {
-        let dir = tree();
-        let errs = errors(&dir, "[server]\nlisten = [\n  \"127.0.0.1:21\",\n  \"localhost:21\",\n  \"1.2.3.4\",\n]\n");
-        let lines: Vec<_> = errs.iter().map(|e| (e.line, e.key.as_deref())).collect();
-        assert_eq!(lines, vec![(Some(4), Some("server.listen")), (Some(5), Some("server.listen"))]);
-        assert!(errs[0].message.contains("expected \"IP:PORT\""), "{}", errs[0].message);
-        let (line, key, message) = only_error(&dir, "[server]\nlisten = []\n");
-        assert_eq!((line, key.as_deref()), (Some(2), Some("server.listen")));
-        assert!(message.contains("at least one"), "{message}");
-    }
-
-    #[test]
-    fn port_range_must_be_ordered_and_nonzero() {
-        let dir = tree();
-        for (range, why) in [
-            ("[2000, 1000]", "found [2000, 1000]"),
-            ("[0, 10]", "found [0, 10]"),
-            ("[1, 70000]", "70000"),
-            ("[5]", "1 number"),
-        ] {
-            let (line, key, message) = only_error(&dir, &format!("[passive]\nport_range = {range}\n"));
-            assert_eq!((line, key.as_deref()), (Some(2), Some("passive.port_range")), "{range}");
-            assert!(message.contains(why) && message.contains("LOW <= HIGH"), "{range}: {message}");
-        }
-        let config = parse(&dir, "[passive]\nport_range = [1024, 1024]\n").unwrap();
-        assert_eq!(config.passive.port_range, Some((1024, 1024)));
-    }
-
-    #[test]
-    fn timeouts_must_be_positive_and_bounded() {
-        let dir = tree();
-        let errs = errors(
-            &dir,
-            "[server]\nidle_timeout = 0\nlogin_timeout = 0\ndata_timeout = 30\nshutdown_timeout = 99999999\n",
-        );
-        let got: Vec<_> = errs.iter().map(|e| (e.line, e.key.clone().unwrap_or_default())).collect();
-        assert_eq!(
-            got,
-            vec![
-                (Some(2), "server.idle_timeout".to_string()),
-                (Some(3), "server.login_timeout".to_string()),
-                (Some(5), "server.shutdown_timeout".to_string()),
-            ]
-        );
-        assert!(errs[0].message.contains("expected seconds from 1"), "{}", errs[0].message);
-    }
-
-    #[test]
-    fn other_server_limits_are_checked() {
-        let dir = tree();
-        let errs = errors(
-            &dir,
-            "[server]\nmax_line = 10\nfailed_login_delay_ms = 3600000\ngreeting = \"two\\nlines\"\nmax_login_failures = 0\n",
-        );
-        let keys: Vec<_> = errs.iter().map(|e| (e.line, e.key.clone().unwrap_or_default())).collect();
-        assert_eq!(
-            keys,
-            vec![
-                (Some(2), "server.max_line".to_string()),
-                (Some(3), "server.failed_login_delay_ms".to_string()),
-                (Some(4), "server.greeting".to_string()),
-                (Some(5), "server.max_login_failures".to_string()),
-            ]
-        );
-    }
-
-    #[test]
     fn storage_root_must_be_an_existing_directory() {
         let dir = tree();
         std::fs::write(dir.path().join("file"), "x").unwrap();
@@ -1257,104 +663,6 @@ level = "debug"
         let bad = Overrides { root: Some(dir.path().join("missing")), ..Overrides::default() };
         let errs = Config::from_toml("", dir.path(), &bad).unwrap_err().0;
         assert_eq!(errs[0].key.as_deref(), Some("--root"));
-    }
-
-    #[test]
-    fn anonymous_paths_are_checked() {
-        let dir = tree();
-        let (line, key, _) = only_error(&dir, "[anonymous]\nroot = \"/a\\u0000\"\n");
-        assert_eq!((line, key.as_deref()), (Some(2), Some("anonymous.root")));
-        let (line, key, _) = only_error(&dir, "[anonymous]\nincoming = \"/\"\n");
-        assert_eq!((line, key.as_deref()), (Some(2), Some("anonymous.incoming")));
-        // Enabled: the directories must exist.
-        let text = "[storage]\nroot = \"srv\"\n[anonymous]\nenabled = true\nroot = \"/pub\"\nincoming = \"/uploads\"\n";
-        let (line, key, message) = only_error(&dir, text);
-        assert_eq!((line, key.as_deref()), (Some(6), Some("anonymous.incoming")));
-        assert!(message.contains("not a directory"), "{message}");
-        let text = "[storage]\nroot = \"srv\"\n[anonymous]\nenabled = true\nroot = \"/public\"\n";
-        let (_, key, _) = only_error(&dir, text);
-        assert_eq!(key.as_deref(), Some("anonymous.root"));
-        // Disabled: not checked, the section may be prepared in advance.
-        assert!(parse(&dir, "[storage]\nroot = \"srv\"\n[anonymous]\nroot = \"/public\"\n").is_ok());
-    }
-
-    #[test]
-    fn log_values_are_checked() {
-        let dir = tree();
-        let errs = errors(&dir, "[log]\nformat = \"xml\"\nlevel = \"loud\"\n");
-        assert_eq!(errs.len(), 2);
-        assert_eq!((errs[0].line, errs[0].key.as_deref()), (Some(2), Some("log.format")));
-        assert!(errs[0].message.contains("\"terminal\" or \"json\""));
-        assert_eq!((errs[1].line, errs[1].key.as_deref()), (Some(3), Some("log.level")));
-        let config = parse(&dir, "[log]\nlevel = \"warning\"\n").unwrap();
-        assert_eq!(config.log.level, LogLevel::Warning);
-    }
-
-    #[test]
-    fn run_as_must_name_an_unprivileged_account() {
-        let dir = tree();
-        let (line, key, message) = only_error(&dir, "[server]\n\nrun_as = \"no-such-user-oxftpd\"\n");
-        assert_eq!((line, key.as_deref()), (Some(3), Some("server.run_as")));
-        assert!(message.contains("no user \"no-such-user-oxftpd\""), "{message}");
-        let (_, key, message) = only_error(&dir, "[server]\nrun_as = \"root\"\n");
-        assert_eq!(key.as_deref(), Some("server.run_as"));
-        assert!(message.contains("uid 0"), "{message}");
-        let (line, key, _) =
-            only_error(&dir, "[server]\nrun_as = \"nobody\"\nrun_as_group = \"no-such-group-oxftpd\"\n");
-        assert_eq!((line, key.as_deref()), (Some(3), Some("server.run_as_group")));
-        let (line, key, message) = only_error(&dir, "[server]\nrun_as_group = \"nogroup\"\n");
-        assert_eq!((line, key.as_deref()), (Some(2), Some("server.run_as_group")));
-        assert!(message.contains("needs server.run_as"), "{message}");
-        let config = parse(&dir, "[server]\nrun_as = \"nobody\"\nallow_root = true\n").unwrap();
-        assert_eq!(config.server.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
-        assert!(config.server.allow_root);
-        let (line, key, _) = only_error(&dir, "[server]\nallow_root = \"yes\"\n");
-        assert_eq!((line, key.as_deref()), (Some(2), Some("server.allow_root")));
-    }
-
-    #[test]
-    fn xferlog_needs_an_existing_directory() {
-        let dir = tree();
-        let config = parse(&dir, "[log]\nxferlog = \"xferlog\"\n").unwrap();
-        assert_eq!(config.xferlog, Some(dir.path().join("xferlog")));
-        assert!(parse(&dir, "").unwrap().xferlog.is_none());
-        let (line, key, message) = only_error(&dir, "[log]\nlevel = \"info\"\nxferlog = \"nowhere/xferlog\"\n");
-        assert_eq!((line, key.as_deref()), (Some(3), Some("log.xferlog")));
-        assert!(message.contains("not an existing directory"), "{message}");
-        let (_, key, message) = only_error(&dir, "[log]\nxferlog = \"srv\"\n");
-        assert_eq!(key.as_deref(), Some("log.xferlog"));
-        assert!(message.contains("is a directory"), "{message}");
-    }
-
-    #[test]
-    fn users_file_is_loaded_relative_to_the_config() {
-        let dir = tree();
-        let hash = oxftp_auth_file::hash_password("pw");
-        std::fs::write(dir.path().join("users.toml"), format!("[[user]]\nname = \"a\"\npassword_hash = \"{hash}\"\n"))
-            .unwrap();
-        let config = parse(&dir, "[users]\nfile = \"users.toml\"\n").unwrap();
-        let users = config.users.unwrap();
-        assert_eq!(users.file, dir.path().join("users.toml"));
-        assert_eq!(users.authenticator.len(), 1);
-    }
-
-    #[test]
-    fn users_file_errors_keep_their_own_file_and_line() {
-        let dir = tree();
-        let users = dir.path().join("users.toml");
-        std::fs::write(&users, "[[user]]\nname = \"a\"\npassword_hash = \"nope\"\n").unwrap();
-        let config_path = dir.path().join("oxftpd.toml");
-        std::fs::write(&config_path, "[users]\nfile = \"users.toml\"\n").unwrap();
-        let errs = Config::load(&config_path, &Overrides::default()).unwrap_err().0;
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].file.as_deref(), Some(users.as_path()));
-        assert_eq!((errs[0].line, errs[0].key.as_deref()), (Some(3), Some("user.password_hash")));
-
-        // A users file that cannot be read is reported at the config key.
-        std::fs::write(&config_path, "\n[users]\nfile = \"absent.toml\"\n").unwrap();
-        let errs = Config::load(&config_path, &Overrides::default()).unwrap_err().0;
-        assert_eq!(errs[0].file.as_deref(), Some(config_path.as_path()));
-        assert_eq!((errs[0].line, errs[0].key.as_deref()), (Some(3), Some("users.file")));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The TOML users file (`oxftp-auth-file`) and its position helpers.
+//! The TOML users file (`oxftp-auth-file`) and the position helpers (`oxftp-diag`).
 //!
 //! Properties:
 //! - no panic on any text;
@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oxftp_auth_file::FileAuthenticator;
-use oxftp_auth_file::diag::{key_at, line_of};
+use oxftp_diag::{key_at, line_of};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&knob, rest)) = data.split_first() else { return };

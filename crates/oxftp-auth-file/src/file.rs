@@ -42,11 +42,11 @@ use std::ops::Range;
 use oxftp_core::account::{DirRule, IpNet, IpRules, Limits, Permission, PermissionSet, Permissions};
 use oxftp_core::auth::{AccessClass, PublicKey};
 use oxftp_core::tls::SessionReuse;
+use oxftp_diag::{key_at, line_of, line_of_unplaced_error};
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::diag::{key_at, line_of, line_of_unplaced_error};
 use crate::error::UsersFileError;
 use crate::hash::check_hash;
 

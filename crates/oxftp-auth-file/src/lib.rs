@@ -25,7 +25,6 @@
 #![warn(missing_docs)]
 
 mod authenticator;
-pub mod diag;
 mod error;
 mod file;
 mod hash;

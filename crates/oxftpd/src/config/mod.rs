@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use oxftp_auth_file::diag::{key_at, line_of, line_of_unplaced_error};
+use oxftp_diag::{key_at, line_of, line_of_unplaced_error};
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;

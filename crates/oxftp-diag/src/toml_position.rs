@@ -1,25 +1,15 @@
-//! Where in a TOML document something is: the line of a byte offset and the
-//! dotted key that owns it.
+//! Where in a TOML document something is: the dotted key that owns a span,
+//! and the line of an error the parser reported without one.
 //!
 //! `toml` reports errors with a byte span but, for a value of the wrong type,
 //! does not say which key held it. An administrator fixing a file wants both
 //! ("users.toml:7: user.class: ..."), so this module maps a span back to the
-//! key path by walking the document's spanned syntax tree. oxftpd's config
-//! loader uses it too, which is why it is public.
+//! key path by walking the document's spanned syntax tree.
 
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-
-/// 1-based line number of byte `offset` in `text` (offsets past the end
-/// count as the last line).
-pub fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    // Count on bytes: an offset inside a multi-byte character still lands on
-    // the right line, and slicing `str` there would panic.
-    text.as_bytes().get(..end).map_or(0, |head| head.iter().filter(|&&b| b == b'\n').count()) + 1
-}
 
 /// The dotted key path (`server.listen`, `user.class`) whose key or value
 /// contains the start of `span`, the innermost one when tables nest.
@@ -116,16 +106,6 @@ mod tests {
         assert_eq!(line_of_unplaced_error(&deep, error.message()), Some(1));
         assert_eq!(line_of_unplaced_error("x = 1\n", error.message()), None);
         assert_eq!(line_of_unplaced_error("", error.message()), None);
-    }
-
-    #[test]
-    fn lines_are_one_based_and_clamped() {
-        let text = "a = 1\nb = 2\n";
-        assert_eq!(line_of(text, 0), 1);
-        assert_eq!(line_of(text, 5), 1);
-        assert_eq!(line_of(text, 6), 2);
-        assert_eq!(line_of(text, 1000), 3);
-        assert_eq!(line_of("", 0), 1);
     }
 
     #[test]

@@ -61,8 +61,7 @@ impl FileAuthenticator {
             );
         }
         let text = String::from_utf8(bytes).map_err(|e| {
-            let offset = e.utf8_error().valid_up_to();
-            let line = e.as_bytes().get(..offset).map_or(0, |head| head.iter().filter(|&&b| b == b'\n').count()) + 1;
+            let line = oxftp_diag::line_of(e.as_bytes(), e.utf8_error().valid_up_to());
             UsersFileError::invalid(Some(line), None, "file is not valid UTF-8").in_file(path)
         })?;
         Self::from_toml(&text).map_err(|e| e.in_file(path))

@@ -1,79 +1,74 @@
 //! Why a users file was refused, with enough position to fix it.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use oxftp_diag::Diagnostic;
+
+/// What a users file is called in a diagnostic while its path is unknown.
+const KIND: &str = "users file";
 
 /// A users file could not be read or is invalid.
 ///
 /// Displays as `FILE:LINE: KEY: MESSAGE`, leaving out what is unknown (a file
-/// given as text has no name; an unreadable file has no line).
+/// given as text has no name; an unreadable file has no line): the
+/// [`Diagnostic`] it carries.
 #[derive(Debug)]
 pub struct UsersFileError {
-    file: Option<PathBuf>,
-    line: Option<usize>,
-    key: Option<String>,
-    message: String,
+    diagnostic: Diagnostic,
     source: Option<std::io::Error>,
 }
 
 impl UsersFileError {
     /// An error in the contents, at `line` (1-based) and `key` if known.
     pub(crate) fn invalid(line: Option<usize>, key: Option<String>, message: impl Into<String>) -> Self {
-        UsersFileError { file: None, line, key, message: message.into(), source: None }
+        UsersFileError { diagnostic: Diagnostic::new(KIND, message).with_line(line).with_key(key), source: None }
     }
 
     /// The file could not be read at all.
     pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
         UsersFileError {
-            file: Some(file.to_path_buf()),
-            line: None,
-            key: None,
-            message: format!("cannot read users file: {source}"),
+            diagnostic: Diagnostic::new(KIND, format!("cannot read users file: {source}"))
+                .with_file(file.to_path_buf()),
             source: Some(source),
         }
     }
 
     /// Names the file the error is in (`load` knows it, `from_toml` does not).
     pub(crate) fn in_file(mut self, file: &Path) -> Self {
-        self.file = Some(file.to_path_buf());
+        self.diagnostic.file = Some(file.to_path_buf());
         self
     }
 
     /// The users file, when it was loaded from disk.
     pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
+        self.diagnostic.file.as_deref()
     }
 
     /// 1-based line of the offending text, when the error has a position.
     pub fn line(&self) -> Option<usize> {
-        self.line
+        self.diagnostic.line
     }
 
     /// Dotted key the error is about (`user.class`), when known.
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.diagnostic.key.as_deref()
     }
 
     /// What is wrong and what was expected, without the position.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.diagnostic.message
+    }
+
+    /// The whole position and message, as the daemon's config errors carry it.
+    pub fn diagnostic(&self) -> &Diagnostic {
+        &self.diagnostic
     }
 }
 
 impl fmt::Display for UsersFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{}", file.display())?,
-            None => f.write_str("users file")?,
-        }
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        f.write_str(": ")?;
-        if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
-        }
-        f.write_str(&self.message)
+        self.diagnostic.fmt(f)
     }
 }
 

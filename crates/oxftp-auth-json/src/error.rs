@@ -1,25 +1,28 @@
 //! Why a JSON users file was refused, with the position serde_json reported.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use oxftp_diag::Diagnostic;
+
+/// What a users file is called in a diagnostic while its path is unknown.
+const KIND: &str = "users file";
 
 /// A JSON users file could not be read or is invalid.
 ///
 /// Displays as `FILE:LINE:COLUMN: MESSAGE`, leaving out what is unknown (text
-/// given directly has no file name; an unreadable file has no position).
+/// given directly has no file name; an unreadable file has no position): the
+/// [`Diagnostic`] it carries.
 #[derive(Debug)]
 pub struct JsonUsersError {
-    file: Option<PathBuf>,
-    line: Option<usize>,
-    column: Option<usize>,
-    message: String,
+    diagnostic: Diagnostic,
     source: Option<std::io::Error>,
 }
 
 impl JsonUsersError {
     /// An error in the contents at a 1-based position, when known.
     pub(crate) fn invalid(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> Self {
-        JsonUsersError { file: None, line, column, message: message.into(), source: None }
+        JsonUsersError { diagnostic: Diagnostic::new(KIND, message).with_line(line).with_column(column), source: None }
     }
 
     /// Converts serde_json's error, keeping its position apart from its text
@@ -37,54 +40,47 @@ impl JsonUsersError {
     /// The file could not be read at all.
     pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
         JsonUsersError {
-            file: Some(file.to_path_buf()),
-            line: None,
-            column: None,
-            message: format!("cannot read users file: {source}"),
+            diagnostic: Diagnostic::new(KIND, format!("cannot read users file: {source}"))
+                .with_file(file.to_path_buf()),
             source: Some(source),
         }
     }
 
     /// Names the file the error is in (`load` knows it, `from_json` does not).
     pub(crate) fn in_file(mut self, file: &Path) -> Self {
-        self.file = Some(file.to_path_buf());
+        self.diagnostic.file = Some(file.to_path_buf());
         self
     }
 
     /// The users file, when it was loaded from disk.
     pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
+        self.diagnostic.file.as_deref()
     }
 
     /// 1-based line of the offending text, when the error has a position.
     pub fn line(&self) -> Option<usize> {
-        self.line
+        self.diagnostic.line
     }
 
     /// 1-based column of the offending text, when the error has a position.
     pub fn column(&self) -> Option<usize> {
-        self.column
+        self.diagnostic.column
     }
 
     /// What is wrong and what was expected, without the position.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.diagnostic.message
+    }
+
+    /// The whole position and message.
+    pub fn diagnostic(&self) -> &Diagnostic {
+        &self.diagnostic
     }
 }
 
 impl fmt::Display for JsonUsersError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{}", file.display())?,
-            None => f.write_str("users file")?,
-        }
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
+        self.diagnostic.fmt(f)
     }
 }
 

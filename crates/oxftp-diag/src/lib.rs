@@ -105,12 +105,14 @@ impl fmt::Display for Diagnostic {
 }
 
 /// 1-based line number of byte `offset` in `text` (offsets past the end
-/// count as the last line).
-pub fn line_of(text: &str, offset: usize) -> usize {
+/// count as the last line). `text` may be bytes that are not UTF-8 (the line
+/// of the first invalid byte of a file).
+pub fn line_of(text: impl AsRef<[u8]>, offset: usize) -> usize {
+    let text = text.as_ref();
     let end = offset.min(text.len());
     // Count on bytes: an offset inside a multi-byte character still lands on
     // the right line, and slicing `str` there would panic.
-    text.as_bytes().get(..end).map_or(0, |head| head.iter().filter(|&&b| b == b'\n').count()) + 1
+    text.get(..end).map_or(0, |head| head.iter().filter(|&&b| b == b'\n').count()) + 1
 }
 
 #[cfg(test)]
@@ -151,5 +153,6 @@ mod tests {
     fn offsets_inside_a_character_count_on_its_line() {
         assert_eq!(line_of("é\né", 1), 1);
         assert_eq!(line_of("é\né", 4), 2);
+        assert_eq!(line_of(b"a\n\xff", 2), 2);
     }
 }

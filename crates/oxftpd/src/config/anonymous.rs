@@ -6,7 +6,7 @@ use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, FsStorage, Validator};
+use super::{FsStorage, Validator, problem};
 
 /// `[anonymous]`: the anonymous access model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +53,7 @@ impl Validator<'_> {
                     format!("{} is not a directory (anonymous.root {root} under storage.root)", anon_root.display());
                 match root_span {
                     Some(span) => self.error(span, "anonymous.root", message),
-                    None => self.errors.push(ConfigError {
-                        file: None,
-                        line: None,
-                        key: Some("anonymous.root".into()),
-                        message,
-                    }),
+                    None => self.errors.push(problem("anonymous.root", message)),
                 }
             } else if let Some((incoming, span)) = &incoming {
                 let dir = disk_path(&anon_root, incoming);

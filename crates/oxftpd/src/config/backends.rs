@@ -16,7 +16,7 @@ use oxftp_opendal::OpendalConfig;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Overrides, Validator, canonical_dir};
+use super::{ConfigError, KIND, Overrides, Validator, canonical_dir, problem};
 
 /// `[storage]`: where files live.
 #[derive(Debug, Clone)]
@@ -142,12 +142,7 @@ impl Validator<'_> {
                     ok = false;
                 }
                 if overrides.root.is_some() {
-                    self.errors.push(ConfigError {
-                        file: None,
-                        line: None,
-                        key: Some("--root".into()),
-                        message: "only for storage.backend = \"fs\"".into(),
-                    });
+                    self.errors.push(problem("--root", "only for storage.backend = \"fs\""));
                     ok = false;
                 }
                 let config = match toml::Value::Table(raw.rest).try_into::<OpendalConfig>() {
@@ -186,7 +181,7 @@ impl Validator<'_> {
             match canonical_dir(root) {
                 Ok(path) => path,
                 Err(message) => {
-                    self.errors.push(ConfigError { file: None, line: None, key: Some("--root".into()), message });
+                    self.errors.push(problem("--root", message));
                     return None;
                 }
             }
@@ -203,7 +198,7 @@ impl Validator<'_> {
             match canonical_dir(Path::new(".")) {
                 Ok(path) => path,
                 Err(message) => {
-                    self.errors.push(ConfigError { file: None, line: None, key: Some("storage.root".into()), message });
+                    self.errors.push(problem("storage.root", message));
                     return None;
                 }
             }
@@ -247,12 +242,8 @@ impl Validator<'_> {
                 match JsonAuthenticator::load(&path) {
                     Ok(auth) => Some(AuthBackend::Json(JsonUsers { file: path, authenticator: Arc::new(auth) })),
                     Err(e) if e.line().is_some() => {
-                        self.errors.push(ConfigError {
-                            file: Some(path),
-                            line: e.line(),
-                            key: None,
-                            message: e.message().to_string(),
-                        });
+                        // Line only: config errors have never shown the JSON column.
+                        self.errors.push(ConfigError::new(KIND, e.message()).with_file(path).with_line(e.line()));
                         None
                     }
                     Err(e) => {

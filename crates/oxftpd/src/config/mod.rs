@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use oxftp_diag::{key_at, line_of, line_of_unplaced_error};
+use oxftp_diag::{Diagnostic, key_at, line_of, line_of_unplaced_error};
 use oxftp_proto::path::VPath;
 use serde::Deserialize;
 use toml::Spanned;
@@ -117,9 +117,7 @@ impl Config {
     /// users, no accounts, no uploads, terminal logs at `info`.
     pub fn quick(overrides: &Overrides) -> Result<Config, ConfigErrors> {
         let root = overrides.root.clone().unwrap_or_else(|| PathBuf::from("."));
-        let root = canonical_dir(&root).map_err(|message| {
-            ConfigErrors(vec![ConfigError { file: None, line: None, key: Some("--root".into()), message }])
-        })?;
+        let root = canonical_dir(&root).map_err(|message| ConfigErrors(vec![problem("--root", message)]))?;
         let listen = if overrides.listen.is_empty() { vec![DEFAULT_LISTEN] } else { overrides.listen.clone() };
         Ok(Config {
             server: ServerConfig { listen, ..ServerConfig::default() },
@@ -146,9 +144,8 @@ impl Config {
     /// Reads, parses and validates the config file at `path`; relative paths
     /// in it are taken from its directory.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> {
-        let text = read_bounded(path).map_err(|message| {
-            ConfigErrors(vec![ConfigError { file: Some(path.to_path_buf()), line: None, key: None, message }])
-        })?;
+        let text = read_bounded(path)
+            .map_err(|message| ConfigErrors(vec![ConfigError::new(KIND, message).with_file(path.to_path_buf())]))?;
         let base = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
@@ -164,7 +161,7 @@ impl Config {
             let line = span.as_ref().map(|s| line_of(text, s.start));
             let line = line.or_else(|| line_of_unplaced_error(text, e.message()));
             let key = span.and_then(|s| key_at(text, s));
-            ConfigErrors(vec![ConfigError { file: None, line, key, message: e.message().trim_end().to_string() }])
+            ConfigErrors(vec![ConfigError::new(KIND, e.message().trim_end()).with_line(line).with_key(key)])
         })?;
         let mut check = Validator { text, errors: Vec::new() };
         let config = check.config(raw, base, overrides);
@@ -204,34 +201,18 @@ fn canonical_dir(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// One problem with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file the problem is in (the config file, or the users file it names).
-    pub file: Option<PathBuf>,
-    /// 1-based line, when the problem has a position.
-    pub line: Option<usize>,
-    /// Dotted key (`server.listen`), or the command-line option, it is about.
-    pub key: Option<String>,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
+/// One problem with the configuration: the shared [`Diagnostic`] of files
+/// people write. Its `file` is the config file, or the users file it names;
+/// its `key` the dotted key (`server.listen`) or the command-line option it
+/// is about. Until [`Config::load`] names the file it reads `config: ...`.
+pub type ConfigError = Diagnostic;
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{}", file.display())?,
-            None => f.write_str("config")?,
-        }
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        f.write_str(": ")?;
-        if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
-        }
-        f.write_str(&self.message)
-    }
+/// What the config file is called in a diagnostic while its path is unknown.
+const KIND: &str = "config";
+
+/// A problem with `key`, not yet placed on a line.
+fn problem(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::new(KIND, message).with_key(key.to_string())
 }
 
 /// Every problem found in one configuration (never empty when returned as an error).
@@ -303,12 +284,7 @@ struct Validator<'t> {
 impl Validator<'_> {
     /// Records a problem with `key` at `span`.
     fn error(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            file: None,
-            line: Some(line_of(self.text, span.start)),
-            key: Some(key.to_string()),
-            message: message.into(),
-        });
+        self.errors.push(problem(key, message).with_line(line_of(self.text, span.start)));
     }
 
     /// A file key resolved against `base`; an error unless it names a
@@ -421,14 +397,11 @@ impl Validator<'_> {
         let implicit = tls.map_or(&[][..], |t| t.implicit_options.as_slice());
         let expects = server.listen_options.iter().chain(implicit).any(|o| o.proxy_protocol) || passive.proxy_protocol;
         if expects && server.proxy.trusted.is_empty() {
-            self.errors.push(ConfigError {
-                file: None,
-                line: None,
-                key: Some("server.trusted_proxies".into()),
-                message: "a listener (or passive.proxy_protocol) expects PROXY protocol headers, but no proxy is \
-                          trusted to send them; expected the balancers' addresses such as [\"10.0.0.5\"]"
-                    .into(),
-            });
+            self.errors.push(problem(
+                "server.trusted_proxies",
+                "a listener (or passive.proxy_protocol) expects PROXY protocol headers, but no proxy is trusted to \
+                 send them; expected the balancers' addresses such as [\"10.0.0.5\"]",
+            ));
         }
     }
 
@@ -442,35 +415,30 @@ impl Validator<'_> {
                 "expected at least one \"IP:PORT\" address (or an implicit FTPS listener in tls.implicit_listen)";
             match listen_span.clone() {
                 Some(span) => self.error(span, "server.listen", message),
-                None => self.errors.push(ConfigError {
-                    file: None,
-                    line: None,
-                    key: Some("server.listen".into()),
-                    message: message.into(),
-                }),
+                None => self.errors.push(problem("server.listen", message)),
             }
         }
         let relaxed = tls.map_or(&[][..], |t| t.session_reuse_off_listen.as_slice());
         for addr in relaxed {
             if addr.port() != 0 && (server.listen.contains(addr) || implicit.contains(addr)) {
-                self.errors.push(ConfigError {
-                    file: None,
-                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
-                    key: Some("tls.session_reuse_off_listen".into()),
-                    message: format!("{addr} is also another listener; give this one a port of its own"),
-                });
+                self.errors.push(
+                    problem(
+                        "tls.session_reuse_off_listen",
+                        format!("{addr} is also another listener; give this one a port of its own"),
+                    )
+                    .with_line(listen_span.as_ref().map(|span| line_of(self.text, span.start))),
+                );
             }
         }
         for addr in implicit {
             if addr.port() != 0 && server.listen.contains(addr) {
-                self.errors.push(ConfigError {
-                    file: None,
-                    line: listen_span.as_ref().map(|span| line_of(self.text, span.start)),
-                    key: Some("tls.implicit_listen".into()),
-                    message: format!(
-                        "{addr} is also in server.listen; one port cannot serve both plain and implicit FTPS"
-                    ),
-                });
+                self.errors.push(
+                    problem(
+                        "tls.implicit_listen",
+                        format!("{addr} is also in server.listen; one port cannot serve both plain and implicit FTPS"),
+                    )
+                    .with_line(listen_span.as_ref().map(|span| line_of(self.text, span.start))),
+                );
             }
         }
     }

@@ -7,7 +7,7 @@ use oxftp_auth_file::FileAuthenticator;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Validator};
+use super::Validator;
 
 /// `[users]`: the accounts file.
 #[derive(Debug, Clone)]
@@ -32,12 +32,7 @@ impl Validator<'_> {
             Ok(auth) => Some(UsersConfig { file: path, authenticator: Arc::new(auth) }),
             Err(e) if e.line().is_some() => {
                 // A problem inside the users file: report it there.
-                self.errors.push(ConfigError {
-                    file: e.file().map(Path::to_path_buf),
-                    line: e.line(),
-                    key: e.key().map(str::to_string),
-                    message: e.message().to_string(),
-                });
+                self.errors.push(e.diagnostic().clone());
                 None
             }
             Err(e) => {

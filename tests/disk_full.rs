@@ -84,7 +84,8 @@ fn files(dir: &Path) -> Vec<String> {
 async fn serve(root: PathBuf) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let storage = Arc::new(LocalFsFactory::new(&root).expect("storage"));
     let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(TestAccounts)), VPath::parse(b"/pub").expect("vpath"), None));
-    let options = Options { failed_login_delay: Duration::ZERO, ..Options::default() };
+    let mut options = Options::default();
+    options.failed_login_delay = Duration::ZERO;
     let server = Server::new(storage, auth).with_options(options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

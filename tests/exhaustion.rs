@@ -150,8 +150,9 @@ async fn tls_server(
     std::fs::create_dir(root.path().join("alice")).unwrap();
     let mut tls = pki.tls_config();
     tls.handshake_timeout = handshake_timeout;
-    let mut options =
-        Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    let mut options = Options::default();
+    options.tls = Some(tls.build().unwrap());
+    options.failed_login_delay = Duration::ZERO;
     tweak(&mut options);
     let storage = Arc::new(oxftp::fs::LocalFsFactory::new(root.path()).unwrap());
     let auth = Arc::new(oxftp::policy::AnonymousLogin::new(

@@ -149,8 +149,9 @@ async fn serve_on(
     std::fs::write(root.path().join("alice/a.txt"), b"over TLS").unwrap();
     let storage = Arc::new(LocalFsFactory::new(root.path()).unwrap());
     let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(Alice)), VPath::parse(b"/pub").unwrap(), None));
-    let mut options =
-        Options { tls: Some(tls.build().unwrap()), failed_login_delay: Duration::ZERO, ..Options::default() };
+    let mut options = Options::default();
+    options.tls = Some(tls.build().unwrap());
+    options.failed_login_delay = Duration::ZERO;
     tweak(&mut options);
     let server = Server::new(storage, auth).with_options(options);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

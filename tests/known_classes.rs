@@ -274,7 +274,9 @@ async fn tls_server(tweak: impl FnOnce(&mut oxftp::TlsConfig)) -> (Pki, std::net
         oxftp::VPath::parse(b"/").unwrap(),
         None,
     ));
-    let options = oxftp::Options { tls: Some(tls), failed_login_delay: Duration::ZERO, ..oxftp::Options::default() };
+    let mut options = oxftp::Options::default();
+    options.tls = Some(tls);
+    options.failed_login_delay = Duration::ZERO;
     let server = oxftp::Server::new(storage, auth).with_options(options);
     tokio::spawn(async move {
         server

@@ -137,7 +137,8 @@ impl TestServer {
             VPath::parse(b"/pub").expect("vpath"),
             Some(VPath::parse(b"/incoming").expect("vpath")),
         ));
-        let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
+        let mut options = Options::default();
+        options.failed_login_delay = Duration::from_millis(10);
         tweak(&mut options);
         let shared = stack(Arc::clone(&storage));
         let mut server = Server::new(storage, auth).with_options(options);

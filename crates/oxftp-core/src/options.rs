@@ -7,7 +7,12 @@ pub use crate::endpoints::ProxyProtocol;
 pub use crate::passive::{PassiveAddress, ResolvedName};
 
 /// Everything about the engine's behaviour that a daemon or embedder sets.
+///
+/// Start from [`Options::default()`] and set the fields that differ: new
+/// fields come with later versions, so outside this crate the struct is
+/// built that way rather than as a literal.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Text of the 220 greeting.
     pub greeting: String,

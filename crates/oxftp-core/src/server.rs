@@ -209,9 +209,12 @@ impl Server {
     }
 }
 
-/// A listening socket and how connections on it start.
+/// A listening socket and how connections on it start: built with
+/// [`Listener::new`] or [`Listener::implicit_tls`] and the `with_` methods.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Listener {
+    /// The bound socket.
     pub tcp: TcpListener,
     /// Implicit FTPS: the TLS handshake comes before the greeting.
     pub implicit_tls: bool,

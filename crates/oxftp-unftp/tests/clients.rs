@@ -71,7 +71,8 @@ impl Served {
         let auth = UnftpAuthenticator::new(JsonFileAuthenticator::from_file(&users_file).expect("users"), accounts)
             .homes_under(&base)
             .map_identity(|account: &Account, identity| identity.read_only = account.read_only);
-        let options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
+        let mut options = Options::default();
+        options.failed_login_delay = Duration::from_millis(10);
         let server = Server::new(Arc::new(storage), Arc::new(auth)).with_options(options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -18,12 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let storage =
         UnftpStorageFactory::shared(Filesystem::new(&args.root)?, DefaultUserDetailProvider).checked_as(DefaultUser);
     // As bench/oxftpd.toml sets oxftpd up: no delay after a failed login, long timeouts.
-    let options = Options {
-        passive_ports: Some(args.passive),
-        failed_login_delay: Duration::ZERO,
-        idle_timeout: Duration::from_secs(3600),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.passive_ports = Some(args.passive);
+    options.failed_login_delay = Duration::ZERO;
+    options.idle_timeout = Duration::from_secs(3600);
     Server::new(Arc::new(storage), Arc::new(auth)).with_options(options).listen(args.listen.as_str()).await?;
     Ok(())
 }

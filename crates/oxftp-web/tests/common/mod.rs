@@ -150,7 +150,8 @@ impl Env {
         let accounts = Accounts::default();
         let password_checks = accounts.checks.clone();
         let auth = Arc::new(AnonymousLogin::new(Some(Arc::new(accounts)), VPath::parse(b"/pub").expect("vpath"), None));
-        let mut options = Options { failed_login_delay: Duration::from_millis(10), ..Options::default() };
+        let mut options = Options::default();
+        options.failed_login_delay = Duration::from_millis(10);
         if setup.upstream != UpstreamTls::None {
             let mut tls = TlsConfig::new(pki.file("server.pem"), pki.file("server.key"));
             tls.control = TlsRequirement::All;

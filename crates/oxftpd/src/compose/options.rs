@@ -9,40 +9,37 @@ use crate::config::{Config, ListenOptions, PassiveHost};
 /// The engine options for `config`.
 pub fn options(config: &Config) -> Options {
     let server = &config.server;
-    Options {
-        greeting: server.greeting.clone(),
-        passive_ports: config.passive.port_range,
-        passive_address: passive_address(config, config.passive.address.as_ref()),
-        passive_proxy_protocol: config.passive.proxy_protocol,
-        proxy_protocol: ProxyProtocol {
-            trusted: server.proxy.trusted.clone(),
-            header_timeout: server.proxy.header_timeout,
-        },
-        active_enabled: config.active.enabled,
-        active_source_port_20: config.active.source_port_20,
-        idle_timeout: server.idle_timeout,
-        login_timeout: server.login_timeout,
-        data_timeout: server.data_timeout,
-        max_sessions: server.max_sessions,
-        max_line: server.max_line,
-        failed_login_delay: server.failed_login_delay,
-        max_login_failures: server.max_login_failures,
-        shutdown_timeout: server.shutdown_timeout,
-        tls: config.tls.as_ref().map(|settings| settings.tls.clone()),
-        max_sessions_per_ip: config.load.max_sessions_per_ip,
-        max_prelogin_per_ip: config.load.max_prelogin_per_ip,
-        max_unknown_before_login: server.max_unknown_before_login,
-        max_tls_handshakes: config.tls.as_ref().map_or(0, |settings| settings.max_handshakes),
-        ip_rules: config.access.clone(),
-        ban: config.ban.clone(),
-        download_rate: config.load.download_rate,
-        upload_rate: config.load.upload_rate,
-        chmod_special_bits: server.chmod_special_bits,
-        upload_sweep_interval: Some(server.upload_sweep_interval).filter(|d| !d.is_zero()),
-        hash_bytes_per_session: server.hash_bytes_per_session,
-        hash_anonymous: config.anonymous.hash,
-        ..Options::default()
-    }
+    let mut options = Options::default();
+    options.greeting = server.greeting.clone();
+    options.passive_ports = config.passive.port_range;
+    options.passive_address = passive_address(config, config.passive.address.as_ref());
+    options.passive_proxy_protocol = config.passive.proxy_protocol;
+    options.proxy_protocol =
+        ProxyProtocol { trusted: server.proxy.trusted.clone(), header_timeout: server.proxy.header_timeout };
+    options.active_enabled = config.active.enabled;
+    options.active_source_port_20 = config.active.source_port_20;
+    options.idle_timeout = server.idle_timeout;
+    options.login_timeout = server.login_timeout;
+    options.data_timeout = server.data_timeout;
+    options.max_sessions = server.max_sessions;
+    options.max_line = server.max_line;
+    options.failed_login_delay = server.failed_login_delay;
+    options.max_login_failures = server.max_login_failures;
+    options.shutdown_timeout = server.shutdown_timeout;
+    options.tls = config.tls.as_ref().map(|settings| settings.tls.clone());
+    options.max_sessions_per_ip = config.load.max_sessions_per_ip;
+    options.max_prelogin_per_ip = config.load.max_prelogin_per_ip;
+    options.max_unknown_before_login = server.max_unknown_before_login;
+    options.max_tls_handshakes = config.tls.as_ref().map_or(0, |settings| settings.max_handshakes);
+    options.ip_rules = config.access.clone();
+    options.ban = config.ban.clone();
+    options.download_rate = config.load.download_rate;
+    options.upload_rate = config.load.upload_rate;
+    options.chmod_special_bits = server.chmod_special_bits;
+    options.upload_sweep_interval = Some(server.upload_sweep_interval).filter(|d| !d.is_zero());
+    options.hash_bytes_per_session = server.hash_bytes_per_session;
+    options.hash_anonymous = config.anonymous.hash;
+    options
 }
 
 /// What PASV announces: `host` (a listener's own, or `passive.address`), or

@@ -15,21 +15,26 @@ const KIND: &str = "users file";
 /// [`Diagnostic`] it carries.
 #[derive(Debug)]
 pub struct UsersFileError {
-    diagnostic: Diagnostic,
+    // Boxed: errors are rare, and a small `Result` keeps the success path lean.
+    diagnostic: Box<Diagnostic>,
     source: Option<std::io::Error>,
 }
 
 impl UsersFileError {
     /// An error in the contents, at `line` (1-based) and `key` if known.
     pub(crate) fn invalid(line: Option<usize>, key: Option<String>, message: impl Into<String>) -> Self {
-        UsersFileError { diagnostic: Diagnostic::new(KIND, message).with_line(line).with_key(key), source: None }
+        UsersFileError {
+            diagnostic: Box::new(Diagnostic::new(KIND, message).with_line(line).with_key(key)),
+            source: None,
+        }
     }
 
     /// The file could not be read at all.
     pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
         UsersFileError {
-            diagnostic: Diagnostic::new(KIND, format!("cannot read users file: {source}"))
-                .with_file(file.to_path_buf()),
+            diagnostic: Box::new(
+                Diagnostic::new(KIND, format!("cannot read users file: {source}")).with_file(file.to_path_buf()),
+            ),
             source: Some(source),
         }
     }

@@ -15,14 +15,18 @@ const KIND: &str = "users file";
 /// [`Diagnostic`] it carries.
 #[derive(Debug)]
 pub struct JsonUsersError {
-    diagnostic: Diagnostic,
+    // Boxed: errors are rare, and a small `Result` keeps the success path lean.
+    diagnostic: Box<Diagnostic>,
     source: Option<std::io::Error>,
 }
 
 impl JsonUsersError {
     /// An error in the contents at a 1-based position, when known.
     pub(crate) fn invalid(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> Self {
-        JsonUsersError { diagnostic: Diagnostic::new(KIND, message).with_line(line).with_column(column), source: None }
+        JsonUsersError {
+            diagnostic: Box::new(Diagnostic::new(KIND, message).with_line(line).with_column(column)),
+            source: None,
+        }
     }
 
     /// Converts serde_json's error, keeping its position apart from its text
@@ -40,8 +44,9 @@ impl JsonUsersError {
     /// The file could not be read at all.
     pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
         JsonUsersError {
-            diagnostic: Diagnostic::new(KIND, format!("cannot read users file: {source}"))
-                .with_file(file.to_path_buf()),
+            diagnostic: Box::new(
+                Diagnostic::new(KIND, format!("cannot read users file: {source}")).with_file(file.to_path_buf()),
+            ),
             source: Some(source),
         }
     }

@@ -211,8 +211,10 @@ fn kill_9_of_the_daemon_mid_upload_publishes_nothing_and_the_restart_sweeps() {
     let again = Restarted::start(&d.dir().join("oxftpd.toml"), d.dir().join("restart.log"));
     assert!(eventually(Duration::from_secs(10), || temporaries(&sub).is_empty()), "not swept: {:?}", files(&sub));
     assert!(files(&sub).is_empty());
-    let log = std::fs::read_to_string(d.dir().join("restart.log")).unwrap_or_default();
-    assert!(log.contains("removed what dead uploads left"), "{log}");
+    // The sweep logs after it removed the file (through the async log drain): wait for the line.
+    let restart_log = || std::fs::read_to_string(d.dir().join("restart.log")).unwrap_or_default();
+    let swept_line = || restart_log().contains("removed what dead uploads left");
+    assert!(eventually(Duration::from_secs(10), swept_line), "{}", restart_log());
     let (mut ctl, mut data) = start_stor(again.port, "sub/big.bin");
     data.write_all(&chunk).unwrap();
     drop(data);

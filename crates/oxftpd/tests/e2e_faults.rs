@@ -173,14 +173,7 @@ fn start_stor(port: u16, name: &str) -> (Control, TcpStream) {
     let mut ctl = Control::connect(port, Duration::from_secs(10)).expect("connect");
     ctl.login("alice", PASSWORD);
     ctl.expect("TYPE I", 200);
-    let epsv = ctl.expect("EPSV", 229);
-    let data_port: u16 = epsv.lines[0]
-        .split("|||")
-        .nth(1)
-        .and_then(|s| s.split('|').next())
-        .and_then(|p| p.parse().ok())
-        .expect("EPSV port");
-    let data = TcpStream::connect(("127.0.0.1", data_port)).expect("data connection");
+    let data = ctl.epsv();
     ctl.expect(&format!("STOR {name}"), 150);
     (ctl, data)
 }

@@ -98,9 +98,19 @@ CG_OF[oxftpd]=$SERVER_CG
 start openssh-sftp /usr/sbin/sshd -D -e -f "$SFTP_DIR/sshd_config"
 PID_OF[openssh]=$SERVER_PID
 CG_OF[openssh]=$SERVER_CG
+# Ready when the port answers with an SSH banner (`oxftp-bench wait` wants FTP's 220).
+ssh_banner_within() { # PORT SECONDS
+    local deadline=$((SECONDS + $2)) line
+    while ((SECONDS < deadline)); do
+        line=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 l <&3 && printf %s "$l") 2>/dev/null) || true
+        [[ $line == SSH-* ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 for s in oxftpd openssh; do
     port_var=PORT_SFTP_$s
-    "$BENCH" wait --port "${!port_var}" --seconds 20 || die "$s SFTP did not start (logs in $LOGS)"
+    ssh_banner_within "${!port_var}" 20 || die "$s SFTP did not start (logs in $LOGS)"
 done
 SFTP_UP=$WORK/sftp-up.bin
 [[ -f $SFTP_UP && $(stat -c %s "$SFTP_UP") == $((SFTP_MIB << 20)) ]] \

@@ -9,7 +9,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Control, Daemon, PASSWORD};
@@ -29,20 +28,9 @@ fn reset_peak(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
 }
 
-fn epsv(ctl: &mut Control) -> TcpStream {
-    let reply = ctl.expect("EPSV", 229);
-    let port: u16 = reply.lines[0]
-        .split("|||")
-        .nth(1)
-        .and_then(|s| s.split('|').next())
-        .and_then(|p| p.parse().ok())
-        .expect("EPSV port");
-    TcpStream::connect(("127.0.0.1", port)).expect("data connection")
-}
-
 /// Runs a listing command; its lines (CRLF-separated) and final code.
 fn listing(ctl: &mut Control, command: &str) -> (Vec<u8>, u16) {
-    let mut sock = epsv(ctl);
+    let mut sock = ctl.epsv();
     ctl.expect(command, 150);
     let mut out = Vec::new();
     sock.read_to_end(&mut out).expect("read listing");
@@ -124,7 +112,7 @@ fn multi_level_globs_are_not_expanded() {
     ctl.login("alice", PASSWORD);
     for pattern in ["tree/*/*/*/*/*/*/*/*", "*/*/*/*/*/*/*/*", "tree/*/*/*/*"] {
         let started = Instant::now();
-        let mut sock = epsv(&mut ctl);
+        let mut sock = ctl.epsv();
         let reply = ctl.cmd(&format!("NLST {pattern}")).expect("reply").expect("open");
         let mut out = Vec::new();
         if reply.code == 150 {
@@ -141,7 +129,7 @@ fn multi_level_globs_are_not_expanded() {
     }
     // The session is fine afterwards.
     ctl.expect("NOOP", 200);
-    let mut sock = epsv(&mut ctl);
+    let mut sock = ctl.epsv();
     ctl.expect("NLST tree/*", 150);
     let mut out = Vec::new();
     sock.read_to_end(&mut out).unwrap();

@@ -167,20 +167,9 @@ fn login(d: &Daemon) -> Control {
     ctl
 }
 
-fn epsv(ctl: &mut Control) -> TcpStream {
-    let reply = ctl.expect("EPSV", 229);
-    let port: u16 = reply.lines[0]
-        .split("|||")
-        .nth(1)
-        .and_then(|s| s.split('|').next())
-        .and_then(|p| p.parse().ok())
-        .expect("EPSV port");
-    TcpStream::connect(("127.0.0.1", port)).expect("data connection")
-}
-
 /// Uploads `data` as `name`; the final reply code.
 fn upload(ctl: &mut Control, name: &str, data: &[u8]) -> u16 {
-    let mut sock = epsv(ctl);
+    let mut sock = ctl.epsv();
     ctl.expect(&format!("STOR {name}"), 150);
     sock.write_all(data).expect("send");
     drop(sock);
@@ -189,7 +178,7 @@ fn upload(ctl: &mut Control, name: &str, data: &[u8]) -> u16 {
 
 /// Downloads `name`: the bytes and the final reply code.
 fn download(ctl: &mut Control, name: &str) -> (Vec<u8>, u16) {
-    let mut sock = epsv(ctl);
+    let mut sock = ctl.epsv();
     ctl.expect(&format!("RETR {name}"), 150);
     let mut back = Vec::new();
     let _ = sock.read_to_end(&mut back);
@@ -199,7 +188,7 @@ fn download(ctl: &mut Control, name: &str) -> (Vec<u8>, u16) {
 /// Starts an upload of `data` on a thread that writes it all (or until the
 /// server stops reading); returns the control connection for the reply.
 fn upload_in_background(ctl: &mut Control, name: &str, data: Vec<u8>) -> thread::JoinHandle<()> {
-    let mut sock = epsv(ctl);
+    let mut sock = ctl.epsv();
     ctl.expect(&format!("STOR {name}"), 150);
     thread::spawn(move || {
         let _ = sock.set_write_timeout(Some(Duration::from_secs(30)));
@@ -282,7 +271,7 @@ fn a_stalled_store_and_a_store_answering_500_end_transfers_with_errors_and_heal(
 
     proxy.set(Mode::Pass);
     let mut reader = login(&d);
-    let mut sock = epsv(&mut reader);
+    let mut sock = reader.epsv();
     reader.expect("RETR big.bin", 150);
     let mut first = vec![0u8; 64 * 1024];
     sock.read_exact(&mut first).expect("first bytes");
@@ -295,7 +284,7 @@ fn a_stalled_store_and_a_store_answering_500_end_transfers_with_errors_and_heal(
     // 500s: every request fails; transfers and commands end with errors in time.
     proxy.set(Mode::Fail);
     let since = Instant::now();
-    let mut sock = epsv(&mut ctl);
+    let mut sock = ctl.epsv();
     ctl.set_timeout(FAIL_WITHIN);
     let stor = ctl.cmd("STOR doc.bin").expect("reply").expect("open");
     if stor.code == 150 {
@@ -338,7 +327,7 @@ fn a_store_killed_mid_upload_and_mid_download_gives_errors_and_the_server_recove
 
     // Killed mid-download: the client gets an error, never a 226 after a short file.
     let mut reader = login(&d);
-    let mut sock = epsv(&mut reader);
+    let mut sock = reader.epsv();
     reader.expect("RETR big.bin", 150);
     let mut first = vec![0u8; 64 * 1024];
     sock.read_exact(&mut first).expect("first bytes");

@@ -613,7 +613,7 @@ fn a_daemon_killed_mid_upload_publishes_nothing_and_the_restart_sweeps() {
         assert!(Instant::now() < deadline, "not swept: {:?}", names(&alice));
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(d.log().contains("removed what dead uploads left"), "{}", d.log());
+    assert!(d.wait_for_log("removed what dead uploads left", Duration::from_secs(10)), "{}", d.log());
     sftp(&d, "alice", Login::Password(PASSWORD), &local, "put big.bin\n").assert_success("put after the restart");
     assert_eq!(read(alice.join("big.bin")), pattern_bytes(4_000_000, 9));
     assert_eq!(names(&alice), vec!["big.bin".to_string()]);

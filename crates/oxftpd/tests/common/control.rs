@@ -80,6 +80,19 @@ impl Control {
     }
 
     /// Reads the greeting and logs in.
+    /// `EPSV` (229), then a connection to the data port it names on 127.0.0.1.
+    #[allow(dead_code)] // (not every test binary opens data connections this way)
+    pub fn epsv(&mut self) -> TcpStream {
+        let reply = self.expect("EPSV", 229);
+        let port: u16 = reply.lines[0]
+            .split("|||")
+            .nth(1)
+            .and_then(|s| s.split('|').next())
+            .and_then(|p| p.parse().ok())
+            .expect("EPSV port");
+        TcpStream::connect(("127.0.0.1", port)).expect("data connection")
+    }
+
     pub fn login(&mut self, user: &str, password: &str) {
         match self.reply() {
             Ok(Some(reply)) if reply.code == 220 => {}

@@ -314,6 +314,21 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("oxftpd.log")).unwrap_or_default()
     }
 
+    /// Whether `needle` appears in the log within `limit` (log lines go
+    /// through an asynchronous drain, so they can trail what they report).
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends SIGTERM (graceful shutdown). Uses kill(1) to stay free of
     /// unsafe code; the child is not reaped yet, so its pid is still ours.
     pub fn send_sigterm(&mut self) {
